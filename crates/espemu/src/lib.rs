@@ -1,0 +1,1 @@
+//! nanoesp-espemu (work in progress).

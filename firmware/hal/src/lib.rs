@@ -1,0 +1,2 @@
+//! nanoesp-hal (work in progress).
+#![no_std]
