@@ -1,3 +1,648 @@
-//! nanoesp-server (work in progress).
+//! nanoesp-server: the firmware's whole application as a sans-IO state machine.
+//!
+//! It brings the ESP8266 up through its AT firmware (via [`nanoesp_at::Driver`]), serves
+//! several browsers at once, and reports progress on the console. It owns no UART, timer or
+//! pin: the AVR glue (or a test) moves bytes and time in and out.
+//!
+//! # API for the firmware main loop
+//!
+//! ```ignore
+//! use nanoesp_server::{Board, Config, PinError, Server};
+//! use nanoesp_http::pstr;
+//!
+//! static CFG: Config = Config {
+//!     build_id: pstr!(config::BUILD_ID.as_bytes()), // every text field is a flash string
+//!     ssid: pstr!(config::WIFI_SSID), /* ... */ port: config::HTTP_PORT, max_clients: config::MAX_CLIENTS,
+//!     /* ... */
+//! };
+//! // N = slots compiled in; max_clients (1..=N) is used at run time.
+//! let mut server: Server<{ config::MAX_CLIENTS as usize }> = Server::new(&CFG);
+//! loop {
+//!     let now = millis();
+//!     while let Some(b) = esp_rx.pop() { server.on_uart_byte(b, now); }   // 64-byte ISR ring is enough
+//!     server.tick(now, &mut board);
+//!     let n = server.poll_uart_tx(&mut buf[..esp_tx.free()]);           // any size, even 1 byte
+//!     esp_tx.push_all(&buf[..n]);
+//!     let n = server.poll_console(&mut buf[..console_tx.free()]);
+//!     console_tx.push_all(&buf[..n]);
+//! }
+//! ```
+//!
+//! - `on_uart_byte(byte, now_ms)`: every byte received from the ESP, in order. Cheap: drain
+//!   the RX ring completely on every loop pass.
+//! - `tick(now_ms, &mut board)`: timeouts, bring-up, scheduling; reads the analog inputs and
+//!   pins when a response starts and writes pins for `POST|PUT /api/pin/<n>`.
+//! - `poll_uart_tx(&mut buf) -> usize`: bytes to send to the ESP now (command lines and
+//!   response chunks, rendered on demand into `buf`).
+//! - `poll_console(&mut buf) -> usize`: console text; the first line is the banner, and
+//!   exactly one `nanoesp: ready http://<ip>:<port>/` line follows each successful bring-up.
+//!   Lines end in `\r\n`.
+//! - `now_ms` is a wrapping millisecond counter; the status page reports it as `uptime_ms`.
+//!
+//! # HTTP API
+//!
+//! `GET /` page; `GET /api/status` →
+//! `{"firmware":"<BUILD_ID>","esp":"<AT version>","uptime_ms":N,"analog":[A0..A7],"clients":N,"served":N,"errors":N}`;
+//! `GET /api/pin/<n>` → `{"pin":n,"value":0|1}`; `POST|PUT /api/pin/<n>` with body `0`/`1`
+//! writes and answers the same JSON (403 for a reserved pin, 404 for no such pin, 400 for
+//! another body); 404 for other paths, 405 for other methods on known paths. Every response
+//! carries `Content-Length` and `Connection: close`, and the connection is closed after it.
+//! A client beyond `max_clients` is answered `503` and closed. `clients` counts requests in
+//! progress, `served` every response completed, `errors` error responses (4xx/5xx),
+//! failed sends and request timeouts.
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod render;
+
+use nanoesp_at::driver::{self, Driver, Event, Link, Request as AtRequest};
+use nanoesp_at::WifiParams;
+use nanoesp_http::sink::{measure, render_window};
+use nanoesp_http::{Method, PStr, Progress, Request, Status};
+pub use render::{Body, Line};
+
+/// Most slots a server can be built with (the AT firmware has 5 links, one kept for 503).
+pub const MAX_SLOTS: usize = 4;
+/// A client that has not completed its request after this long is answered 408.
+pub const REQUEST_TIMEOUT_MS: u32 = 10_000;
+/// A response that is still not out after this long is abandoned.
+pub const RESPONSE_TIMEOUT_MS: u32 = 30_000;
+/// Largest `AT+CIPSEND` chunk.
+pub const CHUNK_MAX: u16 = 1024;
+/// Largest `AT+CIPRECVDATA` pull (bytes go straight into the request parser).
+pub const PULL_MAX: u16 = 256;
+/// `AT+CIPSTO` seconds (the ESP closes silent clients itself, too).
+pub const IDLE_TIMEOUT_S: u16 = 30;
+
+/// Everything the server needs to know, filled by the firmware from its generated config.
+///
+/// Text fields are flash strings: build them with `nanoesp_http::pstr!`.
+pub struct Config {
+    /// 8 hex chars identifying the build.
+    pub build_id: PStr,
+    /// `nano` | `nano-old` (banner only).
+    pub board: PStr,
+    /// `esp12e` | ... (banner only).
+    pub esp_module: PStr,
+    /// `soft` | `usart` (banner only).
+    pub link: PStr,
+    /// ESP link baud (banner only).
+    pub link_baud: u32,
+    /// Network name.
+    pub ssid: PStr,
+    /// Network password (never printed).
+    pub password: PStr,
+    /// Create an access point instead of joining one.
+    pub softap: bool,
+    /// Host name for DHCP/mDNS.
+    pub hostname: PStr,
+    /// TCP port.
+    pub port: u16,
+    /// Concurrent clients served (1..=N of the server type).
+    pub max_clients: u8,
+    /// Page title.
+    pub title: PStr,
+    /// Page text.
+    pub text: PStr,
+}
+
+/// Why a pin operation was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PinError {
+    /// The pin is used by the firmware (serial link, console, LED...): answered 403.
+    Reserved,
+    /// There is no such pin: answered 404.
+    NoSuchPin,
+}
+
+/// The hardware the server reads and drives.
+pub trait Board {
+    /// Reads analog input `channel` (0..=7, A0..A7), 0..=1023.
+    fn analog_read(&mut self, channel: u8) -> u16;
+    /// Reads digital pin `pin` (Arduino numbering).
+    fn digital_read(&mut self, pin: u8) -> Result<bool, PinError>;
+    /// Drives digital pin `pin` as an output.
+    fn digital_write(&mut self, pin: u8, high: bool) -> Result<(), PinError>;
+}
+
+/// Values frozen when a response starts, so every chunk renders the same bytes.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Snapshot {
+    /// `now_ms` at the start of the response.
+    pub uptime_ms: u32,
+    /// A0..A7.
+    pub analog: [u16; 8],
+    /// Clients in progress.
+    pub clients: u8,
+    /// Responses completed.
+    pub served: u32,
+    /// Errors so far.
+    pub errors: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SlotState {
+    Free,
+    Receiving,
+    Ready,
+    Sending,
+}
+
+#[derive(Clone, Debug)]
+struct Slot {
+    state: SlotState,
+    link: Link,
+    since: u32,
+    req: Request,
+}
+
+/// The response being sent (only one at a time: the AT firmware allows one CIPSEND).
+#[derive(Clone, Copy, Debug)]
+struct Tx {
+    link: Link,
+    /// Slot index, or `NO_SLOT` for a 503.
+    slot: u8,
+    body: Body,
+    head_only: bool,
+    body_len: u16,
+    total: u16,
+    sent: u16,
+    chunk: u16,
+    started: u32,
+}
+
+const NO_SLOT: u8 = 0xFF;
+const CONSOLE_QUEUE: usize = 4;
+
+/// The web server; `N` slots are compiled in (1..=[`MAX_SLOTS`]).
+pub struct Server<'c, const N: usize> {
+    cfg: &'c Config,
+    drv: Driver,
+    slots: [Slot; N],
+    tx: Option<Tx>,
+    snap: Snapshot,
+    /// Link ids to answer 503 / to close, valid for the id's current generation.
+    reject: u8,
+    close: u8,
+    served: u32,
+    errors: u32,
+    now: u32,
+    console: [Line; CONSOLE_QUEUE],
+    console_len: u8,
+    console_off: u16,
+}
+
+impl<'c, const N: usize> Server<'c, N> {
+    /// A server that starts by waiting for the ESP's `ready`.
+    pub fn new(cfg: &'c Config) -> Self {
+        let max = (cfg.max_clients as usize).clamp(1, N.min(MAX_SLOTS));
+        let drv = Driver::new(driver::Config {
+            wifi: WifiParams {
+                ssid: cfg.ssid,
+                password: cfg.password,
+                hostname: cfg.hostname,
+            },
+            softap: cfg.softap,
+            port: cfg.port,
+            // One link more than we serve, so the extra client can be told 503 at once.
+            max_conn: max as u8 + 1,
+            idle_timeout_s: IDLE_TIMEOUT_S,
+        });
+        let mut s = Server {
+            cfg,
+            drv,
+            slots: core::array::from_fn(|_| Slot {
+                state: SlotState::Free,
+                link: Link { id: 0, gen: 0 },
+                since: 0,
+                req: Request::new(),
+            }),
+            tx: None,
+            snap: Snapshot::default(),
+            reject: 0,
+            close: 0,
+            served: 0,
+            errors: 0,
+            now: 0,
+            console: [Line::Banner; CONSOLE_QUEUE],
+            console_len: 0,
+            console_off: 0,
+        };
+        s.say(Line::Banner);
+        s
+    }
+
+    /// The AT driver (read-only: IP, version, link state).
+    pub fn driver(&self) -> &Driver {
+        &self.drv
+    }
+
+    /// Responses completed so far.
+    pub fn served(&self) -> u32 {
+        self.served
+    }
+
+    /// Errors so far.
+    pub fn errors(&self) -> u32 {
+        self.errors
+    }
+
+    /// Requests in progress.
+    pub fn clients(&self) -> u8 {
+        self.slots
+            .iter()
+            .filter(|s| s.state != SlotState::Free)
+            .count() as u8
+    }
+
+    fn max_clients(&self) -> usize {
+        (self.cfg.max_clients as usize).clamp(1, N.min(MAX_SLOTS))
+    }
+
+    fn say(&mut self, line: Line) {
+        if (self.console_len as usize) < CONSOLE_QUEUE {
+            self.console[self.console_len as usize] = line;
+            self.console_len += 1;
+        }
+    }
+
+    /// Feeds one byte received from the ESP.
+    pub fn on_uart_byte(&mut self, byte: u8, now_ms: u32) {
+        self.now = now_ms;
+        if let Some(ev) = self.drv.feed(byte, now_ms) {
+            self.on_event(ev);
+        }
+    }
+
+    fn slot_of(&self, link: Link) -> Option<usize> {
+        self.slots
+            .iter()
+            .position(|s| s.state != SlotState::Free && s.link == link)
+    }
+
+    fn on_event(&mut self, ev: Event) {
+        match ev {
+            Event::Data { link, byte } => {
+                if let Some(i) = self.slot_of(link) {
+                    let slot = &mut self.slots[i];
+                    if slot.state == SlotState::Receiving {
+                        slot.since = self.now;
+                        if slot.req.feed(byte) != Progress::NeedMore {
+                            slot.state = SlotState::Ready;
+                        }
+                    }
+                }
+            }
+            Event::Connected(link) => {
+                let bit = 1 << link.id;
+                self.reject &= !bit;
+                self.close &= !bit;
+                // The id may still be bound to an old client whose CLOSED we missed.
+                for s in self.slots.iter_mut() {
+                    if s.state != SlotState::Free && s.link.id == link.id {
+                        s.state = SlotState::Free;
+                    }
+                }
+                if self.tx.is_some_and(|t| t.link.id == link.id) {
+                    self.tx = None;
+                }
+                if self.clients() as usize >= self.max_clients() {
+                    self.reject |= bit;
+                } else if let Some(s) = self.slots.iter_mut().find(|s| s.state == SlotState::Free) {
+                    s.state = SlotState::Receiving;
+                    s.link = link;
+                    s.since = self.now;
+                    s.req = Request::new();
+                }
+            }
+            Event::Closed(link) => {
+                let bit = 1 << link.id;
+                self.reject &= !bit;
+                self.close &= !bit;
+                if let Some(i) = self.slot_of(link) {
+                    self.slots[i].state = SlotState::Free;
+                }
+                if self.tx.is_some_and(|t| t.link == link) {
+                    self.tx = None;
+                }
+            }
+            Event::SendDone { link, ok } => self.send_done(link, ok),
+            Event::Reset => {
+                for s in self.slots.iter_mut() {
+                    s.state = SlotState::Free;
+                }
+                self.tx = None;
+                self.reject = 0;
+                self.close = 0;
+                self.say(Line::Reset);
+            }
+            Event::Up => self.say(Line::Ready),
+            Event::Probing => self.say(Line::Probing),
+            Event::NoResponse => self.say(Line::NoResponse),
+            Event::Version => {
+                self.say(Line::Version);
+                if self.drv.is_at2() {
+                    self.say(Line::At2Warning);
+                }
+            }
+            Event::Joining => self.say(Line::Joining),
+            Event::JoinFailed { code, retry_s } => self.say(Line::JoinFailed { code, retry_s }),
+            Event::WifiLost => self.say(Line::WifiLost),
+        }
+    }
+
+    fn send_done(&mut self, link: Link, ok: bool) {
+        let Some(mut tx) = self.tx else { return };
+        if tx.link != link {
+            return;
+        }
+        if ok {
+            tx.sent += tx.chunk;
+            tx.chunk = 0;
+            if tx.sent < tx.total {
+                self.tx = Some(tx);
+                return;
+            }
+            self.served += 1;
+            if tx.body.status().is_error() {
+                self.errors += 1;
+            }
+        } else {
+            self.errors += 1;
+        }
+        self.tx = None;
+        self.finish_link(link, tx.slot);
+    }
+
+    /// Frees the slot and queues the link for `AT+CIPCLOSE`.
+    fn finish_link(&mut self, link: Link, slot: u8) {
+        if let Some(s) = self.slots.get_mut(slot as usize) {
+            s.state = SlotState::Free;
+        }
+        if self.drv.is_open(link) {
+            self.close |= 1 << link.id;
+        }
+    }
+
+    /// Advances time: driver timeouts and bring-up, client timeouts, and the next AT
+    /// operation (send, close, receive, poll) when the driver is idle.
+    pub fn tick(&mut self, now_ms: u32, board: &mut dyn Board) {
+        self.now = now_ms;
+        for _ in 0..8 {
+            match self.drv.tick(now_ms) {
+                Some(ev) => self.on_event(ev),
+                None => break,
+            }
+        }
+        for s in self.slots.iter_mut() {
+            if s.state == SlotState::Receiving && now_ms.wrapping_sub(s.since) > REQUEST_TIMEOUT_MS
+            {
+                // A silent client gets 408 and its slot back; others were never waiting for it.
+                s.state = SlotState::Ready;
+                s.req = timed_out();
+            }
+        }
+        if let Some(tx) = self.tx {
+            if now_ms.wrapping_sub(tx.started) > RESPONSE_TIMEOUT_MS {
+                self.tx = None;
+                self.errors += 1;
+                self.finish_link(tx.link, tx.slot);
+            }
+        }
+        if !self.drv.is_idle() {
+            return;
+        }
+        if let Some(tx) = self.tx {
+            // Next chunk of the response in progress.
+            self.send_chunk(tx);
+            return;
+        }
+        if self.close != 0 {
+            let id = self.close.trailing_zeros() as u8;
+            self.close &= !(1 << id);
+            if let Some(link) = self.current_link(id) {
+                self.drv.issue(AtRequest::Close(link));
+                return;
+            }
+        }
+        if let Some(i) = self.slots.iter().position(|s| s.state == SlotState::Ready) {
+            let link = self.slots[i].link;
+            if !self.drv.is_open(link) {
+                self.slots[i].state = SlotState::Free;
+                return;
+            }
+            let (body, head_only) = self.route(i, board);
+            self.slots[i].state = SlotState::Sending;
+            self.start_response(link, i as u8, body, head_only, board);
+            return;
+        }
+        if self.reject != 0 {
+            let id = self.reject.trailing_zeros() as u8;
+            self.reject &= !(1 << id);
+            if let Some(link) = self.current_link(id) {
+                self.start_response(
+                    link,
+                    NO_SLOT,
+                    Body::Error(Status::Unavailable),
+                    false,
+                    board,
+                );
+                return;
+            }
+        }
+        if self.drv.is_passive() {
+            for s in self.slots.iter() {
+                if s.state == SlotState::Receiving && self.drv.pending(s.link) > 0 {
+                    let link = s.link;
+                    self.drv.issue(AtRequest::Pull {
+                        link,
+                        max: PULL_MAX,
+                    });
+                    return;
+                }
+            }
+        }
+        self.drv.housekeeping();
+    }
+
+    fn current_link(&self, id: u8) -> Option<Link> {
+        (0..=255u8)
+            .map(|gen| Link { id, gen })
+            .find(|&l| self.drv.is_open(l))
+    }
+
+    fn route(&mut self, i: usize, board: &mut dyn Board) -> (Body, bool) {
+        let req = &self.slots[i].req;
+        if let Progress::Error(st) = req.progress() {
+            return (Body::Error(st), false);
+        }
+        let method = req.method();
+        let head_only = method == Method::Head;
+        let readable = matches!(method, Method::Get | Method::Head);
+        let path = req.path();
+        let body = if path == b"/" || path == b"/api/status" {
+            if !readable {
+                Body::Error(Status::MethodNotAllowed)
+            } else if path == b"/" {
+                Body::Page
+            } else {
+                Body::Status
+            }
+        } else if let Some(num) = path.strip_prefix(b"/api/pin/") {
+            match parse_pin(num) {
+                None => Body::Error(Status::NotFound),
+                Some(pin) if readable => match board.digital_read(pin) {
+                    Ok(high) => Body::Pin { pin, high },
+                    Err(e) => Body::Error(pin_status(e)),
+                },
+                Some(pin) if matches!(method, Method::Post | Method::Put) => {
+                    match req.body_byte() {
+                        Some(v @ (b'0' | b'1')) => match board.digital_write(pin, v == b'1') {
+                            Ok(()) => Body::Pin {
+                                pin,
+                                high: v == b'1',
+                            },
+                            Err(e) => Body::Error(pin_status(e)),
+                        },
+                        _ => Body::Error(Status::BadRequest),
+                    }
+                }
+                Some(_) => Body::Error(Status::MethodNotAllowed),
+            }
+        } else {
+            Body::Error(Status::NotFound)
+        };
+        (body, head_only)
+    }
+
+    fn start_response(
+        &mut self,
+        link: Link,
+        slot: u8,
+        body: Body,
+        head_only: bool,
+        board: &mut dyn Board,
+    ) {
+        if body == Body::Status {
+            let mut analog = [0u16; 8];
+            for (ch, a) in analog.iter_mut().enumerate() {
+                *a = board.analog_read(ch as u8);
+            }
+            self.snap = Snapshot {
+                uptime_ms: self.now,
+                analog,
+                clients: self.clients(),
+                served: self.served,
+                errors: self.errors,
+            };
+        }
+        let (cfg, snap, ver) = (self.cfg, &self.snap, self.drv.version());
+        let body_len = measure(|s| render::body(s, body, cfg, snap, ver)) as u16;
+        let head_len = measure(|s| {
+            nanoesp_http::response::write_head(s, body.status(), body.content_type(), body_len)
+        }) as u16;
+        let total = head_len + if head_only { 0 } else { body_len };
+        let tx = Tx {
+            link,
+            slot,
+            body,
+            head_only,
+            body_len,
+            total,
+            sent: 0,
+            chunk: 0,
+            started: self.now,
+        };
+        self.send_chunk(tx);
+    }
+
+    fn send_chunk(&mut self, mut tx: Tx) {
+        tx.chunk = (tx.total - tx.sent).min(CHUNK_MAX);
+        self.tx = Some(tx);
+        if !self.drv.issue(AtRequest::Send {
+            link: tx.link,
+            len: tx.chunk,
+        }) {
+            // The link is gone (the Closed event frees the slot) or the driver is busy.
+            if !self.drv.is_open(tx.link) {
+                self.tx = None;
+                self.errors += 1;
+                self.finish_link(tx.link, tx.slot);
+            }
+        }
+    }
+
+    /// Fills `out` with bytes to send to the ESP now; returns how many.
+    pub fn poll_uart_tx(&mut self, out: &mut [u8]) -> usize {
+        let Server {
+            drv, tx, cfg, snap, ..
+        } = self;
+        let tx = *tx;
+        let cfg: &Config = cfg;
+        let mut version = [0u8; driver::VERSION_MAX];
+        let vlen = drv.version().len();
+        version[..vlen].copy_from_slice(drv.version());
+        drv.poll_transmit(out, &mut |link, off, buf| {
+            let Some(t) = tx else { return 0 };
+            if t.link != link {
+                return 0;
+            }
+            render_window((t.sent + off) as u32, buf, |s| {
+                nanoesp_http::response::write_head(
+                    s,
+                    t.body.status(),
+                    t.body.content_type(),
+                    t.body_len,
+                );
+                if !t.head_only {
+                    render::body(s, t.body, cfg, snap, &version[..vlen]);
+                }
+            })
+        })
+    }
+
+    /// Fills `out` with console text; returns how many bytes.
+    pub fn poll_console(&mut self, out: &mut [u8]) -> usize {
+        let mut n = 0;
+        while self.console_len > 0 && n < out.len() {
+            let line = self.console[0];
+            let (cfg, ver, ip) = (self.cfg, self.drv.version(), self.drv.ip());
+            let mut w = nanoesp_http::Window::new(self.console_off as u32, &mut out[n..]);
+            render::line(&mut w, line, cfg, ver, ip);
+            let (filled, total) = (w.filled(), w.total());
+            n += filled;
+            self.console_off += filled as u16;
+            if self.console_off as u32 >= total {
+                self.console.copy_within(1.., 0);
+                self.console_len -= 1;
+                self.console_off = 0;
+            } else {
+                break;
+            }
+        }
+        n
+    }
+}
+
+fn timed_out() -> Request {
+    // A parser that reports 408: feed it nothing and mark it through the error path.
+    let mut r = Request::new();
+    r.fail_with(Status::RequestTimeout);
+    r
+}
+
+fn pin_status(e: PinError) -> Status {
+    match e {
+        PinError::Reserved => Status::Forbidden,
+        PinError::NoSuchPin => Status::NotFound,
+    }
+}
+
+fn parse_pin(digits: &[u8]) -> Option<u8> {
+    if digits.is_empty() || digits.len() > 3 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let v = digits.iter().fold(0u16, |v, &d| v * 10 + (d - b'0') as u16);
+    u8::try_from(v).ok()
+}

@@ -1,0 +1,831 @@
+//! The sans-IO ESP8266 AT driver: bring-up, one command in flight, links, receive, send.
+//!
+//! The caller feeds every UART byte ([`Driver::feed`]), calls [`Driver::tick`] with the
+//! current time, drains bytes to send with [`Driver::poll_transmit`], and asks for link
+//! operations with [`Driver::issue`] when [`Driver::is_idle`]. What happens comes back as
+//! [`Event`]s. The driver never reads a clock and owns no buffers beyond a 40-byte line.
+//!
+//! Rules it follows (see `esp-at-behaviour.md`): exactly one command in flight; `busy p...`
+//! and `busy s...` mean "dropped, re-send later", never a reset; a CIPSEND payload is only
+//! written after the prompt and the next CIPSEND only after `SEND OK|FAIL` (or a timeout);
+//! links carry a generation so a reused id never receives an old client's data; passive
+//! receive (`AT+CIPRECVMODE=1`) with a fallback to active `+IPD` when it is refused;
+//! `AT+CIPSTATUS` + `AT+CIPRECVLEN?` polls rebuild the link table after lost notifications;
+//! `ready` or an echoed command after `ATE0` means the ESP restarted, so everything is
+//! re-initialised; every wait has a deadline.
+
+use crate::cmd::{Command, WifiParams};
+use crate::parser::{Parser, Token};
+use nanoesp_http::sink::Window;
+
+/// Number of link ids the AT firmware has (0..=4).
+pub const LINKS: usize = 5;
+/// How often the link table is re-synchronised while idle.
+pub const POLL_MS: u32 = 1000;
+/// Bytes of a version string kept (`1.7.4.0`, `2.2.1.0-dev`).
+pub const VERSION_MAX: usize = 12;
+const PROBE_MS: u32 = 1000;
+const CMD_MS: u32 = 3000;
+const JOIN_MS: u32 = 25_000;
+const PROMPT_MS: u32 = 3000;
+const SEND_RESULT_MS: u32 = 6000;
+const BUSY_RETRY_MS: u32 = 100;
+const BOOT_WAIT_MS: u32 = 2500;
+/// Marks payload bytes that come from `+CIPRECVDATA` rather than an active `+IPD`.
+const FROM_PULL: u8 = 0xFF;
+
+/// One client connection: link id plus a generation that changes whenever the id is reused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Link {
+    /// AT link id, 0..=4.
+    pub id: u8,
+    /// Generation of this id in the driver's link table.
+    pub gen: u8,
+}
+
+/// Static configuration of the driver.
+#[derive(Clone, Copy)]
+pub struct Config {
+    /// SSID, password, hostname.
+    pub wifi: WifiParams,
+    /// Create an access point instead of joining one.
+    pub softap: bool,
+    /// TCP port of the server.
+    pub port: u16,
+    /// `AT+CIPSERVERMAXCONN` value.
+    pub max_conn: u8,
+    /// `AT+CIPSTO` seconds.
+    pub idle_timeout_s: u16,
+}
+
+/// What the driver reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// Started probing the ESP with `AT`.
+    Probing,
+    /// Several probes went unanswered (wiring, baud, power?); probing goes on.
+    NoResponse,
+    /// The AT version is known ([`Driver::version`]).
+    Version,
+    /// Joining the access point started.
+    Joining,
+    /// Joining failed with `+CWJAP:<code>` (0 = timeout/unknown); retried after `retry_s`.
+    JoinFailed {
+        /// 1 timeout, 2 wrong password, 3 AP not found, 4 connect failed, 0 no code
+        code: u8,
+        /// seconds until the next attempt
+        retry_s: u8,
+    },
+    /// `WIFI DISCONNECT` while serving (the ESP reconnects by itself).
+    WifiLost,
+    /// The server is listening; [`Driver::ip`] is valid.
+    Up,
+    /// The ESP restarted: every link is gone, bring-up starts again.
+    Reset,
+    /// A client connected (also for a missed CONNECT found by polling).
+    Connected(Link),
+    /// A client's connection is gone.
+    Closed(Link),
+    /// One request byte from a client.
+    Data {
+        /// the client
+        link: Link,
+        /// the byte
+        byte: u8,
+    },
+    /// A [`Request::Send`] finished (`SEND OK` = true).
+    SendDone {
+        /// the client
+        link: Link,
+        /// the ESP accepted the data
+        ok: bool,
+    },
+}
+
+/// Link operations the caller asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Request {
+    /// `AT+CIPSEND`; the payload is asked from the caller through `poll_transmit`.
+    Send {
+        /// the client
+        link: Link,
+        /// payload bytes, 1..=2048
+        len: u16,
+    },
+    /// `AT+CIPCLOSE`.
+    Close(Link),
+    /// `AT+CIPRECVDATA` (passive mode); bytes come back as [`Event::Data`].
+    Pull {
+        /// the client
+        link: Link,
+        /// most bytes wanted
+        max: u16,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Wait {
+    Idle,
+    /// The command line is being handed out.
+    Line,
+    Final,
+    Prompt,
+    Payload,
+    SendResult,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Boot,
+    Init(u8),
+    Up,
+}
+
+// Bring-up steps, in order.
+const S_PROBE: u8 = 0;
+const S_ECHO: u8 = 1;
+const S_VERSION: u8 = 2;
+const S_MODE: u8 = 3;
+const S_SOFTAP: u8 = 4;
+const S_HOSTNAME: u8 = 5;
+const S_JOIN: u8 = 6;
+const S_MUX: u8 = 7;
+const S_PASSIVE: u8 = 8;
+const S_MAXCONN: u8 = 9;
+const S_SERVER: u8 = 10;
+const S_TIMEOUT: u8 = 11;
+const S_IP: u8 = 12;
+const S_MDNS: u8 = 13;
+const S_DONE: u8 = 14;
+
+#[derive(Clone, Copy, Debug, Default)]
+struct LinkState {
+    open: bool,
+    gen: u8,
+    /// Bytes the ESP holds for this link (passive mode).
+    pending: u16,
+}
+
+/// The driver (about 110 bytes of RAM).
+pub struct Driver {
+    cfg: Config,
+    parser: Parser,
+    phase: Phase,
+    cmd: Option<Command>,
+    wait: Wait,
+    target: Link,
+    tx_off: u16,
+    deadline: u32,
+    not_before: u32,
+    now: u32,
+    boot_armed: bool,
+    links: [LinkState; LINKS],
+    /// Links to report as closed / connected from `tick` (found by polling).
+    stale: u8,
+    missed: u8,
+    /// Links listed by, or connected during, the `AT+CIPSTATUS` in flight.
+    seen: u8,
+    fresh: u8,
+    data_link: u8,
+    passive: bool,
+    plain: bool,
+    failures: u8,
+    join_failures: u8,
+    join_code: u8,
+    poll_recvlen: bool,
+    next_poll: u32,
+    version: [u8; VERSION_MAX],
+    version_len: u8,
+    ip: [u8; 4],
+}
+
+/// True once `now` has reached `t` (wrapping millisecond clock).
+fn due(now: u32, t: u32) -> bool {
+    now.wrapping_sub(t) < 0x8000_0000
+}
+
+impl Driver {
+    /// A driver that waits for the ESP's `ready` (or probes after 2.5 s).
+    pub fn new(cfg: Config) -> Driver {
+        Driver {
+            cfg,
+            parser: Parser::new(),
+            phase: Phase::Boot,
+            cmd: None,
+            wait: Wait::Idle,
+            target: Link { id: 0, gen: 0 },
+            tx_off: 0,
+            deadline: 0,
+            not_before: 0,
+            now: 0,
+            boot_armed: false,
+            links: [LinkState::default(); LINKS],
+            stale: 0,
+            missed: 0,
+            seen: 0,
+            fresh: 0,
+            data_link: FROM_PULL,
+            passive: false,
+            plain: false,
+            failures: 0,
+            join_failures: 0,
+            join_code: 0,
+            poll_recvlen: false,
+            next_poll: 0,
+            version: [0; VERSION_MAX],
+            version_len: 0,
+            ip: [0; 4],
+        }
+    }
+
+    /// True when the server is listening.
+    pub fn is_up(&self) -> bool {
+        self.phase == Phase::Up
+    }
+
+    /// True when [`Driver::issue`] would accept a request now.
+    pub fn is_idle(&self) -> bool {
+        self.phase == Phase::Up && self.cmd.is_none() && due(self.now, self.not_before)
+    }
+
+    /// The station (or softAP) IP address, valid after [`Event::Up`].
+    pub fn ip(&self) -> [u8; 4] {
+        self.ip
+    }
+
+    /// The AT version (`1.7.4.0`), empty until known.
+    pub fn version(&self) -> &[u8] {
+        &self.version[..self.version_len as usize]
+    }
+
+    /// True for an ESP-AT 2.x firmware (not reliable on the ESP8266).
+    pub fn is_at2(&self) -> bool {
+        self.version.first() == Some(&b'2')
+    }
+
+    /// True when passive receive is on (else request bytes arrive unasked).
+    pub fn is_passive(&self) -> bool {
+        self.passive
+    }
+
+    /// True if `link` is still the live connection on its id.
+    pub fn is_open(&self, link: Link) -> bool {
+        let l = &self.links[link.id as usize % LINKS];
+        l.open && l.gen == link.gen
+    }
+
+    /// Bytes the ESP is known to hold for `link` (passive mode).
+    pub fn pending(&self, link: Link) -> u16 {
+        if self.is_open(link) {
+            self.links[link.id as usize].pending
+        } else {
+            0
+        }
+    }
+
+    fn link(&self, id: u8) -> Link {
+        Link {
+            id,
+            gen: self.links[id as usize].gen,
+        }
+    }
+
+    fn open(&mut self, id: u8) -> Link {
+        let l = &mut self.links[id as usize];
+        l.gen = l.gen.wrapping_add(1);
+        l.open = true;
+        l.pending = 0;
+        self.fresh |= 1 << id;
+        if self.passive {
+            // Early data may come without a +IPD notice (esp-at#294): ask for the lengths.
+            self.poll_recvlen = true;
+        }
+        self.link(id)
+    }
+
+    fn close(&mut self, id: u8) -> Option<Event> {
+        let l = &mut self.links[id as usize];
+        if !l.open {
+            return None;
+        }
+        l.open = false;
+        l.pending = 0;
+        Some(Event::Closed(self.link(id)))
+    }
+
+    fn start(&mut self, cmd: Command, target: Link, timeout: u32) {
+        self.cmd = Some(cmd);
+        self.wait = Wait::Line;
+        self.target = target;
+        self.tx_off = 0;
+        self.deadline = self.now.wrapping_add(timeout);
+    }
+
+    fn finish(&mut self) {
+        self.cmd = None;
+        self.wait = Wait::Idle;
+    }
+
+    /// Starts a link operation; false (and nothing happens) unless [`Driver::is_idle`].
+    pub fn issue(&mut self, req: Request) -> bool {
+        if !self.is_idle() {
+            return false;
+        }
+        match req {
+            Request::Send { link, len } => {
+                if !self.is_open(link) || len == 0 || len > 2048 {
+                    return false;
+                }
+                self.start(Command::Send { id: link.id, len }, link, PROMPT_MS);
+            }
+            Request::Close(link) => {
+                if !self.is_open(link) {
+                    return false;
+                }
+                self.start(Command::Close(link.id), link, CMD_MS);
+            }
+            Request::Pull { link, max } => {
+                if !self.is_open(link) || !self.passive {
+                    return false;
+                }
+                self.start(Command::RecvData { id: link.id, max }, link, CMD_MS);
+            }
+        }
+        true
+    }
+
+    /// Runs the periodic link-table re-synchronisation when idle; call when there is
+    /// nothing to [`Driver::issue`].
+    pub fn housekeeping(&mut self) {
+        if !self.is_idle() {
+            return;
+        }
+        let none = self.target;
+        if self.poll_recvlen && self.passive {
+            self.poll_recvlen = false;
+            self.start(Command::RecvLen, none, CMD_MS);
+        } else if due(self.now, self.next_poll) {
+            self.next_poll = self.now.wrapping_add(POLL_MS);
+            self.seen = 0;
+            self.fresh = 0;
+            self.poll_recvlen = self.passive;
+            self.start(Command::LinkStatus, none, CMD_MS);
+        }
+    }
+
+    /// Hands out bytes to write to the ESP (command lines, then send payloads).
+    ///
+    /// `payload(link, offset, out)` must fill `out` with the send payload starting at
+    /// `offset` within the current [`Request::Send`] and return the count written.
+    pub fn poll_transmit(
+        &mut self,
+        out: &mut [u8],
+        payload: &mut dyn FnMut(Link, u16, &mut [u8]) -> usize,
+    ) -> usize {
+        if !due(self.now, self.not_before) || out.is_empty() {
+            return 0;
+        }
+        match (self.wait, self.cmd) {
+            (Wait::Line, Some(cmd)) => {
+                let wifi = self.cfg.wifi;
+                let mut w = Window::new(self.tx_off as u32, out);
+                cmd.emit(&mut w, &wifi);
+                let n = w.filled();
+                let total = w.total();
+                self.tx_off += n as u16;
+                if self.tx_off as u32 >= total {
+                    self.wait = match cmd {
+                        Command::Send { .. } => Wait::Prompt,
+                        _ => Wait::Final,
+                    };
+                }
+                n
+            }
+            (Wait::Payload, Some(Command::Send { len, .. })) => {
+                let want = ((len - self.tx_off) as usize).min(out.len());
+                let n = payload(self.target, self.tx_off, &mut out[..want]).min(want);
+                self.tx_off += n as u16;
+                if self.tx_off >= len {
+                    self.wait = Wait::SendResult;
+                    self.deadline = self.now.wrapping_add(SEND_RESULT_MS);
+                }
+                n
+            }
+            _ => 0,
+        }
+    }
+
+    /// Feeds one byte received from the ESP.
+    pub fn feed(&mut self, byte: u8, now: u32) -> Option<Event> {
+        self.now = now;
+        let tok = self.parser.feed(byte)?;
+        self.on_token(tok)
+    }
+
+    fn on_token(&mut self, tok: Token) -> Option<Event> {
+        match tok {
+            Token::Data(byte) => {
+                if self.data_link == FROM_PULL {
+                    if let Some(Command::RecvData { .. }) = self.cmd {
+                        if self.is_open(self.target) {
+                            return Some(Event::Data {
+                                link: self.target,
+                                byte,
+                            });
+                        }
+                    }
+                    None
+                } else {
+                    let link = self.link(self.data_link);
+                    self.links[link.id as usize]
+                        .open
+                        .then_some(Event::Data { link, byte })
+                }
+            }
+            Token::IpdData { id, .. } => {
+                self.data_link = id;
+                if !self.links[id as usize].open {
+                    return Some(Event::Connected(self.open(id)));
+                }
+                None
+            }
+            Token::RecvData(n) => {
+                self.data_link = FROM_PULL;
+                let l = &mut self.links[self.target.id as usize];
+                l.pending = l.pending.saturating_sub(n);
+                None
+            }
+            Token::IpdNotice { id, len } => {
+                let ev = if !self.links[id as usize].open {
+                    Some(Event::Connected(self.open(id)))
+                } else {
+                    None
+                };
+                // AT 1.7 re-announces the total buffered, AT 2.x the amount that arrived;
+                // taking the larger is safe either way (a pull returns what there is).
+                let l = &mut self.links[id as usize];
+                l.pending = l.pending.max(len);
+                ev
+            }
+            Token::Connect(id) => {
+                // A CONNECT on a live id means we missed its CLOSED: it is a new client.
+                Some(Event::Connected(self.open(id)))
+            }
+            Token::Closed(id) | Token::ConnectFail(id) => self.close(id),
+            Token::Ready => self.reset_detected(),
+            Token::Echo => {
+                if self.phase == Phase::Up {
+                    self.reset_detected()
+                } else {
+                    None
+                }
+            }
+            Token::Ok | Token::Error | Token::Fail => self.final_result(tok == Token::Ok),
+            Token::Prompt => {
+                if self.wait == Wait::Prompt {
+                    self.wait = Wait::Payload;
+                    self.tx_off = 0;
+                    self.deadline = self.now.wrapping_add(PROMPT_MS);
+                }
+                None
+            }
+            Token::SendOk | Token::SendFail => {
+                if self.wait == Wait::SendResult {
+                    self.finish();
+                    return Some(Event::SendDone {
+                        link: self.target,
+                        ok: tok == Token::SendOk,
+                    });
+                }
+                None
+            }
+            Token::BusyP | Token::BusyS => {
+                if matches!(self.wait, Wait::Final | Wait::Prompt) {
+                    // The command was dropped: send it again a little later.
+                    self.wait = Wait::Line;
+                    self.tx_off = 0;
+                    self.not_before = self.now.wrapping_add(BUSY_RETRY_MS);
+                }
+                None
+            }
+            Token::RecvLen(lens) => {
+                for (id, &len) in lens.iter().enumerate() {
+                    let l = &mut self.links[id];
+                    l.pending = len;
+                    if len > 0 && !l.open {
+                        self.missed |= 1 << id;
+                    }
+                }
+                None
+            }
+            Token::CipStatus(id) => {
+                self.seen |= 1 << id;
+                if !self.links[id as usize].open {
+                    return Some(Event::Connected(self.open(id)));
+                }
+                None
+            }
+            Token::Cwjap(code) => {
+                self.join_code = code;
+                None
+            }
+            Token::Ip { ip, ap } => {
+                if ap == self.cfg.softap {
+                    self.ip = ip;
+                }
+                None
+            }
+            Token::AtVersion => {
+                let line = self.parser.line();
+                let mut n = 0;
+                for &b in line.iter().skip(11) {
+                    if b == b'(' || b <= b' ' || n == VERSION_MAX {
+                        break;
+                    }
+                    self.version[n] = b;
+                    n += 1;
+                }
+                self.version_len = n as u8;
+                None
+            }
+            Token::WifiDisconnect => (self.phase == Phase::Up).then_some(Event::WifiLost),
+            Token::LinkInvalid | Token::Unlink => {
+                if matches!(
+                    self.cmd,
+                    Some(Command::Send { .. } | Command::RecvData { .. } | Command::Close(_))
+                ) && self.is_open(self.target)
+                {
+                    return self.close(self.target.id);
+                }
+                None
+            }
+            Token::Recv(_)
+            | Token::Status(_)
+            | Token::AlreadyConnected
+            | Token::NoChange
+            | Token::WifiConnected
+            | Token::WifiGotIp
+            | Token::Other => None,
+        }
+    }
+
+    fn final_result(&mut self, ok: bool) -> Option<Event> {
+        let cmd = self.cmd?;
+        match (cmd, self.wait) {
+            // `OK` comes before the prompt.
+            (Command::Send { .. }, Wait::Prompt) if ok => None,
+            // ERROR before the prompt, during the payload or instead of SEND OK.
+            (Command::Send { .. }, Wait::Prompt | Wait::Payload | Wait::SendResult) => {
+                self.finish();
+                Some(Event::SendDone {
+                    link: self.target,
+                    ok: false,
+                })
+            }
+            (_, Wait::Final) => {
+                self.finish();
+                match self.phase {
+                    Phase::Init(step) => self.init_result(step, cmd, ok),
+                    _ => self.up_result(cmd, ok),
+                }
+            }
+            _ => None,
+        }
+    }
+
+    fn up_result(&mut self, cmd: Command, ok: bool) -> Option<Event> {
+        self.failures = 0;
+        match cmd {
+            Command::RecvData { id, .. } if !ok => {
+                self.links[id as usize].pending = 0;
+                None
+            }
+            Command::Close(id) if self.target.gen == self.links[id as usize].gen => self.close(id),
+            Command::LinkStatus if ok => {
+                let open: u8 = (0..LINKS as u8)
+                    .filter(|&i| self.links[i as usize].open)
+                    .fold(0, |m, i| m | 1 << i);
+                self.stale |= open & !self.seen & !self.fresh;
+                None
+            }
+            _ => None,
+        }
+    }
+
+    fn init_result(&mut self, step: u8, cmd: Command, ok: bool) -> Option<Event> {
+        match cmd {
+            Command::WifiMode { plain: false, .. } if !ok => {
+                // 2.x has no `_CUR` variants: retry with the plain spelling.
+                self.plain = true;
+                return None;
+            }
+            Command::Join { .. } if !ok => {
+                let code = self.join_code;
+                self.join_code = 0;
+                self.join_failures = self.join_failures.saturating_add(1);
+                let retry_s = match self.join_failures {
+                    1 => 5,
+                    2 => 10,
+                    3 => 20,
+                    4 => 40,
+                    _ => 60,
+                };
+                self.not_before = self.now.wrapping_add(retry_s as u32 * 1000);
+                return Some(Event::JoinFailed { code, retry_s });
+            }
+            Command::PassiveRecv => {
+                self.passive = ok;
+            }
+            Command::Hostname | Command::Mdns(_) => {}
+            _ if !ok => {
+                self.failures += 1;
+                if self.failures > 3 {
+                    self.restart_init();
+                } else {
+                    self.not_before = self.now.wrapping_add(500);
+                }
+                return None;
+            }
+            _ => {}
+        }
+        self.failures = 0;
+        if cmd == (Command::Join { plain: self.plain }) {
+            self.join_failures = 0;
+        }
+        self.phase = Phase::Init(step + 1);
+        match cmd {
+            Command::Version => {
+                if self.is_at2() {
+                    self.plain = true;
+                }
+                Some(Event::Version)
+            }
+            Command::Mdns(_) => self.enter_up(),
+            _ => None,
+        }
+    }
+
+    fn enter_up(&mut self) -> Option<Event> {
+        self.phase = Phase::Up;
+        self.next_poll = self.now.wrapping_add(POLL_MS);
+        Some(Event::Up)
+    }
+
+    fn restart_init(&mut self) {
+        self.phase = Phase::Init(S_PROBE);
+        self.failures = 0;
+        self.not_before = self.now.wrapping_add(500);
+    }
+
+    fn reset_detected(&mut self) -> Option<Event> {
+        let was = self.phase;
+        self.parser.clear();
+        self.finish();
+        for l in self.links.iter_mut() {
+            if l.open {
+                l.open = false;
+                l.gen = l.gen.wrapping_add(1);
+            }
+            l.pending = 0;
+        }
+        self.stale = 0;
+        self.missed = 0;
+        self.passive = false;
+        self.poll_recvlen = false;
+        self.phase = Phase::Init(S_PROBE);
+        self.failures = 0;
+        self.not_before = self.now;
+        match was {
+            Phase::Boot | Phase::Init(S_PROBE..=S_ECHO) => None,
+            _ => Some(Event::Reset),
+        }
+    }
+
+    /// Advances time: timeouts, bring-up commands and link events found by polling.
+    ///
+    /// Call it until it returns `None` (it returns at most a handful of events per call).
+    pub fn tick(&mut self, now: u32) -> Option<Event> {
+        self.now = now;
+        if self.stale != 0 {
+            let id = self.stale.trailing_zeros() as u8;
+            self.stale &= !(1 << id);
+            if let Some(ev) = self.close(id) {
+                return Some(ev);
+            }
+        }
+        if self.missed != 0 {
+            let id = self.missed.trailing_zeros() as u8;
+            self.missed &= !(1 << id);
+            if !self.links[id as usize].open && self.phase == Phase::Up {
+                let pending = self.links[id as usize].pending;
+                let link = self.open(id);
+                self.links[id as usize].pending = pending;
+                return Some(Event::Connected(link));
+            }
+        }
+        if self.cmd.is_some() && due(now, self.deadline) {
+            return self.on_timeout();
+        }
+        match self.phase {
+            Phase::Boot => {
+                if !self.boot_armed {
+                    self.boot_armed = true;
+                    self.deadline = now.wrapping_add(BOOT_WAIT_MS);
+                } else if due(now, self.deadline) {
+                    self.phase = Phase::Init(S_PROBE);
+                }
+                None
+            }
+            Phase::Init(step) if self.cmd.is_none() && due(now, self.not_before) => {
+                self.init_next(step)
+            }
+            _ => None,
+        }
+    }
+
+    fn init_next(&mut self, mut step: u8) -> Option<Event> {
+        let station = !self.cfg.softap;
+        let plain = self.plain;
+        let none = self.target;
+        loop {
+            let (cmd, timeout) = match step {
+                S_PROBE => (Command::At, PROBE_MS),
+                S_ECHO => (Command::EchoOff, CMD_MS),
+                S_VERSION => (Command::Version, CMD_MS),
+                S_MODE => (
+                    Command::WifiMode {
+                        mode: if station { 1 } else { 2 },
+                        plain,
+                    },
+                    CMD_MS,
+                ),
+                S_SOFTAP if !station => (Command::SoftAp { plain }, JOIN_MS),
+                S_HOSTNAME if station => (Command::Hostname, CMD_MS),
+                S_JOIN if station => (Command::Join { plain }, JOIN_MS),
+                S_MUX => (Command::Mux, CMD_MS),
+                S_PASSIVE => (Command::PassiveRecv, CMD_MS),
+                S_MAXCONN => (Command::ServerMaxConn(self.cfg.max_conn), CMD_MS),
+                S_SERVER => (Command::Server(self.cfg.port), CMD_MS),
+                S_TIMEOUT => (Command::ServerTimeout(self.cfg.idle_timeout_s), CMD_MS),
+                S_IP => (Command::LocalIp, CMD_MS),
+                S_MDNS if station => (Command::Mdns(self.cfg.port), CMD_MS),
+                S_MDNS => {
+                    self.phase = Phase::Init(S_DONE);
+                    return self.enter_up();
+                }
+                S_DONE.. => return self.enter_up(),
+                _ => {
+                    step += 1;
+                    continue;
+                }
+            };
+            self.phase = Phase::Init(step);
+            self.start(cmd, none, timeout);
+            return match step {
+                S_PROBE if self.failures == 0 => Some(Event::Probing),
+                S_JOIN => Some(Event::Joining),
+                _ => None,
+            };
+        }
+    }
+
+    fn on_timeout(&mut self) -> Option<Event> {
+        let cmd = self.cmd?;
+        let wait = self.wait;
+        self.finish();
+        if let Command::Send { .. } = cmd {
+            return Some(Event::SendDone {
+                link: self.target,
+                ok: false,
+            });
+        }
+        match self.phase {
+            Phase::Init(_) => match cmd {
+                Command::At => {
+                    self.failures = self.failures.wrapping_add(1);
+                    self.not_before = self.now.wrapping_add(200);
+                    (self.failures % 5 == 0).then_some(Event::NoResponse)
+                }
+                Command::Join { .. } => {
+                    self.cmd = Some(cmd);
+                    self.wait = Wait::Final;
+                    self.final_result(false)
+                }
+                _ => {
+                    self.restart_init();
+                    None
+                }
+            },
+            _ => {
+                // A lost reply. Three in a row: the ESP is gone or deaf, start over.
+                let _ = wait;
+                self.failures += 1;
+                if self.failures >= 3 {
+                    self.reset_detected();
+                    return Some(Event::Reset);
+                }
+                None
+            }
+        }
+    }
+}

@@ -1,0 +1,551 @@
+//! Byte-driven parser for everything the ESP8266 AT firmware prints (1.7.x and 2.x).
+//!
+//! [`Parser::feed`] takes one byte and returns at most one [`Token`]. It never depends on
+//! what command is in flight, so unsolicited lines (`0,CONNECT`, `+IPD`, `WIFI ...`,
+//! `ready`) are recognised in every state. Length-counted payloads (`+IPD,<id>,<len>:` and
+//! `+CIPRECVDATA`) are handed out byte by byte as [`Token::Data`] and never scanned for
+//! markers. Lines are cut at `\r` or `\n` (so `\r\r\n` echo terminators are harmless), only
+//! the first [`LINE_MAX`] bytes of a line are kept, and unknown lines become
+//! [`Token::Other`]. The `> ` prompt has no line end and is recognised by a `>` at the start
+//! of a line.
+
+use nanoesp_http::progmem::PStr;
+use nanoesp_http::pstr;
+
+/// Bytes of a line kept for classification (the rest of a longer line is dropped).
+pub const LINE_MAX: usize = 40;
+
+/// One recognised piece of ESP output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Token {
+    /// `OK`
+    Ok,
+    /// `ERROR` (also `ERR CODE:...` is reported as `Other`)
+    Error,
+    /// `FAIL` (1.x end of a failed join)
+    Fail,
+    /// `SEND OK`
+    SendOk,
+    /// `SEND FAIL`
+    SendFail,
+    /// `busy p...`: the command line was dropped
+    BusyP,
+    /// `busy s...`: a send is still in progress, the command was dropped
+    BusyS,
+    /// The `> ` / `>` data prompt
+    Prompt,
+    /// `ready`: the ESP (re)booted
+    Ready,
+    /// An echoed command line (`AT...`); after `ATE0` this means the ESP was reset
+    Echo,
+    /// `<id>,CONNECT`
+    Connect(u8),
+    /// `<id>,CLOSED`
+    Closed(u8),
+    /// `<id>,CONNECT FAIL`
+    ConnectFail(u8),
+    /// Passive-mode `+IPD,<id>,<len>`: `len` bytes are buffered on the ESP
+    IpdNotice {
+        /// link id
+        id: u8,
+        /// bytes buffered
+        len: u16,
+    },
+    /// Active-mode `+IPD,<id>,<len>:`; `len` [`Token::Data`] tokens follow
+    IpdData {
+        /// link id
+        id: u8,
+        /// payload length
+        len: u16,
+    },
+    /// `+CIPRECVDATA,<n>:` (1.7) or `+CIPRECVDATA:<n>,` (2.x); `n` data tokens follow
+    RecvData(u16),
+    /// One payload byte
+    Data(u8),
+    /// `Recv <n> bytes`
+    Recv(u16),
+    /// `+CIPRECVLEN:<l0>,...,<l4>` (`-1` reads as 0)
+    RecvLen([u16; 5]),
+    /// `STATUS:<n>`
+    Status(u8),
+    /// `+CIPSTATUS:<id>,...`: link `id` is open
+    CipStatus(u8),
+    /// `+CWJAP:<code>`: join failure code
+    Cwjap(u8),
+    /// `+CIFSR:STAIP,"a.b.c.d"` (`ap` false) or `+CIFSR:APIP,...` (`ap` true)
+    Ip {
+        /// address
+        ip: [u8; 4],
+        /// softAP interface
+        ap: bool,
+    },
+    /// `AT version:...`; the line is available from [`Parser::line`]
+    AtVersion,
+    /// `WIFI CONNECTED`
+    WifiConnected,
+    /// `WIFI GOT IP`
+    WifiGotIp,
+    /// `WIFI DISCONNECT`
+    WifiDisconnect,
+    /// `link is not valid`
+    LinkInvalid,
+    /// `UNLINK`
+    Unlink,
+    /// `ALREADY CONNECTED`
+    AlreadyConnected,
+    /// `no change`
+    NoChange,
+    /// Any other non-empty line (boot noise, `SDK version:`, ...)
+    Other,
+}
+
+/// The parser state: a 40-byte line buffer and a payload counter (about 45 bytes).
+#[derive(Clone, Debug)]
+pub struct Parser {
+    line: [u8; LINE_MAX],
+    len: u8,
+    /// Payload bytes still to hand out as `Data`.
+    remaining: u16,
+}
+
+impl Default for Parser {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn starts(line: &[u8], p: PStr) -> bool {
+    line.len() >= p.len() && p.eq_bytes(&line[..p.len()])
+}
+
+/// Parses a decimal number at `line[i..]`; returns (value, index after it). `-1` gives 0.
+fn number(line: &[u8], mut i: usize) -> Option<(u16, usize)> {
+    if line.get(i) == Some(&b'-') {
+        i += 1;
+        while line.get(i).is_some_and(|b| b.is_ascii_digit()) {
+            i += 1;
+        }
+        return Some((0, i));
+    }
+    let start = i;
+    let mut v: u32 = 0;
+    while let Some(&b) = line.get(i) {
+        if !b.is_ascii_digit() {
+            break;
+        }
+        v = (v * 10 + (b - b'0') as u32).min(u16::MAX as u32);
+        i += 1;
+    }
+    if i == start {
+        None
+    } else {
+        Some((v as u16, i))
+    }
+}
+
+fn link_id(b: u8) -> Option<u8> {
+    if (b'0'..=b'4').contains(&b) {
+        Some(b - b'0')
+    } else {
+        None
+    }
+}
+
+fn parse_ip(line: &[u8], mut i: usize) -> Option<[u8; 4]> {
+    let mut ip = [0u8; 4];
+    for (k, octet) in ip.iter_mut().enumerate() {
+        if k > 0 {
+            if line.get(i) != Some(&b'.') {
+                return None;
+            }
+            i += 1;
+        }
+        let (v, next) = number(line, i)?;
+        if v > 255 {
+            return None;
+        }
+        *octet = v as u8;
+        i = next;
+    }
+    Some(ip)
+}
+
+impl Parser {
+    /// A parser at the start of a line.
+    pub const fn new() -> Parser {
+        Parser {
+            line: [0; LINE_MAX],
+            len: 0,
+            remaining: 0,
+        }
+    }
+
+    /// The last completed line (valid right after a line token such as `AtVersion`).
+    pub fn line(&self) -> &[u8] {
+        &self.line[..(self.len & 0x7f) as usize]
+    }
+
+    /// True while a length-counted payload is being handed out.
+    pub fn in_payload(&self) -> bool {
+        self.remaining > 0
+    }
+
+    /// Forgets any partial line or payload (after a reset of the ESP).
+    pub fn clear(&mut self) {
+        self.len = 0;
+        self.remaining = 0;
+    }
+
+    /// Feeds one byte from the ESP.
+    pub fn feed(&mut self, b: u8) -> Option<Token> {
+        if self.remaining > 0 {
+            self.remaining -= 1;
+            return Some(Token::Data(b));
+        }
+        if b == b'\r' || b == b'\n' {
+            if self.len == 0 || self.len & 0x80 != 0 {
+                self.len = 0;
+                return None;
+            }
+            let t = self.classify();
+            // Keep the line readable (for AtVersion) until the next byte arrives.
+            self.len |= 0x80;
+            return Some(t);
+        }
+        if self.len & 0x80 != 0 {
+            self.len = 0;
+        }
+        if self.len == 0 {
+            if b == b'>' {
+                return Some(Token::Prompt);
+            }
+            if b == b' ' {
+                return None;
+            }
+        }
+        if (self.len as usize) < LINE_MAX {
+            self.line[self.len as usize] = b;
+            self.len += 1;
+        }
+        if b == b':' || b == b',' {
+            return self.payload_header(b);
+        }
+        None
+    }
+
+    /// Recognises `+IPD,<id>,<len>:` and `+CIPRECVDATA` headers as soon as their last byte arrives.
+    fn payload_header(&mut self, b: u8) -> Option<Token> {
+        let line = &self.line[..self.len as usize];
+        if b == b':' && starts(line, pstr!(b"+IPD,")) {
+            let id = link_id(*line.get(5)?)?;
+            if line.get(6) != Some(&b',') {
+                return None;
+            }
+            let (len, _) = number(line, 7)?;
+            self.len = 0;
+            self.remaining = len;
+            return Some(Token::IpdData { id, len });
+        }
+        let n = if b == b':' && starts(line, pstr!(b"+CIPRECVDATA,")) {
+            number(line, 13)?
+        } else if b == b',' && starts(line, pstr!(b"+CIPRECVDATA:")) {
+            number(line, 13)?
+        } else {
+            return None;
+        };
+        // The number must end right at the separator just received.
+        if n.1 != line.len() - 1 {
+            return None;
+        }
+        self.len = 0;
+        self.remaining = n.0;
+        Some(Token::RecvData(n.0))
+    }
+
+    fn classify(&self) -> Token {
+        let mut line = &self.line[..(self.len & 0x7f) as usize];
+        while let [rest @ .., b' '] = line {
+            line = rest;
+        }
+        let exact = |p: PStr| p.eq_bytes(line);
+        if exact(pstr!(b"OK")) {
+            return Token::Ok;
+        }
+        if exact(pstr!(b"ERROR")) {
+            return Token::Error;
+        }
+        if exact(pstr!(b"SEND OK")) {
+            return Token::SendOk;
+        }
+        if exact(pstr!(b"SEND FAIL")) {
+            return Token::SendFail;
+        }
+        if exact(pstr!(b"FAIL")) {
+            return Token::Fail;
+        }
+        if exact(pstr!(b"ready")) {
+            return Token::Ready;
+        }
+        if starts(line, pstr!(b"busy p")) {
+            return Token::BusyP;
+        }
+        if starts(line, pstr!(b"busy s")) {
+            return Token::BusyS;
+        }
+        if line.len() >= 3 && line[1] == b',' {
+            if let Some(id) = link_id(line[0]) {
+                let rest = &line[2..];
+                if pstr!(b"CONNECT").eq_bytes(rest) {
+                    return Token::Connect(id);
+                }
+                if pstr!(b"CLOSED").eq_bytes(rest) {
+                    return Token::Closed(id);
+                }
+                if pstr!(b"CONNECT FAIL").eq_bytes(rest) {
+                    return Token::ConnectFail(id);
+                }
+            }
+        }
+        if starts(line, pstr!(b"+IPD,")) {
+            if let (Some(id), Some(b',')) = (line.get(5).and_then(|&b| link_id(b)), line.get(6)) {
+                if let Some((len, _)) = number(line, 7) {
+                    return Token::IpdNotice { id, len };
+                }
+            }
+            return Token::Other;
+        }
+        if starts(line, pstr!(b"Recv ")) {
+            if let Some((n, _)) = number(line, 5) {
+                return Token::Recv(n);
+            }
+        }
+        if starts(line, pstr!(b"+CIPRECVLEN:")) {
+            let mut lens = [0u16; 5];
+            let mut i = 12;
+            for (k, l) in lens.iter_mut().enumerate() {
+                if k > 0 {
+                    if line.get(i) != Some(&b',') {
+                        break;
+                    }
+                    i += 1;
+                }
+                match number(line, i) {
+                    Some((v, next)) => {
+                        *l = v;
+                        i = next;
+                    }
+                    None => break,
+                }
+            }
+            return Token::RecvLen(lens);
+        }
+        if starts(line, pstr!(b"+CIPSTATUS:")) {
+            if let Some(id) = line.get(11).and_then(|&b| link_id(b)) {
+                return Token::CipStatus(id);
+            }
+        }
+        if starts(line, pstr!(b"STATUS:")) {
+            if let Some((n, _)) = number(line, 7) {
+                return Token::Status(n as u8);
+            }
+        }
+        if starts(line, pstr!(b"+CWJAP:")) {
+            if let Some((n, _)) = number(line, 7) {
+                return Token::Cwjap(n as u8);
+            }
+        }
+        if starts(line, pstr!(b"+CIFSR:STAIP,\"")) {
+            if let Some(ip) = parse_ip(line, 14) {
+                return Token::Ip { ip, ap: false };
+            }
+        }
+        if starts(line, pstr!(b"+CIFSR:APIP,\"")) {
+            if let Some(ip) = parse_ip(line, 13) {
+                return Token::Ip { ip, ap: true };
+            }
+        }
+        if starts(line, pstr!(b"AT version:")) {
+            return Token::AtVersion;
+        }
+        if starts(line, pstr!(b"WIFI ")) {
+            let rest = &line[5..];
+            if starts(rest, pstr!(b"CONNECTED")) {
+                return Token::WifiConnected;
+            }
+            if starts(rest, pstr!(b"GOT IP")) {
+                return Token::WifiGotIp;
+            }
+            if starts(rest, pstr!(b"DISCONNECT")) {
+                return Token::WifiDisconnect;
+            }
+        }
+        // A URC spliced onto junk (e.g. inside an echo): `...,1,CONNECT` / `...}0,CLOSED`.
+        if line.len() > 8 {
+            let n = line.len();
+            if pstr!(b",CLOSED").eq_bytes(&line[n - 7..]) {
+                if let Some(id) = link_id(line[n - 8]) {
+                    return Token::Closed(id);
+                }
+            }
+            if pstr!(b",CONNECT").eq_bytes(&line[n - 8..]) {
+                if let Some(id) = link_id(line[n - 9]) {
+                    return Token::Connect(id);
+                }
+            }
+        }
+        if starts(line, pstr!(b"AT")) {
+            return Token::Echo;
+        }
+        if exact(pstr!(b"link is not valid")) {
+            return Token::LinkInvalid;
+        }
+        if exact(pstr!(b"UNLINK")) {
+            return Token::Unlink;
+        }
+        if starts(line, pstr!(b"ALREADY CONNECT")) {
+            return Token::AlreadyConnected;
+        }
+        if exact(pstr!(b"no change")) {
+            return Token::NoChange;
+        }
+        Token::Other
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn tokens(input: &[u8]) -> Vec<Token> {
+        let mut p = Parser::new();
+        input.iter().filter_map(|&b| p.feed(b)).collect()
+    }
+
+    fn data(bytes: &[u8]) -> Vec<Token> {
+        bytes.iter().map(|&b| Token::Data(b)).collect()
+    }
+
+    #[test]
+    fn final_results_and_busy() {
+        use Token::*;
+        assert_eq!(
+            tokens(b"\r\nOK\r\n\r\nERROR\r\nbusy p...\r\nbusy s...\r\n\r\nSEND OK\r\n\r\nSEND FAIL\r\n\r\nFAIL\r\n"),
+            [Ok, Error, BusyP, BusyS, SendOk, SendFail, Fail]
+        );
+    }
+
+    #[test]
+    fn echo_with_double_cr_is_one_echo_line() {
+        assert_eq!(tokens(b"ATE0\r\r\n\r\nOK\r\n"), [Token::Echo, Token::Ok]);
+    }
+
+    #[test]
+    fn link_urcs() {
+        use Token::*;
+        assert_eq!(
+            tokens(b"0,CONNECT\r\n4,CLOSED\r\n2,CONNECT FAIL\r\n5,CONNECT\r\n"),
+            [Connect(0), Closed(4), ConnectFail(2), Other]
+        );
+    }
+
+    #[test]
+    fn active_ipd_payload_is_counted_not_scanned() {
+        let mut expect = vec![Token::IpdData { id: 1, len: 12 }];
+        expect.extend(data(b"OK\r\n0,CLOSED"));
+        expect.push(Token::Closed(0));
+        assert_eq!(tokens(b"\r\n+IPD,1,12:OK\r\n0,CLOSED0,CLOSED\r\n"), expect);
+        // 2.x CIPDINFO form.
+        let mut expect = vec![Token::IpdData { id: 0, len: 2 }];
+        expect.extend(data(b"hi"));
+        assert_eq!(tokens(b"+IPD,0,2,\"1.2.3.4\",5000:hi"), expect);
+    }
+
+    #[test]
+    fn passive_ipd_and_recvdata_both_versions() {
+        assert_eq!(
+            tokens(b"\r\n+IPD,0,300\r\n"),
+            [Token::IpdNotice { id: 0, len: 300 }]
+        );
+        let payload = b"\r\n+IPD,0,5\r\nOK\r\n";
+        let mut v17 = b"+CIPRECVDATA,16:".to_vec();
+        v17.extend_from_slice(payload);
+        v17.extend_from_slice(b"\r\nOK\r\n");
+        let mut expect = vec![Token::RecvData(16)];
+        expect.extend(data(payload));
+        expect.push(Token::Ok);
+        assert_eq!(tokens(&v17), expect);
+        let mut v2 = b"+CIPRECVDATA:16,".to_vec();
+        v2.extend_from_slice(payload);
+        v2.extend_from_slice(b"\r\nOK\r\n");
+        assert_eq!(tokens(&v2), expect);
+    }
+
+    #[test]
+    fn prompts_both_versions() {
+        assert_eq!(tokens(b"\r\nOK\r\n> "), [Token::Ok, Token::Prompt]);
+        assert_eq!(tokens(b"\r\nOK\r\n\r\n>"), [Token::Ok, Token::Prompt]);
+        // A URC right after the prompt's space is still a line.
+        assert_eq!(
+            tokens(b"> 1,CONNECT\r\n"),
+            [Token::Prompt, Token::Connect(1)]
+        );
+    }
+
+    #[test]
+    fn info_lines() {
+        use Token::*;
+        assert_eq!(
+            tokens(b"Recv 19 bytes\r\nSTATUS:3\r\n+CIPSTATUS:1,\"TCP\",\"192.168.100.200\",51234,80,1\r\n+CWJAP:2\r\n"),
+            [Recv(19), Status(3), CipStatus(1), Cwjap(2)]
+        );
+        assert_eq!(
+            tokens(b"+CIPRECVLEN:236,-1,-1,0,7\r\n"),
+            [RecvLen([236, 0, 0, 0, 7])]
+        );
+        assert_eq!(
+            tokens(b"+CIFSR:STAIP,\"192.168.1.20\"\r\n+CIFSR:APIP,\"192.168.4.1\"\r\n"),
+            [
+                Ip {
+                    ip: [192, 168, 1, 20],
+                    ap: false
+                },
+                Ip {
+                    ip: [192, 168, 4, 1],
+                    ap: true
+                }
+            ]
+        );
+        assert_eq!(
+            tokens(b"WIFI CONNECTED\r\nWIFI GOT IP\r\nWIFI DISCONNECT\r\nready\r\n"),
+            [WifiConnected, WifiGotIp, WifiDisconnect, Ready]
+        );
+        assert_eq!(
+            tokens(b"link is not valid\r\nUNLINK\r\nALREADY CONNECTED\r\nno change\r\nSDK version:3\r\n"),
+            [LinkInvalid, Unlink, AlreadyConnected, NoChange, Other]
+        );
+    }
+
+    #[test]
+    fn at_version_line_is_readable() {
+        let mut p = Parser::new();
+        let mut got = None;
+        for &b in b"AT version:1.7.4.0(May 11 2020 19:13:04)\r\n" {
+            if p.feed(b) == Some(Token::AtVersion) {
+                got = Some(p.line().to_vec());
+            }
+        }
+        assert_eq!(&got.unwrap()[..18], b"AT version:1.7.4.0");
+    }
+
+    #[test]
+    fn urc_spliced_into_echo() {
+        assert_eq!(tokens(b"AT+CIPSEND=0,1,CONNECT\r\n"), [Token::Connect(1)]);
+    }
+
+    #[test]
+    fn long_and_garbage_lines_do_not_break_the_next_line() {
+        let mut input = vec![0xffu8; 300];
+        input.extend_from_slice(b"\x00\x13junk\r\nready\r\n");
+        assert_eq!(tokens(&input), [Token::Other, Token::Ready]);
+    }
+}

@@ -1,0 +1,115 @@
+//! Constant text that lives in flash on the AVR.
+//!
+//! On the ATmega328P every ordinary `static`/literal is copied into the 2 KB of SRAM at
+//! start-up, so all constant text of the firmware (AT commands, HTTP headers, the HTML page,
+//! console lines) is declared with [`pstr!`], which places it in `.progmem.data` on AVR and
+//! reads it back with `lpm`. On every other target a [`PStr`] is a plain byte slice, so host
+//! tests see the same API.
+//!
+//! This is the only module of the runtime crates with `unsafe` (the `lpm` read); it never
+//! dereferences the slice directly on AVR, because there its address is a flash address.
+
+/// A string constant stored in program memory (AVR) or ordinary memory (host).
+///
+/// Only read it through its methods: on AVR the slice pointer is a flash address.
+#[derive(Clone, Copy)]
+pub struct PStr(&'static [u8]);
+
+impl PStr {
+    /// Used by [`pstr!`]; the slice must be a `static` placed in `.progmem.data` on AVR.
+    #[doc(hidden)]
+    pub const fn from_static(s: &'static [u8]) -> PStr {
+        PStr(s)
+    }
+
+    /// Number of bytes.
+    pub const fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True for the empty string.
+    pub const fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The byte at `i`, or 0 past the end.
+    #[inline]
+    pub fn get(&self, i: usize) -> u8 {
+        if i >= self.0.len() {
+            return 0;
+        }
+        read_byte(self.0, i)
+    }
+
+    /// True when the bytes equal `other`.
+    pub fn eq_bytes(&self, other: &[u8]) -> bool {
+        other.len() == self.len() && other.iter().enumerate().all(|(i, &b)| self.get(i) == b)
+    }
+}
+
+#[cfg(not(target_arch = "avr"))]
+#[inline]
+fn read_byte(s: &'static [u8], i: usize) -> u8 {
+    s[i]
+}
+
+#[cfg(target_arch = "avr")]
+#[inline]
+#[allow(unsafe_code)]
+fn read_byte(s: &'static [u8], i: usize) -> u8 {
+    let addr = s.as_ptr().wrapping_add(i);
+    let byte: u8;
+    // SAFETY: `addr` lies inside a `static` that `pstr!` placed in `.progmem.data`, i.e. in the
+    // first 64 KB of flash, which `lpm` reads; `lpm` has no side effects.
+    unsafe {
+        core::arch::asm!("lpm {0}, Z", out(reg) byte, in("Z") addr, options(pure, readonly, nostack, preserves_flags));
+    }
+    byte
+}
+
+/// Copies a byte slice into an array in a `const` context (used by [`pstr!`]).
+#[doc(hidden)]
+pub const fn to_array<const N: usize>(s: &[u8]) -> [u8; N] {
+    let mut a = [0u8; N];
+    let mut i = 0;
+    while i < N {
+        a[i] = s[i];
+        i += 1;
+    }
+    a
+}
+
+/// Declares a flash-resident string constant: `pstr!(b"GET")` or `pstr!(config::WIFI_SSID)`.
+///
+/// The argument must be a constant expression of type `&[u8]` or `&[u8; N]`.
+#[macro_export]
+macro_rules! pstr {
+    ($s:expr) => {{
+        const __PSTR_LEN: usize = {
+            let s: &[u8] = $s;
+            s.len()
+        };
+        #[allow(unsafe_code)]
+        #[cfg_attr(target_arch = "avr", link_section = ".progmem.data")]
+        static __PSTR: [u8; __PSTR_LEN] = $crate::progmem::to_array::<__PSTR_LEN>($s);
+        $crate::progmem::PStr::from_static(&__PSTR)
+    }};
+}
+
+#[cfg(test)]
+mod tests {
+    const NAME: &[u8] = b"lab";
+
+    #[test]
+    fn pstr_reads_back_literals_and_consts() {
+        let p = crate::pstr!(b"hello");
+        assert_eq!(p.len(), 5);
+        assert_eq!(p.get(1), b'e');
+        assert_eq!(p.get(9), 0);
+        assert!(p.eq_bytes(b"hello"));
+        assert!(!p.eq_bytes(b"hell"));
+        let q = crate::pstr!(NAME);
+        assert!(q.eq_bytes(b"lab"));
+        assert!(crate::pstr!(b"").is_empty());
+    }
+}

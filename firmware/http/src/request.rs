@@ -1,0 +1,375 @@
+//! Incremental, bounded HTTP/1.x request parser.
+//!
+//! Fed one byte at a time (bytes come straight out of `+CIPRECVDATA` payloads); keeps only
+//! the method, the path (up to [`PATH_MAX`] bytes, query string dropped), the
+//! `Content-Length` and the first byte of a small body. Header lines are counted, never
+//! stored. Every input ends in `Done` or an error status after a bounded number of bytes,
+//! so a request can never hang the parser (a client that just stops sending is the
+//! server's per-connection timeout's job).
+
+use crate::response::Status;
+
+/// Longest path kept; longer ones are answered 414.
+pub const PATH_MAX: usize = 32;
+/// Longest request target including the query string.
+pub const TARGET_MAX: u16 = 255;
+/// Total header bytes accepted before answering 431.
+pub const HEADERS_MAX: u16 = 4096;
+/// Largest body accepted (bodies are `0`/`1`); larger ones are answered 413.
+pub const BODY_MAX: u16 = 64;
+const METHOD_MAX: u8 = 7;
+const VERSION_MAX: u8 = 16;
+
+/// The request method.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// `GET`
+    Get,
+    /// `HEAD`
+    Head,
+    /// `POST`
+    Post,
+    /// `PUT`
+    Put,
+    /// Anything else (answered 405 where a route exists).
+    Other,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Method,
+    Target,
+    Query,
+    Version,
+    LineStart,
+    Header,
+    Body,
+    Done,
+    Failed(Status),
+}
+
+/// What the parser knows after a byte.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// More bytes are needed.
+    NeedMore,
+    /// The request is complete; later bytes are ignored.
+    Done,
+    /// The request is malformed or too large; answer with this status and close.
+    Error(Status),
+}
+
+/// Parser state for one connection (about 45 bytes).
+#[derive(Clone, Debug)]
+pub struct Request {
+    state: State,
+    method: Method,
+    path: [u8; PATH_MAX],
+    path_len: u8,
+    /// Bytes of the current method/version token or header line (saturating).
+    token_len: u8,
+    /// Position reached matching `content-length:` at the start of a header line; 0xFF = no match.
+    cl_match: u8,
+    target_len: u16,
+    header_bytes: u16,
+    content_length: u16,
+    body_seen: u16,
+    body_first: u8,
+    body_bytes: u8,
+}
+
+const CONTENT_LENGTH: &[u8; 15] = b"content-length:";
+
+impl Default for Request {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Request {
+    /// A parser waiting for the request line.
+    pub const fn new() -> Request {
+        Request {
+            state: State::Method,
+            method: Method::Other,
+            path: [0; PATH_MAX],
+            path_len: 0,
+            token_len: 0,
+            cl_match: 0,
+            target_len: 0,
+            header_bytes: 0,
+            content_length: 0,
+            body_seen: 0,
+            body_first: 0,
+            body_bytes: 0,
+        }
+    }
+
+    /// The method (valid once the request line was read).
+    pub fn method(&self) -> Method {
+        self.method
+    }
+
+    /// The path without the query string.
+    pub fn path(&self) -> &[u8] {
+        &self.path[..self.path_len as usize]
+    }
+
+    /// The first up to 4 non-blank body bytes: `Some(b'1')` for a body `1\n`.
+    pub fn body_byte(&self) -> Option<u8> {
+        if self.body_bytes == 1 {
+            Some(self.body_first)
+        } else {
+            None
+        }
+    }
+
+    /// The current outcome without feeding anything.
+    pub fn progress(&self) -> Progress {
+        match self.state {
+            State::Done => Progress::Done,
+            State::Failed(s) => Progress::Error(s),
+            _ => Progress::NeedMore,
+        }
+    }
+
+    /// True until the first byte arrived.
+    pub fn is_untouched(&self) -> bool {
+        self.state == State::Method && self.token_len == 0
+    }
+
+    /// Ends the request with an error status (e.g. 408 when the client went silent).
+    pub fn fail_with(&mut self, s: Status) {
+        self.state = State::Failed(s);
+    }
+
+    fn fail(&mut self, s: Status) -> Progress {
+        self.state = State::Failed(s);
+        Progress::Error(s)
+    }
+
+    /// Feeds one byte.
+    pub fn feed(&mut self, b: u8) -> Progress {
+        match self.state {
+            State::Done => return Progress::Done,
+            State::Failed(s) => return Progress::Error(s),
+            State::Method => {
+                if b == b' ' {
+                    if self.token_len == 0 {
+                        return self.fail(Status::BadRequest);
+                    }
+                    self.method = match &self.path[..self.token_len as usize] {
+                        b"GET" => Method::Get,
+                        b"HEAD" => Method::Head,
+                        b"POST" => Method::Post,
+                        b"PUT" => Method::Put,
+                        _ => Method::Other,
+                    };
+                    self.token_len = 0;
+                    self.state = State::Target;
+                } else if (b == b'\r' || b == b'\n') && self.token_len == 0 {
+                    // RFC 9112 2.2: ignore empty lines before the request line.
+                } else if b.is_ascii_uppercase() && self.token_len < METHOD_MAX {
+                    self.path[self.token_len as usize] = b;
+                    self.token_len += 1;
+                } else {
+                    return self.fail(Status::BadRequest);
+                }
+            }
+            State::Target | State::Query => {
+                if b == b' ' {
+                    if self.path_len == 0 {
+                        return self.fail(Status::BadRequest);
+                    }
+                    self.state = State::Version;
+                    return Progress::NeedMore;
+                }
+                if b <= b' ' || b == 0x7f {
+                    return self.fail(Status::BadRequest);
+                }
+                self.target_len += 1;
+                if self.target_len > TARGET_MAX {
+                    return self.fail(Status::UriTooLong);
+                }
+                if self.state == State::Query {
+                    return Progress::NeedMore;
+                }
+                if self.path_len == 0 && b != b'/' {
+                    return self.fail(Status::BadRequest);
+                }
+                if b == b'?' || b == b'#' {
+                    self.state = State::Query;
+                } else if (self.path_len as usize) < PATH_MAX {
+                    self.path[self.path_len as usize] = b;
+                    self.path_len += 1;
+                } else {
+                    return self.fail(Status::UriTooLong);
+                }
+            }
+            State::Version => {
+                if b == b'\n' {
+                    if self.token_len < 8 {
+                        return self.fail(Status::BadRequest);
+                    }
+                    self.token_len = 0;
+                    self.cl_match = 0;
+                    self.state = State::LineStart;
+                } else if b != b'\r' {
+                    const HTTP: &[u8; 5] = b"HTTP/";
+                    let i = self.token_len as usize;
+                    if (i < 5 && b != HTTP[i]) || self.token_len >= VERSION_MAX {
+                        return self.fail(Status::BadRequest);
+                    }
+                    self.token_len += 1;
+                }
+            }
+            State::LineStart | State::Header => return self.header_byte(b),
+            State::Body => {
+                self.body_seen += 1;
+                if !b.is_ascii_whitespace() && self.body_bytes < 4 {
+                    if self.body_bytes == 0 {
+                        self.body_first = b;
+                    }
+                    self.body_bytes += 1;
+                }
+                if self.body_seen >= self.content_length {
+                    self.state = State::Done;
+                    return Progress::Done;
+                }
+            }
+        }
+        Progress::NeedMore
+    }
+
+    fn header_byte(&mut self, b: u8) -> Progress {
+        self.header_bytes += 1;
+        if self.header_bytes > HEADERS_MAX {
+            return self.fail(Status::HeadersTooLarge);
+        }
+        if b == b'\n' {
+            if self.state == State::LineStart {
+                return self.end_of_headers();
+            }
+            self.state = State::LineStart;
+            self.cl_match = 0;
+            return Progress::NeedMore;
+        }
+        if b == b'\r' {
+            return Progress::NeedMore;
+        }
+        self.state = State::Header;
+        let m = self.cl_match as usize;
+        if m < CONTENT_LENGTH.len() {
+            if b.to_ascii_lowercase() == CONTENT_LENGTH[m] {
+                self.cl_match += 1;
+                if self.cl_match as usize == CONTENT_LENGTH.len() {
+                    // A repeated Content-Length header restarts the value.
+                    self.content_length = 0;
+                }
+            } else {
+                self.cl_match = 0xFF;
+            }
+        } else if m == CONTENT_LENGTH.len() {
+            if b.is_ascii_digit() {
+                let v = self.content_length as u32 * 10 + (b - b'0') as u32;
+                if v > BODY_MAX as u32 {
+                    return self.fail(Status::PayloadTooLarge);
+                }
+                self.content_length = v as u16;
+            } else if b != b' ' && b != b'\t' {
+                return self.fail(Status::BadRequest);
+            }
+        }
+        Progress::NeedMore
+    }
+
+    fn end_of_headers(&mut self) -> Progress {
+        if self.content_length == 0 {
+            self.state = State::Done;
+            Progress::Done
+        } else {
+            self.state = State::Body;
+            Progress::NeedMore
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(input: &[u8]) -> (Progress, Request) {
+        let mut r = Request::new();
+        let mut p = Progress::NeedMore;
+        for &b in input {
+            p = r.feed(b);
+        }
+        (p, r)
+    }
+
+    #[test]
+    fn simple_get_with_headers() {
+        let (p, r) = parse(b"GET /api/status?x=1 HTTP/1.1\r\nHost: nano\r\nAccept: */*\r\n\r\n");
+        assert_eq!(p, Progress::Done);
+        assert_eq!(r.method(), Method::Get);
+        assert_eq!(r.path(), b"/api/status");
+    }
+
+    #[test]
+    fn post_with_small_body() {
+        let (p, r) = parse(b"POST /api/pin/13 HTTP/1.1\r\nContent-Length: 2\r\n\r\n1\n");
+        assert_eq!(p, Progress::Done);
+        assert_eq!(r.method(), Method::Post);
+        assert_eq!(r.body_byte(), Some(b'1'));
+        // Body not complete yet.
+        let (p, _) = parse(b"PUT /api/pin/3 HTTP/1.1\r\ncontent-length:1\r\n\r\n");
+        assert_eq!(p, Progress::NeedMore);
+    }
+
+    #[test]
+    fn bare_lf_line_endings_and_leading_blank_lines() {
+        let (p, r) = parse(b"\r\nHEAD / HTTP/1.0\nX: y\n\n");
+        assert_eq!(p, Progress::Done);
+        assert_eq!(r.method(), Method::Head);
+    }
+
+    #[test]
+    fn errors() {
+        assert_eq!(
+            parse(b"garbage\r\n\r\n").0,
+            Progress::Error(Status::BadRequest)
+        );
+        assert_eq!(
+            parse(b"GET nopath HTTP/1.1\r\n").0,
+            Progress::Error(Status::BadRequest)
+        );
+        assert_eq!(
+            parse(b"GET / FTP/1.1\r\n").0,
+            Progress::Error(Status::BadRequest)
+        );
+        let long = [b"GET /".as_slice(), &[b'a'; 40], b" HTTP/1.1\r\n\r\n"].concat();
+        assert_eq!(parse(&long).0, Progress::Error(Status::UriTooLong));
+        let long_q = [b"GET /?".as_slice(), &[b'a'; 300], b" HTTP/1.1\r\n\r\n"].concat();
+        assert_eq!(parse(&long_q).0, Progress::Error(Status::UriTooLong));
+        let mut big = b"GET / HTTP/1.1\r\n".to_vec();
+        for _ in 0..200 {
+            big.extend_from_slice(b"Cookie: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n");
+        }
+        assert_eq!(parse(&big).0, Progress::Error(Status::HeadersTooLarge));
+        assert_eq!(
+            parse(b"POST / HTTP/1.1\r\nContent-Length: 99999\r\n\r\n").0,
+            Progress::Error(Status::PayloadTooLarge)
+        );
+        assert_eq!(
+            parse(b"POST / HTTP/1.1\r\nContent-Length: x\r\n\r\n").0,
+            Progress::Error(Status::BadRequest)
+        );
+    }
+
+    #[test]
+    fn unknown_method_is_parsed_as_other() {
+        let (p, r) = parse(b"DELETE /api/pin/2 HTTP/1.1\r\n\r\n");
+        assert_eq!(p, Progress::Done);
+        assert_eq!(r.method(), Method::Other);
+    }
+}

@@ -1,0 +1,136 @@
+//! Response heads: status line, `Content-Type`, `Content-Length`, `Connection: close`.
+//!
+//! Bodies are written by the caller's render function into the same [`Sink`]; the caller
+//! measures the body first (see [`crate::sink::measure`]) so `Content-Length` is exact.
+
+use crate::progmem::PStr;
+use crate::pstr;
+use crate::sink::{put_p, put_u16, Sink};
+
+/// The statuses the firmware sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// 200
+    Ok,
+    /// 400
+    BadRequest,
+    /// 403
+    Forbidden,
+    /// 404
+    NotFound,
+    /// 405
+    MethodNotAllowed,
+    /// 408
+    RequestTimeout,
+    /// 413
+    PayloadTooLarge,
+    /// 414
+    UriTooLong,
+    /// 431
+    HeadersTooLarge,
+    /// 503
+    Unavailable,
+}
+
+impl Status {
+    /// The numeric code.
+    pub fn code(self) -> u16 {
+        match self {
+            Status::Ok => 200,
+            Status::BadRequest => 400,
+            Status::Forbidden => 403,
+            Status::NotFound => 404,
+            Status::MethodNotAllowed => 405,
+            Status::RequestTimeout => 408,
+            Status::PayloadTooLarge => 413,
+            Status::UriTooLong => 414,
+            Status::HeadersTooLarge => 431,
+            Status::Unavailable => 503,
+        }
+    }
+
+    /// The reason phrase.
+    pub fn reason(self) -> PStr {
+        match self {
+            Status::Ok => pstr!(b"OK"),
+            Status::BadRequest => pstr!(b"Bad Request"),
+            Status::Forbidden => pstr!(b"Forbidden"),
+            Status::NotFound => pstr!(b"Not Found"),
+            Status::MethodNotAllowed => pstr!(b"Method Not Allowed"),
+            Status::RequestTimeout => pstr!(b"Request Timeout"),
+            Status::PayloadTooLarge => pstr!(b"Content Too Large"),
+            Status::UriTooLong => pstr!(b"URI Too Long"),
+            Status::HeadersTooLarge => pstr!(b"Request Header Fields Too Large"),
+            Status::Unavailable => pstr!(b"Service Unavailable"),
+        }
+    }
+
+    /// True for 4xx/5xx.
+    pub fn is_error(self) -> bool {
+        self.code() >= 400
+    }
+}
+
+/// Body media types.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContentType {
+    /// `text/html; charset=utf-8`
+    Html,
+    /// `application/json`
+    Json,
+    /// `text/plain; charset=utf-8`
+    Text,
+}
+
+impl ContentType {
+    fn text(self) -> PStr {
+        match self {
+            ContentType::Html => pstr!(b"text/html; charset=utf-8"),
+            ContentType::Json => pstr!(b"application/json"),
+            ContentType::Text => pstr!(b"text/plain; charset=utf-8"),
+        }
+    }
+}
+
+/// Writes the status line and headers, ending with the blank line.
+pub fn write_head(s: &mut dyn Sink, status: Status, ctype: ContentType, content_length: u16) {
+    put_p(s, pstr!(b"HTTP/1.1 "));
+    put_u16(s, status.code());
+    s.put(b' ');
+    put_p(s, status.reason());
+    put_p(s, pstr!(b"\r\nContent-Type: "));
+    put_p(s, ctype.text());
+    put_p(s, pstr!(b"\r\nContent-Length: "));
+    put_u16(s, content_length);
+    put_p(
+        s,
+        pstr!(b"\r\nConnection: close\r\nCache-Control: no-store\r\n\r\n"),
+    );
+}
+
+/// Writes the body of an error response: `<code> <reason>\n`.
+pub fn write_error_body(s: &mut dyn Sink, status: Status) {
+    put_u16(s, status.code());
+    s.put(b' ');
+    put_p(s, status.reason());
+    s.put(b'\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sink::{measure, render_window};
+
+    #[test]
+    fn head_is_exact() {
+        let mut out = [0u8; 200];
+        let n = render_window(0, &mut out, |s| {
+            write_head(s, Status::NotFound, ContentType::Text, 14)
+        });
+        assert_eq!(
+            std::str::from_utf8(&out[..n]).unwrap(),
+            "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 14\r\nConnection: close\r\nCache-Control: no-store\r\n\r\n"
+        );
+        assert_eq!(measure(|s| write_error_body(s, Status::NotFound)), 14);
+    }
+}

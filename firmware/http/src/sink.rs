@@ -1,0 +1,252 @@
+//! Byte sinks: how responses, commands and console lines are produced without a heap.
+//!
+//! Every producer writes into `&mut dyn Sink`. A [`Window`] keeps only the bytes whose
+//! position falls in `[start, start + buf.len())` and counts all of them, so the same render
+//! code gives the total length (with an empty buffer) and any chunk of the output; nothing is
+//! ever assembled whole in RAM. Number writers here replace `core::fmt`, which costs kilobytes
+//! of flash on the AVR.
+
+use crate::progmem::PStr;
+
+/// Something that accepts output bytes one at a time.
+pub trait Sink {
+    /// Accepts one byte.
+    fn put(&mut self, b: u8);
+}
+
+/// Keeps the window `[start, start + buf.len())` of a byte stream and counts its length.
+pub struct Window<'a> {
+    pos: u32,
+    start: u32,
+    buf: &'a mut [u8],
+    filled: usize,
+}
+
+impl<'a> Window<'a> {
+    /// A window starting at stream offset `start`, filling `buf`.
+    pub fn new(start: u32, buf: &'a mut [u8]) -> Window<'a> {
+        Window {
+            pos: 0,
+            start,
+            buf,
+            filled: 0,
+        }
+    }
+
+    /// Total number of bytes put so far (the stream length once rendering is done).
+    pub fn total(&self) -> u32 {
+        self.pos
+    }
+
+    /// Number of bytes written into the buffer.
+    pub fn filled(&self) -> usize {
+        self.filled
+    }
+}
+
+impl Sink for Window<'_> {
+    #[inline]
+    fn put(&mut self, b: u8) {
+        if self.pos >= self.start && self.filled < self.buf.len() {
+            self.buf[self.filled] = b;
+            self.filled += 1;
+        }
+        self.pos = self.pos.wrapping_add(1);
+    }
+}
+
+/// Counts the length of a rendering.
+pub fn measure(render: impl FnOnce(&mut dyn Sink)) -> u32 {
+    let mut w = Window::new(0, &mut []);
+    render(&mut w);
+    w.total()
+}
+
+/// Renders the window starting at `start` into `out`; returns the number of bytes written.
+pub fn render_window(start: u32, out: &mut [u8], render: impl FnOnce(&mut dyn Sink)) -> usize {
+    let mut w = Window::new(start, out);
+    render(&mut w);
+    w.filled()
+}
+
+/// Puts every byte of a RAM slice.
+pub fn put_bytes(s: &mut dyn Sink, bytes: &[u8]) {
+    for &b in bytes {
+        s.put(b);
+    }
+}
+
+/// Puts every byte of a flash string.
+pub fn put_p(s: &mut dyn Sink, p: PStr) {
+    for i in 0..p.len() {
+        s.put(p.get(i));
+    }
+}
+
+/// Puts `v` in decimal.
+pub fn put_u32(s: &mut dyn Sink, v: u32) {
+    let mut digits = [0u8; 10];
+    let mut n = 0;
+    let mut v = v;
+    loop {
+        digits[n] = b'0' + (v % 10) as u8;
+        n += 1;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    while n > 0 {
+        n -= 1;
+        s.put(digits[n]);
+    }
+}
+
+/// Puts `v` in decimal (16-bit version, avoids 32-bit division on the AVR).
+pub fn put_u16(s: &mut dyn Sink, v: u16) {
+    let mut digits = [0u8; 5];
+    let mut n = 0;
+    let mut v = v;
+    loop {
+        digits[n] = b'0' + (v % 10) as u8;
+        n += 1;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    while n > 0 {
+        n -= 1;
+        s.put(digits[n]);
+    }
+}
+
+/// Puts a dotted IPv4 address.
+pub fn put_ip(s: &mut dyn Sink, ip: [u8; 4]) {
+    for (i, &o) in ip.iter().enumerate() {
+        if i > 0 {
+            s.put(b'.');
+        }
+        put_u16(s, o as u16);
+    }
+}
+
+/// Puts one byte as it must appear inside a JSON string.
+pub fn put_json_byte(s: &mut dyn Sink, b: u8) {
+    match b {
+        b'"' | b'\\' => {
+            s.put(b'\\');
+            s.put(b);
+        }
+        0..=0x1f | 0x7f => s.put(b'?'),
+        _ => s.put(b),
+    }
+}
+
+/// Puts one byte as it must appear in HTML text.
+pub fn put_html_byte(s: &mut dyn Sink, b: u8) {
+    let esc = match b {
+        b'<' => crate::pstr!(b"&lt;"),
+        b'>' => crate::pstr!(b"&gt;"),
+        b'&' => crate::pstr!(b"&amp;"),
+        b'"' => crate::pstr!(b"&quot;"),
+        _ => {
+            s.put(b);
+            return;
+        }
+    };
+    put_p(s, esc);
+}
+
+/// A sink into a fixed slice that records overflow (for encoders that want a plain buffer).
+pub struct SliceSink<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+    overflow: bool,
+}
+
+impl<'a> SliceSink<'a> {
+    /// A sink writing into `buf` from its start.
+    pub fn new(buf: &'a mut [u8]) -> SliceSink<'a> {
+        SliceSink {
+            buf,
+            len: 0,
+            overflow: false,
+        }
+    }
+    /// Bytes written, or `None` if the output did not fit.
+    pub fn finish(self) -> Option<usize> {
+        if self.overflow {
+            None
+        } else {
+            Some(self.len)
+        }
+    }
+}
+
+impl Sink for SliceSink<'_> {
+    fn put(&mut self, b: u8) {
+        if self.len < self.buf.len() {
+            self.buf[self.len] = b;
+            self.len += 1;
+        } else {
+            self.overflow = true;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(s: &mut dyn Sink) {
+        put_bytes(s, b"n=");
+        put_u32(s, 4_294_967_295);
+        s.put(b' ');
+        put_u16(s, 0);
+        s.put(b' ');
+        put_ip(s, [192, 168, 4, 1]);
+    }
+
+    #[test]
+    fn measure_and_windows_agree_with_full_render() {
+        let full = b"n=4294967295 0 192.168.4.1";
+        assert_eq!(measure(sample) as usize, full.len());
+        for start in 0..full.len() {
+            for n in 0..6 {
+                let mut out = [0u8; 6];
+                let got = render_window(start as u32, &mut out[..n], sample);
+                let end = (start + n).min(full.len());
+                assert_eq!(&out[..got], &full[start..end]);
+            }
+        }
+    }
+
+    #[test]
+    fn json_and_html_escapes() {
+        let mut out = [0u8; 32];
+        let n = render_window(0, &mut out, |s| {
+            for &b in b"a\"b\\c\n<&>" {
+                put_json_byte(s, b);
+            }
+        });
+        assert_eq!(&out[..n], b"a\\\"b\\\\c?<&>");
+        let n = render_window(0, &mut out, |s| {
+            for &b in b"<a&b>" {
+                put_html_byte(s, b);
+            }
+        });
+        assert_eq!(&out[..n], b"&lt;a&amp;b&gt;");
+    }
+
+    #[test]
+    fn slice_sink_reports_overflow() {
+        let mut buf = [0u8; 3];
+        let mut s = SliceSink::new(&mut buf);
+        put_bytes(&mut s, b"abc");
+        assert_eq!(s.finish(), Some(3));
+        let mut s = SliceSink::new(&mut buf);
+        put_bytes(&mut s, b"abcd");
+        assert_eq!(s.finish(), None);
+    }
+}

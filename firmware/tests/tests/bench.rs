@@ -1,0 +1,226 @@
+//! The server against the emulated ESP8266: bring-up, 1/2/5 concurrent clients, faults.
+
+use nanoesp_espemu::{EspConfig, Faults};
+use nanoesp_firmware_tests::{Bench, Response};
+
+const GET_STATUS: &[u8] =
+    b"GET /api/status HTTP/1.1\r\nHost: nano\r\nUser-Agent: test\r\nAccept: */*\r\n\r\n";
+const GET_PAGE: &[u8] = b"GET / HTTP/1.1\r\nHost: nano\r\n\r\n";
+
+fn ready_bench(cfg: EspConfig, max_clients: u8) -> Bench {
+    let mut b = Bench::new(cfg, max_clients);
+    let line = b.run_until_ready(20_000).unwrap_or_else(|| {
+        panic!(
+            "not ready; console:\n{}\ntranscript:\n{}",
+            b.console_text(),
+            b.esp.transcript_text()
+        )
+    });
+    assert_eq!(line, "nanoesp: ready http://192.168.4.2:80/");
+    b
+}
+
+#[test]
+fn boots_joins_and_prints_banner_then_ready() {
+    let b = ready_bench(EspConfig::default(), 3);
+    let console = b.console_text();
+    let first = console.lines().next().unwrap();
+    assert_eq!(
+        first,
+        "nanoesp 0badc0de board=nano esp=esp12e link=usart baud=115200 ssid=nanoesp-lab\r"
+            .trim_end_matches('\r')
+    );
+    assert!(console.contains("nanoesp: ESP AT version 1.7"), "{console}");
+    assert!(
+        !console.contains("correct horse"),
+        "password leaked: {console}"
+    );
+    assert_eq!(console.matches("nanoesp: ready").count(), 1);
+    assert!(b.esp.passive_mode());
+}
+
+#[test]
+fn one_client_gets_the_page() {
+    let mut b = ready_bench(EspConfig::default(), 3);
+    let c = b.connect_and_send(GET_PAGE);
+    let got = b.collect(&[c], 5_000);
+    let r = Response::parse(got[0].as_ref().unwrap()).unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
+    assert!(
+        r.text().contains("<title>Bench &lt;Nano&gt;</title>"),
+        "{}",
+        r.text()
+    );
+    assert!(r.text().contains("Hello from the bench"));
+}
+
+#[test]
+fn status_json_has_the_contract_fields() {
+    let mut b = ready_bench(EspConfig::default(), 3);
+    b.board.analog = [0, 1, 2, 3, 1023, 5, 6, 7];
+    let c = b.connect_and_send(GET_STATUS);
+    let got = b.collect(&[c], 5_000);
+    let r = Response::parse(got[0].as_ref().unwrap()).unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    let t = r.text();
+    assert!(
+        t.starts_with("{\"firmware\":\"0badc0de\",\"esp\":\"1.7"),
+        "{t}"
+    );
+    assert!(t.contains(",\"uptime_ms\":"), "{t}");
+    assert!(
+        t.contains(",\"analog\":[0,1,2,3,1023,5,6,7],\"clients\":1,\"served\":0,\"errors\":0}"),
+        "{t}"
+    );
+}
+
+#[test]
+fn pins_read_write_and_refuse_reserved() {
+    let mut b = ready_bench(EspConfig::default(), 3);
+    let c = b.connect_and_send(b"POST /api/pin/13 HTTP/1.1\r\nContent-Length: 1\r\n\r\n1");
+    let r = Response::parse(b.collect(&[c], 5_000)[0].as_ref().unwrap()).unwrap();
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (200, "{\"pin\":13,\"value\":1}")
+    );
+    assert!(b.board.pins[13]);
+    let c = b.connect_and_send(b"GET /api/pin/13 HTTP/1.1\r\n\r\n");
+    let r = Response::parse(b.collect(&[c], 5_000)[0].as_ref().unwrap()).unwrap();
+    assert_eq!(r.text(), "{\"pin\":13,\"value\":1}");
+    let c = b.connect_and_send(b"PUT /api/pin/9 HTTP/1.1\r\nContent-Length: 1\r\n\r\n0");
+    assert_eq!(
+        Response::parse(b.collect(&[c], 5_000)[0].as_ref().unwrap())
+            .unwrap()
+            .status,
+        403
+    );
+    let c = b.connect_and_send(b"GET /api/pin/77 HTTP/1.1\r\n\r\n");
+    assert_eq!(
+        Response::parse(b.collect(&[c], 5_000)[0].as_ref().unwrap())
+            .unwrap()
+            .status,
+        404
+    );
+    let c = b.connect_and_send(b"GET /nothing HTTP/1.1\r\n\r\n");
+    assert_eq!(
+        Response::parse(b.collect(&[c], 5_000)[0].as_ref().unwrap())
+            .unwrap()
+            .status,
+        404
+    );
+    let c = b.connect_and_send(b"DELETE / HTTP/1.1\r\n\r\n");
+    assert_eq!(
+        Response::parse(b.collect(&[c], 5_000)[0].as_ref().unwrap())
+            .unwrap()
+            .status,
+        405
+    );
+    let c = b.connect_and_send(b"\x01\x02garbage\r\n\r\n");
+    assert_eq!(
+        Response::parse(b.collect(&[c], 5_000)[0].as_ref().unwrap())
+            .unwrap()
+            .status,
+        400
+    );
+}
+
+fn concurrent(max_clients: u8, n: usize, cfg: EspConfig) {
+    let mut b = ready_bench(cfg, max_clients);
+    let clients: Vec<_> = (0..n)
+        .map(|i| {
+            let req = if i % 2 == 0 { GET_STATUS } else { GET_PAGE };
+            b.connect_and_send(req)
+        })
+        .collect();
+    let got = b.collect(&clients, 20_000);
+    for (i, g) in got.iter().enumerate() {
+        let raw = g
+            .as_ref()
+            .unwrap_or_else(|e| panic!("client {i}: {e}\n{}", b.esp.transcript_text()));
+        let r = Response::parse(raw).unwrap_or_else(|e| panic!("client {i}: {e}"));
+        assert_eq!(r.status, 200, "client {i}: {}", r.text());
+        if i % 2 == 0 {
+            assert!(
+                r.text().starts_with("{\"firmware\":\"0badc0de\""),
+                "client {i}: {}",
+                r.text()
+            );
+        } else {
+            assert!(
+                r.text().contains("<h1>Bench &lt;Nano&gt;</h1>"),
+                "client {i}"
+            );
+        }
+    }
+    assert_eq!(b.server.served() as usize, n);
+    assert_eq!(b.server.errors(), 0);
+}
+
+#[test]
+fn one_client() {
+    concurrent(3, 1, EspConfig::default());
+}
+
+#[test]
+fn two_concurrent_clients() {
+    concurrent(3, 2, EspConfig::default());
+}
+
+#[test]
+fn three_concurrent_clients_with_three_slots() {
+    concurrent(3, 3, EspConfig::default());
+}
+
+#[test]
+fn two_concurrent_clients_on_at2() {
+    concurrent(3, 2, EspConfig::at2());
+}
+
+#[test]
+fn five_clients_with_four_slots_and_realistic_noise() {
+    let cfg = EspConfig {
+        faults: Faults::realistic_noise(),
+        ..EspConfig::default()
+    };
+    concurrent(4, 4, cfg);
+}
+
+#[test]
+fn client_beyond_the_limit_gets_503() {
+    let mut b = ready_bench(EspConfig::default(), 2);
+    let clients: Vec<_> = (0..3).map(|_| b.connect_and_send(GET_STATUS)).collect();
+    let got = b.collect(&clients, 20_000);
+    let statuses: Vec<u16> = got
+        .iter()
+        .map(|g| Response::parse(g.as_ref().unwrap()).unwrap().status)
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 200).count(),
+        2,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 503).count(),
+        1,
+        "{statuses:?}"
+    );
+}
+
+#[test]
+fn five_sequential_waves_of_clients() {
+    let mut b = ready_bench(EspConfig::default(), 3);
+    for wave in 0..5 {
+        let clients: Vec<_> = (0..3).map(|_| b.connect_and_send(GET_STATUS)).collect();
+        for (i, g) in b.collect(&clients, 20_000).iter().enumerate() {
+            let r = Response::parse(
+                g.as_ref()
+                    .unwrap_or_else(|e| panic!("wave {wave} client {i}: {e}")),
+            )
+            .unwrap();
+            assert_eq!(r.status, 200);
+        }
+    }
+    assert_eq!(b.server.served(), 15);
+}
