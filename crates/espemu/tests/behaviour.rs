@@ -728,3 +728,30 @@ fn next_event_is_none_when_quiet() {
     b.run_for(1_000);
     assert_eq!(b.esp.next_event_us(), None);
 }
+
+#[test]
+fn host_at_the_wrong_baud_is_garbled() {
+    let mut b = Bench::new(EspConfig::default());
+    b.boot();
+    for &x in b"AT\r\n" {
+        b.run_for(1_100);
+        let t = b.t;
+        b.esp.uart_rx_at_baud(x, 9600, t);
+    }
+    b.run_for(20_000);
+    assert!(!b.take().ends_with(b"\r\nOK\r\n"));
+    for &x in b"\r\n" {
+        b.run_for(100);
+        let t = b.t;
+        b.esp.uart_rx_at_baud(x, 115_200, t);
+    }
+    b.run_for(20_000);
+    b.take();
+    for &x in b"AT\r\n" {
+        b.run_for(100);
+        let t = b.t;
+        b.esp.uart_rx_at_baud(x, 117_647, t); // the AVR's real 115200 (+2.1 %) is fine
+    }
+    b.run_for(20_000);
+    assert!(b.take().ends_with(b"AT\r\r\n\r\nOK\r\n"));
+}

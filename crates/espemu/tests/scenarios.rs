@@ -606,3 +606,23 @@ fn s10_fault_profile_resets_by_itself() {
     let readies = b.out.windows(9).filter(|w| w == b"\r\nready\r\n").count();
     assert!(readies >= 5);
 }
+
+#[test]
+fn s6_peer_closes_between_recv_and_send_ok() {
+    let mut cfg = EspConfig::default();
+    cfg.timing.send_ok_us = (100_000, 100_000);
+    let mut b = Bench::new(cfg);
+    b.server(false, 5);
+    let c = b.connect();
+    b.run_for(5_000);
+    b.take();
+    b.cmd_is("AT+CIPSEND=0,19", b"\r\nOK\r\n> ");
+    b.send(RESP);
+    b.until(b"\r\nRecv 19 bytes\r\n", 10_000);
+    b.client_close(c);
+    assert_eq!(
+        show(&b.until(b"\r\nSEND FAIL\r\n", 1_000_000)),
+        show(b"0,CLOSED\r\n\r\nSEND FAIL\r\n")
+    );
+    assert_eq!(b.client_recv(c), (Vec::new(), NetEvent::Closed));
+}
