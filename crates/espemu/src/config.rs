@@ -236,7 +236,7 @@ impl Faults {
     }
 
     /// A bad day: gaps, 2 % lost URCs, 1 % garbage before chunks, a reset every ~10 minutes.
-    pub fn faults() -> Faults {
+    pub fn bad_day() -> Faults {
         Faults {
             drop_urc: 0.02,
             max_gap_us: 50_000,
@@ -313,8 +313,20 @@ impl EspConfig {
     /// The "faults" profile: realistic plus lost URCs, garbage and spontaneous resets.
     pub fn faulty() -> EspConfig {
         EspConfig {
-            faults: Faults::faults(),
+            faults: Faults::bad_day(),
             ..EspConfig::realistic()
+        }
+    }
+
+    /// A configuration by profile name, for command lines and config files:
+    /// `default` (= `at17`), `at2`, `realistic`, `faults` (see [`EspConfig::faulty`]).
+    pub fn named(name: &str) -> Option<EspConfig> {
+        match name {
+            "default" | "at17" => Some(EspConfig::default()),
+            "at2" => Some(EspConfig::at2()),
+            "realistic" => Some(EspConfig::realistic()),
+            "faults" | "faulty" => Some(EspConfig::faulty()),
+            _ => None,
         }
     }
 

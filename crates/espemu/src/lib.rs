@@ -729,10 +729,10 @@ impl Esp {
             return;
         };
         if !failed && self.link_sendable(link, epoch) {
-            if let Some(conn) = self.links[link].as_ref().map(|l| l.conn) {
-                if let Some(c) = self.conns.get_mut(conn.0 as usize) {
-                    c.to_client.extend_from_slice(&data);
-                }
+            if let Some(conn) = self.links[link].as_ref().map(|l| l.conn)
+                && let Some(c) = self.conns.get_mut(conn.0 as usize)
+            {
+                c.to_client.extend_from_slice(&data);
             }
             self.reply(b"\r\nSEND OK\r\n");
         } else {
@@ -825,7 +825,8 @@ impl Esp {
             let u = 1.0 - self.rng.unit();
             let secs = -u.ln() / rate;
             let us = (secs * 1e6).min(1e15) as u64;
-            self.schedule_in(us.max(1), Timer::SpontaneousReset);
+            // At least 1 ms apart so an absurd rate cannot stall the caller.
+            self.schedule_in(us.max(1_000), Timer::SpontaneousReset);
         }
     }
 }

@@ -265,11 +265,11 @@ impl Esp {
 
     /// Marks the client of link `id` closed (server side closed it).
     pub(crate) fn close_conn_of(&mut self, id: usize) {
-        if let Some(link) = self.links[id].as_ref() {
-            if let Some(conn) = self.conns.get_mut(link.conn.0 as usize) {
-                conn.state = ConnState::Closed;
-                conn.pending.clear();
-            }
+        if let Some(link) = self.links[id].as_ref()
+            && let Some(conn) = self.conns.get_mut(link.conn.0 as usize)
+        {
+            conn.state = ConnState::Closed;
+            conn.pending.clear();
         }
     }
 

@@ -244,9 +244,11 @@ fn s5_forced_failure_code_switch() {
 
 #[test]
 fn s5_escaped_ssid_and_password_join() {
-    let mut cfg = EspConfig::default();
-    cfg.ap_ssid = b"lab \"A\",\\x".to_vec();
-    cfg.ap_password = b"p,w\"d".to_vec();
+    let cfg = EspConfig {
+        ap_ssid: b"lab \"A\",\\x".to_vec(),
+        ap_password: b"p,w\"d".to_vec(),
+        ..EspConfig::default()
+    };
     let mut b = Bench::new(cfg);
     b.boot();
     b.cmd("ATE0");
