@@ -236,7 +236,9 @@ impl Faults {
     }
 
     /// A bad day: gaps, 2 % lost URCs, 1 % garbage before chunks, a reset every ~10 minutes.
-    pub fn bad_day() -> Faults {
+    // Named after the "faults" profile the other crates select by name.
+    #[allow(clippy::self_named_constructors)]
+    pub fn faults() -> Faults {
         Faults {
             drop_urc: 0.02,
             max_gap_us: 50_000,
@@ -313,7 +315,7 @@ impl EspConfig {
     /// The "faults" profile: realistic plus lost URCs, garbage and spontaneous resets.
     pub fn faulty() -> EspConfig {
         EspConfig {
-            faults: Faults::bad_day(),
+            faults: Faults::faults(),
             ..EspConfig::realistic()
         }
     }
