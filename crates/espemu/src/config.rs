@@ -126,6 +126,9 @@ pub struct Switches {
     pub reset_while_busy: ResetWhileBusy,
     /// Echo line ending (§8 q3). Default `\r\r\n`.
     pub echo_terminator: EchoTerminator,
+    /// 1.7 prompt followed by `\r\n` (`> \r\n`), the other half of §8 q3. Default `false`:
+    /// the `"> "` literal in 1.7.6 and WiFiEspAT reading exactly one extra space.
+    pub crlf_after_prompt: bool,
     /// Default `AT+CIPSTO` in seconds before the host sets it (§8 q6: undocumented; 180 s is
     /// the value NonOS-era documentation and drivers quote). 0 disables the idle timer.
     pub default_cipsto_s: u16,
@@ -156,6 +159,7 @@ impl Default for Switches {
             send_to_closed_link: SendToClosedLink::RecvThenSendFail,
             reset_while_busy: ResetWhileBusy::ForceRestart,
             echo_terminator: EchoTerminator::CrCrLf,
+            crlf_after_prompt: false,
             default_cipsto_s: 180,
             rst_reports_closed: false,
             auto_join: false,

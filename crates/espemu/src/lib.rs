@@ -653,10 +653,12 @@ impl Esp {
                     ex,
                 } = self.mode
                 {
-                    self.reply(match self.cfg.profile {
+                    let prompt: &[u8] = match self.cfg.profile {
+                        Profile::At17 if self.cfg.switches.crlf_after_prompt => b"> \r\n",
                         Profile::At17 => b"> ",
                         Profile::At2 => b"\r\n>",
-                    });
+                    };
+                    self.reply(prompt);
                     self.busy_line.clear();
                     self.mode = Mode::Payload {
                         link,
@@ -790,7 +792,8 @@ impl Esp {
     /// Power-up or `AT+RST`: volatile state to defaults, noise, `ready` later.
     fn boot(&mut self, via_rst: bool) {
         let noise = self.boot_noise();
-        if via_rst && self.tx.baud() != self.baud_saved {
+        if via_rst {
+            // After the queued OK: back to the saved (`AT+UART_DEF`) rate.
             self.tx.push_baud_change(self.baud_saved);
         }
         self.boot_with_noise(noise);

@@ -755,3 +755,14 @@ fn host_at_the_wrong_baud_is_garbled() {
     b.run_for(20_000);
     assert!(b.take().ends_with(b"AT\r\r\n\r\nOK\r\n"));
 }
+
+#[test]
+fn crlf_after_prompt_switch() {
+    let mut cfg = EspConfig::default();
+    cfg.switches.crlf_after_prompt = true;
+    let mut b = ready_server(cfg, false);
+    b.connect();
+    b.expect(b"0,CONNECT\r\n", 5_000);
+    b.send(b"AT+CIPSEND=0,1\r\n");
+    b.expect(b"\r\nOK\r\n> \r\n", 20_000);
+}
