@@ -766,3 +766,99 @@ fn crlf_after_prompt_switch() {
     b.send(b"AT+CIPSEND=0,1\r\n");
     b.expect(b"\r\nOK\r\n> \r\n", 20_000);
 }
+
+/// Random host lines (valid and not), random client traffic, every profile and switch
+/// combination under the fault profile: nothing panics, ids stay within 0–4, the limit holds.
+#[test]
+fn randomised_sessions_keep_invariants() {
+    let lines: &[&[u8]] = &[
+        b"AT\r\n",
+        b"ATE1\r\n",
+        b"AT+CIPMUX=1\r\n",
+        b"AT+CIPRECVMODE=1\r\n",
+        b"AT+CIPRECVMODE=0\r\n",
+        b"AT+CIPSERVERMAXCONN=2\r\n",
+        b"AT+CIPSERVER=1,80\r\n",
+        b"AT+CIPSERVER=0\r\n",
+        b"AT+CIPSTO=1\r\n",
+        b"AT+CWJAP_CUR=\"nanoesp-lab\",\"correct horse\"\r\n",
+        b"AT+CIPSEND=0,5\r\nhello",
+        b"AT+CIPSENDEX=1,20\r\nab\\0",
+        b"AT+CIPRECVDATA=0,7\r\n",
+        b"AT+CIPRECVDATA=1,100\r\n",
+        b"AT+CIPRECVLEN?\r\n",
+        b"AT+CIPSTATUS\r\n",
+        b"AT+CIPCLOSE=0\r\n",
+        b"AT+CIPCLOSE=5\r\n",
+        b"AT+RST\r\n",
+        b"\xff\x00AT+\"\\\r\n",
+        b"AT+CIPSEND=3,2048\r\n",
+    ];
+    let mut x: u64 = 7;
+    let mut next = move |n: u64| {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (x >> 33) % n
+    };
+    for round in 0..24u64 {
+        let mut cfg = if round % 2 == 0 {
+            EspConfig::faulty()
+        } else {
+            EspConfig {
+                profile: Profile::At2,
+                ..EspConfig::faulty()
+            }
+        };
+        cfg.seed = round;
+        cfg.faults.resets_per_s = 0.05;
+        cfg.switches.over_limit = if round % 3 == 0 {
+            nanoesp_espemu::OverLimitPolicy::Refuse
+        } else {
+            nanoesp_espemu::OverLimitPolicy::Defer
+        };
+        cfg.switches.send_to_closed_link = match round % 4 {
+            0 => nanoesp_espemu::SendToClosedLink::RecvOnly,
+            1 => nanoesp_espemu::SendToClosedLink::Error,
+            _ => nanoesp_espemu::SendToClosedLink::RecvThenSendFail,
+        };
+        cfg.switches.read_after_close = if round % 5 == 0 {
+            nanoesp_espemu::ReadAfterClose::Error
+        } else {
+            nanoesp_espemu::ReadAfterClose::Data
+        };
+        cfg.switches.passive_window = 64;
+        let mut b = Bench::new(cfg);
+        let mut conns = Vec::new();
+        for _ in 0..300 {
+            match next(6) {
+                0 | 1 => {
+                    let l = lines[next(lines.len() as u64) as usize];
+                    b.send(l);
+                }
+                2 => conns.push(b.connect()),
+                3 if !conns.is_empty() => {
+                    let c = conns[next(conns.len() as u64) as usize];
+                    b.client_send(c, &vec![b'q'; next(200) as usize + 1]);
+                }
+                4 if !conns.is_empty() => {
+                    let c = conns[next(conns.len() as u64) as usize];
+                    b.client_close(c);
+                }
+                _ => b.run_for(next(3_000_000)),
+            }
+            assert!(b.esp.links_in_use() <= 5);
+            for &c in &conns {
+                assert!(b.esp.net_link_id(c).is_none_or(|id| id <= 4));
+                let _ = b.esp.net_poll(c);
+            }
+        }
+        b.run_for(10_000_000);
+        let out = b.take();
+        for w in out.windows(9) {
+            if w.ends_with(b",CONNECT") {
+                assert!(w[0].is_ascii_digit() && w[0] <= b'4', "{}", show(w));
+            }
+        }
+    }
+}
