@@ -1,2 +1,34 @@
-//! nanoesp-hal (work in progress).
+//! nanoesp-hal: the ATmega328P glue of the nanoesp firmware (Arduino Nano, 16 MHz).
+//!
+//! Owns the registers and interrupts; everything above it (AT driver, HTTP, server) is
+//! sans-IO and host-tested. Pieces:
+//! - [`usart::Usart0`]: hardware serial on D0/D1, interrupt-driven receive ring.
+//! - [`soft_serial::SoftSerial`]: full-duplex Timer1 input-capture/output-compare serial on
+//!   D8 (RX) / D9 (TX).
+//! - [`clock::Clock`]: millisecond counter on Timer0.
+//! - [`adc::Adc`]: A0–A7 against AVcc.
+//! - [`pins::Pins`]: digital pins by Arduino number, refusing reserved ones.
+//!
+//! The hal defines no interrupt vectors itself: the firmware binds only the handlers it
+//! uses (e.g. `TIMER1_CAPT` → [`soft_serial::SoftSerial::on_capture`]), so an unused
+//! driver's buffers are dropped by the linker. No `core::fmt` anywhere: [`serial::Serial`]
+//! has its own decimal and hex writers.
 #![no_std]
+
+#[cfg(not(target_arch = "avr"))]
+compile_error!("nanoesp-hal drives ATmega328P registers: build it for target avr-none with -C target-cpu=atmega328p");
+
+pub mod adc;
+pub mod clock;
+mod isr_cell;
+pub mod pins;
+pub mod ring;
+pub mod serial;
+pub mod soft_serial;
+pub mod usart;
+
+pub use avr_device;
+pub use serial::Serial;
+
+/// CPU clock of the Nano's crystal. Every Nano (old and new bootloader) runs at 16 MHz.
+pub const F_CPU: u32 = 16_000_000;

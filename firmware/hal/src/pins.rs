@@ -1,0 +1,131 @@
+//! Digital pins by Arduino Nano number: D0–D13 on PORTD/PORTB, A0–A5 as 14–19 on PORTC
+//! (A6/A7 are analog only). Pins used by the board or the ESP link are refused.
+
+use avr_device::atmega328p::{PORTB, PORTC, PORTD};
+use core::ptr::{read_volatile, write_volatile};
+
+/// Arduino number of the first analog pin used digitally (A0 = 14).
+pub const A0: u8 = 14;
+/// Arduino number of the on-board LED (D13 = PB5, through a resistor to GND).
+pub const LED: u8 = 13;
+
+/// Why a pin cannot be used by the application.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Reserved {
+    /// D0/D1: USART0, wired to the USB-serial bridge (and to the ESP when the link is USART).
+    Usart,
+    /// D13: the on-board LED, used as the firmware's status light.
+    Led,
+    /// D8/D9: the soft-serial link to the ESP8266.
+    SoftLink,
+}
+
+/// What a pin request can fail with.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum PinError {
+    /// Not a digital pin of the Nano (only D0–D13 and A0–A5 = 14–19 are).
+    NoSuchPin,
+    /// The firmware itself uses this pin.
+    Reserved(Reserved),
+}
+
+/// Which ESP link the firmware uses, deciding whether D8/D9 are taken.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Link {
+    /// ESP on D8 (RX) / D9 (TX), soft serial.
+    Soft,
+    /// ESP on D0 (RX) / D1 (TX), USART0.
+    Usart,
+}
+
+/// Why `pin` is unavailable with `link`, or `None` when the application may use it.
+pub const fn reservation(pin: u8, link: Link) -> Option<Reserved> {
+    match pin {
+        0 | 1 => Some(Reserved::Usart),
+        8 | 9 if matches!(link, Link::Soft) => Some(Reserved::SoftLink),
+        LED => Some(Reserved::Led),
+        _ => None,
+    }
+}
+
+/// PIN register address and bit mask of a digital pin; DDR and PORT follow at +1 and +2.
+fn locate(pin: u8) -> Option<(*mut u8, u8)> {
+    let (base, bit) = match pin {
+        0..=7 => (PORTD::ptr() as *mut u8, pin),
+        8..=13 => (PORTB::ptr() as *mut u8, pin - 8),
+        14..=19 => (PORTC::ptr() as *mut u8, pin - A0),
+        _ => return None,
+    };
+    Some((base, 1 << bit))
+}
+
+/// The GPIO ports, minus the pins reserved for the link and the board.
+pub struct Pins {
+    link: Link,
+    _ports: (PORTB, PORTC, PORTD),
+}
+
+impl Pins {
+    /// Takes the three ports; `link` decides whether D8/D9 are reserved.
+    pub fn new(portb: PORTB, portc: PORTC, portd: PORTD, link: Link) -> Self {
+        Self { link, _ports: (portb, portc, portd) }
+    }
+
+    fn usable(&self, pin: u8) -> Result<(*mut u8, u8), PinError> {
+        if let Some(why) = reservation(pin, self.link) {
+            return Err(PinError::Reserved(why));
+        }
+        locate(pin).ok_or(PinError::NoSuchPin)
+    }
+
+    /// Reads the level of `pin` whatever its direction.
+    pub fn read(&self, pin: u8) -> Result<bool, PinError> {
+        let (pin_reg, mask) = self.usable(pin)?;
+        // SAFETY: `pin_reg` is a PINx register of a port this struct owns.
+        Ok(unsafe { read_volatile(pin_reg) } & mask != 0)
+    }
+
+    /// Makes `pin` an output driving `high`.
+    pub fn write(&mut self, pin: u8, high: bool) -> Result<(), PinError> {
+        let (pin_reg, mask) = self.usable(pin)?;
+        // Level first, then direction, so the pin never glitches to the other level.
+        set_bits(pin_reg.wrapping_add(2), mask, high);
+        set_bits(pin_reg.wrapping_add(1), mask, true);
+        Ok(())
+    }
+
+    /// Makes `pin` an input, with or without the internal ~40 kΩ pull-up.
+    pub fn set_input(&mut self, pin: u8, pull_up: bool) -> Result<(), PinError> {
+        let (pin_reg, mask) = self.usable(pin)?;
+        set_bits(pin_reg.wrapping_add(1), mask, false);
+        set_bits(pin_reg.wrapping_add(2), mask, pull_up);
+        Ok(())
+    }
+
+    /// True when `pin` is configured as an output.
+    pub fn is_output(&self, pin: u8) -> Result<bool, PinError> {
+        let (pin_reg, mask) = self.usable(pin)?;
+        // SAFETY: DDRx of a port this struct owns.
+        Ok(unsafe { read_volatile(pin_reg.wrapping_add(1)) } & mask != 0)
+    }
+
+    /// Drives the on-board LED on D13 (the status light; not available through `write`).
+    pub fn set_led(&mut self, on: bool) {
+        if let Some((pin_reg, mask)) = locate(LED) {
+            set_bits(pin_reg.wrapping_add(2), mask, on);
+            set_bits(pin_reg.wrapping_add(1), mask, true);
+        }
+    }
+}
+
+/// Read-modify-write of a port register with interrupts off: the soft-serial transmit
+/// handler updates PORTB1 in the same register.
+fn set_bits(reg: *mut u8, mask: u8, on: bool) {
+    avr_device::interrupt::free(|_| {
+        // SAFETY: `reg` is a DDRx/PORTx register of an owned port; interrupts are off.
+        unsafe {
+            let old = read_volatile(reg);
+            write_volatile(reg, if on { old | mask } else { old & !mask });
+        }
+    });
+}
