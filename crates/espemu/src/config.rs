@@ -143,6 +143,10 @@ pub struct Switches {
     /// Passive-mode receive window per link in bytes; when full the client is throttled
     /// (its further bytes wait on the network side). 2.x ESP8266 documents 5760.
     pub passive_window: usize,
+    /// The first passive `+IPD` of each link is never sent (data still buffered), as ESP32
+    /// AT 2.1-dev did for data right after a server-side connect (S8 variant, esp-at#294):
+    /// hosts must poll `AT+CIPRECVLEN?` after CONNECT. Default `false`.
+    pub skip_first_passive_ipd: bool,
     /// Force every `AT+CWJAP` to fail with this code (1 timeout, 4 connection failed),
     /// regardless of credentials. Default `None` (codes 2/3 come from the credential check).
     pub join_failure_code: Option<u8>,
@@ -165,6 +169,7 @@ impl Default for Switches {
             auto_join: false,
             ipd_trailing_crlf: None,
             passive_window: 5760,
+            skip_first_passive_ipd: false,
             join_failure_code: None,
         }
     }

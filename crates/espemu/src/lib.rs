@@ -171,6 +171,8 @@ struct Link {
     rx: VecDeque<u8>,
     /// A passive notification is outstanding (for [`PassiveNotify::OncePerRead`]).
     notified: bool,
+    /// Any passive notification was due yet (for [`Switches::skip_first_passive_ipd`]).
+    ever_notified: bool,
     /// Time of the last bytes from the client (CIPSTO counts from here).
     last_client_us: u64,
     /// The peer closed while unread data remained and CLOSED is withheld.

@@ -128,6 +128,7 @@ impl Esp {
             epoch,
             rx: VecDeque::new(),
             notified: false,
+            ever_notified: false,
             last_client_us: self.now_us,
             peer_closed: false,
             zombie: false,
@@ -232,6 +233,11 @@ impl Esp {
         };
         if notify {
             link.notified = true;
+            let first = !link.ever_notified;
+            link.ever_notified = true;
+            if first && self.cfg.switches.skip_first_passive_ipd {
+                return;
+            }
             self.urc(format!("\r\n+IPD,{id},{total}\r\n").as_bytes());
         }
     }

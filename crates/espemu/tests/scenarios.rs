@@ -628,3 +628,17 @@ fn s6_peer_closes_between_recv_and_send_ok() {
     );
     assert_eq!(b.client_recv(c), (Vec::new(), NetEvent::Closed));
 }
+
+#[test]
+fn s8_variant_no_ipd_for_early_data_needs_a_recvlen_poll() {
+    let mut cfg = EspConfig::default();
+    cfg.switches.skip_first_passive_ipd = true;
+    let mut b = Bench::new(cfg);
+    b.server(true, 3);
+    let c0 = b.connect();
+    b.client_send(c0, GET);
+    b.expect(b"0,CONNECT\r\n", 10_000);
+    b.cmd_is("AT+CIPRECVLEN?", b"+CIPRECVLEN:18,0,0,0,0\r\n\r\nOK\r\n");
+    b.client_send(c0, b"x");
+    b.expect(b"\r\n+IPD,0,19\r\n", 10_000);
+}
