@@ -1,0 +1,457 @@
+/*
+ * nanoesp-sim C shim: a tiny opaque-pointer API over Debian's libsimavr 1.6.
+ *
+ * Everything with policy (timing of the soft UART, ptys, the ESP8266, throttling)
+ * lives in Rust. This file only does what needs simavr's C structures: stepping the
+ * core, the USART0 byte IRQs, pin IRQs with cycle stamps, resets, ADC and flash.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later (links GPL-3 libsimavr)
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stdio.h>
+#include <stdarg.h>
+#include <unistd.h>
+
+#include "sim_avr.h"
+#include "sim_elf.h"
+#include "sim_io.h"
+#include "sim_irq.h"
+#include "sim_cycle_timers.h"
+#include "avr_uart.h"
+#include "avr_ioport.h"
+#include "avr_adc.h"
+
+DEFINE_FIFO(uint16_t, uart_fifo);
+
+#define OUT_CAP 4096   /* USART0 bytes sent by the AVR, not yet collected by Rust */
+#define IN_CAP 4096    /* bytes queued by Rust for USART0 RX, fed while simavr says XON */
+#define EDGE_CAP 8192  /* watched-pin edges not yet collected by Rust */
+#define MAX_WATCH 4
+
+/* MCUSR (0x54 in data space on the ATmega328P) and its EXTRF bit (datasheet 10.9.1). */
+#define MCUSR_ADDR 0x54
+#define MCUSR_PORF 0x01
+#define MCUSR_EXTRF 0x02
+
+typedef struct nsim_out_t { uint64_t cycle; uint8_t byte; } nsim_out_t;
+typedef struct nsim_edge_t { uint64_t cycle; uint8_t pin; uint8_t level; } nsim_edge_t;
+
+typedef struct nsim_t {
+	avr_t *avr;
+	avr_uart_t *uart0;
+	int xon;            /* simavr's USART0 RX FIFO has room */
+	int flow_control;   /* 1: feed IN only while XON; 0: feed immediately (no flow control) */
+	uint8_t in_buf[IN_CAP];
+	uint32_t in_head, in_len;
+	nsim_out_t out_buf[OUT_CAP];
+	uint32_t out_head, out_len;
+	uint32_t out_dropped;
+	nsim_edge_t edges[EDGE_CAP];
+	uint32_t edge_head, edge_len;
+	uint32_t edges_dropped;
+	struct { char port; uint8_t bit; uint8_t id; } watch[MAX_WATCH];
+	int n_watch;
+	uint8_t ext_mask[8], ext_value[8]; /* externally driven pins per port 'A'+i */
+	uint32_t resets;    /* core resets of any kind (external, watchdog) */
+	uint32_t until_armed;
+	void (*prev_reset)(avr_t *);
+} nsim_t;
+
+/* ---- USART0 ---------------------------------------------------------------- */
+
+static void on_uart_out(struct avr_irq_t *irq, uint32_t value, void *param)
+{
+	(void)irq;
+	nsim_t *s = param;
+	if (s->out_len == OUT_CAP) {
+		s->out_dropped++;
+		return;
+	}
+	uint32_t at = (s->out_head + s->out_len) % OUT_CAP;
+	s->out_buf[at].cycle = s->avr->cycle;
+	s->out_buf[at].byte = (uint8_t)value;
+	s->out_len++;
+}
+
+static void on_uart_xon(struct avr_irq_t *irq, uint32_t value, void *param)
+{
+	(void)irq; (void)value;
+	((nsim_t *)param)->xon = 1;
+}
+
+static void on_uart_xoff(struct avr_irq_t *irq, uint32_t value, void *param)
+{
+	(void)irq; (void)value;
+	((nsim_t *)param)->xon = 0;
+}
+
+/* Number of bytes waiting in simavr's USART0 RX FIFO (not yet read by the firmware). */
+int nsim_uart_rx_pending(nsim_t *s)
+{
+	if (!s->uart0) return 0;
+	return (int)uart_fifo_get_read_size(&s->uart0->input);
+}
+
+/*
+ * simavr 1.6 computes the byte period once, when UBRRnL is written, always counting a
+ * parity bit. Recompute it from the registers as they are now so 8N1 takes 10 bit times
+ * whatever order the firmware wrote U2X0/UCSR0C/UBRR0 in.
+ */
+static void fix_uart_timing(nsim_t *s)
+{
+	avr_uart_t *p = s->uart0;
+	if (!p) return;
+	avr_t *avr = s->avr;
+	uint32_t ubrr = avr_regbit_get(avr, p->ubrrl) | (avr_regbit_get(avr, p->ubrrh) << 8);
+	static const int databits[] = { 5, 6, 7, 8, 8, 8, 8, 9 };
+	int db = databits[avr_regbit_get(avr, p->ucsz) | (avr_regbit_get(avr, p->ucsz2) << 2)];
+	int parity = (avr->data[p->r_ucsrc] >> 4) & 3; /* UPM01:0 */
+	int sb = 1 + avr_regbit_get(avr, p->usbs);
+	int bits = 1 + db + (parity ? 1 : 0) + sb;
+	uint32_t cpb = (ubrr + 1) * 8 * (avr_regbit_get(avr, p->u2x) ? 1 : 2);
+	p->cycles_per_byte = (avr_cycle_count_t)cpb * bits;
+}
+
+/* Current USART0 bit period in cycles (from UBRR0/U2X0 as the firmware set them). */
+uint32_t nsim_uart_cycles_per_bit(nsim_t *s)
+{
+	avr_uart_t *p = s->uart0;
+	if (!p) return 0;
+	uint32_t ubrr = avr_regbit_get(s->avr, p->ubrrl) | (avr_regbit_get(s->avr, p->ubrrh) << 8);
+	return (ubrr + 1) * 8 * (avr_regbit_get(s->avr, p->u2x) ? 1 : 2);
+}
+
+int nsim_uart_enabled(nsim_t *s)
+{
+	if (!s->uart0) return 0;
+	return avr_regbit_get(s->avr, s->uart0->rxen) ? 1 : 0;
+}
+
+void nsim_uart_set_flow_control(nsim_t *s, int on) { s->flow_control = on; }
+
+/* Queue bytes for USART0 RX. Returns how many were accepted. */
+uint32_t nsim_uart_push(nsim_t *s, const uint8_t *data, uint32_t len)
+{
+	uint32_t n = 0;
+	while (n < len && s->in_len < IN_CAP) {
+		s->in_buf[(s->in_head + s->in_len) % IN_CAP] = data[n++];
+		s->in_len++;
+	}
+	return n;
+}
+
+uint32_t nsim_uart_in_queued(nsim_t *s) { return s->in_len; }
+
+/*
+ * Hand one byte straight to the USART0 receiver, bypassing the queue. Used for the ESP
+ * link, where the sender does not wait: returns 0 if the receiver is off or its FIFO is
+ * full (the byte is lost, as an overrun would lose it on hardware).
+ */
+int nsim_uart_inject(nsim_t *s, uint8_t byte)
+{
+	if (!s->uart0 || !avr_regbit_get(s->avr, s->uart0->rxen)) return 0;
+	if (uart_fifo_isfull(&s->uart0->input)) return 0;
+	avr_raise_irq(s->uart0->io.irq + UART_IRQ_INPUT, byte);
+	return 1;
+}
+
+static void feed_uart(nsim_t *s)
+{
+	while (s->in_len && s->xon && s->uart0 && avr_regbit_get(s->avr, s->uart0->rxen)) {
+		uint8_t b = s->in_buf[s->in_head];
+		s->in_head = (s->in_head + 1) % IN_CAP;
+		s->in_len--;
+		avr_raise_irq(s->uart0->io.irq + UART_IRQ_INPUT, b);
+	}
+}
+
+/* Collect bytes the firmware wrote to UDR0, with the cycle each was written. */
+uint32_t nsim_uart_pop(nsim_t *s, uint8_t *bytes, uint64_t *cycles, uint32_t max)
+{
+	uint32_t n = 0;
+	while (n < max && s->out_len) {
+		bytes[n] = s->out_buf[s->out_head].byte;
+		cycles[n] = s->out_buf[s->out_head].cycle;
+		s->out_head = (s->out_head + 1) % OUT_CAP;
+		s->out_len--;
+		n++;
+	}
+	return n;
+}
+
+uint32_t nsim_uart_cycles_per_byte(nsim_t *s)
+{
+	return s->uart0 ? (uint32_t)s->uart0->cycles_per_byte : 0;
+}
+
+/* ---- pins ------------------------------------------------------------------- */
+
+static void on_pin(struct avr_irq_t *irq, uint32_t value, void *param)
+{
+	nsim_t *s = param;
+	int id = -1;
+	for (int i = 0; i < s->n_watch; i++)
+		if (irq == avr_io_getirq(s->avr, AVR_IOCTL_IOPORT_GETIRQ(s->watch[i].port), s->watch[i].bit))
+			id = s->watch[i].id;
+	if (id < 0) return;
+	if (s->edge_len == EDGE_CAP) {
+		s->edges_dropped++;
+		return;
+	}
+	uint32_t at = (s->edge_head + s->edge_len) % EDGE_CAP;
+	s->edges[at].cycle = s->avr->cycle;
+	s->edges[at].pin = (uint8_t)id;
+	/* compare-match toggles arrive with AVR_IOPORT_OUTPUT (0x100) or'ed in */
+	s->edges[at].level = (value & 0xff) ? 1 : 0;
+	s->edge_len++;
+}
+
+/* Record every level change of pin `bit` of `port` ('B','C','D') under `id`. */
+int nsim_pin_watch(nsim_t *s, char port, int bit, int id)
+{
+	if (s->n_watch == MAX_WATCH) return -1;
+	avr_irq_t *irq = avr_io_getirq(s->avr, AVR_IOCTL_IOPORT_GETIRQ(port), bit);
+	if (!irq) return -1;
+	s->watch[s->n_watch].port = port;
+	s->watch[s->n_watch].bit = (uint8_t)bit;
+	s->watch[s->n_watch].id = (uint8_t)id;
+	s->n_watch++;
+	avr_irq_register_notify(irq, on_pin, s);
+	return 0;
+}
+
+uint32_t nsim_pin_edges(nsim_t *s, uint64_t *cycles, uint8_t *pins, uint8_t *levels, uint32_t max)
+{
+	uint32_t n = 0;
+	while (n < max && s->edge_len) {
+		nsim_edge_t *e = &s->edges[s->edge_head];
+		cycles[n] = e->cycle;
+		pins[n] = e->pin;
+		levels[n] = e->level;
+		s->edge_head = (s->edge_head + 1) % EDGE_CAP;
+		s->edge_len--;
+		n++;
+	}
+	return n;
+}
+
+/* Current electrical level of a pin as simavr sees it (its IRQ value). */
+int nsim_pin_level(nsim_t *s, char port, int bit)
+{
+	avr_irq_t *irq = avr_io_getirq(s->avr, AVR_IOCTL_IOPORT_GETIRQ(port), bit);
+	return irq ? ((irq->value & 0xff) ? 1 : 0) : -1;
+}
+
+static void apply_external(nsim_t *s, char port)
+{
+	avr_ioport_external_t e = {
+		.name = port, .mask = s->ext_mask[port - 'A'], .value = s->ext_value[port - 'A'],
+	};
+	avr_ioctl(s->avr, AVR_IOCTL_IOPORT_SET_EXTERNAL(port), &e);
+}
+
+/*
+ * Drive an input pin from outside. The level is also registered as the port's
+ * "external" value: otherwise simavr re-raises the pull-up level on every PORTx write
+ * (avr_ioport_update_irqs), and a firmware writing PORTB during a start bit would see
+ * its RX line jump high. Edges reach PCINT and, on PB0, Timer1's input capture, because
+ * simavr chains the pin IRQ to the ICP IRQ.
+ */
+void nsim_pin_drive(nsim_t *s, char port, int bit, int level)
+{
+	int i = port - 'A';
+	if (i < 0 || i >= 8) return;
+	s->ext_mask[i] |= (uint8_t)(1 << bit);
+	if (level) s->ext_value[i] |= (uint8_t)(1 << bit);
+	else s->ext_value[i] &= (uint8_t)~(1 << bit);
+	apply_external(s, port);
+	avr_irq_t *irq = avr_io_getirq(s->avr, AVR_IOCTL_IOPORT_GETIRQ(port), bit);
+	if (irq) avr_raise_irq(irq, level ? 1 : 0);
+}
+
+/* ---- ADC ---------------------------------------------------------------------- */
+
+void nsim_adc_set_mv(nsim_t *s, int channel, uint32_t millivolts)
+{
+	if (channel < 0 || channel > 7) return;
+	avr_irq_t *irq = avr_io_getirq(s->avr, AVR_IOCTL_ADC_GETIRQ, ADC_IRQ_ADC0 + channel);
+	if (irq) avr_raise_irq(irq, millivolts);
+}
+
+/* ---- memory --------------------------------------------------------------------- */
+
+uint8_t nsim_data_read(nsim_t *s, uint16_t addr) { return addr <= s->avr->ramend ? s->avr->data[addr] : 0; }
+
+void nsim_data_write(nsim_t *s, uint16_t addr, uint8_t v)
+{
+	if (addr <= s->avr->ramend) s->avr->data[addr] = v;
+}
+
+uint32_t nsim_flash_size(nsim_t *s) { return s->avr->flashend + 1; }
+
+void nsim_flash_write(nsim_t *s, uint32_t addr, const uint8_t *data, uint32_t len)
+{
+	uint32_t size = s->avr->flashend + 1;
+	for (uint32_t i = 0; i < len && addr + i < size; i++)
+		s->avr->flash[addr + i] = data[i];
+	if (addr + len > s->avr->codeend) s->avr->codeend = addr + len;
+}
+
+void nsim_flash_read(nsim_t *s, uint8_t *out, uint32_t len)
+{
+	uint32_t size = s->avr->flashend + 1;
+	memcpy(out, s->avr->flash, len < size ? len : size);
+}
+
+/* Load an ELF's flash image with simavr's loader. Returns 0 on success. */
+int nsim_load_elf(nsim_t *s, const char *path)
+{
+	elf_firmware_t fw;
+	memset(&fw, 0, sizeof fw);
+	/* Debian's loader prints "Loaded ..." on stdout, our machine-readable channel */
+	fflush(stdout);
+	int saved = dup(1);
+	dup2(2, 1);
+	int rc = elf_read_firmware(path, &fw);
+	if (rc != 0) rc = -1;
+	else if (!fw.flash || fw.flashsize == 0) rc = -2;
+	else if (fw.flashbase + fw.flashsize > s->avr->flashend + 1) rc = -3;
+	uint32_t freq = s->avr->frequency;
+	if (rc == 0) avr_load_firmware(s->avr, &fw);
+	fflush(stdout);
+	if (saved >= 0) {
+		dup2(saved, 1);
+		close(saved);
+	}
+	if (rc != 0) return rc;
+	s->avr->frequency = freq; /* the bench is a 16 MHz Nano whatever the ELF says */
+	return 0;
+}
+
+/* ---- core, resets, running ---------------------------------------------------------- */
+
+static void on_core_reset(avr_t *avr)
+{
+	/* also runs for watchdog resets; simavr has dropped every cycle timer by now */
+	nsim_t *s = avr->custom.data;
+	if (!s) return;
+	s->resets++;
+	if (s->prev_reset) s->prev_reset(avr);
+}
+
+static void no_sleep(avr_t *avr, avr_cycle_count_t how_long)
+{
+	(void)avr; (void)how_long; /* Rust throttles to wall time itself */
+}
+
+static void connect_uart(nsim_t *s)
+{
+	uint32_t flags = 0;
+	avr_ioctl(s->avr, AVR_IOCTL_UART_GET_FLAGS('0'), &flags);
+	/* no stdout echo; no usleep(1) on every UCSR0A poll */
+	flags &= ~(AVR_UART_FLAG_STDIO | AVR_UART_FLAG_POLL_SLEEP);
+	avr_ioctl(s->avr, AVR_IOCTL_UART_SET_FLAGS('0'), &flags);
+	avr_irq_register_notify(avr_io_getirq(s->avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_OUTPUT), on_uart_out, s);
+	avr_irq_register_notify(avr_io_getirq(s->avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_OUT_XON), on_uart_xon, s);
+	avr_irq_register_notify(avr_io_getirq(s->avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_OUT_XOFF), on_uart_xoff, s);
+}
+
+/* simavr's default logger prints loader chatter ("Loaded 264 .text ...") on stdout,
+ * which is our machine-readable channel: keep only warnings and errors, on stderr. */
+static void quiet_logger(avr_t *avr, const int level, const char *format, va_list ap)
+{
+	(void)avr;
+	if (level <= LOG_WARNING) {
+		fputs("nanoesp-sim: simavr: ", stderr);
+		vfprintf(stderr, format, ap);
+	}
+}
+
+nsim_t *nsim_new(uint32_t frequency)
+{
+	avr_global_logger_set(quiet_logger);
+	avr_t *avr = avr_make_mcu_by_name("atmega328p");
+	if (!avr) return NULL;
+	if (avr_init(avr) != 0) return NULL;
+	nsim_t *s = calloc(1, sizeof *s);
+	if (!s) return NULL;
+	s->avr = avr;
+	s->flow_control = 1;
+	avr->frequency = frequency;
+	avr->vcc = avr->avcc = avr->aref = 5000;
+	avr->log = 0;
+	avr->custom.data = s;
+	s->prev_reset = avr->reset;
+	avr->reset = on_core_reset;
+	avr->sleep = no_sleep;
+	memset(avr->flash, 0xff, avr->flashend + 1);
+	for (avr_io_t *io = avr->io_port; io; io = io->next)
+		if (io->kind && strcmp(io->kind, "uart") == 0 && ((avr_uart_t *)io)->name == '0')
+			s->uart0 = (avr_uart_t *)io;
+	connect_uart(s);
+	return s;
+}
+
+void nsim_free(nsim_t *s)
+{
+	if (!s) return;
+	avr_terminate(s->avr);
+	free(s);
+}
+
+void nsim_set_reset_pc(nsim_t *s, uint32_t pc) { s->avr->reset_pc = pc; }
+
+/* Reset as the RESET pin does: core reset, start at reset_pc, MCUSR = flags. */
+void nsim_reset(nsim_t *s, uint8_t mcusr)
+{
+	avr_reset(s->avr);
+	s->avr->data[MCUSR_ADDR] = mcusr;
+	s->xon = 0;
+	s->in_len = 0;
+}
+
+uint32_t nsim_resets(nsim_t *s) { return s->resets; }
+uint64_t nsim_cycle(nsim_t *s) { return s->avr->cycle; }
+int nsim_state(nsim_t *s) { return s->avr->state; }
+uint32_t nsim_pc(nsim_t *s) { return s->avr->pc; }
+
+static avr_cycle_count_t until_timer(avr_t *avr, avr_cycle_count_t when, void *param)
+{
+	(void)avr; (void)when;
+	((nsim_t *)param)->until_armed = 0;
+	return 0;
+}
+
+/*
+ * Run until the cycle counter reaches `until` (it may end a few cycles later: simavr
+ * finishes the current instruction). A cycle timer at `until` keeps a sleeping core from
+ * jumping past it. Returns the core state (cpu_Running, cpu_Sleeping, cpu_Done,
+ * cpu_Crashed, ...).
+ */
+int nsim_run(nsim_t *s, uint64_t until)
+{
+	avr_t *avr = s->avr;
+	fix_uart_timing(s);
+	uint32_t resets = s->resets;
+	if (avr->cycle < until) {
+		avr_cycle_timer_register(avr, until - avr->cycle, until_timer, s);
+		s->until_armed = 1;
+	}
+	while (avr->cycle < until) {
+		if (s->in_len && s->xon) feed_uart(s);
+		if (avr->state != cpu_Running && avr->state != cpu_Sleeping) break;
+		avr_run(avr);
+		if (s->resets != resets) {
+			/* a watchdog reset dropped our timer: re-arm it */
+			resets = s->resets;
+			fix_uart_timing(s);
+			if (avr->cycle < until)
+				avr_cycle_timer_register(avr, until - avr->cycle, until_timer, s);
+		}
+	}
+	avr_cycle_timer_cancel(avr, until_timer, s);
+	if (s->in_len && s->xon) feed_uart(s);
+	return avr->state;
+}

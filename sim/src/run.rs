@@ -1,0 +1,260 @@
+//! `nanoesp-sim run`: one Nano on the bench until a signal, a timeout or readiness.
+//!
+//! Output contract (stdout, one line each, parsed by `nanoesp sim`):
+//! - `nanoesp-sim: console <pty> at <PATH>` when `--console-pty` is given;
+//! - the Nano's console lines verbatim (soft link without `--console-pty`);
+//! - `nanoesp-sim: serving http://127.0.0.1:PORT/` once the emulated ESP's server is up
+//!   and `--http` bridges it (`nanoesp-sim: server up on esp port N` without `--http`).
+//!
+//! Diagnostics go to stderr, prefixed `nanoesp-sim:`.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::avr::{F_CPU, cycles_to_us};
+use crate::board::{Board, ConsoleMode, EspPort, LinkKind, NoEsp};
+use crate::cli::{RunArgs, parse_adc};
+use crate::error::SimError;
+use crate::esp::{EspChoice, SerialPort};
+use crate::image::{FlashPlan, FlashStore, power_on};
+use crate::pty::Pty;
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_sig: libc::c_int) {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+/// Makes SIGINT/SIGTERM end the run loop cleanly (flash saved, pty link removed).
+pub fn install_signal_handlers() {
+    let handler = on_signal as extern "C" fn(libc::c_int);
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGINT, handler as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, handler as libc::sighandler_t);
+    }
+}
+
+/// The far end of the ESP link for `run`.
+enum EspEnd {
+    #[cfg(feature = "espemu")]
+    Emu(crate::esp::EmuPort),
+    None(NoEsp),
+    Serial(SerialPort),
+}
+
+impl EspEnd {
+    fn port(&mut self) -> &mut dyn EspPort {
+        match self {
+            #[cfg(feature = "espemu")]
+            EspEnd::Emu(e) => e,
+            EspEnd::None(n) => n,
+            EspEnd::Serial(s) => s,
+        }
+    }
+
+    fn server_port(&self) -> Option<u16> {
+        match self {
+            #[cfg(feature = "espemu")]
+            EspEnd::Emu(e) => e.0.server_port(),
+            _ => None,
+        }
+    }
+
+    fn transcript(&self) -> Option<String> {
+        match self {
+            #[cfg(feature = "espemu")]
+            EspEnd::Emu(e) => Some(e.0.transcript_text()),
+            _ => None,
+        }
+    }
+}
+
+/// Simulated time per loop iteration (1 ms): console lines, readiness, throttle.
+const STEP_CYCLES: u64 = F_CPU / 1000;
+/// Simulated seconds after which a run that is still not ready warns once.
+const NOT_READY_WARNING_S: u64 = 30;
+
+/// Runs the bench per `args`. Returns the process exit code.
+pub fn run(args: RunArgs) -> Result<u8, SimError> {
+    let link = args.link.resolve()?;
+    let adc: Vec<(u8, u32)> = args.adc.iter().map(|s| parse_adc(s)).collect::<Result<_, _>>()?;
+    let plan = FlashPlan {
+        firmware: args.firmware.clone(),
+        bootloader: args.bootloader.clone(),
+        flash_image: args.flash_image.clone(),
+    };
+    let (mut avr, _boot) = power_on(&plan)?;
+    for (channel, mv) in adc {
+        avr.set_adc_mv(channel, mv);
+    }
+    let mut store = args.flash_image.clone().map(|p| FlashStore::new(p, &avr));
+    let console = match (&link.kind, &args.console_pty) {
+        (LinkKind::Usart, Some(_)) => {
+            return Err(SimError::Usage(
+                "--console-pty needs USART0, which --link usart gives to the ESP".into(),
+            ));
+        }
+        (LinkKind::Usart, None) => ConsoleMode::Discard,
+        (LinkKind::Soft { .. }, Some(path)) => {
+            let pty = Pty::create(Some(path))?;
+            println!("nanoesp-sim: console {} at {}", pty.slave_name(), path.display());
+            ConsoleMode::Pty { pty, strict_baud: args.strict_baud }
+        }
+        (LinkKind::Soft { .. }, None) => ConsoleMode::Lines,
+    };
+    let realtime = args.realtime || matches!(args.esp.esp, EspChoice::Serial(_));
+    let mut esp = match &args.esp.esp {
+        #[cfg(feature = "espemu")]
+        EspChoice::Emu => {
+            let settings = crate::esp::EmuSettings {
+                profile: args.esp.esp_profile,
+                faults: args.esp.esp_faults,
+                baud: link.baud,
+                ap_ssid: args.esp.ap_ssid.clone(),
+                ap_password: match &args.esp.ap_password_file {
+                    Some(path) => Some(crate::esp::read_password(path)?),
+                    None => None,
+                },
+                seed: args.esp.seed,
+            };
+            EspEnd::Emu(crate::esp::EmuPort(crate::esp::build_emulator(&settings)))
+        }
+        #[cfg(not(feature = "espemu"))]
+        EspChoice::Emu => {
+            return Err(SimError::Usage("built without the ESP8266 emulator (feature espemu)".into()));
+        }
+        EspChoice::None => EspEnd::None(NoEsp),
+        EspChoice::Serial(path) => EspEnd::Serial(SerialPort::open(path, link.baud)?),
+    };
+    #[cfg(feature = "espemu")]
+    let mut http = match (&args.http, &esp) {
+        (Some(addr), EspEnd::Emu(_)) => Some(crate::http::Bridge::bind(addr)?),
+        (Some(_), _) => return Err(SimError::Usage("--http needs --esp emu".into())),
+        (None, _) => None,
+    };
+    #[cfg(not(feature = "espemu"))]
+    if args.http.is_some() {
+        return Err(SimError::Usage("built without the ESP8266 emulator (feature espemu)".into()));
+    }
+    let mut board = Board::new(avr, link, console)?;
+    install_signal_handlers();
+
+    let wall_start = Instant::now();
+    let sim_start = board.avr.cycle();
+    let timeout_cycles = args.timeout.map(|s| (s.max(0.0) * F_CPU as f64) as u64);
+    let mut ready = false;
+    let mut warned = false;
+    let mut last_resets = board.avr.resets();
+    let mut last_save = Instant::now();
+    let stdout = std::io::stdout();
+    let result: Result<u8, SimError> = loop {
+        if STOP.load(Ordering::SeqCst) {
+            break Ok(0);
+        }
+        let target = board.avr.cycle() + STEP_CYCLES;
+        if let Err(e) = board.advance_to(target, esp.port()) {
+            break Err(e);
+        }
+        #[cfg(feature = "espemu")]
+        if let (Some(bridge), EspEnd::Emu(e)) = (&mut http, &mut esp) {
+            bridge.poll(&mut e.0, board.now_us());
+        }
+        let lines = board.take_console_lines();
+        let console_ready = lines.iter().any(|l| l.starts_with("nanoesp: ready "));
+        if !lines.is_empty() {
+            let mut out = stdout.lock();
+            for line in &lines {
+                let _ = writeln!(out, "{line}");
+            }
+            let _ = out.flush();
+        }
+        if !ready {
+            let server = esp.server_port();
+            if server.is_some() || (console_ready && !matches!(esp, EspEnd::None(_))) {
+                ready = true;
+                let mut out = stdout.lock();
+                #[cfg(feature = "espemu")]
+                if let Some(bridge) = &http {
+                    let _ = writeln!(out, "nanoesp-sim: serving http://{}/", bridge.local_addr());
+                } else if let Some(port) = server {
+                    let _ = writeln!(out, "nanoesp-sim: server up on esp port {port}");
+                }
+                #[cfg(not(feature = "espemu"))]
+                if let Some(port) = server {
+                    let _ = writeln!(out, "nanoesp-sim: server up on esp port {port}");
+                }
+                let _ = out.flush();
+                if args.exit_after_ready {
+                    break Ok(0);
+                }
+            }
+        }
+        let elapsed = board.avr.cycle() - sim_start;
+        if !ready && !warned && elapsed >= NOT_READY_WARNING_S * F_CPU && !matches!(esp, EspEnd::None(_)) {
+            warned = true;
+            eprintln!(
+                "nanoesp-sim: warning: no server after {NOT_READY_WARNING_S} s simulated; last serial exchange:\n{}",
+                board.transcript_tail(12)
+            );
+        }
+        if let Some(limit) = timeout_cycles {
+            if elapsed >= limit {
+                if ready || matches!(esp, EspEnd::None(_)) {
+                    break Ok(0);
+                }
+                break Err(SimError::NotReady {
+                    seconds: limit as f64 / F_CPU as f64,
+                    tail: format!("last serial exchange (nano> = Nano to ESP):\n{}", tail_of(&board, &esp)),
+                });
+            }
+        }
+        if let Some(store) = &mut store {
+            let resets = board.avr.resets();
+            if resets != last_resets || last_save.elapsed() > Duration::from_millis(500) {
+                last_resets = resets;
+                last_save = Instant::now();
+                if let Err(e) = store.save_if_changed(&board.avr) {
+                    break Err(e);
+                }
+            }
+        }
+        if realtime {
+            let sim_s = (board.avr.cycle() - sim_start) as f64 / F_CPU as f64;
+            let ahead = sim_s - wall_start.elapsed().as_secs_f64();
+            if ahead > 0.002 {
+                std::thread::sleep(Duration::from_secs_f64(ahead));
+            }
+        }
+    };
+    if let Some(store) = &mut store {
+        store.save_if_changed(&board.avr)?;
+    }
+    let sim_s = (board.avr.cycle() - sim_start) as f64 / F_CPU as f64;
+    let wall_s = wall_start.elapsed().as_secs_f64();
+    let stats = board.stats();
+    eprintln!(
+        "nanoesp-sim: exit sim={:.3}s wall={:.3}s ratio={:.2} resets={} to_esp={} from_esp={} overruns={} framing_errors={}",
+        sim_s,
+        wall_s,
+        if wall_s > 0.0 { sim_s / wall_s } else { 0.0 },
+        board.avr.resets(),
+        stats.to_esp,
+        stats.from_esp,
+        stats.overruns,
+        stats.framing_errors,
+    );
+    let _ = cycles_to_us(0);
+    result
+}
+
+fn tail_of(board: &Board, esp: &EspEnd) -> String {
+    match esp.transcript() {
+        Some(text) => {
+            let lines: Vec<&str> = text.lines().collect();
+            lines[lines.len().saturating_sub(20)..].join("\n")
+        }
+        None => board.transcript_tail(20),
+    }
+}

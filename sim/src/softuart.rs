@@ -1,0 +1,293 @@
+//! A pin-level UART peer in simulated cycles: [`Encoder`] turns bytes into edges on the
+//! firmware's RX pin, [`Decoder`] turns the firmware's TX-pin edges back into bytes by
+//! sampling at bit centres, and reports framing errors.
+//!
+//! Both are pure (no simavr) so their timing maths is unit-tested on its own; `board.rs`
+//! applies the edges to the core and feeds it the edges simavr reports.
+
+use std::collections::VecDeque;
+
+/// 8N1 bit edges for a queue of bytes, with cycle times rounded from the exact baud.
+#[derive(Debug)]
+pub struct Encoder {
+    cycles_per_second: u64,
+    baud: u32,
+    queue: VecDeque<u8>,
+    /// Current frame: start cycle and the 10 line levels (start, 8 data, stop).
+    frame: Option<(u64, [bool; 10])>,
+    /// Next bit index of the current frame to put on the line.
+    next_bit: usize,
+    /// Earliest cycle the next frame may start (end of the previous stop bit).
+    free_at: u64,
+}
+
+impl Encoder {
+    /// An idle encoder at `baud` for a core clocked at `cycles_per_second`.
+    pub fn new(cycles_per_second: u64, baud: u32) -> Encoder {
+        Encoder { cycles_per_second, baud, queue: VecDeque::new(), frame: None, next_bit: 0, free_at: 0 }
+    }
+
+    /// Queues a byte to send as soon as the line is free.
+    pub fn send(&mut self, byte: u8) {
+        self.queue.push_back(byte);
+    }
+
+    /// Bytes queued or in flight.
+    pub fn busy(&self) -> bool {
+        self.frame.is_some() || !self.queue.is_empty()
+    }
+
+    /// Bytes waiting (not yet started).
+    pub fn queued(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Drops everything queued (e.g. the peer was reset).
+    pub fn clear(&mut self) {
+        self.queue.clear();
+    }
+
+    fn bit_cycle(&self, start: u64, k: usize) -> u64 {
+        // cumulative rounding keeps the frame free of drift
+        start + (k as u64 * self.cycles_per_second + self.baud as u64 / 2) / self.baud as u64
+    }
+
+    /// Cycle of the next line change, if any, given the current cycle `now`.
+    pub fn next_edge(&mut self, now: u64) -> Option<u64> {
+        if self.frame.is_none() {
+            let byte = *self.queue.front()?;
+            let start = now.max(self.free_at);
+            let mut levels = [true; 10];
+            levels[0] = false;
+            for (i, level) in levels[1..9].iter_mut().enumerate() {
+                *level = byte >> i & 1 == 1;
+            }
+            self.frame = Some((start, levels));
+            self.next_bit = 0;
+        }
+        let (start, _) = self.frame?;
+        Some(self.bit_cycle(start, self.next_bit))
+    }
+
+    /// Returns the level to apply if a bit boundary is due at `now`, advancing the frame.
+    pub fn poll(&mut self, now: u64) -> Option<bool> {
+        let due = self.next_edge(now)?;
+        if now < due {
+            return None;
+        }
+        let (start, levels) = self.frame?;
+        let level = levels[self.next_bit];
+        self.next_bit += 1;
+        if self.next_bit == 10 {
+            self.free_at = self.bit_cycle(start, 10);
+            self.frame = None;
+            self.queue.pop_front();
+        }
+        Some(level)
+    }
+}
+
+/// What the decoder recognised on the line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decoded {
+    /// A complete byte; `cycle` is the end of its stop bit.
+    Byte {
+        /// Cycle at the end of the frame.
+        cycle: u64,
+        /// The data bits.
+        byte: u8,
+    },
+    /// The stop bit was low.
+    FramingError {
+        /// Cycle at the stop-bit sample.
+        cycle: u64,
+        /// Data bits as sampled.
+        byte: u8,
+    },
+}
+
+/// Samples a line at bit centres from its timestamped edges.
+#[derive(Debug)]
+pub struct Decoder {
+    cycles_per_second: u64,
+    baud: u32,
+    /// Edges not yet consumed, oldest first: (cycle, level).
+    edges: VecDeque<(u64, bool)>,
+    /// Level before the first queued edge.
+    level: bool,
+    /// The line has been seen high: before the firmware configures its TX pin it floats
+    /// low, and that is not a start bit.
+    armed: bool,
+    /// Start-bit cycle of the frame being received.
+    start: Option<u64>,
+    /// Largest deviation of an edge from the ideal bit grid, in cycles.
+    pub max_edge_deviation: u64,
+    /// Framing errors so far.
+    pub framing_errors: u64,
+}
+
+impl Decoder {
+    /// A decoder for a line currently at `level`.
+    pub fn new(cycles_per_second: u64, baud: u32, level: bool) -> Decoder {
+        Decoder {
+            cycles_per_second,
+            baud,
+            edges: VecDeque::new(),
+            level,
+            armed: level,
+            start: None,
+            max_edge_deviation: 0,
+            framing_errors: 0,
+        }
+    }
+
+    /// Bit period in cycles (fractional).
+    fn bit(&self) -> f64 {
+        self.cycles_per_second as f64 / self.baud as f64
+    }
+
+    /// Records a level change.
+    pub fn edge(&mut self, cycle: u64, level: bool) {
+        self.edges.push_back((cycle, level));
+    }
+
+    /// Level of the line at `cycle` from the recorded edges (consumes edges before it).
+    fn level_at(&mut self, cycle: u64) -> bool {
+        while let Some(&(at, level)) = self.edges.front() {
+            if at > cycle {
+                break;
+            }
+            if let Some(start) = self.start {
+                // distance of this edge from the nearest bit boundary
+                let pos = (at - start) as f64 / self.bit();
+                let dev = ((pos - pos.round()).abs() * self.bit()) as u64;
+                self.max_edge_deviation = self.max_edge_deviation.max(dev);
+            }
+            self.level = level;
+            self.edges.pop_front();
+        }
+        self.level
+    }
+
+    /// Decodes every frame that is complete by cycle `now`.
+    pub fn poll(&mut self, now: u64, out: &mut Vec<Decoded>) {
+        loop {
+            if self.start.is_none() {
+                // find the next falling edge from an armed (idle-high) line
+                let mut found = None;
+                while let Some(&(at, level)) = self.edges.front() {
+                    self.edges.pop_front();
+                    if level && !self.level {
+                        self.armed = true;
+                    }
+                    if !level && self.level && self.armed {
+                        found = Some(at);
+                        self.level = level;
+                        break;
+                    }
+                    self.level = level;
+                }
+                match found {
+                    Some(at) => self.start = Some(at),
+                    None => return,
+                }
+            }
+            let start = self.start.unwrap_or(0);
+            let bit = self.bit();
+            let stop_sample = start + (9.5 * bit) as u64;
+            if now < stop_sample {
+                return;
+            }
+            let mut byte = 0u8;
+            for i in 0..8 {
+                let at = start + ((1.5 + i as f64) * bit) as u64;
+                if self.level_at(at) {
+                    byte |= 1 << i;
+                }
+            }
+            let stop = self.level_at(stop_sample);
+            self.start = None;
+            if stop {
+                out.push(Decoded::Byte { cycle: start + (10.0 * bit) as u64, byte });
+            } else {
+                self.framing_errors += 1;
+                out.push(Decoded::FramingError { cycle: stop_sample, byte });
+                // a low stop bit: wait for the line to go high again before the next start
+                self.armed = false;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const F: u64 = 16_000_000;
+
+    fn loop_bytes(baud: u32, bytes: &[u8]) -> Vec<Decoded> {
+        let mut enc = Encoder::new(F, baud);
+        let mut dec = Decoder::new(F, baud, true);
+        for &b in bytes {
+            enc.send(b);
+        }
+        let mut now = 100;
+        let mut out = Vec::new();
+        while let Some(at) = enc.next_edge(now) {
+            now = at;
+            let level = enc.poll(now).unwrap();
+            dec.edge(now, level);
+        }
+        dec.poll(now + F, &mut out);
+        out
+    }
+
+    #[test]
+    fn encoder_and_decoder_agree_at_common_bauds() {
+        for baud in [9600, 19200, 57600, 115200] {
+            let data: Vec<u8> = (0..=255).collect();
+            let out = loop_bytes(baud, &data);
+            let bytes: Vec<u8> = out
+                .iter()
+                .map(|d| match d {
+                    Decoded::Byte { byte, .. } => *byte,
+                    Decoded::FramingError { .. } => panic!("framing error at {baud}"),
+                })
+                .collect();
+            assert_eq!(bytes, data, "baud {baud}");
+        }
+    }
+
+    #[test]
+    fn frame_takes_ten_bit_times() {
+        let mut enc = Encoder::new(F, 9600);
+        enc.send(0x55);
+        let first = enc.next_edge(0).unwrap();
+        let mut last = first;
+        while let Some(at) = enc.next_edge(last) {
+            enc.poll(at);
+            last = at;
+        }
+        // the stop bit starts at bit 9
+        assert_eq!(last - first, (9 * F + 4800) / 9600);
+    }
+
+    #[test]
+    fn low_stop_bit_is_a_framing_error() {
+        let bit = F / 9600;
+        let mut dec = Decoder::new(F, 9600, true);
+        dec.edge(1000, false); // start bit, then the line stays low
+        let mut out = Vec::new();
+        dec.poll(1000 + 12 * bit, &mut out);
+        assert!(matches!(out[0], Decoded::FramingError { byte: 0, .. }));
+        assert_eq!(dec.framing_errors, 1);
+    }
+
+    #[test]
+    fn floating_low_line_is_not_a_start_bit() {
+        let mut dec = Decoder::new(F, 9600, false);
+        let mut out = Vec::new();
+        dec.poll(F, &mut out);
+        assert!(out.is_empty());
+    }
+}
