@@ -88,6 +88,7 @@ pub enum Command {
 }
 
 /// Puts `s` with `"`, `,` and `\` escaped by a backslash.
+#[inline(never)]
 pub fn put_escaped(sink: &mut dyn Sink, s: PStr) {
     for i in 0..s.len() {
         let b = s.get(i);
@@ -98,12 +99,14 @@ pub fn put_escaped(sink: &mut dyn Sink, s: PStr) {
     }
 }
 
+#[inline(never)]
 fn put_quoted(sink: &mut dyn Sink, s: PStr) {
     sink.put(b'"');
     put_escaped(sink, s);
     sink.put(b'"');
 }
 
+#[inline(never)]
 fn put_cur(sink: &mut dyn Sink, plain: bool) {
     if !plain {
         put_p(sink, pstr!(b"_CUR"));
@@ -112,6 +115,7 @@ fn put_cur(sink: &mut dyn Sink, plain: bool) {
 
 impl Command {
     /// Writes the whole command line including `\r\n`.
+    #[inline(never)]
     pub fn emit(&self, s: &mut dyn Sink, wifi: &WifiParams) {
         put_p(s, pstr!(b"AT"));
         match *self {

@@ -199,6 +199,16 @@ pub struct Driver {
     ip: [u8; 4],
 }
 
+/// Index of the lowest set bit of a non-zero link mask (`trailing_zeros` is large on AVR).
+#[inline(never)]
+pub fn lowest_bit(mask: u8) -> u8 {
+    let mut i = 0;
+    while i < 7 && mask & (1 << i) == 0 {
+        i += 1;
+    }
+    i
+}
+
 /// True once `now` has reached `t` (wrapping millisecond clock).
 fn due(now: u32, t: u32) -> bool {
     now.wrapping_sub(t) < 0x8000_0000
@@ -244,6 +254,7 @@ impl Driver {
     }
 
     /// True when [`Driver::issue`] would accept a request now.
+    #[inline(never)]
     pub fn is_idle(&self) -> bool {
         self.phase == Phase::Up && self.cmd.is_none() && due(self.now, self.not_before)
     }
@@ -269,18 +280,27 @@ impl Driver {
     }
 
     /// True if `link` is still the live connection on its id.
+    #[inline(never)]
     pub fn is_open(&self, link: Link) -> bool {
         let l = &self.links[link.id as usize % LINKS];
         l.open && l.gen == link.gen
     }
 
     /// Bytes the ESP is known to hold for `link` (passive mode).
+    #[inline(never)]
     pub fn pending(&self, link: Link) -> u16 {
         if self.is_open(link) {
             self.links[link.id as usize].pending
         } else {
             0
         }
+    }
+
+    /// The live connection on link id `id`, if any.
+    #[inline(never)]
+    pub fn current(&self, id: u8) -> Option<Link> {
+        let l = self.links.get(id as usize)?;
+        l.open.then_some(Link { id, gen: l.gen })
     }
 
     fn link(&self, id: u8) -> Link {
@@ -290,6 +310,7 @@ impl Driver {
         }
     }
 
+    #[inline(never)]
     fn open(&mut self, id: u8) -> Link {
         let l = &mut self.links[id as usize];
         l.gen = l.gen.wrapping_add(1);
@@ -303,6 +324,7 @@ impl Driver {
         self.link(id)
     }
 
+    #[inline(never)]
     fn close(&mut self, id: u8) -> Option<Event> {
         let l = &mut self.links[id as usize];
         if !l.open {
@@ -313,6 +335,7 @@ impl Driver {
         Some(Event::Closed(self.link(id)))
     }
 
+    #[inline(never)]
     fn start(&mut self, cmd: Command, target: Link, timeout: u32) {
         self.cmd = Some(cmd);
         self.wait = Wait::Line;
@@ -321,6 +344,7 @@ impl Driver {
         self.deadline = self.now.wrapping_add(timeout);
     }
 
+    #[inline(never)]
     fn finish(&mut self) {
         self.cmd = None;
         self.wait = Wait::Idle;
@@ -422,6 +446,7 @@ impl Driver {
         self.on_token(tok)
     }
 
+    #[inline(never)]
     fn on_token(&mut self, tok: Token) -> Option<Event> {
         match tok {
             Token::Data(byte) => {
@@ -480,7 +505,7 @@ impl Driver {
                     None
                 }
             }
-            Token::Ok | Token::Error | Token::Fail => self.final_result(tok == Token::Ok),
+            Token::Ok | Token::Error | Token::Fail => self.final_result(matches!(tok, Token::Ok)),
             Token::Prompt => {
                 if self.wait == Wait::Prompt {
                     self.wait = Wait::Payload;
@@ -494,7 +519,7 @@ impl Driver {
                     self.finish();
                     return Some(Event::SendDone {
                         link: self.target,
-                        ok: tok == Token::SendOk,
+                        ok: matches!(tok, Token::SendOk),
                     });
                 }
                 None
@@ -707,14 +732,14 @@ impl Driver {
     pub fn tick(&mut self, now: u32) -> Option<Event> {
         self.now = now;
         if self.stale != 0 {
-            let id = self.stale.trailing_zeros() as u8;
+            let id = lowest_bit(self.stale);
             self.stale &= !(1 << id);
             if let Some(ev) = self.close(id) {
                 return Some(ev);
             }
         }
         if self.missed != 0 {
-            let id = self.missed.trailing_zeros() as u8;
+            let id = lowest_bit(self.missed);
             self.missed &= !(1 << id);
             if !self.links[id as usize].open && self.phase == Phase::Up {
                 let pending = self.links[id as usize].pending;

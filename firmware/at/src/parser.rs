@@ -262,6 +262,7 @@ impl Parser {
         Some(Token::RecvData(n.0))
     }
 
+    #[inline(never)]
     fn classify(&self) -> Token {
         let mut line = &self.line[..(self.len & 0x7f) as usize];
         while let [rest @ .., b' '] = line {

@@ -42,6 +42,7 @@ impl PStr {
     }
 
     /// True when the bytes equal `other`.
+    #[inline(never)]
     pub fn eq_bytes(&self, other: &[u8]) -> bool {
         other.len() == self.len() && other.iter().enumerate().all(|(i, &b)| self.get(i) == b)
     }

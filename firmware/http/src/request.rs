@@ -149,6 +149,7 @@ impl Request {
     }
 
     /// Feeds one byte.
+    #[inline(never)]
     pub fn feed(&mut self, b: u8) -> Progress {
         match self.state {
             State::Done => return Progress::Done,

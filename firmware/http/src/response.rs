@@ -93,6 +93,7 @@ impl ContentType {
 }
 
 /// Writes the status line and headers, ending with the blank line.
+#[inline(never)]
 pub fn write_head(s: &mut dyn Sink, status: Status, ctype: ContentType, content_length: u16) {
     put_p(s, pstr!(b"HTTP/1.1 "));
     put_u16(s, status.code());
@@ -124,13 +125,13 @@ mod tests {
     #[test]
     fn head_is_exact() {
         let mut out = [0u8; 200];
-        let n = render_window(0, &mut out, |s| {
+        let n = render_window(0, &mut out, &mut |s| {
             write_head(s, Status::NotFound, ContentType::Text, 14)
         });
         assert_eq!(
             std::str::from_utf8(&out[..n]).unwrap(),
             "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 14\r\nConnection: close\r\nCache-Control: no-store\r\n\r\n"
         );
-        assert_eq!(measure(|s| write_error_body(s, Status::NotFound)), 14);
+        assert_eq!(measure(&mut |s| write_error_body(s, Status::NotFound)), 14);
     }
 }

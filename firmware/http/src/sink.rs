@@ -56,20 +56,23 @@ impl Sink for Window<'_> {
 }
 
 /// Counts the length of a rendering.
-pub fn measure(render: impl FnOnce(&mut dyn Sink)) -> u32 {
+#[inline(never)]
+pub fn measure(render: &mut dyn FnMut(&mut dyn Sink)) -> u32 {
     let mut w = Window::new(0, &mut []);
     render(&mut w);
     w.total()
 }
 
 /// Renders the window starting at `start` into `out`; returns the number of bytes written.
-pub fn render_window(start: u32, out: &mut [u8], render: impl FnOnce(&mut dyn Sink)) -> usize {
+#[inline(never)]
+pub fn render_window(start: u32, out: &mut [u8], render: &mut dyn FnMut(&mut dyn Sink)) -> usize {
     let mut w = Window::new(start, out);
     render(&mut w);
     w.filled()
 }
 
 /// Puts every byte of a RAM slice.
+#[inline(never)]
 pub fn put_bytes(s: &mut dyn Sink, bytes: &[u8]) {
     for &b in bytes {
         s.put(b);
@@ -77,6 +80,7 @@ pub fn put_bytes(s: &mut dyn Sink, bytes: &[u8]) {
 }
 
 /// Puts every byte of a flash string.
+#[inline(never)]
 pub fn put_p(s: &mut dyn Sink, p: PStr) {
     for i in 0..p.len() {
         s.put(p.get(i));
@@ -84,25 +88,51 @@ pub fn put_p(s: &mut dyn Sink, p: PStr) {
 }
 
 /// Puts `v` in decimal.
+#[inline(never)]
 pub fn put_u32(s: &mut dyn Sink, v: u32) {
-    let mut digits = [0u8; 10];
-    let mut n = 0;
+    // Repeated subtraction: 32-bit division costs over a kilobyte of flash on the AVR.
+    // The powers of ten live in flash (as little-endian bytes), not in SRAM.
+    const fn powers() -> [u8; 36] {
+        let mut out = [0u8; 36];
+        let mut p: u32 = 1_000_000_000;
+        let mut i = 0;
+        while i < 9 {
+            let b = p.to_le_bytes();
+            out[i * 4] = b[0];
+            out[i * 4 + 1] = b[1];
+            out[i * 4 + 2] = b[2];
+            out[i * 4 + 3] = b[3];
+            p /= 10;
+            i += 1;
+        }
+        out
+    }
+    const POWERS: [u8; 36] = powers();
+    let table = crate::pstr!(&POWERS);
     let mut v = v;
-    loop {
-        digits[n] = b'0' + (v % 10) as u8;
-        n += 1;
-        v /= 10;
-        if v == 0 {
-            break;
+    let mut started = false;
+    for k in 0..9 {
+        let p = u32::from_le_bytes([
+            table.get(k * 4),
+            table.get(k * 4 + 1),
+            table.get(k * 4 + 2),
+            table.get(k * 4 + 3),
+        ]);
+        let mut d = b'0';
+        while v >= p {
+            v -= p;
+            d += 1;
+        }
+        if d != b'0' || started {
+            s.put(d);
+            started = true;
         }
     }
-    while n > 0 {
-        n -= 1;
-        s.put(digits[n]);
-    }
+    s.put(b'0' + v as u8);
 }
 
 /// Puts `v` in decimal (16-bit version, avoids 32-bit division on the AVR).
+#[inline(never)]
 pub fn put_u16(s: &mut dyn Sink, v: u16) {
     let mut digits = [0u8; 5];
     let mut n = 0;
@@ -122,6 +152,7 @@ pub fn put_u16(s: &mut dyn Sink, v: u16) {
 }
 
 /// Puts a dotted IPv4 address.
+#[inline(never)]
 pub fn put_ip(s: &mut dyn Sink, ip: [u8; 4]) {
     for (i, &o) in ip.iter().enumerate() {
         if i > 0 {
@@ -132,6 +163,7 @@ pub fn put_ip(s: &mut dyn Sink, ip: [u8; 4]) {
 }
 
 /// Puts one byte as it must appear inside a JSON string.
+#[inline(never)]
 pub fn put_json_byte(s: &mut dyn Sink, b: u8) {
     match b {
         b'"' | b'\\' => {
@@ -144,6 +176,7 @@ pub fn put_json_byte(s: &mut dyn Sink, b: u8) {
 }
 
 /// Puts one byte as it must appear in HTML text.
+#[inline(never)]
 pub fn put_html_byte(s: &mut dyn Sink, b: u8) {
     let esc = match b {
         b'<' => crate::pstr!(b"&lt;"),
@@ -211,11 +244,11 @@ mod tests {
     #[test]
     fn measure_and_windows_agree_with_full_render() {
         let full = b"n=4294967295 0 192.168.4.1";
-        assert_eq!(measure(sample) as usize, full.len());
+        assert_eq!(measure(&mut sample) as usize, full.len());
         for start in 0..full.len() {
             for n in 0..6 {
                 let mut out = [0u8; 6];
-                let got = render_window(start as u32, &mut out[..n], sample);
+                let got = render_window(start as u32, &mut out[..n], &mut sample);
                 let end = (start + n).min(full.len());
                 assert_eq!(&out[..got], &full[start..end]);
             }
@@ -225,13 +258,13 @@ mod tests {
     #[test]
     fn json_and_html_escapes() {
         let mut out = [0u8; 32];
-        let n = render_window(0, &mut out, |s| {
+        let n = render_window(0, &mut out, &mut |s| {
             for &b in b"a\"b\\c\n<&>" {
                 put_json_byte(s, b);
             }
         });
         assert_eq!(&out[..n], b"a\\\"b\\\\c?<&>");
-        let n = render_window(0, &mut out, |s| {
+        let n = render_window(0, &mut out, &mut |s| {
             for &b in b"<a&b>" {
                 put_html_byte(s, b);
             }

@@ -173,6 +173,12 @@ struct Tx {
 }
 
 const NO_SLOT: u8 = 0xFF;
+const FREE_SLOT: Slot = Slot {
+    state: SlotState::Free,
+    link: Link { id: 0, gen: 0 },
+    since: 0,
+    req: Request::new(),
+};
 const CONSOLE_QUEUE: usize = 4;
 
 /// The web server; `N` slots are compiled in (1..=[`MAX_SLOTS`]).
@@ -189,6 +195,7 @@ pub struct Server<'c, const N: usize> {
     errors: u32,
     now: u32,
     console: [Line; CONSOLE_QUEUE],
+    console_head: u8,
     console_len: u8,
     console_off: u16,
 }
@@ -209,15 +216,10 @@ impl<'c, const N: usize> Server<'c, N> {
             max_conn: max as u8 + 1,
             idle_timeout_s: IDLE_TIMEOUT_S,
         });
-        let mut s = Server {
+        Server {
             cfg,
             drv,
-            slots: core::array::from_fn(|_| Slot {
-                state: SlotState::Free,
-                link: Link { id: 0, gen: 0 },
-                since: 0,
-                req: Request::new(),
-            }),
+            slots: [FREE_SLOT; N],
             tx: None,
             snap: Snapshot::default(),
             reject: 0,
@@ -226,11 +228,11 @@ impl<'c, const N: usize> Server<'c, N> {
             errors: 0,
             now: 0,
             console: [Line::Banner; CONSOLE_QUEUE],
-            console_len: 0,
+            console_head: 0,
+            // The banner is the first console line.
+            console_len: 1,
             console_off: 0,
-        };
-        s.say(Line::Banner);
-        s
+        }
     }
 
     /// The AT driver (read-only: IP, version, link state).
@@ -262,7 +264,8 @@ impl<'c, const N: usize> Server<'c, N> {
 
     fn say(&mut self, line: Line) {
         if (self.console_len as usize) < CONSOLE_QUEUE {
-            self.console[self.console_len as usize] = line;
+            let i = (self.console_head + self.console_len) as usize % CONSOLE_QUEUE;
+            self.console[i] = line;
             self.console_len += 1;
         }
     }
@@ -419,7 +422,7 @@ impl<'c, const N: usize> Server<'c, N> {
             return;
         }
         if self.close != 0 {
-            let id = self.close.trailing_zeros() as u8;
+            let id = driver::lowest_bit(self.close);
             self.close &= !(1 << id);
             if let Some(link) = self.current_link(id) {
                 self.drv.issue(AtRequest::Close(link));
@@ -438,7 +441,7 @@ impl<'c, const N: usize> Server<'c, N> {
             return;
         }
         if self.reject != 0 {
-            let id = self.reject.trailing_zeros() as u8;
+            let id = driver::lowest_bit(self.reject);
             self.reject &= !(1 << id);
             if let Some(link) = self.current_link(id) {
                 self.start_response(
@@ -467,9 +470,7 @@ impl<'c, const N: usize> Server<'c, N> {
     }
 
     fn current_link(&self, id: u8) -> Option<Link> {
-        (0..=255u8)
-            .map(|gen| Link { id, gen })
-            .find(|&l| self.drv.is_open(l))
+        self.drv.current(id)
     }
 
     fn route(&mut self, i: usize, board: &mut dyn Board) -> (Body, bool) {
@@ -538,8 +539,8 @@ impl<'c, const N: usize> Server<'c, N> {
             };
         }
         let (cfg, snap, ver) = (self.cfg, &self.snap, self.drv.version());
-        let body_len = measure(|s| render::body(s, body, cfg, snap, ver)) as u16;
-        let head_len = measure(|s| {
+        let body_len = measure(&mut |s| render::body(s, body, cfg, snap, ver)) as u16;
+        let head_len = measure(&mut |s| {
             nanoesp_http::response::write_head(s, body.status(), body.content_type(), body_len)
         }) as u16;
         let total = head_len + if head_only { 0 } else { body_len };
@@ -588,7 +589,7 @@ impl<'c, const N: usize> Server<'c, N> {
             if t.link != link {
                 return 0;
             }
-            render_window((t.sent + off) as u32, buf, |s| {
+            render_window((t.sent + off) as u32, buf, &mut |s| {
                 nanoesp_http::response::write_head(
                     s,
                     t.body.status(),
@@ -606,7 +607,7 @@ impl<'c, const N: usize> Server<'c, N> {
     pub fn poll_console(&mut self, out: &mut [u8]) -> usize {
         let mut n = 0;
         while self.console_len > 0 && n < out.len() {
-            let line = self.console[0];
+            let line = self.console[self.console_head as usize % CONSOLE_QUEUE];
             let (cfg, ver, ip) = (self.cfg, self.drv.version(), self.drv.ip());
             let mut w = nanoesp_http::Window::new(self.console_off as u32, &mut out[n..]);
             render::line(&mut w, line, cfg, ver, ip);
@@ -614,7 +615,7 @@ impl<'c, const N: usize> Server<'c, N> {
             n += filled;
             self.console_off += filled as u16;
             if self.console_off as u32 >= total {
-                self.console.copy_within(1.., 0);
+                self.console_head = (self.console_head + 1) % CONSOLE_QUEUE as u8;
                 self.console_len -= 1;
                 self.console_off = 0;
             } else {

@@ -45,18 +45,21 @@ impl Body {
     }
 }
 
+#[inline(never)]
 fn put_html(s: &mut dyn Sink, p: PStr) {
     for i in 0..p.len() {
         put_html_byte(s, p.get(i));
     }
 }
 
+#[inline(never)]
 fn put_json(s: &mut dyn Sink, bytes: &[u8]) {
     for &b in bytes {
         put_json_byte(s, b);
     }
 }
 
+#[inline(never)]
 fn put_json_p(s: &mut dyn Sink, p: PStr) {
     for i in 0..p.len() {
         put_json_byte(s, p.get(i));
@@ -64,6 +67,7 @@ fn put_json_p(s: &mut dyn Sink, p: PStr) {
 }
 
 /// Writes the body of `body`.
+#[inline(never)]
 pub fn body(s: &mut dyn Sink, body: Body, cfg: &Config, snap: &Snapshot, esp_version: &[u8]) {
     match body {
         Body::Page => {
@@ -142,6 +146,7 @@ pub enum Line {
 }
 
 /// Writes one console line.
+#[inline(never)]
 pub fn line(s: &mut dyn Sink, line: Line, cfg: &Config, version: &[u8], ip: [u8; 4]) {
     if line == Line::Banner {
         put_p(s, pstr!(b"nanoesp "));
