@@ -297,7 +297,10 @@ impl Esp {
 
     // ------------------------------------------------------------------ UART side
 
-    /// A byte from the Nano arrived on the ESP's RX at `now_us`.
+    /// A byte from the Nano arrived on the ESP's RX at `now_us` (its stop bit).
+    ///
+    /// Time never goes backwards: a `now_us` earlier than the latest time given to any call
+    /// is taken as that latest time, so deliver input before polling output past it.
     pub fn uart_rx(&mut self, byte: u8, now_us: u64) {
         self.advance(now_us);
         self.bytes_rx += 1;
@@ -323,11 +326,18 @@ impl Esp {
     /// The next byte the ESP has finished putting on the wire by `now_us` (stop bit sent),
     /// paced at the current baud; `None` if no byte is due yet.
     pub fn uart_tx(&mut self, now_us: u64) -> Option<u8> {
+        self.uart_tx_timed(now_us).map(|(byte, _)| byte)
+    }
+
+    /// Like [`Esp::uart_tx`], also telling when the byte's stop bit ended (µs, rounded up,
+    /// ≤ `now_us`), so a caller that polls coarsely can still deliver it at the right time.
+    /// The times do not depend on how often the caller polls.
+    pub fn uart_tx_timed(&mut self, now_us: u64) -> Option<(u8, u64)> {
         self.advance(now_us);
-        let byte = self.tx.pop(now_us.saturating_mul(1000))?;
+        let (byte, done_ns) = self.tx.pop(now_us.saturating_mul(1000))?;
         self.bytes_tx += 1;
         self.transcript.record(Dir::FromEsp, byte);
-        Some(byte)
+        Some((byte, done_ns.div_ceil(1000).min(now_us)))
     }
 
     /// When something will next happen without input (a byte completes on the wire or an

@@ -76,8 +76,8 @@ impl TxQueue {
         None
     }
 
-    /// The next byte whose transmission has completed by `now_ns`.
-    pub(crate) fn pop(&mut self, now_ns: u64) -> Option<u8> {
+    /// The next byte whose transmission has completed by `now_ns`, with its completion time.
+    pub(crate) fn pop(&mut self, now_ns: u64) -> Option<(u8, u64)> {
         loop {
             match self.queue.front()? {
                 Chunk::SetBaud(b) => {
@@ -96,7 +96,7 @@ impl TxQueue {
                         self.queue.pop_front();
                         self.sent_in_front = 0;
                     }
-                    return Some(byte);
+                    return Some((byte, done));
                 }
             }
         }
@@ -198,10 +198,10 @@ mod tests {
         let t = byte_ns(9600);
         assert_eq!(t, 1_041_666);
         assert_eq!(q.pop(t - 1), None);
-        assert_eq!(q.pop(t), Some(b'a'));
+        assert_eq!(q.pop(t), Some((b'a', t)));
         assert_eq!(q.next_done_ns(), Some(2 * t));
         assert_eq!(q.pop(2 * t - 1), None);
-        assert_eq!(q.pop(2 * t), Some(b'b'));
+        assert_eq!(q.pop(2 * t), Some((b'b', 2 * t)));
         assert_eq!(q.pop(u64::MAX), None);
     }
 
@@ -212,9 +212,9 @@ mod tests {
         q.push_baud_change(115_200);
         q.push(b"K".to_vec(), 0);
         let slow = byte_ns(9600);
-        assert_eq!(q.pop(slow), Some(b'O'));
+        assert_eq!(q.pop(slow).map(|p| p.0), Some(b'O'));
         assert_eq!(q.next_done_ns(), Some(slow + byte_ns(115_200)));
-        assert_eq!(q.pop(slow + byte_ns(115_200)), Some(b'K'));
+        assert_eq!(q.pop(slow + byte_ns(115_200)).map(|p| p.0), Some(b'K'));
         assert_eq!(q.baud(), 115_200);
     }
 
