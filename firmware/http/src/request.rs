@@ -169,7 +169,11 @@ impl Request {
                     self.token_len = 0;
                     self.state = State::Target;
                 } else if (b == b'\r' || b == b'\n') && self.token_len == 0 {
-                    // RFC 9112 2.2: ignore empty lines before the request line.
+                    // RFC 9112 2.2: ignore empty lines before the request line (bounded).
+                    self.header_bytes += 1;
+                    if self.header_bytes > HEADERS_MAX {
+                        return self.fail(Status::HeadersTooLarge);
+                    }
                 } else if b.is_ascii_uppercase() && self.token_len < METHOD_MAX {
                     self.path[self.token_len as usize] = b;
                     self.token_len += 1;
@@ -365,6 +369,34 @@ mod tests {
             parse(b"POST / HTTP/1.1\r\nContent-Length: x\r\n\r\n").0,
             Progress::Error(Status::BadRequest)
         );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_input_ends_within_a_bounded_number_of_bytes(
+            prefix in proptest::collection::vec(proptest::sample::select(b"GET /a?b HTTP/1.1\r\nContent-Length: 3\r\n\r\nx".to_vec()), 0..200),
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..5000),
+        ) {
+            let mut r = Request::new();
+            let mut n = 0usize;
+            for &b in prefix.iter().chain(bytes.iter()) {
+                n += 1;
+                if r.feed(b) != Progress::NeedMore {
+                    break;
+                }
+            }
+            proptest::prop_assert!(r.progress() != Progress::NeedMore || n < 4500);
+            proptest::prop_assert!(r.path().len() <= PATH_MAX);
+        }
+    }
+
+    #[test]
+    fn endless_blank_lines_or_headers_end_in_431() {
+        let (p, _) = parse(&b"\r\n".repeat(3000));
+        assert_eq!(p, Progress::Error(Status::HeadersTooLarge));
+        let mut endless = b"GET / HTTP/1.1\r\n".to_vec();
+        endless.extend(std::iter::repeat_n(b'a', 5000));
+        assert_eq!(parse(&endless).0, Progress::Error(Status::HeadersTooLarge));
     }
 
     #[test]

@@ -1,0 +1,260 @@
+//! Property tests: timing and chunking of the ESP's output and unsolicited lines inserted at
+//! any line boundary never change what the driver reports for a link; garbage never panics.
+
+use nanoesp_at::driver::{Config, Driver, Event, Link, Request};
+use nanoesp_at::WifiParams;
+use nanoesp_http::pstr;
+use proptest::prelude::*;
+
+fn driver() -> Driver {
+    Driver::new(Config {
+        wifi: WifiParams { ssid: pstr!(b"lab"), password: pstr!(b"pw"), hostname: pstr!(b"nano") },
+        softap: false,
+        port: 80,
+        max_conn: 4,
+        idle_timeout_s: 30,
+    })
+}
+
+fn drain(d: &mut Driver) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let mut buf = [0u8; 32];
+        let n = d.poll_transmit(&mut buf, &mut |_, off, out| {
+            for (i, b) in out.iter_mut().enumerate() {
+                *b = b'a' + ((off as usize + i) % 26) as u8;
+            }
+            out.len()
+        });
+        if n == 0 {
+            return out;
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// Brings a driver up with canned replies (each reply is sent once its command went out).
+fn up(d: &mut Driver, now: &mut u32) {
+    d.feed(b'\n', *now);
+    for &b in b"ready\r\n" {
+        d.feed(b, *now);
+    }
+    for _ in 0..40 {
+        while d.tick(*now).is_some() {}
+        if d.is_up() {
+            return;
+        }
+        let cmd = drain(d);
+        if cmd.is_empty() {
+            *now += 10;
+            continue;
+        }
+        let reply: &[u8] = if cmd.starts_with(b"AT+CIFSR") {
+            b"+CIFSR:STAIP,\"10.0.0.2\"\r\n\r\nOK\r\n"
+        } else {
+            b"\r\nOK\r\n"
+        };
+        for &b in reply {
+            d.feed(b, *now);
+        }
+    }
+    assert!(d.is_up());
+}
+
+const REQUEST: &[u8] = b"GET / HTTP/1.1\r\n\r\n";
+
+const URCS: &[&[u8]] = &[
+    b"3,CONNECT\r\n",
+    b"3,CLOSED\r\n",
+    b"WIFI GOT IP\r\n",
+    b"WIFI CONNECTED\r\n",
+    b"\r\n+IPD,4,7\r\n",
+    b"\r\n",
+    b"\xff\xfegarbage\r\n",
+];
+
+/// A tiny reactive ESP for one client on link 0: answers the driver's commands, while the
+/// test inserts unsolicited lines between reply chunks at chosen moments. The "server" side
+/// pulls the request, sends 12 bytes and closes. Returns the events about link id 0.
+fn run(splits: &[usize], gaps: &[u32], urcs: &[(usize, usize)]) -> Vec<Event> {
+    use std::collections::VecDeque;
+    let mut d = driver();
+    let mut now = 0u32;
+    up(&mut d, &mut now);
+    let mut q: VecDeque<u8> = VecDeque::new();
+    q.extend(b"0,CONNECT\r\n\r\n+IPD,0,18\r\n");
+    let mut unread = REQUEST.to_vec();
+    let mut line: Vec<u8> = Vec::new();
+    let mut payload_left = 0usize;
+    let mut open = true;
+    let mut events = Vec::new();
+    let mut link0: Option<Link> = None;
+    let mut sent = false;
+    let mut closing = false;
+    for k in 0..4000 {
+        for &(at, which) in urcs {
+            if at == k {
+                q.extend(URCS[which]);
+            }
+        }
+        let n = splits[k % splits.len()].max(1);
+        for _ in 0..n {
+            let Some(b) = q.pop_front() else { break };
+            if let Some(e) = d.feed(b, now) {
+                events.push(e);
+            }
+        }
+        now += gaps[k % gaps.len()];
+        while let Some(e) = d.tick(now) {
+            events.push(e);
+        }
+        if link0.is_none() {
+            link0 = events.iter().find_map(|e| match e {
+                Event::Connected(l) if l.id == 0 => Some(*l),
+                _ => None,
+            });
+        }
+        if let Some(l) = link0 {
+            let got = events.iter().filter(|e| matches!(e, Event::Data { link, .. } if *link == l)).count();
+            if d.is_idle() {
+                if got < REQUEST.len() && d.pending(l) > 0 {
+                    d.issue(Request::Pull { link: l, max: 7 });
+                } else if got == REQUEST.len() && !sent {
+                    sent = d.issue(Request::Send { link: l, len: 12 });
+                } else if sent && !closing && events.iter().any(|e| matches!(e, Event::SendDone { .. })) {
+                    closing = d.issue(Request::Close(l));
+                } else {
+                    d.housekeeping();
+                }
+            }
+        }
+        // The ESP reads what the driver wrote.
+        for b in drain(&mut d) {
+            if payload_left > 0 {
+                payload_left -= 1;
+                if payload_left == 0 {
+                    q.extend(b"\r\nRecv 12 bytes\r\n");
+                    q.extend(b"\r\nSEND OK\r\n");
+                }
+                continue;
+            }
+            line.push(b);
+            if b != b'\n' {
+                continue;
+            }
+            let cmd = String::from_utf8_lossy(&line).into_owned();
+            line.clear();
+            if cmd.starts_with("AT+CIPRECVLEN?") {
+                let n = if open { unread.len() } else { 0 };
+                q.extend(format!("+CIPRECVLEN:{n},0,0,0,0\r\n\r\nOK\r\n").as_bytes());
+            } else if let Some(max) = cmd.strip_prefix("AT+CIPRECVDATA=0,") {
+                let max: usize = max.trim().parse().unwrap();
+                let n = max.min(unread.len());
+                if n == 0 {
+                    q.extend(b"\r\nERROR\r\n");
+                } else {
+                    q.extend(format!("+CIPRECVDATA,{n}:").as_bytes());
+                    q.extend(unread.drain(..n));
+                    q.extend(b"\r\nOK\r\n");
+                }
+            } else if cmd.starts_with("AT+CIPSEND=0,12") {
+                q.extend(b"\r\nOK\r\n");
+                q.extend(b"> ");
+                payload_left = 12;
+            } else if cmd.starts_with("AT+CIPCLOSE=0") {
+                open = false;
+                q.extend(b"0,CLOSED\r\n\r\nOK\r\n");
+            } else if cmd.starts_with("AT+CIPSTATUS") {
+                if open {
+                    q.extend(b"STATUS:3\r\n+CIPSTATUS:0,\"TCP\",\"10.0.0.9\",5000,80,1\r\n\r\nOK\r\n");
+                } else {
+                    q.extend(b"STATUS:4\r\n\r\nOK\r\n");
+                }
+            } else {
+                q.extend(b"\r\nERROR\r\n");
+            }
+        }
+        if !open && q.is_empty() {
+            break;
+        }
+    }
+    events
+        .into_iter()
+        .filter(|e| match e {
+            Event::Connected(l) | Event::Closed(l) => l.id == 0,
+            Event::Data { link, .. } | Event::SendDone { link, .. } => link.id == 0,
+            _ => false,
+        })
+        .collect()
+}
+
+fn expected() -> Vec<Event> {
+    run(&[1], &[0], &[])
+}
+
+#[test]
+fn base_script_yields_the_whole_exchange() {
+    let ev = expected();
+    let l0 = match ev[0] {
+        Event::Connected(l) => l,
+        ref e => panic!("{e:?}"),
+    };
+    let data: Vec<u8> = ev
+        .iter()
+        .filter_map(|e| match e {
+            Event::Data { byte, .. } => Some(*byte),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(data, REQUEST);
+    assert!(ev.contains(&Event::SendDone { link: l0, ok: true }));
+    assert_eq!(*ev.last().unwrap(), Event::Closed(l0));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    #[test]
+    fn any_split_and_timing_gives_the_same_events(
+        splits in proptest::collection::vec(1usize..40, 1..10),
+        gaps in proptest::collection::vec(0u32..50, 1..10),
+    ) {
+        prop_assert_eq!(run(&splits, &gaps, &[]), expected());
+    }
+
+    #[test]
+    fn urcs_at_any_line_boundary_do_not_disturb_link_0(
+        urcs in proptest::collection::vec((0usize..120, 0usize..URCS.len()), 0..8),
+        splits in proptest::collection::vec(1usize..40, 1..5),
+    ) {
+        prop_assert_eq!(run(&splits, &[1], &urcs), expected());
+    }
+
+    #[test]
+    fn garbage_and_random_requests_never_panic(
+        bytes in proptest::collection::vec(any::<u8>(), 0..3000),
+        ops in proptest::collection::vec((0u8..6, 0u8..6, 0u16..3000), 0..50),
+    ) {
+        let mut d = driver();
+        let mut now = 0u32;
+        up(&mut d, &mut now);
+        for (i, chunk) in bytes.chunks(64).enumerate() {
+            for &b in chunk {
+                let _ = d.feed(b, now);
+            }
+            if let Some(&(op, id, n)) = ops.get(i) {
+                let link = Link { id, gen: n as u8 };
+                let _ = match op {
+                    0 => d.issue(Request::Send { link, len: n }),
+                    1 => d.issue(Request::Pull { link, max: n }),
+                    2 => d.issue(Request::Close(link)),
+                    3 => { d.housekeeping(); true }
+                    _ => true,
+                };
+                now = now.wrapping_add(n as u32);
+            }
+            while d.tick(now).is_some() {}
+            drain(&mut d);
+        }
+    }
+}
