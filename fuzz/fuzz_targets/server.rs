@@ -1,0 +1,52 @@
+//! Arbitrary ESP output and time into the whole server: no panic, limits kept.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use nanoesp_http::pstr;
+use nanoesp_server::{Board, Config, PinError, Server};
+
+struct B;
+impl Board for B {
+    fn analog_read(&mut self, ch: u8) -> u16 {
+        ch as u16
+    }
+    fn digital_read(&mut self, pin: u8) -> Result<bool, PinError> {
+        if pin > 13 { Err(PinError::NoSuchPin) } else { Ok(true) }
+    }
+    fn digital_write(&mut self, pin: u8, _: bool) -> Result<(), PinError> {
+        if pin < 2 { Err(PinError::Reserved) } else { Ok(()) }
+    }
+}
+
+static CFG: Config = Config {
+    build_id: pstr!(b"deadbeef"),
+    board: pstr!(b"nano"),
+    esp_module: pstr!(b"esp12e"),
+    link: pstr!(b"usart"),
+    link_baud: 115200,
+    ssid: pstr!(b"lab"),
+    password: pstr!(b"pw"),
+    softap: false,
+    hostname: pstr!(b"nano"),
+    port: 80,
+    max_clients: 3,
+    title: pstr!(b"<t>"),
+    text: pstr!(b"&"),
+};
+
+fuzz_target!(|data: &[u8]| {
+    let mut s: Server<3> = Server::new(&CFG);
+    let mut now = 0u32;
+    let mut out = [0u8; 40];
+    for chunk in data.chunks(12) {
+        let (dt, bytes) = chunk.split_first().unwrap();
+        for &b in bytes {
+            s.on_uart_byte(b, now);
+        }
+        now = now.wrapping_add(*dt as u32 * 20);
+        s.tick(now, &mut B);
+        let _ = s.poll_uart_tx(&mut out);
+        let _ = s.poll_console(&mut out);
+        assert!(s.clients() <= 3);
+    }
+});
