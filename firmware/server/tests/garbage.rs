@@ -1,0 +1,87 @@
+//! The whole server fed arbitrary ESP output and time never panics, and keeps its limits.
+
+use nanoesp_http::pstr;
+use nanoesp_server::{Board, Config, PinError, Server};
+use proptest::prelude::*;
+
+struct B;
+impl Board for B {
+    fn analog_read(&mut self, ch: u8) -> u16 {
+        ch as u16 * 100
+    }
+    fn digital_read(&mut self, pin: u8) -> Result<bool, PinError> {
+        if pin > 13 { Err(PinError::NoSuchPin) } else { Ok(pin % 2 == 0) }
+    }
+    fn digital_write(&mut self, pin: u8, _high: bool) -> Result<(), PinError> {
+        if pin < 2 { Err(PinError::Reserved) } else { Ok(()) }
+    }
+}
+
+static CFG: Config = Config {
+    build_id: pstr!(b"12345678"),
+    board: pstr!(b"nano"),
+    esp_module: pstr!(b"esp01"),
+    link: pstr!(b"soft"),
+    link_baud: 9600,
+    ssid: pstr!(b"s"),
+    password: pstr!(b"p"),
+    softap: false,
+    hostname: pstr!(b"h"),
+    port: 8080,
+    max_clients: 2,
+    title: pstr!(b"t"),
+    text: pstr!(b"x"),
+};
+
+/// Pieces of plausible ESP output, glued at random.
+const PIECES: &[&[u8]] = &[
+    b"\r\nready\r\n",
+    b"\r\nOK\r\n",
+    b"\r\nERROR\r\n",
+    b"> ",
+    b"0,CONNECT\r\n",
+    b"1,CONNECT\r\n",
+    b"0,CLOSED\r\n",
+    b"+IPD,0,18\r\n",
+    b"+IPD,1,5:GET /",
+    b"+CIPRECVDATA,18:GET / HTTP/1.1\r\n\r\n",
+    b"\r\nSEND OK\r\n",
+    b"\r\nSEND FAIL\r\n",
+    b"busy p...\r\n",
+    b"+CIFSR:STAIP,\"1.2.3.4\"\r\n",
+    b"AT version:1.7.4.0(x)\r\n",
+    b"+CIPRECVLEN:3,0,0,0,9\r\n",
+    b"STATUS:3\r\n+CIPSTATUS:2,\"TCP\"\r\n",
+    b"\xff\x00\x80",
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    #[test]
+    fn server_survives_any_esp_output(
+        script in proptest::collection::vec((0usize..PIECES.len(), any::<u8>(), 0u32..3000), 0..200),
+        raw in proptest::collection::vec(any::<u8>(), 0..500),
+    ) {
+        let mut s: Server<2> = Server::new(&CFG);
+        let mut now = 0u32;
+        let mut out = [0u8; 48];
+        for (piece, junk, dt) in script {
+            for &b in PIECES[piece] {
+                s.on_uart_byte(b, now);
+            }
+            if junk % 7 == 0 {
+                s.on_uart_byte(junk, now);
+            }
+            now = now.wrapping_add(dt);
+            s.tick(now, &mut B);
+            let _ = s.poll_uart_tx(&mut out);
+            let _ = s.poll_console(&mut out);
+            prop_assert!(s.clients() <= 2);
+        }
+        for &b in &raw {
+            s.on_uart_byte(b, now);
+        }
+        s.tick(now, &mut B);
+    }
+}
