@@ -56,6 +56,7 @@ typedef struct nsim_t {
 	uint8_t ext_mask[8], ext_value[8]; /* externally driven pins per port 'A'+i */
 	uint32_t resets;    /* core resets of any kind (external, watchdog) */
 	uint32_t until_armed;
+	int stop_early;     /* an output event happened: return from nsim_run so Rust sees it now */
 	void (*prev_reset)(avr_t *);
 } nsim_t;
 
@@ -73,6 +74,7 @@ static void on_uart_out(struct avr_irq_t *irq, uint32_t value, void *param)
 	s->out_buf[at].cycle = s->avr->cycle;
 	s->out_buf[at].byte = (uint8_t)value;
 	s->out_len++;
+	s->stop_early = 1;
 }
 
 static void on_uart_xon(struct avr_irq_t *irq, uint32_t value, void *param)
@@ -206,6 +208,7 @@ static void on_pin(struct avr_irq_t *irq, uint32_t value, void *param)
 	/* compare-match toggles arrive with AVR_IOPORT_OUTPUT (0x100) or'ed in */
 	s->edges[at].level = (value & 0xff) ? 1 : 0;
 	s->edge_len++;
+	s->stop_early = 1;
 }
 
 /* Record every level change of pin `bit` of `port` ('B','C','D') under `id`. */
@@ -426,7 +429,8 @@ static avr_cycle_count_t until_timer(avr_t *avr, avr_cycle_count_t when, void *p
 
 /*
  * Run until the cycle counter reaches `until` (it may end a few cycles later: simavr
- * finishes the current instruction). A cycle timer at `until` keeps a sleeping core from
+ * finishes the current instruction), or earlier, right after the firmware wrote UDR0 or
+ * changed a watched pin, so the caller can forward it at the right time. A cycle timer at `until` keeps a sleeping core from
  * jumping past it. Returns the core state (cpu_Running, cpu_Sleeping, cpu_Done,
  * cpu_Crashed, ...).
  */
@@ -439,7 +443,8 @@ int nsim_run(nsim_t *s, uint64_t until)
 		avr_cycle_timer_register(avr, until - avr->cycle, until_timer, s);
 		s->until_armed = 1;
 	}
-	while (avr->cycle < until) {
+	s->stop_early = 0;
+	while (avr->cycle < until && !s->stop_early) {
 		if (s->in_len && s->xon) feed_uart(s);
 		if (avr->state != cpu_Running && avr->state != cpu_Sleeping) break;
 		avr_run(avr);

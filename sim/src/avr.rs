@@ -142,8 +142,14 @@ impl Avr {
         let rc = unsafe { nsim_load_elf(self.raw, c.as_ptr()) };
         match rc {
             0 => Ok(()),
-            -3 => Err(SimError::Firmware(path.into(), "image does not fit in 32 KiB flash".into())),
-            _ => Err(SimError::Firmware(path.into(), "not a readable AVR ELF file".into())),
+            -3 => Err(SimError::Firmware(
+                path.into(),
+                "image does not fit in 32 KiB flash".into(),
+            )),
+            _ => Err(SimError::Firmware(
+                path.into(),
+                "not a readable AVR ELF file".into(),
+            )),
         }
     }
 
@@ -282,7 +288,8 @@ impl Avr {
     /// Records every level change of `pin` under `id` (at most 4 pins).
     pub fn watch_pin(&mut self, pin: Pin, id: u8) -> Result<(), SimError> {
         // SAFETY: raw is valid.
-        let rc = unsafe { nsim_pin_watch(self.raw, pin.port as c_char, pin.bit as c_int, id as c_int) };
+        let rc =
+            unsafe { nsim_pin_watch(self.raw, pin.port as c_char, pin.bit as c_int, id as c_int) };
         if rc == 0 {
             Ok(())
         } else {
@@ -306,7 +313,11 @@ impl Avr {
                     256,
                 ) as usize
             };
-            out.extend((0..n).map(|i| Edge { cycle: cycles[i], pin: pins[i], level: levels[i] != 0 }));
+            out.extend((0..n).map(|i| Edge {
+                cycle: cycles[i],
+                pin: pins[i],
+                level: levels[i] != 0,
+            }));
             if n < 256 {
                 break;
             }
@@ -322,7 +333,14 @@ impl Avr {
     /// Drives an input pin from outside (PCINT and, on PB0, Timer1 input capture see it).
     pub fn drive_pin(&mut self, pin: Pin, level: bool) {
         // SAFETY: raw is valid.
-        unsafe { nsim_pin_drive(self.raw, pin.port as c_char, pin.bit as c_int, level as c_int) }
+        unsafe {
+            nsim_pin_drive(
+                self.raw,
+                pin.port as c_char,
+                pin.bit as c_int,
+                level as c_int,
+            )
+        }
     }
 
     /// Sets the voltage on ADC channel 0..=7 in millivolts (AVcc = AREF = 5000 mV).

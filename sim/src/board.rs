@@ -145,11 +145,15 @@ impl Board {
         let link = match link.kind {
             LinkKind::Usart => {
                 // the ESP does not wait for the Nano: no flow control on this path
-                Link::Usart { outgoing: VecDeque::new() }
+                Link::Usart {
+                    outgoing: VecDeque::new(),
+                }
             }
             LinkKind::Soft { rx, tx } => {
                 if rx == tx {
-                    return Err(SimError::Usage("soft link RX and TX must be different pins".into()));
+                    return Err(SimError::Usage(
+                        "soft link RX and TX must be different pins".into(),
+                    ));
                 }
                 avr.watch_pin(tx, 0)?;
                 // the ESP's TX idles high
@@ -262,9 +266,14 @@ impl Board {
                         next = next.min(due.max(now + 1));
                     }
                 }
-                Link::Soft { encoder, .. } => {
+                Link::Soft {
+                    encoder, decoder, ..
+                } => {
                     if let Some(edge) = encoder.next_edge(now) {
                         next = next.min(edge.max(now + 1));
+                    }
+                    if let Some(done) = decoder.frame_done_at() {
+                        next = next.min(done.max(now + 1));
                     }
                 }
             }
@@ -283,7 +292,10 @@ impl Board {
                     )));
                 }
                 CoreState::Crashed => {
-                    return Err(SimError::CoreStopped(format!("crashed at pc {:#06x}", self.avr.pc())));
+                    return Err(SimError::CoreStopped(format!(
+                        "crashed at pc {:#06x}",
+                        self.avr.pc()
+                    )));
                 }
                 CoreState::Other(s) => {
                     return Err(SimError::CoreStopped(format!("simavr state {s}")));
@@ -339,6 +351,10 @@ impl Board {
         while let Some(byte) = esp.uart_tx(now_us) {
             match &mut self.link {
                 Link::Usart { .. } => {
+                    if !self.avr.uart_enabled() {
+                        // receiver off (before init, during reset): lost, as on hardware
+                        continue;
+                    }
                     if self.avr.uart_rx_pending() >= USART_RX_DEPTH || !self.avr.uart_inject(byte) {
                         self.stats.overruns += 1;
                         continue;
@@ -368,7 +384,9 @@ impl Board {
                 for (_, byte) in out {
                     match byte {
                         b'\n' => {
-                            let line = String::from_utf8_lossy(&self.console_line).trim_end_matches('\r').to_string();
+                            let line = String::from_utf8_lossy(&self.console_line)
+                                .trim_end_matches('\r')
+                                .to_string();
                             self.console_line.clear();
                             self.console_lines.push_back(line);
                         }
@@ -381,7 +399,10 @@ impl Board {
                 let cpb = self.avr.uart_cycles_per_bit();
                 if !out.is_empty() {
                     let mismatch = *strict_baud && baud_mismatch(pty.client_baud(), cpb);
-                    let bytes: Vec<u8> = out.iter().map(|&(_, b)| if mismatch { garble(b) } else { b }).collect();
+                    let bytes: Vec<u8> = out
+                        .iter()
+                        .map(|&(_, b)| if mismatch { garble(b) } else { b })
+                        .collect();
                     pty.write(&bytes);
                 }
                 if now >= self.next_console_poll {
@@ -393,8 +414,11 @@ impl Board {
                     }
                     if !polled.data.is_empty() && !polled.opened {
                         let mismatch = *strict_baud && baud_mismatch(pty.client_baud(), cpb);
-                        let bytes: Vec<u8> =
-                            polled.data.iter().map(|&b| if mismatch { garble(b) } else { b }).collect();
+                        let bytes: Vec<u8> = polled
+                            .data
+                            .iter()
+                            .map(|&b| if mismatch { garble(b) } else { b })
+                            .collect();
                         self.avr.uart_push(&bytes);
                     }
                 }

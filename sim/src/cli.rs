@@ -61,7 +61,9 @@ impl LinkArgs {
                 let rx = link_pin(&self.rx, "--rx")?;
                 let tx = link_pin(&self.tx, "--tx")?;
                 if rx == tx {
-                    return Err(SimError::Usage("--rx and --tx must be different pins".into()));
+                    return Err(SimError::Usage(
+                        "--rx and --tx must be different pins".into(),
+                    ));
                 }
                 if !(1200..=115_200).contains(&self.baud) {
                     return Err(SimError::Usage(format!(
@@ -75,15 +77,23 @@ impl LinkArgs {
         if self.baud == 0 {
             return Err(SimError::Usage("--baud must be positive".into()));
         }
-        Ok(LinkConfig { kind, baud: self.baud })
+        Ok(LinkConfig {
+            kind,
+            baud: self.baud,
+        })
     }
 }
 
 fn link_pin(name: &str, flag: &str) -> Result<Pin, SimError> {
-    let pin = Pin::from_arduino(name)
-        .ok_or_else(|| SimError::Usage(format!("{flag} {name}: not a Nano pin (allowed: D2–D13, A0–A5)")))?;
+    let pin = Pin::from_arduino(name).ok_or_else(|| {
+        SimError::Usage(format!(
+            "{flag} {name}: not a Nano pin (allowed: D2–D13, A0–A5)"
+        ))
+    })?;
     if pin.port == b'D' && pin.bit < 2 {
-        return Err(SimError::Usage(format!("{flag} {name}: D0/D1 are USART0; use --link usart")));
+        return Err(SimError::Usage(format!(
+            "{flag} {name}: D0/D1 are USART0; use --link usart"
+        )));
     }
     Ok(pin)
 }
@@ -194,7 +204,10 @@ pub fn parse_adc(spec: &str) -> Result<(u8, u32), SimError> {
     let bad = || SimError::Usage(format!("--adc {spec}: expected A0..A7=MILLIVOLTS"));
     let (pin, mv) = spec.split_once('=').ok_or_else(bad)?;
     let pin = pin.trim().to_ascii_uppercase();
-    let channel: u8 = pin.strip_prefix('A').and_then(|n| n.parse().ok()).ok_or_else(bad)?;
+    let channel: u8 = pin
+        .strip_prefix('A')
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(bad)?;
     let mv: u32 = mv.trim().parse().map_err(|_| bad())?;
     if channel > 7 || mv > 5000 {
         return Err(bad());
@@ -217,7 +230,12 @@ mod tests {
 
     #[test]
     fn soft_link_rejects_usart_pins_and_bad_names() {
-        let mut args = LinkArgs { link: LinkChoice::Soft, rx: "D0".into(), tx: "D9".into(), baud: 57600 };
+        let mut args = LinkArgs {
+            link: LinkChoice::Soft,
+            rx: "D0".into(),
+            tx: "D9".into(),
+            baud: 57600,
+        };
         assert!(args.resolve().is_err());
         args.rx = "D13".into();
         assert!(args.resolve().is_ok());

@@ -26,7 +26,9 @@ pub enum SimError {
     #[error("the simulated ATmega328P stopped: {0}")]
     CoreStopped(String),
     /// The firmware never brought the HTTP server up in time.
-    #[error("the firmware did not bring the HTTP server up within {seconds} s of simulated time\n{tail}")]
+    #[error(
+        "the firmware did not bring the HTTP server up within {seconds} s of simulated time\n{tail}"
+    )]
     NotReady {
         /// Simulated seconds waited.
         seconds: f64,
@@ -38,6 +40,9 @@ pub enum SimError {
 impl SimError {
     /// Wraps an I/O error with what was being attempted.
     pub fn io(what: impl Into<String>, source: std::io::Error) -> SimError {
-        SimError::Io { what: what.into(), source }
+        SimError::Io {
+            what: what.into(),
+            source,
+        }
     }
 }

@@ -121,9 +121,9 @@ pub fn build_emulator(s: &EmuSettings) -> Esp {
 pub fn read_password(path: &Path) -> Result<Vec<u8>, SimError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| SimError::io(format!("reading {}", path.display()), e))?;
-    let value: toml::Table = text
-        .parse()
-        .map_err(|e: toml::de::Error| SimError::Usage(format!("{}: {}", path.display(), e.message())))?;
+    let value: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+        SimError::Usage(format!("{}: {}", path.display(), e.message()))
+    })?;
     value
         .get("wifi")
         .and_then(|w| w.get("password"))
@@ -159,7 +159,10 @@ pub struct SerialPort {
 impl SerialPort {
     /// Opens `path` raw at `baud`.
     pub fn open(path: &Path, baud: u32) -> Result<SerialPort, SimError> {
-        Ok(SerialPort { file: open_serial(path, baud)?, rx: Default::default() })
+        Ok(SerialPort {
+            file: open_serial(path, baud)?,
+            rx: Default::default(),
+        })
     }
 }
 
@@ -189,7 +192,10 @@ mod tests {
     #[test]
     fn esp_choice_parses() {
         assert_eq!("emu".parse::<EspChoice>(), Ok(EspChoice::Emu));
-        assert_eq!("serial:/dev/ttyUSB0".parse::<EspChoice>(), Ok(EspChoice::Serial("/dev/ttyUSB0".into())));
+        assert_eq!(
+            "serial:/dev/ttyUSB0".parse::<EspChoice>(),
+            Ok(EspChoice::Serial("/dev/ttyUSB0".into()))
+        );
         assert!("serial:".parse::<EspChoice>().is_err());
         assert!("wifi".parse::<EspChoice>().is_err());
     }

@@ -50,14 +50,21 @@ pub fn parse(text: &str) -> Result<Vec<Segment>, String> {
                     Some(last) if last.addr + last.data.len() as u32 == addr => {
                         last.data.extend_from_slice(data)
                     }
-                    _ => segments.push(Segment { addr, data: data.to_vec() }),
+                    _ => segments.push(Segment {
+                        addr,
+                        data: data.to_vec(),
+                    }),
                 }
             }
             0x01 => break,
             0x02 if len == 2 => base = (u16::from_be_bytes([data[0], data[1]]) as u32) << 4,
             0x04 if len == 2 => base = (u16::from_be_bytes([data[0], data[1]]) as u32) << 16,
             0x03 | 0x05 => {} // start addresses mean nothing to an AVR
-            other => return Err(format!("line {lineno}: unsupported record type {other:02x}")),
+            other => {
+                return Err(format!(
+                    "line {lineno}: unsupported record type {other:02x}"
+                ));
+            }
         }
     }
     Ok(segments)
@@ -88,12 +95,22 @@ mod tests {
     fn parses_data_and_extended_address_records() {
         let text = ":020000040000FA\n:0400000001020304F2\n:020004000506EF\n:00000001FF\n";
         let segs = parse(text).unwrap();
-        assert_eq!(segs, vec![Segment { addr: 0, data: vec![1, 2, 3, 4, 5, 6] }]);
+        assert_eq!(
+            segs,
+            vec![Segment {
+                addr: 0,
+                data: vec![1, 2, 3, 4, 5, 6]
+            }]
+        );
     }
 
     #[test]
     fn rejects_bad_checksum() {
-        assert!(parse(":0400000001020304F3\n").unwrap_err().contains("checksum"));
+        assert!(
+            parse(":0400000001020304F3\n")
+                .unwrap_err()
+                .contains("checksum")
+        );
     }
 
     #[test]

@@ -24,9 +24,13 @@ pub fn power_on(plan: &FlashPlan) -> Result<(Avr, Option<u32>), SimError> {
     let mut have_code = false;
     if let Some(path) = &plan.flash_image {
         if path.exists() {
-            let image = std::fs::read(path).map_err(|e| SimError::io(format!("reading {}", path.display()), e))?;
+            let image = std::fs::read(path)
+                .map_err(|e| SimError::io(format!("reading {}", path.display()), e))?;
             if image.len() > avr.flash_size() {
-                return Err(SimError::Firmware(path.clone(), "flash image larger than 32 KiB".into()));
+                return Err(SimError::Firmware(
+                    path.clone(),
+                    "flash image larger than 32 KiB".into(),
+                ));
             }
             avr.write_flash(0, &image);
             have_code = true;
@@ -48,7 +52,11 @@ pub fn power_on(plan: &FlashPlan) -> Result<(Avr, Option<u32>), SimError> {
             if seg.addr as usize + seg.data.len() > avr.flash_size() {
                 return Err(SimError::Firmware(
                     path.clone(),
-                    format!("runs past the end of flash ({:#x} + {} bytes)", seg.addr, seg.data.len()),
+                    format!(
+                        "runs past the end of flash ({:#x} + {} bytes)",
+                        seg.addr,
+                        seg.data.len()
+                    ),
                 ));
             }
             avr.write_flash(seg.addr, &seg.data);
@@ -64,7 +72,11 @@ pub fn power_on(plan: &FlashPlan) -> Result<(Avr, Option<u32>), SimError> {
     avr.set_reset_pc(boot_base.unwrap_or(0));
     // With BOOTRST the bootloader runs first; optiboot only waits for a programmer
     // after an external reset, which is what plugging in a Nano's USB amounts to.
-    avr.reset(if boot_base.is_some() { MCUSR_PORF | MCUSR_EXTRF } else { MCUSR_PORF });
+    avr.reset(if boot_base.is_some() {
+        MCUSR_PORF | MCUSR_EXTRF
+    } else {
+        MCUSR_PORF
+    });
     Ok((avr, boot_base))
 }
 
@@ -77,7 +89,10 @@ fn load_code(avr: &mut Avr, path: &Path) -> Result<(), SimError> {
     }
     for seg in hex::read(path)? {
         if seg.addr as usize + seg.data.len() > avr.flash_size() {
-            return Err(SimError::Firmware(path.into(), "image does not fit in 32 KiB flash".into()));
+            return Err(SimError::Firmware(
+                path.into(),
+                "image does not fit in 32 KiB flash".into(),
+            ));
         }
         avr.write_flash(seg.addr, &seg.data);
     }
@@ -93,7 +108,11 @@ pub struct FlashStore {
 impl FlashStore {
     /// Remembers the current flash as saved (it was just loaded from or matches the file).
     pub fn new(path: PathBuf, avr: &Avr) -> FlashStore {
-        FlashStore { path, saved: Vec::new() }.with_current(avr)
+        FlashStore {
+            path,
+            saved: Vec::new(),
+        }
+        .with_current(avr)
     }
 
     fn with_current(mut self, avr: &Avr) -> FlashStore {
@@ -110,7 +129,8 @@ impl FlashStore {
             return Ok(false);
         }
         let tmp = self.path.with_extension("tmp");
-        std::fs::write(&tmp, &flash).map_err(|e| SimError::io(format!("writing {}", tmp.display()), e))?;
+        std::fs::write(&tmp, &flash)
+            .map_err(|e| SimError::io(format!("writing {}", tmp.display()), e))?;
         std::fs::rename(&tmp, &self.path)
             .map_err(|e| SimError::io(format!("renaming to {}", self.path.display()), e))?;
         self.saved = flash;

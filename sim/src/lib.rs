@@ -12,8 +12,6 @@ pub mod cli;
 pub mod error;
 pub mod esp;
 pub mod hex;
-#[cfg(feature = "espemu")]
-pub mod http;
 pub mod image;
 pub mod pty;
 pub mod run;

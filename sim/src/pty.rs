@@ -39,7 +39,13 @@ impl Pty {
         let mut slave: libc::c_int = -1;
         // SAFETY: openpty writes two fds; null name/termios/winsize are allowed.
         let rc = unsafe {
-            libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), std::ptr::null())
+            libc::openpty(
+                &mut master,
+                &mut slave,
+                std::ptr::null_mut(),
+                std::ptr::null(),
+                std::ptr::null(),
+            )
         };
         if rc != 0 {
             return Err(SimError::io("openpty", std::io::Error::last_os_error()));
@@ -61,10 +67,15 @@ impl Pty {
         // SAFETY: buf is large enough for a /dev/pts path and NUL-terminated on success.
         let rc = unsafe { libc::ptsname_r(master.as_raw_fd(), buf.as_mut_ptr(), buf.len()) };
         if rc != 0 {
-            return Err(SimError::io("ptsname", std::io::Error::from_raw_os_error(rc)));
+            return Err(SimError::io(
+                "ptsname",
+                std::io::Error::from_raw_os_error(rc),
+            ));
         }
         // SAFETY: ptsname_r NUL-terminated buf.
-        let slave_name = unsafe { CStr::from_ptr(buf.as_ptr()) }.to_string_lossy().into_owned();
+        let slave_name = unsafe { CStr::from_ptr(buf.as_ptr()) }
+            .to_string_lossy()
+            .into_owned();
         // SAFETY: fcntl on a valid fd.
         unsafe {
             let flags = libc::fcntl(master.as_raw_fd(), libc::F_GETFL);
@@ -83,7 +94,13 @@ impl Pty {
             }
             None => None,
         };
-        Ok(Pty { master, slave_name, link, client_open: false, pending_out: Vec::new() })
+        Ok(Pty {
+            master,
+            slave_name,
+            link,
+            client_open: false,
+            pending_out: Vec::new(),
+        })
     }
 
     /// The slave device, e.g. `/dev/pts/3`.
@@ -99,7 +116,11 @@ impl Pty {
     /// Checks for open/close and reads what the client wrote. Never blocks.
     pub fn poll(&mut self) -> PtyPoll {
         let mut result = PtyPoll::default();
-        let mut pfd = libc::pollfd { fd: self.master.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        let mut pfd = libc::pollfd {
+            fd: self.master.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
         // SAFETY: one valid pollfd, zero timeout.
         unsafe { libc::poll(&mut pfd, 1, 0) };
         let open_now = pfd.revents & libc::POLLHUP == 0;
@@ -115,7 +136,9 @@ impl Pty {
             let mut buf = [0u8; 4096];
             loop {
                 // SAFETY: buf is valid for its length.
-                let n = unsafe { libc::read(self.master.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+                let n = unsafe {
+                    libc::read(self.master.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len())
+                };
                 if n <= 0 {
                     break;
                 }
@@ -139,7 +162,11 @@ impl Pty {
         while !self.pending_out.is_empty() {
             // SAFETY: pending_out is valid for its length.
             let n = unsafe {
-                libc::write(self.master.as_raw_fd(), self.pending_out.as_ptr().cast(), self.pending_out.len())
+                libc::write(
+                    self.master.as_raw_fd(),
+                    self.pending_out.as_ptr().cast(),
+                    self.pending_out.len(),
+                )
             };
             if n <= 0 {
                 break;
@@ -217,7 +244,8 @@ pub fn open_serial(path: &Path, baud: u32) -> Result<std::fs::File, SimError> {
         .custom_flags(libc::O_NOCTTY | libc::O_NONBLOCK)
         .open(path)
         .map_err(|e| SimError::io(format!("opening {}", path.display()), e))?;
-    let speed = baud_to_speed(baud).ok_or_else(|| SimError::Usage(format!("unsupported baud {baud}")))?;
+    let speed =
+        baud_to_speed(baud).ok_or_else(|| SimError::Usage(format!("unsupported baud {baud}")))?;
     // SAFETY: termios is plain data; the fd is valid for the call.
     unsafe {
         let mut t: libc::termios = std::mem::zeroed();

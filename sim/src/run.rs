@@ -79,7 +79,11 @@ const NOT_READY_WARNING_S: u64 = 30;
 /// Runs the bench per `args`. Returns the process exit code.
 pub fn run(args: RunArgs) -> Result<u8, SimError> {
     let link = args.link.resolve()?;
-    let adc: Vec<(u8, u32)> = args.adc.iter().map(|s| parse_adc(s)).collect::<Result<_, _>>()?;
+    let adc: Vec<(u8, u32)> = args
+        .adc
+        .iter()
+        .map(|s| parse_adc(s))
+        .collect::<Result<_, _>>()?;
     let plan = FlashPlan {
         firmware: args.firmware.clone(),
         bootloader: args.bootloader.clone(),
@@ -99,8 +103,15 @@ pub fn run(args: RunArgs) -> Result<u8, SimError> {
         (LinkKind::Usart, None) => ConsoleMode::Discard,
         (LinkKind::Soft { .. }, Some(path)) => {
             let pty = Pty::create(Some(path))?;
-            println!("nanoesp-sim: console {} at {}", pty.slave_name(), path.display());
-            ConsoleMode::Pty { pty, strict_baud: args.strict_baud }
+            println!(
+                "nanoesp-sim: console {} at {}",
+                pty.slave_name(),
+                path.display()
+            );
+            ConsoleMode::Pty {
+                pty,
+                strict_baud: args.strict_baud,
+            }
         }
         (LinkKind::Soft { .. }, None) => ConsoleMode::Lines,
     };
@@ -123,20 +134,31 @@ pub fn run(args: RunArgs) -> Result<u8, SimError> {
         }
         #[cfg(not(feature = "espemu"))]
         EspChoice::Emu => {
-            return Err(SimError::Usage("built without the ESP8266 emulator (feature espemu)".into()));
+            return Err(SimError::Usage(
+                "built without the ESP8266 emulator (feature espemu)".into(),
+            ));
         }
         EspChoice::None => EspEnd::None(NoEsp),
         EspChoice::Serial(path) => EspEnd::Serial(SerialPort::open(path, link.baud)?),
     };
     #[cfg(feature = "espemu")]
     let mut http = match (&args.http, &esp) {
-        (Some(addr), EspEnd::Emu(_)) => Some(crate::http::Bridge::bind(addr)?),
+        (Some(addr), EspEnd::Emu(_)) => {
+            let addr: std::net::SocketAddr = addr.parse().map_err(|_| {
+                SimError::Usage(format!(
+                    "--http {addr}: expected IP:PORT, e.g. 127.0.0.1:8080"
+                ))
+            })?;
+            Some(nanoesp_espemu::tcp::TcpBridge::new(addr))
+        }
         (Some(_), _) => return Err(SimError::Usage("--http needs --esp emu".into())),
         (None, _) => None,
     };
     #[cfg(not(feature = "espemu"))]
     if args.http.is_some() {
-        return Err(SimError::Usage("built without the ESP8266 emulator (feature espemu)".into()));
+        return Err(SimError::Usage(
+            "built without the ESP8266 emulator (feature espemu)".into(),
+        ));
     }
     let mut board = Board::new(avr, link, console)?;
     install_signal_handlers();
@@ -159,7 +181,9 @@ pub fn run(args: RunArgs) -> Result<u8, SimError> {
         }
         #[cfg(feature = "espemu")]
         if let (Some(bridge), EspEnd::Emu(e)) = (&mut http, &mut esp) {
-            bridge.poll(&mut e.0, board.now_us());
+            if let Err(err) = bridge.poll(&mut e.0, board.now_us()) {
+                break Err(SimError::Usage(err.to_string()));
+            }
         }
         let lines = board.take_console_lines();
         let console_ready = lines.iter().any(|l| l.starts_with("nanoesp: ready "));
@@ -172,12 +196,18 @@ pub fn run(args: RunArgs) -> Result<u8, SimError> {
         }
         if !ready {
             let server = esp.server_port();
-            if server.is_some() || (console_ready && !matches!(esp, EspEnd::None(_))) {
+            #[cfg(feature = "espemu")]
+            let bridge_waiting = http.as_ref().is_some_and(|b| !b.is_listening());
+            #[cfg(not(feature = "espemu"))]
+            let bridge_waiting = false;
+            if !bridge_waiting
+                && (server.is_some() || (console_ready && !matches!(esp, EspEnd::None(_))))
+            {
                 ready = true;
                 let mut out = stdout.lock();
                 #[cfg(feature = "espemu")]
-                if let Some(bridge) = &http {
-                    let _ = writeln!(out, "nanoesp-sim: serving http://{}/", bridge.local_addr());
+                if let Some(addr) = http.as_ref().and_then(|b| b.local_addr()) {
+                    let _ = writeln!(out, "nanoesp-sim: serving http://{addr}/");
                 } else if let Some(port) = server {
                     let _ = writeln!(out, "nanoesp-sim: server up on esp port {port}");
                 }
@@ -192,7 +222,11 @@ pub fn run(args: RunArgs) -> Result<u8, SimError> {
             }
         }
         let elapsed = board.avr.cycle() - sim_start;
-        if !ready && !warned && elapsed >= NOT_READY_WARNING_S * F_CPU && !matches!(esp, EspEnd::None(_)) {
+        if !ready
+            && !warned
+            && elapsed >= NOT_READY_WARNING_S * F_CPU
+            && !matches!(esp, EspEnd::None(_))
+        {
             warned = true;
             eprintln!(
                 "nanoesp-sim: warning: no server after {NOT_READY_WARNING_S} s simulated; last serial exchange:\n{}",
@@ -206,7 +240,10 @@ pub fn run(args: RunArgs) -> Result<u8, SimError> {
                 }
                 break Err(SimError::NotReady {
                     seconds: limit as f64 / F_CPU as f64,
-                    tail: format!("last serial exchange (nano> = Nano to ESP):\n{}", tail_of(&board, &esp)),
+                    tail: format!(
+                        "last serial exchange (nano> = Nano to ESP):\n{}",
+                        tail_of(&board, &esp)
+                    ),
                 });
             }
         }

@@ -24,7 +24,14 @@ pub struct Encoder {
 impl Encoder {
     /// An idle encoder at `baud` for a core clocked at `cycles_per_second`.
     pub fn new(cycles_per_second: u64, baud: u32) -> Encoder {
-        Encoder { cycles_per_second, baud, queue: VecDeque::new(), frame: None, next_bit: 0, free_at: 0 }
+        Encoder {
+            cycles_per_second,
+            baud,
+            queue: VecDeque::new(),
+            frame: None,
+            next_bit: 0,
+            free_at: 0,
+        }
     }
 
     /// Queues a byte to send as soon as the line is free.
@@ -169,6 +176,12 @@ impl Decoder {
         self.level
     }
 
+    /// When the frame being received can be decoded (its stop-bit sample), if one is.
+    pub fn frame_done_at(&self) -> Option<u64> {
+        self.start
+            .map(|start| start + (9.5 * self.bit()) as u64 + 1)
+    }
+
     /// Decodes every frame that is complete by cycle `now`.
     pub fn poll(&mut self, now: u64, out: &mut Vec<Decoded>) {
         loop {
@@ -208,10 +221,16 @@ impl Decoder {
             let stop = self.level_at(stop_sample);
             self.start = None;
             if stop {
-                out.push(Decoded::Byte { cycle: start + (10.0 * bit) as u64, byte });
+                out.push(Decoded::Byte {
+                    cycle: start + (10.0 * bit) as u64,
+                    byte,
+                });
             } else {
                 self.framing_errors += 1;
-                out.push(Decoded::FramingError { cycle: stop_sample, byte });
+                out.push(Decoded::FramingError {
+                    cycle: stop_sample,
+                    byte,
+                });
                 // a low stop bit: wait for the line to go high again before the next start
                 self.armed = false;
             }

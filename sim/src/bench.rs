@@ -1,0 +1,517 @@
+//! `nanoesp-sim bench`: K concurrent virtual HTTP clients against the firmware, in
+//! simulated time (deterministic: the emulator's `net_*` calls, no real sockets).
+//!
+//! Each K starts from a fresh power-on. The server is "ready" when the emulated ESP
+//! accepts clients (Wi-Fi joined and `AT+CIPSERVER=1` done). Each client then loops:
+//! connect, send `GET /api/status` (every other request `GET /`) with
+//! `Connection: close`, read until the server closes, check the response, repeat.
+//!
+//! Wire-bound ratio: for each request we count the UART bytes actually exchanged on the
+//! link (both directions, AT commands, prompts, `+IPD` headers and payload included). The
+//! link is full duplex, so the busier direction bounds throughput:
+//! `max_rps = (baud / 10) / max(bytes_to_esp, bytes_from_esp) per request`, and
+//! `wire_bound_ratio = requests_per_s / max_rps` (1.0 = the firmware saturates the wire).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use nanoesp_espemu::{ConnId, Esp, NetEvent};
+use serde::Serialize;
+
+use crate::avr::{F_CPU, us_to_cycles};
+use crate::board::{Board, ConsoleMode, LinkConfig, LinkKind};
+use crate::cli::BenchArgs;
+use crate::error::SimError;
+use crate::esp::{EmuPort, EmuSettings, build_emulator, read_password};
+use crate::image::{FlashPlan, power_on};
+
+/// Simulated time between client polls (latency resolution).
+const POLL_US: u64 = 500;
+
+/// Results of one K.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RunReport {
+    /// Concurrent clients.
+    pub clients: u32,
+    /// Simulated ms from reset to the server accepting clients (None: never).
+    pub ready_ms: Option<f64>,
+    /// Requests started.
+    pub attempts: u64,
+    /// Responses that were complete and correct.
+    pub ok: u64,
+    /// Failures by kind: timeout, refused, bad_status, truncated, bad_body.
+    pub failures: BTreeMap<String, u64>,
+    /// Correct responses per simulated second.
+    pub requests_per_s: f64,
+    /// Latency of correct responses, simulated ms.
+    pub latency_ms: Latency,
+    /// Mean UART bytes Nano → ESP per finished request.
+    pub uart_bytes_to_esp_per_request: f64,
+    /// Mean UART bytes ESP → Nano per finished request.
+    pub uart_bytes_from_esp_per_request: f64,
+    /// Requests per second the link baud allows for those bytes.
+    pub wire_max_requests_per_s: f64,
+    /// requests_per_s / wire_max_requests_per_s.
+    pub wire_bound_ratio: f64,
+    /// ESP bytes lost to USART overruns (hardware link only).
+    pub overruns: u64,
+    /// Soft-UART frames from the firmware with a low stop bit.
+    pub framing_errors: u64,
+}
+
+/// Latency percentiles.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Latency {
+    /// Median.
+    pub p50: f64,
+    /// 95th percentile.
+    pub p95: f64,
+    /// Maximum.
+    pub max: f64,
+}
+
+/// The whole benchmark.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchReport {
+    /// Firmware measured.
+    pub firmware: String,
+    /// `soft` or `usart`.
+    pub link: String,
+    /// Link baud.
+    pub baud: u32,
+    /// Emulator fault level.
+    pub esp_faults: String,
+    /// Simulated seconds of load per K.
+    pub duration_s: f64,
+    /// One entry per K.
+    pub runs: Vec<RunReport>,
+}
+
+/// What a finished request was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Status 200, Content-Length matches, body parses.
+    Ok,
+    /// A non-200 status (503 included).
+    BadStatus,
+    /// Closed before the headers or the announced body were complete.
+    Truncated,
+    /// Complete, but the body is not what the path should return.
+    BadBody,
+}
+
+impl Outcome {
+    fn key(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::BadStatus => "bad_status",
+            Outcome::Truncated => "truncated",
+            Outcome::BadBody => "bad_body",
+        }
+    }
+}
+
+/// Checks a complete response (the server closed the connection after it).
+pub fn check_response(path: &str, raw: &[u8]) -> Outcome {
+    let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return Outcome::Truncated;
+    };
+    let head = String::from_utf8_lossy(&raw[..split]);
+    let body = &raw[split + 4..];
+    let mut lines = head.split("\r\n");
+    let status = lines.next().unwrap_or("");
+    let mut parts = status.split(' ');
+    let version = parts.next().unwrap_or("");
+    let code = parts.next().unwrap_or("");
+    if !version.starts_with("HTTP/1.") {
+        return Outcome::BadStatus;
+    }
+    let length = lines.find_map(|l| {
+        let (name, value) = l.split_once(':')?;
+        name.trim()
+            .eq_ignore_ascii_case("content-length")
+            .then(|| value.trim().parse::<usize>().ok())?
+    });
+    match length {
+        Some(n) if body.len() < n => return Outcome::Truncated,
+        Some(n) if body.len() > n => return Outcome::BadBody,
+        None => return Outcome::Truncated,
+        _ => {}
+    }
+    if code != "200" {
+        return Outcome::BadStatus;
+    }
+    let body_ok = if path == "/api/status" {
+        serde_json::from_slice::<serde_json::Value>(body)
+            .map(|v| v.is_object() && v.get("uptime_ms").is_some())
+            .unwrap_or(false)
+    } else {
+        !body.is_empty()
+    };
+    if body_ok {
+        Outcome::Ok
+    } else {
+        Outcome::BadBody
+    }
+}
+
+enum ClientState {
+    /// Connect at this time.
+    Idle { at_us: u64 },
+    Waiting {
+        conn: ConnId,
+        path: &'static str,
+        started_us: u64,
+        received: Vec<u8>,
+    },
+}
+
+struct Client {
+    state: ClientState,
+    requests: u64,
+}
+
+/// Runs the benchmark per `args`. Returns the exit code.
+pub fn bench(args: BenchArgs) -> Result<u8, SimError> {
+    let link = args.link.resolve()?;
+    let password = match &args.ap_password_file {
+        Some(p) => Some(read_password(p)?),
+        None => None,
+    };
+    let settings = EmuSettings {
+        profile: args.esp_profile,
+        faults: args.esp_faults,
+        baud: link.baud,
+        ap_ssid: args.ap_ssid.clone(),
+        ap_password: password,
+        seed: args.seed,
+    };
+    let mut runs = Vec::new();
+    for &k in &args.clients {
+        let report = run_one(&args.firmware, link, &settings, k, &args)?;
+        runs.push(report);
+    }
+    let report = BenchReport {
+        firmware: args.firmware.display().to_string(),
+        link: match link.kind {
+            LinkKind::Usart => "usart".into(),
+            LinkKind::Soft { .. } => "soft".into(),
+        },
+        baud: link.baud,
+        esp_faults: format!("{:?}", args.esp_faults).to_lowercase(),
+        duration_s: args.duration,
+        runs,
+    };
+    print_table(&report);
+    if let Some(path) = &args.json {
+        let text =
+            serde_json::to_string_pretty(&report).map_err(|e| SimError::Usage(e.to_string()))?;
+        std::fs::write(path, text + "\n")
+            .map_err(|e| SimError::io(format!("writing {}", path.display()), e))?;
+    }
+    Ok(if report.runs.iter().all(|r| r.ready_ms.is_some()) {
+        0
+    } else {
+        1
+    })
+}
+
+/// One K against a freshly reset Nano and ESP.
+pub fn run_one(
+    firmware: &Path,
+    link: LinkConfig,
+    settings: &EmuSettings,
+    k: u32,
+    args: &BenchArgs,
+) -> Result<RunReport, SimError> {
+    let plan = FlashPlan {
+        firmware: Some(firmware.to_path_buf()),
+        ..FlashPlan::default()
+    };
+    let (avr, _) = power_on(&plan)?;
+    let console = match link.kind {
+        LinkKind::Soft { .. } => ConsoleMode::Lines,
+        LinkKind::Usart => ConsoleMode::Discard,
+    };
+    let mut board = Board::new(avr, link, console)?;
+    let mut esp = EmuPort(build_emulator(settings));
+    let start_us = board.now_us();
+    let mut failures: BTreeMap<String, u64> =
+        ["timeout", "refused", "bad_status", "truncated", "bad_body"]
+            .iter()
+            .map(|k| (k.to_string(), 0))
+            .collect();
+    let mut report = RunReport {
+        clients: k,
+        ready_ms: None,
+        attempts: 0,
+        ok: 0,
+        failures: BTreeMap::new(),
+        requests_per_s: 0.0,
+        latency_ms: Latency::default(),
+        uart_bytes_to_esp_per_request: 0.0,
+        uart_bytes_from_esp_per_request: 0.0,
+        wire_max_requests_per_s: 0.0,
+        wire_bound_ratio: 0.0,
+        overruns: 0,
+        framing_errors: 0,
+    };
+    // 1. wait for the server
+    let ready_deadline = start_us + (args.ready_timeout * 1e6) as u64;
+    loop {
+        let now = board.now_us();
+        if esp.0.accepting_clients() {
+            report.ready_ms = Some((now - start_us) as f64 / 1000.0);
+            break;
+        }
+        if now >= ready_deadline {
+            eprintln!(
+                "nanoesp-sim: bench K={k}: server not up after {} s; last serial exchange:\n{}",
+                args.ready_timeout,
+                tail(&esp.0)
+            );
+            report.failures = failures;
+            return Ok(report);
+        }
+        board.advance_to(us_to_cycles(now + 1000), &mut esp)?;
+        board.take_console_lines();
+    }
+    // 2. load
+    let load_start = board.now_us();
+    let load_end = load_start + (args.duration * 1e6) as u64;
+    let timeout_us = (args.request_timeout * 1e6) as u64;
+    let stats_before = board.stats();
+    let mut clients: Vec<Client> = (0..k)
+        // stagger the first connects by 1 ms so clients do not arrive in lock step
+        .map(|i| Client {
+            state: ClientState::Idle {
+                at_us: load_start + i as u64 * 1000,
+            },
+            requests: 0,
+        })
+        .collect();
+    let mut latencies: Vec<f64> = Vec::new();
+    let mut finished: u64 = 0;
+    loop {
+        let now = board.now_us();
+        if now >= load_end {
+            break;
+        }
+        for client in &mut clients {
+            match &mut client.state {
+                ClientState::Idle { at_us } => {
+                    if now >= *at_us {
+                        let path = if client.requests % 2 == 0 {
+                            "/api/status"
+                        } else {
+                            "/"
+                        };
+                        client.requests += 1;
+                        report.attempts += 1;
+                        let conn = esp.0.net_connect(now);
+                        let request = format!(
+                            "GET {path} HTTP/1.1\r\nHost: 192.168.4.2\r\nUser-Agent: nanoesp-sim-bench\r\nConnection: close\r\n\r\n"
+                        );
+                        esp.0.net_send(conn, request.as_bytes(), now);
+                        client.state = ClientState::Waiting {
+                            conn,
+                            path,
+                            started_us: now,
+                            received: Vec::new(),
+                        };
+                    }
+                }
+                ClientState::Waiting {
+                    conn,
+                    path,
+                    started_us,
+                    received,
+                } => {
+                    let conn = *conn;
+                    let event = esp.0.net_poll(conn);
+                    let done = match event {
+                        NetEvent::Data(bytes) => {
+                            received.extend_from_slice(&bytes);
+                            None
+                        }
+                        NetEvent::Pending => {
+                            if now - *started_us > timeout_us {
+                                esp.0.net_close(conn, now);
+                                Some("timeout")
+                            } else {
+                                None
+                            }
+                        }
+                        NetEvent::Refused => Some("refused"),
+                        NetEvent::Closed => {
+                            let outcome = check_response(path, received);
+                            if outcome == Outcome::Ok {
+                                report.ok += 1;
+                                latencies.push((now - *started_us) as f64 / 1000.0);
+                            }
+                            Some(outcome.key())
+                        }
+                    };
+                    if let Some(kind) = done {
+                        finished += 1;
+                        if kind != "ok" {
+                            *failures.entry(kind.to_string()).or_default() += 1;
+                        }
+                        // a refused client backs off a little, like a browser retrying
+                        let pause = if kind == "refused" { 100_000 } else { 0 };
+                        client.state = ClientState::Idle { at_us: now + pause };
+                    }
+                }
+            }
+        }
+        board.advance_to(us_to_cycles(now + POLL_US), &mut esp)?;
+        board.take_console_lines();
+    }
+    let stats = board.stats();
+    let duration_s = (load_end - load_start) as f64 / 1e6;
+    report.requests_per_s = report.ok as f64 / duration_s;
+    latencies.sort_by(|a, b| a.total_cmp(b));
+    report.latency_ms = percentiles(&latencies);
+    let to_esp = (stats.to_esp - stats_before.to_esp) as f64;
+    let from_esp = (stats.from_esp - stats_before.from_esp) as f64;
+    if finished > 0 {
+        report.uart_bytes_to_esp_per_request = to_esp / finished as f64;
+        report.uart_bytes_from_esp_per_request = from_esp / finished as f64;
+        let busiest = report
+            .uart_bytes_to_esp_per_request
+            .max(report.uart_bytes_from_esp_per_request);
+        if busiest > 0.0 {
+            report.wire_max_requests_per_s = link.baud as f64 / 10.0 / busiest;
+            report.wire_bound_ratio = report.requests_per_s / report.wire_max_requests_per_s;
+        }
+    }
+    report.overruns = stats.overruns - stats_before.overruns;
+    report.framing_errors = stats.framing_errors - stats_before.framing_errors;
+    report.failures = failures;
+    if report.attempts > 0 && report.ok == 0 {
+        eprintln!(
+            "nanoesp-sim: bench K={k}: no correct response; last serial exchange:\n{}",
+            tail(&esp.0)
+        );
+    }
+    let _ = F_CPU;
+    Ok(report)
+}
+
+fn tail(esp: &Esp) -> String {
+    let text = esp.transcript_text();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(20)..].join("\n")
+}
+
+/// p50/p95/max of sorted values.
+pub fn percentiles(sorted: &[f64]) -> Latency {
+    if sorted.is_empty() {
+        return Latency::default();
+    }
+    let at = |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize];
+    Latency {
+        p50: at(0.5),
+        p95: at(0.95),
+        max: sorted[sorted.len() - 1],
+    }
+}
+
+fn print_table(report: &BenchReport) {
+    println!(
+        "nanoesp-sim bench: {} link={} baud={} faults={} duration={}s",
+        report.firmware, report.link, report.baud, report.esp_faults, report.duration_s
+    );
+    println!(
+        "{:>3} {:>9} {:>8} {:>6} {:>8} {:>7} {:>8} {:>8} {:>8} {:>6}  failures",
+        "K",
+        "ready_ms",
+        "attempts",
+        "ok",
+        "req/s",
+        "p50_ms",
+        "p95_ms",
+        "max_ms",
+        "wire_max",
+        "ratio"
+    );
+    for r in &report.runs {
+        let failures: Vec<String> = r
+            .failures
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(k, n)| format!("{k}={n}"))
+            .collect();
+        println!(
+            "{:>3} {:>9} {:>8} {:>6} {:>8.2} {:>7.1} {:>8.1} {:>8.1} {:>8.2} {:>6.2}  {}",
+            r.clients,
+            r.ready_ms
+                .map(|v| format!("{v:.0}"))
+                .unwrap_or_else(|| "never".into()),
+            r.attempts,
+            r.ok,
+            r.requests_per_s,
+            r.latency_ms.p50,
+            r.latency_ms.p95,
+            r.latency_ms.max,
+            r.wire_max_requests_per_s,
+            r.wire_bound_ratio,
+            if failures.is_empty() {
+                "-".into()
+            } else {
+                failures.join(" ")
+            }
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STATUS: &str = "{\"firmware\":\"x\",\"esp\":\"1.7\",\"uptime_ms\":5,\"analog\":[0,0,0,0,0,0,0,0],\"clients\":1,\"served\":0,\"errors\":0}";
+
+    fn response(code: &str, body: &str, length: usize) -> Vec<u8> {
+        format!("HTTP/1.1 {code}\r\nContent-Type: application/json\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n{body}")
+            .into_bytes()
+    }
+
+    #[test]
+    fn classifies_responses() {
+        assert_eq!(
+            check_response("/api/status", &response("200 OK", STATUS, STATUS.len())),
+            Outcome::Ok
+        );
+        assert_eq!(
+            check_response(
+                "/api/status",
+                &response("503 Service Unavailable", "busy", 4)
+            ),
+            Outcome::BadStatus
+        );
+        assert_eq!(
+            check_response("/api/status", &response("200 OK", STATUS, STATUS.len() + 3)),
+            Outcome::Truncated
+        );
+        assert_eq!(
+            check_response("/api/status", &response("200 OK", "{]", 2)),
+            Outcome::BadBody
+        );
+        assert_eq!(
+            check_response("/", b"HTTP/1.1 200 OK\r\nContent-Le"),
+            Outcome::Truncated
+        );
+        assert_eq!(
+            check_response("/", &response("200 OK", "<html></html>", 13)),
+            Outcome::Ok
+        );
+    }
+
+    #[test]
+    fn percentiles_of_sorted_values() {
+        let v: Vec<f64> = (1..=100).map(|x| x as f64).collect();
+        let l = percentiles(&v);
+        assert_eq!((l.p50, l.p95, l.max), (51.0, 95.0, 100.0));
+        assert_eq!(percentiles(&[]), Latency::default());
+    }
+}
