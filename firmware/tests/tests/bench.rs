@@ -349,3 +349,47 @@ fn faulty_esp_every_completed_response_is_well_formed() {
         );
     }
 }
+
+#[test]
+fn wrong_password_is_reported_with_its_code_and_retried() {
+    let cfg = EspConfig {
+        ap_password: b"something else".to_vec(),
+        ..EspConfig::default()
+    };
+    let mut b = Bench::new(cfg, 3);
+    assert!(b.run_until_ready(30_000).is_none());
+    let console = b.console_text();
+    assert!(
+        console.contains("nanoesp: join failed: wrong password (code 2), retry in 5 s\r\n"),
+        "{console}"
+    );
+    assert!(console.contains("retry in 10 s"), "no back-off: {console}");
+    assert!(!console.contains("correct horse"));
+}
+
+#[test]
+fn at2_firmware_gets_a_console_warning_and_still_serves() {
+    let mut b = ready_bench(EspConfig::at2(), 3);
+    assert!(
+        b.console_text()
+            .contains("warning: AT 2.x on ESP8266 is not reliable")
+    );
+    let c = b.connect_and_send(GET_PAGE);
+    assert_eq!(
+        Response::parse(b.collect(&[c], 5_000)[0].as_ref().unwrap())
+            .unwrap()
+            .status,
+        200
+    );
+}
+
+#[test]
+fn head_request_has_length_but_no_body() {
+    let mut b = ready_bench(EspConfig::default(), 3);
+    let c = b.connect_and_send(b"HEAD / HTTP/1.1\r\n\r\n");
+    let raw = b.collect(&[c], 5_000).remove(0).unwrap();
+    let text = String::from_utf8(raw).unwrap();
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    assert!(text.ends_with("\r\n\r\n"), "{text}");
+    assert!(!text.contains("Content-Length: 0\r\n"));
+}
