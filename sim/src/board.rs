@@ -226,8 +226,8 @@ impl Board {
         for &(dir, byte) in &self.transcript {
             if current != Some(dir) {
                 text.push_str(match dir {
-                    Dir::ToEsp => "\n  nano> ",
-                    Dir::FromEsp => "\n  esp>  ",
+                    Dir::ToEsp => "\n--> ",
+                    Dir::FromEsp => "\n<-- ",
                 });
                 current = Some(dir);
             }

@@ -241,7 +241,7 @@ pub fn run(args: RunArgs) -> Result<u8, SimError> {
                 break Err(SimError::NotReady {
                     seconds: limit as f64 / F_CPU as f64,
                     tail: format!(
-                        "last serial exchange (nano> = Nano to ESP):\n{}",
+                        "last serial exchange (--> Nano to ESP, <-- ESP to Nano):\n{}",
                         tail_of(&board, &esp)
                     ),
                 });

@@ -1,0 +1,139 @@
+//! `bench` and `run --http` against a tiny AT HTTP server firmware on the USART link.
+
+use std::io::{Read, Write};
+use std::process::Command;
+
+use crate::helpers::*;
+
+#[test]
+fn bench_counts_correct_responses_and_wire_bytes() {
+    let fw = firmware("at-http-mini");
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("bench.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_nanoesp-sim"))
+        .args([
+            "bench",
+            "--firmware",
+            fw.to_str().unwrap(),
+            "--link",
+            "usart",
+            "--baud",
+            "115200",
+        ])
+        .args([
+            "--clients",
+            "1,2",
+            "--duration",
+            "3",
+            "--json",
+            json.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("req/s"), "table printed: {stdout}");
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let runs = report["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2);
+    let one = &runs[0];
+    assert_eq!(one["clients"], 1);
+    let ready = one["ready_ms"].as_f64().unwrap();
+    assert!(
+        ready > 100.0 && ready < 20_000.0,
+        "join + CIPSERVER takes simulated seconds: {ready}"
+    );
+    let ok = one["ok"].as_u64().unwrap();
+    assert!(ok >= 10, "a 3 s run serves tens of requests: {one}");
+    assert!(
+        one["failures"]
+            .as_object()
+            .unwrap()
+            .values()
+            .all(|v| v == 0),
+        "{one}"
+    );
+    let rps = one["requests_per_s"].as_f64().unwrap();
+    assert!((rps - ok as f64 / 3.0).abs() < 1e-6);
+    // the request (~97 B) and response (~142 B) plus AT framing cross the wire each time
+    let to_esp = one["uart_bytes_to_esp_per_request"].as_f64().unwrap();
+    let from_esp = one["uart_bytes_from_esp_per_request"].as_f64().unwrap();
+    assert!(to_esp > 142.0 && to_esp < 260.0, "{to_esp}");
+    assert!(from_esp > 97.0 && from_esp < 260.0, "{from_esp}");
+    let ratio = one["wire_bound_ratio"].as_f64().unwrap();
+    assert!(ratio > 0.0 && ratio <= 1.0, "{ratio}");
+    let p50 = one["latency_ms"]["p50"].as_f64().unwrap();
+    assert!(p50 > 10.0 && p50 <= one["latency_ms"]["max"].as_f64().unwrap());
+    // this firmware writes with blocking calls and no RX interrupt: a second client's
+    // +IPD arriving meanwhile overruns the USART, which the bench must report
+    assert!(runs[1]["overruns"].as_u64().unwrap() > 0, "{}", runs[1]);
+    assert_eq!(one["overruns"], 0, "{one}");
+}
+
+#[test]
+fn run_bridges_a_real_socket_once_the_server_is_up() {
+    let fw = firmware("at-http-mini");
+    let mut sim = Sim::start(&[
+        "run",
+        fw.to_str().unwrap(),
+        "--link",
+        "usart",
+        "--baud",
+        "115200",
+        "--http",
+        "127.0.0.1:0",
+    ]);
+    let line = sim.wait_line("nanoesp-sim: serving http://", 60);
+    let addr = line
+        .trim()
+        .trim_start_matches("nanoesp-sim: serving http://")
+        .trim_end_matches('/')
+        .to_string();
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    stream
+        .write_all(b"GET /api/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+    assert!(response.ends_with("\"served\":0}"), "{response}");
+    drop(sim);
+}
+
+#[test]
+fn run_fails_with_the_serial_tail_when_the_server_never_comes_up() {
+    // the bridge firmware greets on USART0 (here: the ESP link) and never starts a server
+    let fw = firmware("soft-bridge-57600");
+    let out = Command::new(env!("CARGO_BIN_EXE_nanoesp-sim"))
+        .args([
+            "run",
+            fw.to_str().unwrap(),
+            "--link",
+            "usart",
+            "--baud",
+            "115200",
+            "--timeout",
+            "2",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("did not bring the HTTP server up within 2 s"),
+        "{err}"
+    );
+    // the tail shows both directions, ending with the module's boot message
+    assert!(
+        err.contains("last serial exchange") && err.contains("ready\\r\\n"),
+        "{err}"
+    );
+    assert!(err.contains("-->") && err.contains("<--"), "{err}");
+}

@@ -1,0 +1,10 @@
+//! Integration tests of `nanoesp-sim`: real AVR firmwares (built at test time from
+//! `tests/firmware`) on the simulated Nano, driven through its ptys, the emulator and
+//! real avrdude.
+
+mod helpers;
+
+mod bench; // the load benchmark and the HTTP bridge, with a tiny AT server firmware
+mod bootloader; // avrdude through optiboot and ATmegaBOOT, strict baud
+mod console; // USART0 on a pty: echo, reset on open, strict baud
+mod soft_uart; // pin-level soft UART (ICP1 receive) and the emulated ESP8266
