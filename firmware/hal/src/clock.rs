@@ -24,9 +24,12 @@ impl Clock {
     pub fn new(timer: TC0) -> Self {
         // SAFETY: `Clock` consumed the TC0 token.
         let t = unsafe { &*TC0::ptr() };
+        // OCR0A after the mode is complete: simavr 1.6 only accepts an OCR0A write once
+        // TCCR0B has selected CTC ("avr_timer_write_ocr ... UNSUPPORTED" otherwise). The
+        // first timer tick is 64 cycles away, so the order changes nothing on silicon.
         t.tccr0a().write(|w| unsafe { w.bits(TCCR0A_CTC) });
-        t.ocr0a().write(|w| unsafe { w.bits(TICKS_PER_MS - 1) });
         t.tccr0b().write(|w| unsafe { w.bits(TCCR0B_CLK_DIV64) });
+        t.ocr0a().write(|w| unsafe { w.bits(TICKS_PER_MS - 1) });
         t.timsk0().write(|w| unsafe { w.bits(TIMSK0_OCIE0A) });
         Self { _timer: timer }
     }

@@ -1,0 +1,192 @@
+//! Firmware of a nanoesp "Nano drives ESP" project: the Arduino Nano (ATmega328P, 16 MHz)
+//! serves HTTP to several browsers at once through an ESP8266 running Espressif's stock AT
+//! firmware.
+//!
+//! Wiring (see WIRING.md of the project):
+//! - `link.kind = "soft"` (default): Nano D8 (PB0, ICP1) ← ESP TX; Nano D9 (PB1, OC1A) →
+//!   ESP RX through a 5 V → 3.3 V divider; the console runs on USART0 (D0/D1, the USB
+//!   serial bridge) at `CONSOLE_BAUD`.
+//! - `link.kind = "usart"`: Nano D0 (RXD) ← ESP TX; Nano D1 (TXD) → ESP RX through the
+//!   divider; no console (USB serial shares those pins).
+//! - D13: the on-board LED, lit once the ESP has an IP address.
+//!
+//! Everything protocol-related (AT bring-up, links, HTTP, console text) is the sans-IO
+//! `nanoesp-server`; this file only moves bytes and time between it and `nanoesp-hal`.
+#![no_std]
+#![no_main]
+#![feature(abi_avr_interrupt)]
+
+use nanoesp_hal::adc::Adc;
+use nanoesp_hal::clock::Clock;
+use nanoesp_hal::pins::{self, Pins};
+use nanoesp_hal::Serial;
+use nanoesp_http::pstr;
+use nanoesp_server::{Board, Config, PinError, Server, MAX_SLOTS};
+
+mod config {
+    include!(concat!(env!("OUT_DIR"), "/config.rs"));
+}
+
+#[cfg(not(any(nanoesp_link = "soft", nanoesp_link = "usart")))]
+compile_error!("no ESP link chosen: build.rs must emit cfg nanoesp_link = \"soft\" or \"usart\"");
+
+// The ESP link and, with the soft link, the console.
+#[cfg(nanoesp_link = "soft")]
+type Link = nanoesp_hal::soft_serial::SoftSerial<{ config::LINK_BAUD }>;
+#[cfg(nanoesp_link = "soft")]
+const LINK: pins::Link = pins::Link::Soft;
+#[cfg(nanoesp_link = "soft")]
+const LINK_NAME: &[u8] = b"soft";
+#[cfg(nanoesp_link = "soft")]
+const _: () = assert!(
+    config::LINK_RX == 8 && config::LINK_TX == 9,
+    "the soft-serial link runs on D8 (RX, ICP1) and D9 (TX, OC1A) only"
+);
+
+#[cfg(nanoesp_link = "usart")]
+type Link = nanoesp_hal::usart::Usart0;
+#[cfg(nanoesp_link = "usart")]
+const LINK: pins::Link = pins::Link::Usart;
+#[cfg(nanoesp_link = "usart")]
+const LINK_NAME: &[u8] = b"usart";
+#[cfg(nanoesp_link = "usart")]
+const _: () = assert!(
+    config::LINK_RX == 0 && config::LINK_TX == 1,
+    "the USART link runs on D0 (RX) and D1 (TX) only"
+);
+
+/// Client slots compiled in: `MAX_CLIENTS`, at most what the server supports.
+const SLOTS: usize = if (config::MAX_CLIENTS as usize) < MAX_SLOTS {
+    config::MAX_CLIENTS as usize
+} else {
+    MAX_SLOTS
+};
+
+/// Bytes moved per step of the main loop. Small, so the receive ring (64 bytes, 5.5 ms at
+/// 115200 baud) is drained between chunks even when transmitting blocks.
+const CHUNK: usize = 16;
+
+static SERVER_CONFIG: Config = Config {
+    build_id: pstr!(config::BUILD_ID.as_bytes()),
+    board: pstr!(config::NANO_BOARD.as_bytes()),
+    esp_module: pstr!(config::ESP_MODULE.as_bytes()),
+    link: pstr!(LINK_NAME),
+    link_baud: config::LINK_BAUD,
+    ssid: pstr!(config::WIFI_SSID),
+    password: pstr!(config::WIFI_PASSWORD),
+    softap: config::WIFI_SOFTAP,
+    hostname: pstr!(config::HOSTNAME),
+    port: config::HTTP_PORT,
+    max_clients: config::MAX_CLIENTS,
+    title: pstr!(config::PAGE_TITLE),
+    text: pstr!(config::PAGE_TEXT),
+};
+
+// Interrupt vectors: only the drivers in use are bound, so unused ones are not linked.
+#[cfg(nanoesp_link = "soft")]
+#[avr_device::interrupt(atmega328p)]
+fn TIMER1_CAPT() {
+    Link::on_capture();
+}
+
+#[cfg(nanoesp_link = "soft")]
+#[avr_device::interrupt(atmega328p)]
+fn TIMER1_COMPA() {
+    Link::on_tx_compare();
+}
+
+#[cfg(nanoesp_link = "soft")]
+#[avr_device::interrupt(atmega328p)]
+fn TIMER1_COMPB() {
+    Link::on_rx_timeout();
+}
+
+#[cfg(nanoesp_link = "usart")]
+#[avr_device::interrupt(atmega328p)]
+fn USART_RX() {
+    nanoesp_hal::usart::Usart0::on_rx_complete();
+}
+
+#[avr_device::interrupt(atmega328p)]
+fn TIMER0_COMPA() {
+    Clock::on_tick();
+}
+
+/// The server's view of the Nano: A0–A7 and the digital pins not used by the firmware.
+struct NanoBoard {
+    adc: Adc,
+    pins: Pins,
+}
+
+fn pin_error(error: pins::PinError) -> PinError {
+    match error {
+        pins::PinError::NoSuchPin => PinError::NoSuchPin,
+        pins::PinError::Reserved(_) => PinError::Reserved,
+    }
+}
+
+impl Board for NanoBoard {
+    fn analog_read(&mut self, channel: u8) -> u16 {
+        self.adc.read(channel)
+    }
+
+    fn digital_read(&mut self, pin: u8) -> Result<bool, PinError> {
+        self.pins.read(pin).map_err(pin_error)
+    }
+
+    fn digital_write(&mut self, pin: u8, high: bool) -> Result<(), PinError> {
+        self.pins.write(pin, high).map_err(pin_error)
+    }
+}
+
+#[avr_device::entry]
+fn main() -> ! {
+    let Some(dp) = avr_device::atmega328p::Peripherals::take() else {
+        loop {}
+    };
+    let clock = Clock::new(dp.TC0);
+    #[cfg(nanoesp_link = "soft")]
+    let (mut link, mut console) = (
+        Link::new(dp.TC1),
+        nanoesp_hal::usart::Usart0::new::<{ config::CONSOLE_BAUD }>(dp.USART0, false),
+    );
+    #[cfg(nanoesp_link = "usart")]
+    let mut link = Link::new::<{ config::LINK_BAUD }>(dp.USART0, true);
+    let mut board = NanoBoard {
+        adc: Adc::new(dp.ADC),
+        pins: Pins::new(dp.PORTB, dp.PORTC, dp.PORTD, LINK),
+    };
+    // SAFETY: all shared state is set up; the handlers bound above are the only ones.
+    unsafe { avr_device::interrupt::enable() };
+
+    let mut server: Server<SLOTS> = Server::new(&SERVER_CONFIG);
+    let mut buf = [0u8; CHUNK];
+    let mut led_on = false;
+    loop {
+        let now = clock.millis();
+        while let Some(byte) = link.read_byte() {
+            server.on_uart_byte(byte, now);
+        }
+        server.tick(now, &mut board);
+        let n = server.poll_uart_tx(&mut buf);
+        link.write_all(&buf[..n]);
+        #[cfg(nanoesp_link = "soft")]
+        {
+            let n = server.poll_console(&mut buf);
+            console.write_all(&buf[..n]);
+        }
+        let has_ip = server.driver().ip() != [0; 4];
+        if has_ip != led_on {
+            led_on = has_ip;
+            board.pins.set_led(led_on);
+        }
+    }
+}
+
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    // No console text here: core::fmt would cost kilobytes. The watchdog is not used, so
+    // the board stays put until reset; the LED goes dark to show it.
+    avr_device::interrupt::disable();
+    loop {}
+}
