@@ -401,7 +401,11 @@ pub fn run_one(
 fn tail(esp: &Esp) -> String {
     let text = esp.transcript_text();
     let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(20)..].join("\n")
+    let password = esp.config().ap_password.clone();
+    crate::redact::redact(
+        &lines[lines.len().saturating_sub(20)..].join("\n"),
+        Some(&password),
+    )
 }
 
 /// p50/p95/max of sorted values.

@@ -14,5 +14,6 @@ pub mod esp;
 pub mod hex;
 pub mod image;
 pub mod pty;
+pub mod redact;
 pub mod run;
 pub mod softuart;

@@ -115,6 +115,10 @@ pub fn run(args: RunArgs) -> Result<u8, SimError> {
         }
         (LinkKind::Soft { .. }, None) => ConsoleMode::Lines,
     };
+    let password = match &args.esp.ap_password_file {
+        Some(path) => Some(crate::esp::read_password(path)?),
+        None => None,
+    };
     let realtime = args.realtime || matches!(args.esp.esp, EspChoice::Serial(_));
     let mut esp = match &args.esp.esp {
         #[cfg(feature = "espemu")]
@@ -124,10 +128,7 @@ pub fn run(args: RunArgs) -> Result<u8, SimError> {
                 faults: args.esp.esp_faults,
                 baud: link.baud,
                 ap_ssid: args.esp.ap_ssid.clone(),
-                ap_password: match &args.esp.ap_password_file {
-                    Some(path) => Some(crate::esp::read_password(path)?),
-                    None => None,
-                },
+                ap_password: password.clone(),
                 seed: args.esp.seed,
             };
             EspEnd::Emu(crate::esp::EmuPort(crate::esp::build_emulator(&settings)))
@@ -230,7 +231,7 @@ pub fn run(args: RunArgs) -> Result<u8, SimError> {
             warned = true;
             eprintln!(
                 "nanoesp-sim: warning: no server after {NOT_READY_WARNING_S} s simulated; last serial exchange:\n{}",
-                board.transcript_tail(12)
+                crate::redact::redact(&board.transcript_tail(12), password.as_deref())
             );
         }
         if let Some(limit) = timeout_cycles {
@@ -242,7 +243,7 @@ pub fn run(args: RunArgs) -> Result<u8, SimError> {
                     seconds: limit as f64 / F_CPU as f64,
                     tail: format!(
                         "last serial exchange (--> Nano to ESP, <-- ESP to Nano):\n{}",
-                        tail_of(&board, &esp)
+                        tail_of(&board, &esp, password.as_deref())
                     ),
                 });
             }
@@ -286,12 +287,13 @@ pub fn run(args: RunArgs) -> Result<u8, SimError> {
     result
 }
 
-fn tail_of(board: &Board, esp: &EspEnd) -> String {
-    match esp.transcript() {
+fn tail_of(board: &Board, esp: &EspEnd, password: Option<&[u8]>) -> String {
+    let text = match esp.transcript() {
         Some(text) => {
             let lines: Vec<&str> = text.lines().collect();
             lines[lines.len().saturating_sub(20)..].join("\n")
         }
         None => board.transcript_tail(20),
-    }
+    };
+    crate::redact::redact(&text, password)
 }

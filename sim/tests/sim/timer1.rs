@@ -1,0 +1,59 @@
+//! Pins down how simavr 1.6 drives OC1A (D9) from Timer1, through the library API: the
+//! facts engineer "fw-avr" relies on (sim/README.md). If simavr changes, this fails and the
+//! README must be updated.
+
+use nanoesp_sim::avr::Pin;
+use nanoesp_sim::image::{FlashPlan, power_on};
+
+use crate::helpers::firmware;
+
+const GPIOR0: u16 = 0x3E;
+const GPIOR1: u16 = 0x4A;
+const GPIOR2: u16 = 0x4B;
+const PORTB: u16 = 0x25;
+
+#[test]
+fn oc1a_compare_output_behaves_as_documented() {
+    let plan = FlashPlan { firmware: Some(firmware("timer1-probe")), ..FlashPlan::default() };
+    let (mut avr, _) = power_on(&plan).unwrap();
+    let d9 = Pin::from_arduino("D9").unwrap();
+    // level of D9 seen on the wire right after each step, and just before the next one
+    let mut first: [Option<bool>; 10] = [None; 10];
+    let mut last: [Option<bool>; 10] = [None; 10];
+    let mut portb_at_8 = 0;
+    let mut step = 0u8;
+    while step < 9 && avr.cycle() < 16_000_000 {
+        avr.run_until(avr.cycle() + 50);
+        let now = avr.peek(GPIOR0);
+        if now != step {
+            step = now;
+            first[step as usize] = Some(avr.pin_level(d9));
+        }
+        last[step as usize] = Some(avr.pin_level(d9));
+        if step == 8 {
+            portb_at_8 = avr.peek(PORTB);
+        }
+    }
+    assert_eq!(step, 9, "probe firmware finished");
+    // 1: COM1A = clear set up, PORTB1 = 0: low
+    assert_eq!(first[1], Some(false));
+    // 2: writing OCR1A with COM1A = clear drives D9 HIGH at once (PWM-style re-apply;
+    //    hardware keeps it low until the match), then the match clears it
+    assert_eq!(first[2], Some(true), "OCR1A write with COM1A=clear raises the pin");
+    assert_eq!(last[2], Some(false), "the match clears it");
+    // 4: COM1A = set: the match drives D9 high
+    assert_eq!(last[4], Some(true));
+    // 5: any PORTB write re-drives D9 from PORTB1 (0): low (hardware: stays high)
+    assert_eq!(first[5], Some(false), "PORTB write overrides OC1A");
+    // 6: FOC1A is not implemented: still low (hardware: forced high)
+    assert_eq!(first[6], Some(false), "FOC1A does nothing");
+    // 7/8: toggle mode: no glitch on the OCR1A write, the match toggles and updates PORTB1
+    assert_eq!(first[7], Some(true), "toggle mode: OCR1A write leaves the pin alone");
+    assert_eq!(last[8], Some(false), "toggle mode: the match toggles");
+    assert_eq!(portb_at_8 & 0b10, 0, "toggle mode writes PORTB1");
+    // 9: TOV1 and OCF1A pending; writing OCF1A alone to TIFR1 clears both
+    let before = avr.peek(GPIOR1);
+    let after = avr.peek(GPIOR2);
+    assert_eq!(before & 0b11, 0b11, "TOV1 and OCF1A were pending: {before:#04x}");
+    assert_eq!(after & 0b11, 0, "TIFR1 write cleared every flag: {after:#04x}");
+}
