@@ -351,6 +351,7 @@ impl Driver {
     }
 
     /// Starts a link operation; false (and nothing happens) unless [`Driver::is_idle`].
+    #[inline(never)]
     pub fn issue(&mut self, req: Request) -> bool {
         if !self.is_idle() {
             return false;
@@ -380,6 +381,7 @@ impl Driver {
 
     /// Runs the periodic link-table re-synchronisation when idle; call when there is
     /// nothing to [`Driver::issue`].
+    #[inline(never)]
     pub fn housekeeping(&mut self) {
         if !self.is_idle() {
             return;
@@ -401,6 +403,7 @@ impl Driver {
     ///
     /// `payload(link, offset, out)` must fill `out` with the send payload starting at
     /// `offset` within the current [`Request::Send`] and return the count written.
+    #[inline(never)]
     pub fn poll_transmit(
         &mut self,
         out: &mut [u8],
@@ -440,6 +443,7 @@ impl Driver {
     }
 
     /// Feeds one byte received from the ESP.
+    #[inline(never)]
     pub fn feed(&mut self, byte: u8, now: u32) -> Option<Event> {
         self.now = now;
         let tok = self.parser.feed(byte)?;
@@ -618,6 +622,7 @@ impl Driver {
         }
     }
 
+    #[inline(never)]
     fn up_result(&mut self, cmd: Command, ok: bool) -> Option<Event> {
         self.failures = 0;
         match cmd {
@@ -637,6 +642,7 @@ impl Driver {
         }
     }
 
+    #[inline(never)]
     fn init_result(&mut self, step: u8, cmd: Command, ok: bool) -> Option<Event> {
         match cmd {
             Command::WifiMode { plain: false, .. } if !ok => {
@@ -702,6 +708,7 @@ impl Driver {
         self.not_before = self.now.wrapping_add(500);
     }
 
+    #[inline(never)]
     fn reset_detected(&mut self) -> Option<Event> {
         let was = self.phase;
         self.parser.clear();
@@ -729,6 +736,7 @@ impl Driver {
     /// Advances time: timeouts, bring-up commands and link events found by polling.
     ///
     /// Call it until it returns `None` (it returns at most a handful of events per call).
+    #[inline(never)]
     pub fn tick(&mut self, now: u32) -> Option<Event> {
         self.now = now;
         if self.stale != 0 {
@@ -768,6 +776,7 @@ impl Driver {
         }
     }
 
+    #[inline(never)]
     fn init_next(&mut self, mut step: u8) -> Option<Event> {
         let station = !self.cfg.softap;
         let plain = self.plain;
@@ -814,6 +823,7 @@ impl Driver {
         }
     }
 
+    #[inline(never)]
     fn on_timeout(&mut self) -> Option<Event> {
         let cmd = self.cmd?;
         let wait = self.wait;

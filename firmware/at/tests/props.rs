@@ -8,7 +8,11 @@ use proptest::prelude::*;
 
 fn driver() -> Driver {
     Driver::new(Config {
-        wifi: WifiParams { ssid: pstr!(b"lab"), password: pstr!(b"pw"), hostname: pstr!(b"nano") },
+        wifi: WifiParams {
+            ssid: pstr!(b"lab"),
+            password: pstr!(b"pw"),
+            hostname: pstr!(b"nano"),
+        },
         softap: false,
         port: 80,
         max_conn: 4,
@@ -115,13 +119,19 @@ fn run(splits: &[usize], gaps: &[u32], urcs: &[(usize, usize)]) -> Vec<Event> {
             });
         }
         if let Some(l) = link0 {
-            let got = events.iter().filter(|e| matches!(e, Event::Data { link, .. } if *link == l)).count();
+            let got = events
+                .iter()
+                .filter(|e| matches!(e, Event::Data { link, .. } if *link == l))
+                .count();
             if d.is_idle() {
                 if got < REQUEST.len() && d.pending(l) > 0 {
                     d.issue(Request::Pull { link: l, max: 7 });
                 } else if got == REQUEST.len() && !sent {
                     sent = d.issue(Request::Send { link: l, len: 12 });
-                } else if sent && !closing && events.iter().any(|e| matches!(e, Event::SendDone { .. })) {
+                } else if sent
+                    && !closing
+                    && events.iter().any(|e| matches!(e, Event::SendDone { .. }))
+                {
                     closing = d.issue(Request::Close(l));
                 } else {
                     d.housekeeping();
@@ -166,7 +176,9 @@ fn run(splits: &[usize], gaps: &[u32], urcs: &[(usize, usize)]) -> Vec<Event> {
                 q.extend(b"0,CLOSED\r\n\r\nOK\r\n");
             } else if cmd.starts_with("AT+CIPSTATUS") {
                 if open {
-                    q.extend(b"STATUS:3\r\n+CIPSTATUS:0,\"TCP\",\"10.0.0.9\",5000,80,1\r\n\r\nOK\r\n");
+                    q.extend(
+                        b"STATUS:3\r\n+CIPSTATUS:0,\"TCP\",\"10.0.0.9\",5000,80,1\r\n\r\nOK\r\n",
+                    );
                 } else {
                     q.extend(b"STATUS:4\r\n\r\nOK\r\n");
                 }

@@ -31,7 +31,12 @@ fn config(softap: bool) -> Config {
 
 impl T {
     fn new() -> T {
-        T { d: Driver::new(config(false)), now: 0, events: Vec::new(), payload: Vec::new() }
+        T {
+            d: Driver::new(config(false)),
+            now: 0,
+            events: Vec::new(),
+            payload: Vec::new(),
+        }
     }
 
     /// Feeds ESP output.
@@ -113,7 +118,10 @@ impl T {
         t.rx(b"\r\nOK\r\n");
         assert!(t.d.is_up());
         let ev = t.take_events();
-        assert_eq!(ev, [Event::Probing, Event::Version, Event::Joining, Event::Up]);
+        assert_eq!(
+            ev,
+            [Event::Probing, Event::Version, Event::Joining, Event::Up]
+        );
         t
     }
 
@@ -135,7 +143,10 @@ impl T {
 }
 
 fn data_events(link: Link, bytes: &[u8]) -> Vec<Event> {
-    bytes.iter().map(|&byte| Event::Data { link, byte }).collect()
+    bytes
+        .iter()
+        .map(|&byte| Event::Data { link, byte })
+        .collect()
 }
 
 // ---- S1: cold boot, echo on, noisy start, async Wi-Fi ----
@@ -183,7 +194,12 @@ fn s1_full_bring_up() {
 
 #[test]
 fn s1_at2_uses_plain_commands_and_softap_mode() {
-    let mut t = T { d: Driver::new(config(true)), now: 0, events: vec![], payload: vec![] };
+    let mut t = T {
+        d: Driver::new(config(true)),
+        now: 0,
+        events: vec![],
+        payload: vec![],
+    };
     t.rx(b"\r\nready\r\n");
     t.expect_tx("AT\r\n");
     t.rx(b"\r\nOK\r\n");
@@ -267,7 +283,10 @@ fn s2_active_mode_fallback_delivers_ipd_payload() {
     for (cmd, reply) in [
         ("AT\r\n", "\r\nOK\r\n"),
         ("ATE0\r\n", "\r\nOK\r\n"),
-        ("AT+GMR\r\n", "AT version:1.6.2.0(Apr 13 2018 11:10:59)\r\n\r\nOK\r\n"),
+        (
+            "AT+GMR\r\n",
+            "AT version:1.6.2.0(Apr 13 2018 11:10:59)\r\n\r\nOK\r\n",
+        ),
         ("AT+CWMODE_CUR=1\r\n", "\r\nOK\r\n"),
         ("AT+CWHOSTNAME=\"nano\"\r\n", "\r\nERROR\r\n"),
         ("AT+CWJAP_CUR=\"lab\",\"secret\"\r\n", "\r\nOK\r\n"),
@@ -290,7 +309,10 @@ fn s2_active_mode_fallback_delivers_ipd_payload() {
     // 2.x appends \r\n after the payload; harmless.
     t.rx(b"\r\n+IPD,0,18:GET / HTTP/1.1\r\n\r\n\r\n");
     assert_eq!(t.take_events(), data_events(l0, b"GET / HTTP/1.1\r\n\r\n"));
-    assert!(!t.d.issue(Request::Pull { link: l0, max: 64 }), "no pulls in active mode");
+    assert!(
+        !t.d.issue(Request::Pull { link: l0, max: 64 }),
+        "no pulls in active mode"
+    );
 }
 
 // ---- S3: a second browser arrives during a send ----
@@ -325,13 +347,19 @@ fn s4_no_second_send_before_send_ok_and_busy_means_resend_later() {
     let l1 = t.connect(1);
     t.answer_recvlen("0,0,0,0,0");
     t.payload = vec![b'a'; 1460];
-    assert!(t.d.issue(Request::Send { link: l0, len: 1460 }));
+    assert!(t.d.issue(Request::Send {
+        link: l0,
+        len: 1460
+    }));
     t.expect_tx("AT+CIPSEND=0,1460\r\n");
     t.rx(b"\r\nOK\r\n> ");
     assert_eq!(t.tx().len(), 1460);
     t.rx(b"\r\nRecv 1460 bytes\r\n");
     t.wait(800);
-    assert!(!t.d.issue(Request::Send { link: l1, len: 100 }), "one CIPSEND outstanding at a time");
+    assert!(
+        !t.d.issue(Request::Send { link: l1, len: 100 }),
+        "one CIPSEND outstanding at a time"
+    );
     t.expect_tx("");
     t.rx(b"\r\nSEND OK\r\n");
     assert_eq!(t.take_events(), [Event::SendDone { link: l0, ok: true }]);
@@ -384,19 +412,37 @@ fn s5_join_failure_codes_from_fail_or_error_and_back_off() {
     let mut t = to_join();
     t.wait(5000);
     t.rx(b"+CWJAP:2\r\n\r\nFAIL\r\n");
-    assert_eq!(t.take_events(), [Event::JoinFailed { code: 2, retry_s: 5 }]);
+    assert_eq!(
+        t.take_events(),
+        [Event::JoinFailed {
+            code: 2,
+            retry_s: 5
+        }]
+    );
     t.expect_tx("");
     t.wait(5001);
     t.expect_tx("AT+CWJAP_CUR=\"lab\",\"secret\"\r\n");
     assert_eq!(t.take_events(), [Event::Joining]);
     t.rx(b"+CWJAP:3\r\n\r\nERROR\r\n");
-    assert_eq!(t.take_events(), [Event::JoinFailed { code: 3, retry_s: 10 }]);
+    assert_eq!(
+        t.take_events(),
+        [Event::JoinFailed {
+            code: 3,
+            retry_s: 10
+        }]
+    );
     t.wait(10_001);
     t.expect_tx("AT+CWJAP_CUR=\"lab\",\"secret\"\r\n");
     // No answer at all: the join times out and is retried like a failure.
     t.take_events();
     t.wait(26_000);
-    assert_eq!(t.take_events(), [Event::JoinFailed { code: 0, retry_s: 20 }]);
+    assert_eq!(
+        t.take_events(),
+        [Event::JoinFailed {
+            code: 0,
+            retry_s: 20
+        }]
+    );
 }
 
 #[test]
@@ -434,15 +480,36 @@ fn s6_setup() -> (T, Link) {
 fn s6a_closed_then_send_fail() {
     let (mut t, l2) = s6_setup();
     t.rx(b"2,CLOSED\r\n\r\nRecv 600 bytes\r\n\r\nSEND FAIL\r\n");
-    assert_eq!(t.take_events(), [Event::Closed(l2), Event::SendDone { link: l2, ok: false }]);
-    assert!(!t.d.issue(Request::Send { link: l2, len: 10 }), "stale handle refused");
+    assert_eq!(
+        t.take_events(),
+        [
+            Event::Closed(l2),
+            Event::SendDone {
+                link: l2,
+                ok: false
+            }
+        ]
+    );
+    assert!(
+        !t.d.issue(Request::Send { link: l2, len: 10 }),
+        "stale handle refused"
+    );
 }
 
 #[test]
 fn s6b_closed_then_error() {
     let (mut t, l2) = s6_setup();
     t.rx(b"2,CLOSED\r\n\r\nERROR\r\n");
-    assert_eq!(t.take_events(), [Event::Closed(l2), Event::SendDone { link: l2, ok: false }]);
+    assert_eq!(
+        t.take_events(),
+        [
+            Event::Closed(l2),
+            Event::SendDone {
+                link: l2,
+                ok: false
+            }
+        ]
+    );
     assert!(t.d.is_idle());
 }
 
@@ -454,7 +521,13 @@ fn s6c_recv_and_then_silence_times_out() {
     t.wait(5000);
     assert!(!t.d.is_idle());
     t.wait(1500);
-    assert_eq!(t.take_events(), [Event::SendDone { link: l2, ok: false }]);
+    assert_eq!(
+        t.take_events(),
+        [Event::SendDone {
+            link: l2,
+            ok: false
+        }]
+    );
     assert!(t.d.is_idle());
     // A late SEND OK for it is ignored.
     t.rx(b"\r\nSEND OK\r\n");
@@ -469,7 +542,16 @@ fn s6_link_not_valid_and_unlink_close_the_link() {
     assert!(t.d.issue(Request::Send { link: l2, len: 10 }));
     t.expect_tx("AT+CIPSEND=2,10\r\n");
     t.rx(b"link is not valid\r\n\r\nERROR\r\n");
-    assert_eq!(t.take_events(), [Event::Closed(l2), Event::SendDone { link: l2, ok: false }]);
+    assert_eq!(
+        t.take_events(),
+        [
+            Event::Closed(l2),
+            Event::SendDone {
+                link: l2,
+                ok: false
+            }
+        ]
+    );
     let l3 = t.connect(3);
     t.answer_recvlen("0,0,0,0,0");
     assert!(t.d.issue(Request::Close(l3)));
@@ -570,7 +652,10 @@ fn s9_polls_rebuild_the_link_table() {
     t.expect_tx("AT+CIPSTATUS\r\n");
     t.rx(b"STATUS:3\r\n+CIPSTATUS:1,\"TCP\",\"192.168.1.20\",51234,80,1\r\n\r\nOK\r\n");
     let ev = t.take_events();
-    assert!(matches!(ev.as_slice(), [Event::Connected(Link { id: 1, .. })]), "{ev:?}");
+    assert!(
+        matches!(ev.as_slice(), [Event::Connected(Link { id: 1, .. })]),
+        "{ev:?}"
+    );
     t.wait(0);
     assert_eq!(t.take_events(), [Event::Closed(l0)]);
     t.d.housekeeping();
@@ -605,7 +690,10 @@ fn s9_recvlen_reveals_a_link_whose_connect_was_lost() {
     t.rx(b"+CIPRECVLEN:0,0,0,0,9\r\n\r\nOK\r\n");
     t.wait(0);
     let ev = t.take_events();
-    assert!(matches!(ev.as_slice(), [Event::Connected(Link { id: 4, .. })]), "{ev:?}");
+    assert!(
+        matches!(ev.as_slice(), [Event::Connected(Link { id: 4, .. })]),
+        "{ev:?}"
+    );
     assert_eq!(t.d.pending(t.d.current(4).unwrap()), 9);
 }
 
@@ -616,7 +704,10 @@ fn s9_lost_replies_time_out_and_three_in_a_row_restart_bring_up() {
         t.wait(POLL_MS);
         t.d.housekeeping();
         let cmd = t.tx();
-        assert!(cmd == "AT+CIPSTATUS\r\n" || cmd == "AT+CIPRECVLEN?\r\n", "{cmd:?}");
+        assert!(
+            cmd == "AT+CIPSTATUS\r\n" || cmd == "AT+CIPRECVLEN?\r\n",
+            "{cmd:?}"
+        );
         t.wait(3001);
     }
     assert_eq!(t.take_events(), [Event::Reset, Event::Probing]);

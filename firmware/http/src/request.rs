@@ -78,7 +78,11 @@ pub struct Request {
     body_bytes: u8,
 }
 
-const CONTENT_LENGTH: &[u8; 15] = b"content-length:";
+const CL_LEN: usize = 15;
+
+fn content_length_byte(i: usize) -> u8 {
+    crate::pstr!(b"content-length:").get(i)
+}
 
 impl Default for Request {
     fn default() -> Self {
@@ -220,9 +224,10 @@ impl Request {
                     self.cl_match = 0;
                     self.state = State::LineStart;
                 } else if b != b'\r' {
-                    const HTTP: &[u8; 5] = b"HTTP/";
                     let i = self.token_len as usize;
-                    if (i < 5 && b != HTTP[i]) || self.token_len >= VERSION_MAX {
+                    if (i < 5 && b != crate::pstr!(b"HTTP/").get(i))
+                        || self.token_len >= VERSION_MAX
+                    {
                         return self.fail(Status::BadRequest);
                     }
                     self.token_len += 1;
@@ -264,17 +269,17 @@ impl Request {
         }
         self.state = State::Header;
         let m = self.cl_match as usize;
-        if m < CONTENT_LENGTH.len() {
-            if b.to_ascii_lowercase() == CONTENT_LENGTH[m] {
+        if m < CL_LEN {
+            if b.to_ascii_lowercase() == content_length_byte(m) {
                 self.cl_match += 1;
-                if self.cl_match as usize == CONTENT_LENGTH.len() {
+                if self.cl_match as usize == CL_LEN {
                     // A repeated Content-Length header restarts the value.
                     self.content_length = 0;
                 }
             } else {
                 self.cl_match = 0xFF;
             }
-        } else if m == CONTENT_LENGTH.len() {
+        } else if m == CL_LEN {
             if b.is_ascii_digit() {
                 let v = self.content_length as u32 * 10 + (b - b'0') as u32;
                 if v > BODY_MAX as u32 {

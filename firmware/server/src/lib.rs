@@ -58,6 +58,7 @@ pub mod render;
 
 use nanoesp_at::driver::{self, Driver, Event, Link, Request as AtRequest};
 use nanoesp_at::WifiParams;
+use nanoesp_http::pstr;
 use nanoesp_http::sink::{measure, render_window};
 use nanoesp_http::{Method, PStr, Progress, Request, Status};
 pub use render::{Body, Line};
@@ -262,6 +263,7 @@ impl<'c, const N: usize> Server<'c, N> {
         (self.cfg.max_clients as usize).clamp(1, N.min(MAX_SLOTS))
     }
 
+    #[inline(never)]
     fn say(&mut self, line: Line) {
         if (self.console_len as usize) < CONSOLE_QUEUE {
             let i = (self.console_head + self.console_len) as usize % CONSOLE_QUEUE;
@@ -271,6 +273,7 @@ impl<'c, const N: usize> Server<'c, N> {
     }
 
     /// Feeds one byte received from the ESP.
+    #[inline(never)]
     pub fn on_uart_byte(&mut self, byte: u8, now_ms: u32) {
         self.now = now_ms;
         if let Some(ev) = self.drv.feed(byte, now_ms) {
@@ -355,6 +358,7 @@ impl<'c, const N: usize> Server<'c, N> {
         }
     }
 
+    #[inline(never)]
     fn send_done(&mut self, link: Link, ok: bool) {
         let Some(mut tx) = self.tx else { return };
         if tx.link != link {
@@ -379,6 +383,7 @@ impl<'c, const N: usize> Server<'c, N> {
     }
 
     /// Frees the slot and queues the link for `AT+CIPCLOSE`.
+    #[inline(never)]
     fn finish_link(&mut self, link: Link, slot: u8) {
         if let Some(s) = self.slots.get_mut(slot as usize) {
             s.state = SlotState::Free;
@@ -390,6 +395,7 @@ impl<'c, const N: usize> Server<'c, N> {
 
     /// Advances time: driver timeouts and bring-up, client timeouts, and the next AT
     /// operation (send, close, receive, poll) when the driver is idle.
+    #[inline(never)]
     pub fn tick(&mut self, now_ms: u32, board: &mut dyn Board) {
         self.now = now_ms;
         for _ in 0..8 {
@@ -473,6 +479,7 @@ impl<'c, const N: usize> Server<'c, N> {
         self.drv.current(id)
     }
 
+    #[inline(never)]
     fn route(&mut self, i: usize, board: &mut dyn Board) -> (Body, bool) {
         let req = &self.slots[i].req;
         if let Progress::Error(st) = req.progress() {
@@ -482,7 +489,9 @@ impl<'c, const N: usize> Server<'c, N> {
         let head_only = method == Method::Head;
         let readable = matches!(method, Method::Get | Method::Head);
         let path = req.path();
-        let body = if path == b"/" || path == b"/api/status" {
+        let is_status = pstr!(b"/api/status").eq_bytes(path);
+        let pin_prefix = pstr!(b"/api/pin/");
+        let body = if path == b"/" || is_status {
             if !readable {
                 Body::Error(Status::MethodNotAllowed)
             } else if path == b"/" {
@@ -490,8 +499,8 @@ impl<'c, const N: usize> Server<'c, N> {
             } else {
                 Body::Status
             }
-        } else if let Some(num) = path.strip_prefix(b"/api/pin/") {
-            match parse_pin(num) {
+        } else if path.len() > pin_prefix.len() && pin_prefix.eq_bytes(&path[..pin_prefix.len()]) {
+            match parse_pin(&path[pin_prefix.len()..]) {
                 None => Body::Error(Status::NotFound),
                 Some(pin) if readable => match board.digital_read(pin) {
                     Ok(high) => Body::Pin { pin, high },
@@ -517,6 +526,7 @@ impl<'c, const N: usize> Server<'c, N> {
         (body, head_only)
     }
 
+    #[inline(never)]
     fn start_response(
         &mut self,
         link: Link,
@@ -558,6 +568,7 @@ impl<'c, const N: usize> Server<'c, N> {
         self.send_chunk(tx);
     }
 
+    #[inline(never)]
     fn send_chunk(&mut self, mut tx: Tx) {
         tx.chunk = (tx.total - tx.sent).min(CHUNK_MAX);
         self.tx = Some(tx);
@@ -575,6 +586,7 @@ impl<'c, const N: usize> Server<'c, N> {
     }
 
     /// Fills `out` with bytes to send to the ESP now; returns how many.
+    #[inline(never)]
     pub fn poll_uart_tx(&mut self, out: &mut [u8]) -> usize {
         let Server {
             drv, tx, cfg, snap, ..
@@ -604,6 +616,7 @@ impl<'c, const N: usize> Server<'c, N> {
     }
 
     /// Fills `out` with console text; returns how many bytes.
+    #[inline(never)]
     pub fn poll_console(&mut self, out: &mut [u8]) -> usize {
         let mut n = 0;
         while self.console_len > 0 && n < out.len() {

@@ -10,10 +10,18 @@ impl Board for B {
         ch as u16 * 100
     }
     fn digital_read(&mut self, pin: u8) -> Result<bool, PinError> {
-        if pin > 13 { Err(PinError::NoSuchPin) } else { Ok(pin % 2 == 0) }
+        if pin > 13 {
+            Err(PinError::NoSuchPin)
+        } else {
+            Ok(pin % 2 == 0)
+        }
     }
     fn digital_write(&mut self, pin: u8, _high: bool) -> Result<(), PinError> {
-        if pin < 2 { Err(PinError::Reserved) } else { Ok(()) }
+        if pin < 2 {
+            Err(PinError::Reserved)
+        } else {
+            Ok(())
+        }
     }
 }
 
