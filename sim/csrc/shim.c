@@ -22,6 +22,7 @@
 #include "avr_uart.h"
 #include "avr_ioport.h"
 #include "avr_adc.h"
+#include "avr_timer.h"
 
 DEFINE_FIFO(uint16_t, uart_fifo);
 
@@ -57,6 +58,7 @@ typedef struct nsim_t {
 	uint32_t resets;    /* core resets of any kind (external, watchdog) */
 	uint32_t until_armed;
 	int stop_early;     /* an output event happened: return from nsim_run so Rust sees it now */
+	uint8_t oc1_latch[2]; /* Timer1 OC1A/OC1B output latches (0 after reset, as on hardware) */
 	void (*prev_reset)(avr_t *);
 } nsim_t;
 
@@ -274,6 +276,68 @@ void nsim_pin_drive(nsim_t *s, char port, int bit, int level)
 	if (irq) avr_raise_irq(irq, level ? 1 : 0);
 }
 
+/* ---- Timer1 force output compare -------------------------------------------------- */
+
+#define TCCR1A_ADDR 0x80
+#define TCCR1C_ADDR 0x82
+#define PORTB_ADDR 0x25
+
+/*
+ * simavr 1.6 ignores FOC1A/FOC1B (TCCR1C). Do what the datasheet says (16.11.3): apply the
+ * compare-output action of COM1x now, without setting a flag. Toggle mimics simavr's own
+ * compare toggle (it flips PORTBn through AVR_IOPORT_OUTPUT).
+ */
+static void on_tccr1c_write(avr_t *avr, avr_io_addr_t addr, uint8_t v, void *param)
+{
+	(void)param;
+	avr->data[addr] = v & 0x3f; /* FOC bits always read as zero */
+	uint8_t tccr1a = avr->data[TCCR1A_ADDR];
+	for (int c = 0; c < 2; c++) {
+		if (!(v & (0x80 >> c))) continue;
+		uint8_t mode = (tccr1a >> (6 - 2 * c)) & 3;
+		avr_irq_t *irq = avr_io_getirq(avr, AVR_IOCTL_TIMER_GETIRQ('1'), TIMER_IRQ_OUT_COMP + c);
+		if (!irq) continue;
+		switch (mode) {
+		case 1: {
+			int level = (avr->data[PORTB_ADDR] >> (1 + c)) & 1;
+			avr_raise_irq(irq, AVR_IOPORT_OUTPUT | (level ? 0 : 1));
+		}	break;
+		case 2: avr_raise_irq(irq, 0); break;
+		case 3: avr_raise_irq(irq, 1); break;
+		default: break;
+		}
+	}
+}
+
+#define DDRB_ADDR 0x24
+
+static void on_oc1_out(struct avr_irq_t *irq, uint32_t value, void *param)
+{
+	nsim_t *s = param;
+	int c = irq->irq - TIMER_IRQ_OUT_COMP;
+	if (c >= 0 && c < 2) s->oc1_latch[c] = (value & 0xff) ? 1 : 0;
+}
+
+/*
+ * Runs after simavr's own PORTB/DDRB write handler, which re-drives every output pin of
+ * port B from PORTB. On hardware a pin whose COM1x bits are non-zero shows the OC1x latch
+ * instead, so put that level back (same cycle: a peer sampling the line never sees the
+ * PORTBn value).
+ */
+static void after_portb_write(avr_t *avr, avr_io_addr_t addr, uint8_t v, void *param)
+{
+	(void)addr; (void)v;
+	nsim_t *s = param;
+	uint8_t tccr1a = avr->data[TCCR1A_ADDR];
+	for (int c = 0; c < 2; c++) {
+		uint8_t mode = (tccr1a >> (6 - 2 * c)) & 3;
+		int bit = 1 + c;
+		if (mode == 0 || !(avr->data[DDRB_ADDR] & (1 << bit))) continue;
+		avr_irq_t *pin = avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ('B'), bit);
+		if (pin) avr_raise_irq(pin, s->oc1_latch[c]);
+	}
+}
+
 /* ---- ADC ---------------------------------------------------------------------- */
 
 void nsim_adc_set_mv(nsim_t *s, int channel, uint32_t millivolts)
@@ -341,6 +405,7 @@ static void on_core_reset(avr_t *avr)
 	nsim_t *s = avr->custom.data;
 	if (!s) return;
 	s->resets++;
+	s->oc1_latch[0] = s->oc1_latch[1] = 0;
 	if (s->prev_reset) s->prev_reset(avr);
 }
 
@@ -394,6 +459,13 @@ nsim_t *nsim_new(uint32_t frequency)
 		if (io->kind && strcmp(io->kind, "uart") == 0 && ((avr_uart_t *)io)->name == '0')
 			s->uart0 = (avr_uart_t *)io;
 	connect_uart(s);
+	avr_register_io_write(avr, TCCR1C_ADDR, on_tccr1c_write, s);
+	for (int c = 0; c < 2; c++)
+		avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_TIMER_GETIRQ('1'), TIMER_IRQ_OUT_COMP + c),
+				on_oc1_out, s);
+	/* registered after simavr's ioport handlers, so the muxer calls them first */
+	avr_register_io_write(avr, PORTB_ADDR, after_portb_write, s);
+	avr_register_io_write(avr, DDRB_ADDR, after_portb_write, s);
 	return s;
 }
 

@@ -117,6 +117,7 @@ enum Link {
     Soft {
         rx: Pin,
         tx: Pin,
+        baud: u32,
         encoder: Encoder,
         decoder: Decoder,
     },
@@ -137,6 +138,8 @@ pub struct Board {
     transcript: VecDeque<(Dir, u8)>,
     /// Resets caused by a client opening the console port.
     pub pty_resets: u32,
+    /// `NANOESP_SIM_TRACE` is set: report link errors on stderr as they happen.
+    trace: bool,
 }
 
 impl Board {
@@ -161,6 +164,7 @@ impl Board {
                 Link::Soft {
                     rx,
                     tx,
+                    baud: link.baud,
                     encoder: Encoder::new(F_CPU, link.baud),
                     decoder: Decoder::new(F_CPU, link.baud, avr.pin_level(tx)),
                 }
@@ -183,6 +187,7 @@ impl Board {
             stats: LinkStats::default(),
             transcript: VecDeque::new(),
             pty_resets: 0,
+            trace: std::env::var_os("NANOESP_SIM_TRACE").is_some(),
         })
     }
 
@@ -325,7 +330,10 @@ impl Board {
                     to_esp.push((due, byte));
                 }
             }
-            Link::Soft { tx, decoder, .. } => {
+            Link::Soft {
+                tx, decoder, baud, ..
+            } => {
+                let decoder_baud = *baud;
                 let mut edges = Vec::new();
                 self.avr.take_edges(&mut edges);
                 for e in edges {
@@ -335,8 +343,26 @@ impl Board {
                 let mut decoded = Vec::new();
                 decoder.poll(now, &mut decoded);
                 for d in decoded {
-                    if let Decoded::Byte { cycle, byte } = d {
-                        to_esp.push((cycle, byte));
+                    match d {
+                        Decoded::Byte { cycle, byte } => to_esp.push((cycle, byte)),
+                        Decoded::FramingError { cycle, byte } if self.trace => {
+                            let bit = F_CPU as f64 / decoder_baud as f64;
+                            let edges: Vec<String> = decoder
+                                .recent_edges()
+                                .map(|&(c, l)| {
+                                    format!("{:+.2}:{}", (c as f64 - cycle as f64) / bit, l as u8)
+                                })
+                                .collect();
+                            eprintln!(
+                                "nanoesp-sim: trace: edges (bits before the stop sample:level) {}",
+                                edges.join(" ")
+                            );
+                            eprintln!(
+                                "nanoesp-sim: trace: framing error from the firmware at {} us (data {byte:#04x})",
+                                cycles_to_us(cycle),
+                            );
+                        }
+                        Decoded::FramingError { .. } => {}
                     }
                 }
                 self.avr.uart_take(&mut console_bytes);
@@ -356,6 +382,11 @@ impl Board {
                         continue;
                     }
                     if self.avr.uart_rx_pending() >= USART_RX_DEPTH || !self.avr.uart_inject(byte) {
+                        if self.trace {
+                            eprintln!(
+                                "nanoesp-sim: trace: USART overrun at {now_us} us, lost {byte:#04x}"
+                            );
+                        }
                         self.stats.overruns += 1;
                         continue;
                     }

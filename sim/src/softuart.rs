@@ -131,6 +131,7 @@ pub struct Decoder {
     pub max_edge_deviation: u64,
     /// Framing errors so far.
     pub framing_errors: u64,
+    recent: VecDeque<(u64, bool)>,
 }
 
 impl Decoder {
@@ -145,6 +146,7 @@ impl Decoder {
             start: None,
             max_edge_deviation: 0,
             framing_errors: 0,
+            recent: VecDeque::new(),
         }
     }
 
@@ -156,6 +158,15 @@ impl Decoder {
     /// Records a level change.
     pub fn edge(&mut self, cycle: u64, level: bool) {
         self.edges.push_back((cycle, level));
+        if self.recent.len() == 48 {
+            self.recent.pop_front();
+        }
+        self.recent.push_back((cycle, level));
+    }
+
+    /// The last edges seen, as (cycle, level), for diagnostics.
+    pub fn recent_edges(&self) -> impl Iterator<Item = &(u64, bool)> {
+        self.recent.iter()
     }
 
     /// Level of the line at `cycle` from the recorded edges (consumes edges before it).

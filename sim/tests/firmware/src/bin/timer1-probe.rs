@@ -47,12 +47,14 @@ fn main() -> ! {
     // 5: write PORTB (toggle the LED on PB5) with PORTB1 = 0
     write(PORTB, read(PORTB) ^ 0b10_0000);
     step(5);
-    // 6: FOC1A with COM1A = set
-    write(TCCR1A, 0b1100_0000);
+    // 6: FOC1A with COM1A = clear (the line is high from step 4)
+    write(TCCR1A, 0b1000_0000);
     write(TCCR1C, 0b1000_0000);
     step(6);
-    // 7: toggle mode from PORTB1 = 1, match ahead
+    // 7: toggle mode from a high line (PORTB1 = 1 and the latch forced high), match ahead
     write(PORTB, read(PORTB) | 0b10);
+    write(TCCR1A, 0b1100_0000);
+    write(TCCR1C, 0b1000_0000);
     write(TCCR1A, 0b0100_0000);
     set_ocr1a(read16(TCNT1L).wrapping_add(1000));
     write(GPIOR0, 7);
