@@ -1,0 +1,6 @@
+//! End-to-end tests of the `nanoesp` binary: one test binary, one module per command.
+
+mod build;
+mod config;
+mod helpers;
+mod new;

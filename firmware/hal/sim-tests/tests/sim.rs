@@ -1,0 +1,163 @@
+//! The nano-drives-esp firmware on the virtual bench: built for AVR from the template and
+//! this repository's runtime crates, run in `nanoesp-sim` against the emulated ESP8266.
+//!
+//! Each test is a full bring-up over the AT link (`AT`, `ATE0`, `AT+GMR`, `AT+CWJAP` with
+//! an escaped password, server setup), so a corrupted byte in either direction shows up as
+//! a bring-up that never finishes or as framing errors counted by the simulator's
+//! pin-level peer.
+
+use nanoesp_hal_sim_tests::{
+    build_firmware, json_array, json_number, json_string, run_for, status_and_body, HttpBench, LinkKind,
+    PASSWORD, SSID,
+};
+use std::time::Duration;
+
+/// Simulated seconds allowed for bring-up (the emulator answers in well under 5 s).
+const BRING_UP_S: u32 = 12;
+
+fn stdout(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The simulator's closing statistics: `... overruns=N framing_errors=N`.
+fn stat(text: &str, key: &str) -> Option<u64> {
+    let line = text.lines().rev().find(|l| l.contains("nanoesp-sim: exit"))?;
+    let start = line.find(&format!("{key}="))? + key.len() + 1;
+    line[start..].split_whitespace().next()?.parse().ok()
+}
+
+/// Brings the server up over `link` at `baud` and checks that the AT exchange was clean.
+#[track_caller]
+fn assert_clean_bring_up(link: LinkKind, baud: u32) {
+    let firmware = build_firmware(link, baud);
+    let output = run_for(&firmware, link, baud, BRING_UP_S);
+    let (out, err) = (stdout(&output), stderr(&output));
+    let all = format!("{out}{err}");
+    assert!(output.status.success(), "bring-up failed at {baud} baud ({link:?}):\n{all}");
+    assert!(all.contains("nanoesp-sim: server up"), "server never came up:\n{all}");
+    assert_eq!(stat(&all, "framing_errors"), Some(0), "framing errors on the link:\n{all}");
+    assert_eq!(stat(&all, "overruns"), Some(0), "overruns on the link:\n{all}");
+    if link == LinkKind::Soft {
+        assert_eq!(
+            out.lines().filter(|l| l.starts_with("nanoesp: ready http://")).count(),
+            1,
+            "exactly one ready line expected:\n{out}"
+        );
+    }
+}
+
+// --- console ---------------------------------------------------------------------------
+
+#[test]
+fn console_prints_banner_first_then_one_ready_line() {
+    let firmware = build_firmware(LinkKind::Soft, 19200);
+    let output = run_for(&firmware, LinkKind::Soft, 19200, BRING_UP_S);
+    let out = stdout(&output);
+    assert!(output.status.success(), "{out}{}", stderr(&output));
+    let console: Vec<&str> = out.lines().filter(|l| l.starts_with("nanoesp")).collect();
+    let banner = console.first().expect("no console output");
+    let fields: Vec<&str> = banner.split(' ').collect();
+    assert_eq!(fields[0], "nanoesp", "banner: {banner}");
+    assert!(
+        fields[1].len() == 8 && fields[1].bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+        "build id must be 8 lowercase hex chars: {banner}"
+    );
+    assert_eq!(
+        &fields[2..],
+        ["board=nano", "esp=esp01", "link=soft", "baud=19200", &format!("ssid={SSID}")],
+        "banner: {banner}"
+    );
+    assert!(!out.contains(PASSWORD) && !out.contains("s3cr"), "the password leaked to the console:\n{out}");
+    let ready: Vec<&&str> = console.iter().filter(|l| l.starts_with("nanoesp: ready ")).collect();
+    assert_eq!(ready.len(), 1, "{out}");
+    assert!(
+        ready[0].starts_with("nanoesp: ready http://") && ready[0].ends_with(":80/"),
+        "ready line: {}",
+        ready[0]
+    );
+}
+
+// --- soft serial on D8/D9 -----------------------------------------------------------------
+
+#[test]
+fn soft_serial_at_9600_exchanges_at_traffic_cleanly() {
+    assert_clean_bring_up(LinkKind::Soft, 9600);
+}
+
+#[test]
+fn soft_serial_at_19200_exchanges_at_traffic_cleanly() {
+    assert_clean_bring_up(LinkKind::Soft, 19200);
+}
+
+#[test]
+fn soft_serial_at_38400_exchanges_at_traffic_cleanly() {
+    assert_clean_bring_up(LinkKind::Soft, 38400);
+}
+
+#[test]
+#[ignore = "not reliable yet: with the ESP echoing while the Nano sends, transmit edges come late at 57600"]
+fn soft_serial_at_57600_exchanges_at_traffic_cleanly() {
+    assert_clean_bring_up(LinkKind::Soft, 57600);
+}
+
+// --- hardware USART on D0/D1 --------------------------------------------------------------
+
+#[test]
+fn usart_at_115200_exchanges_at_traffic_cleanly() {
+    assert_clean_bring_up(LinkKind::Usart, 115200);
+}
+
+// --- HTTP through the bridge --------------------------------------------------------------
+
+#[test]
+fn http_get_api_status_returns_live_json() {
+    let firmware = build_firmware(LinkKind::Soft, 19200);
+    // A0 at 2.5 V of 5 V reads as mid-scale (512) if the ADC path works.
+    let bench = HttpBench::start(&firmware, LinkKind::Soft, 19200, &["--adc", "A0=2500"], Duration::from_secs(120));
+    let banner_id = bench.console[0].split(' ').nth(1).unwrap().to_string();
+
+    let response = bench.request("GET", "/api/status", "");
+    let (status, body) = status_and_body(&response);
+    assert_eq!(status, "HTTP/1.1 200 OK", "{response}");
+    assert!(response.contains("Content-Type: application/json"), "{response}");
+    assert_eq!(json_string(body, "firmware"), Some(banner_id.as_str()), "{body}");
+    assert_eq!(json_string(body, "esp"), Some("1.7.4.0"), "{body}");
+    assert!(json_number(body, "uptime_ms").unwrap_or(0) > 1000, "{body}");
+    let analog = json_array(body, "analog").expect("analog array");
+    assert_eq!(analog.len(), 8, "{body}");
+    assert!((500..=524).contains(&analog[0]), "A0 at 2.5 V should read ~512: {body}");
+    assert_eq!(json_number(body, "clients"), Some(1), "{body}");
+    assert_eq!(json_number(body, "errors"), Some(0), "{body}");
+
+    // A second request sees the first one counted and time moving on.
+    let again = bench.request("GET", "/api/status", "");
+    let (_, body2) = status_and_body(&again);
+    assert_eq!(json_number(body2, "served"), Some(json_number(body, "served").unwrap() + 1), "{body2}");
+    assert!(json_number(body2, "uptime_ms") > json_number(body, "uptime_ms"), "{body2}");
+}
+
+#[test]
+fn http_pin_api_drives_a_free_pin_and_refuses_reserved_ones() {
+    let firmware = build_firmware(LinkKind::Soft, 19200);
+    let bench = HttpBench::start(&firmware, LinkKind::Soft, 19200, &[], Duration::from_secs(120));
+
+    let response = bench.request("PUT", "/api/pin/7", "1");
+    let (status, body) = status_and_body(&response);
+    assert_eq!(status, "HTTP/1.1 200 OK", "{response}");
+    assert_eq!(json_number(body, "value"), Some(1), "{body}");
+    let read_back = bench.request("GET", "/api/pin/7", "");
+    let (_, body) = status_and_body(&read_back);
+    assert_eq!(json_number(body, "value"), Some(1), "D7 must read back high: {body}");
+
+    // D9 carries the soft-serial link, D13 the status LED, D1 the USART.
+    for pin in [9, 13, 1] {
+        let response = bench.request("PUT", &format!("/api/pin/{pin}"), "1");
+        assert!(response.starts_with("HTTP/1.1 403"), "D{pin} must be refused: {response}");
+    }
+    let response = bench.request("GET", "/api/pin/42", "");
+    assert!(response.starts_with("HTTP/1.1 404"), "{response}");
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs everything nanoesp needs on Debian 12 / Ubuntu, idempotently: Debian's packages
+# (AVR toolchain, a rustc with library sources for build-std, simavr, avrdude, the Arduino
+# bootloader sources) and, when no Rust is installed at all, uses Debian's cargo for the host.
+# Sourced by demo.sh and test.sh; exports NANOESP_CARGO (the cargo that builds host tools).
+set -euo pipefail
+
+NANOESP_APT_PACKAGES=(
+  rustc-web cargo-web rust-web-src          # rustc 1.96 + library sources: builds the AVR firmware
+  gcc-avr binutils-avr avr-libc            # linker and C runtime for the ATmega328P
+  avrdude                                  # flashing (used through ravedude or directly)
+  simavr libsimavr-dev libsimavrparts1     # the simulated Nano of the virtual bench
+  libelf-dev zlib1g-dev libzstd-dev pkg-config gcc make
+  libudev-dev                              # serial port enumeration (serialport crate)
+  arduino-core-avr                         # optiboot/ATmegaBOOT sources, built at test time
+  socat python3 python3-venv curl
+)
+
+missing=()
+for p in "${NANOESP_APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "nanoesp setup: installing ${missing[*]}" >&2
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Host tools need Rust >= 1.95: rustup's cargo when present, else Debian's (1.96).
+if command -v cargo >/dev/null 2>&1 && cargo --version >/dev/null 2>&1; then
+  NANOESP_CARGO="$(command -v cargo)"
+else
+  NANOESP_CARGO=/usr/bin/cargo
+fi
+export NANOESP_CARGO

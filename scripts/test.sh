@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: installs what is missing, then `cargo test` over the workspace
+# (unit, property, emulator scenario, CLI end-to-end and firmware-in-simulator tests).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+# AVR firmware built by the tests shares one target dir, so `core` is compiled once.
+export NANOESP_TEST_AVR_TARGET="${NANOESP_TEST_AVR_TARGET:-$PWD/target/avr-tests}"
+"$NANOESP_CARGO" test --workspace --release "$@"
