@@ -826,7 +826,6 @@ impl Driver {
     #[inline(never)]
     fn on_timeout(&mut self) -> Option<Event> {
         let cmd = self.cmd?;
-        let wait = self.wait;
         self.finish();
         if let Command::Send { .. } = cmd {
             return Some(Event::SendDone {
@@ -839,7 +838,7 @@ impl Driver {
                 Command::At => {
                     self.failures = self.failures.wrapping_add(1);
                     self.not_before = self.now.wrapping_add(200);
-                    (self.failures % 5 == 0).then_some(Event::NoResponse)
+                    self.failures.is_multiple_of(5).then_some(Event::NoResponse)
                 }
                 Command::Join { .. } => {
                     self.cmd = Some(cmd);
@@ -853,7 +852,6 @@ impl Driver {
             },
             _ => {
                 // A lost reply. Three in a row: the ESP is gone or deaf, start over.
-                let _ = wait;
                 self.failures += 1;
                 if self.failures >= 3 {
                     self.reset_detected();

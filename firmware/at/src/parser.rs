@@ -246,13 +246,13 @@ impl Parser {
             self.remaining = len;
             return Some(Token::IpdData { id, len });
         }
-        let n = if b == b':' && starts(line, pstr!(b"+CIPRECVDATA,")) {
-            number(line, 13)?
-        } else if b == b',' && starts(line, pstr!(b"+CIPRECVDATA:")) {
-            number(line, 13)?
-        } else {
+        // 1.7 sends `+CIPRECVDATA,<n>:`, 2.x `+CIPRECVDATA:<n>,`.
+        let v17 = b == b':' && starts(line, pstr!(b"+CIPRECVDATA,"));
+        let v2 = b == b',' && starts(line, pstr!(b"+CIPRECVDATA:"));
+        if !(v17 || v2) {
             return None;
-        };
+        }
+        let n = number(line, 13)?;
         // The number must end right at the separator just received.
         if n.1 != line.len() - 1 {
             return None;

@@ -13,7 +13,7 @@ impl Board for B {
         if pin > 13 {
             Err(PinError::NoSuchPin)
         } else {
-            Ok(pin % 2 == 0)
+            Ok(pin.is_multiple_of(2))
         }
     }
     fn digital_write(&mut self, pin: u8, _high: bool) -> Result<(), PinError> {
