@@ -14,6 +14,7 @@ fuzz_target!(|data: &[u8]| {
         port: 80,
         max_conn: 4,
         idle_timeout_s: 30,
+        baud: 0,
     });
     let mut now = 0u32;
     let mut out = [0u8; 24];

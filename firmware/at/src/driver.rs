@@ -56,7 +56,17 @@ pub struct Config {
     pub max_conn: u8,
     /// `AT+CIPSTO` seconds.
     pub idle_timeout_s: u16,
+    /// Baud of the link to the ESP. When it is not [`FACTORY_BAUD`] and probes go
+    /// unanswered, the driver asks for [`FACTORY_BAUD`], sends `AT+UART_CUR=<baud>,8,1,0,0`
+    /// (never `_DEF`: not persistent) and asks for `baud` again; see [`Driver::take_baud`].
+    /// 0 disables this.
+    pub baud: u32,
 }
+
+/// The ESP8266 AT firmware's factory baud.
+pub const FACTORY_BAUD: u32 = 115_200;
+/// Unanswered probes before the baud is negotiated.
+const PROBES_BEFORE_BAUD: u8 = 3;
 
 /// What the driver reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -157,6 +167,11 @@ const S_TIMEOUT: u8 = 11;
 const S_IP: u8 = 12;
 const S_MDNS: u8 = 13;
 const S_DONE: u8 = 14;
+/// Outside the normal sequence: `AT+UART_CUR` sent at the factory baud.
+const S_BAUD: u8 = 15;
+/// Before it: an `AT` at the factory baud, flushing the junk our wrong-rate probes left in
+/// the ESP's line buffer (any final result will do).
+const S_BAUD_PROBE: u8 = 16;
 
 #[derive(Clone, Copy, Debug, Default)]
 struct LinkState {
@@ -197,6 +212,9 @@ pub struct Driver {
     version: [u8; VERSION_MAX],
     version_len: u8,
     ip: [u8; 4],
+    /// Baud the caller must use; `baud_changed` until it took it.
+    uart_baud: u32,
+    baud_changed: bool,
 }
 
 /// Index of the lowest set bit of a non-zero link mask (`trailing_zeros` is large on AVR).
@@ -245,6 +263,26 @@ impl Driver {
             version: [0; VERSION_MAX],
             version_len: 0,
             ip: [0; 4],
+            uart_baud: cfg.baud,
+            baud_changed: false,
+        }
+    }
+
+    /// A new baud for the ESP link, once per change: finish sending what is queued, then
+    /// switch the UART to it.
+    pub fn take_baud(&mut self) -> Option<u32> {
+        if self.baud_changed {
+            self.baud_changed = false;
+            Some(self.uart_baud)
+        } else {
+            None
+        }
+    }
+
+    fn set_baud(&mut self, baud: u32) {
+        if self.uart_baud != baud {
+            self.uart_baud = baud;
+            self.baud_changed = true;
         }
     }
 
@@ -644,6 +682,10 @@ impl Driver {
 
     #[inline(never)]
     fn init_result(&mut self, step: u8, cmd: Command, ok: bool) -> Option<Event> {
+        if step == S_BAUD_PROBE {
+            self.phase = Phase::Init(S_BAUD);
+            return None;
+        }
         match cmd {
             Command::WifiMode { plain: false, .. } if !ok => {
                 // 2.x has no `_CUR` variants: retry with the plain spelling.
@@ -668,6 +710,11 @@ impl Driver {
                 self.passive = ok;
             }
             Command::Hostname | Command::Mdns(_) => {}
+            Command::UartCur(_) => {
+                // `OK` came at the old rate; the ESP switches right after it.
+                self.baud_done();
+                return None;
+            }
             _ if !ok => {
                 self.failures += 1;
                 if self.failures > 3 {
@@ -700,6 +747,12 @@ impl Driver {
         self.phase = Phase::Up;
         self.next_poll = self.now.wrapping_add(POLL_MS);
         Some(Event::Up)
+    }
+
+    fn baud_done(&mut self) {
+        self.set_baud(self.cfg.baud);
+        self.phase = Phase::Init(S_PROBE);
+        self.not_before = self.now.wrapping_add(50);
     }
 
     fn restart_init(&mut self) {
@@ -807,6 +860,8 @@ impl Driver {
                     self.phase = Phase::Init(S_DONE);
                     return self.enter_up();
                 }
+                S_BAUD => (Command::UartCur(self.cfg.baud), 300),
+                S_BAUD_PROBE => (Command::At, 300),
                 S_DONE.. => return self.enter_up(),
                 _ => {
                     step += 1;
@@ -835,10 +890,28 @@ impl Driver {
         }
         match self.phase {
             Phase::Init(_) => match cmd {
+                Command::At if self.phase == Phase::Init(S_BAUD_PROBE) => {
+                    // Our receiver may not cope with the factory rate (soft serial): send
+                    // the switch blind, as WiFiEspAT's ChangeATBaudRate does.
+                    self.phase = Phase::Init(S_BAUD);
+                    None
+                }
                 Command::At => {
                     self.failures = self.failures.wrapping_add(1);
                     self.not_before = self.now.wrapping_add(200);
+                    let negotiate = self.cfg.baud != 0 && self.cfg.baud != FACTORY_BAUD;
+                    if negotiate && self.failures % (2 * PROBES_BEFORE_BAUD) == PROBES_BEFORE_BAUD {
+                        // Maybe the ESP still runs at its factory rate: tell it ours from there.
+                        self.set_baud(FACTORY_BAUD);
+                        self.phase = Phase::Init(S_BAUD_PROBE);
+                        // Let the caller drain and switch before the command goes out.
+                        self.not_before = self.now.wrapping_add(50);
+                    }
                     self.failures.is_multiple_of(5).then_some(Event::NoResponse)
+                }
+                Command::UartCur(_) => {
+                    self.baud_done();
+                    None
                 }
                 Command::Join { .. } => {
                     self.cmd = Some(cmd);

@@ -17,6 +17,7 @@ fn driver() -> Driver {
         port: 80,
         max_conn: 4,
         idle_timeout_s: 30,
+        baud: 0,
     })
 }
 

@@ -26,6 +26,7 @@ fn config(softap: bool) -> Config {
         port: 80,
         max_conn: 4,
         idle_timeout_s: 30,
+        baud: 0,
     }
 }
 
@@ -736,4 +737,37 @@ fn s10_echo_after_ate0_means_the_esp_was_reset() {
     t.rx(b"AT+CIPSEND=0,5\r\r\n\r\nERROR\r\n");
     assert_eq!(t.take_events(), [Event::Reset]);
     t.expect_tx("AT\r\n");
+}
+
+// ---- baud negotiation (bring-up) ----
+
+#[test]
+fn unanswered_probes_lead_to_uart_cur_at_factory_baud_then_back() {
+    let mut cfg = config(false);
+    cfg.baud = 57_600;
+    let mut t = T {
+        d: Driver::new(cfg),
+        now: 0,
+        events: vec![],
+        payload: vec![],
+    };
+    t.wait(1);
+    t.wait(2600);
+    for _ in 0..3 {
+        t.expect_tx("AT\r\n");
+        t.wait(1001);
+        t.wait(200);
+    }
+    assert_eq!(t.d.take_baud(), Some(115_200));
+    assert_eq!(t.d.take_baud(), None);
+    t.wait(60);
+    t.expect_tx("AT\r\n");
+    t.rx(b"\r\nERROR\r\n");
+    t.expect_tx("AT+UART_CUR=57600,8,1,0,0\r\n");
+    t.rx(b"\r\nOK\r\n");
+    assert_eq!(t.d.take_baud(), Some(57_600));
+    t.wait(60);
+    t.expect_tx("AT\r\n");
+    t.rx(b"\r\nOK\r\n");
+    t.expect_tx("ATE0\r\n");
 }

@@ -37,6 +37,8 @@
 //! - `poll_console(&mut buf) -> usize`: console text; the first line is the banner, and
 //!   exactly one `nanoesp: ready http://<ip>:<port>/` line follows each successful bring-up.
 //!   Lines end in `\r\n`.
+//! - `poll_baud() -> Option<u32>`: rarely `Some(baud)`: drain the ESP TX queue, then
+//!   switch the link UART to that baud (bring-up baud negotiation).
 //! - `now_ms` is a wrapping millisecond counter; the status page reports it as `uptime_ms`.
 //!
 //! # HTTP API
@@ -216,6 +218,7 @@ impl<'c, const N: usize> Server<'c, N> {
             // One link more than we serve, so the extra client can be told 503 at once.
             max_conn: max as u8 + 1,
             idle_timeout_s: IDLE_TIMEOUT_S,
+            baud: cfg.link_baud,
         });
         Server {
             cfg,
@@ -613,6 +616,16 @@ impl<'c, const N: usize> Server<'c, N> {
                 }
             })
         })
+    }
+
+    /// A new baud for the ESP link (baud negotiation at bring-up, rare): finish sending the
+    /// bytes already queued for the ESP, then switch the link UART to it.
+    ///
+    /// Stock AT firmware starts at 115200. When `link_baud` differs and probes go unanswered,
+    /// the server asks for 115200, sends `AT+UART_CUR=<link_baud>,8,1,0,0` (not persistent)
+    /// and asks for `link_baud` again.
+    pub fn poll_baud(&mut self) -> Option<u32> {
+        self.drv.take_baud()
     }
 
     /// Fills `out` with console text; returns how many bytes.

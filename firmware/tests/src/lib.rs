@@ -48,12 +48,17 @@ impl Board for FakeBoard {
 
 /// The server config used by the tests (matches the emulator's default access point).
 pub fn test_config(max_clients: u8) -> &'static Config {
+    test_config_at(max_clients, 115_200)
+}
+
+/// The test config with another link baud.
+pub fn test_config_at(max_clients: u8, link_baud: u32) -> &'static Config {
     Box::leak(Box::new(Config {
         build_id: pstr!(b"0badc0de"),
         board: pstr!(b"nano"),
         esp_module: pstr!(b"esp12e"),
         link: pstr!(b"usart"),
-        link_baud: 115_200,
+        link_baud,
         ssid: pstr!(b"nanoesp-lab"),
         password: pstr!(b"correct horse"),
         softap: false,
@@ -83,6 +88,9 @@ pub struct Bench {
     tx_queue: VecDeque<u8>,
     tx_next_us: u64,
     byte_us: u64,
+    /// The Nano's current link baud (the server may change it).
+    pub baud: u32,
+    garble: u64,
     /// How many bytes the main loop drains from the ring per pass (models a busy AVR).
     pub drain_per_pass: usize,
 }
@@ -94,10 +102,16 @@ const STEP_US: u64 = 50;
 impl Bench {
     /// A bench with the given emulator configuration and server client limit.
     pub fn new(esp_cfg: EspConfig, max_clients: u8) -> Bench {
-        let baud = esp_cfg.baud as u64;
+        let baud = esp_cfg.baud;
+        Bench::with_link_baud(esp_cfg, max_clients, baud)
+    }
+
+    /// A bench whose Nano side starts at `link_baud` (the ESP starts at its config's baud).
+    pub fn with_link_baud(esp_cfg: EspConfig, max_clients: u8, link_baud: u32) -> Bench {
+        let baud = link_baud as u64;
         Bench {
             esp: Esp::new(esp_cfg),
-            server: Server::new(test_config(max_clients)),
+            server: Server::new(test_config_at(max_clients, link_baud)),
             board: FakeBoard::default(),
             now_us: 0,
             console: Vec::new(),
@@ -106,6 +120,8 @@ impl Bench {
             tx_queue: VecDeque::new(),
             tx_next_us: 0,
             byte_us: 10_000_000 / baud,
+            baud: link_baud,
+            garble: 0x9e37_79b9_7f4a_7c15,
             drain_per_pass: usize::MAX,
         }
     }
@@ -120,6 +136,17 @@ impl Bench {
         let now = self.now_us;
         // ESP -> Nano: the ISR puts bytes into the ring (dropping when full).
         while let Some(b) = self.esp.uart_tx(now) {
+            // A UART at the wrong rate samples garbage.
+            let theirs = self.esp.baud() as u64;
+            let b = if theirs.abs_diff(self.baud as u64) * 100 > theirs * 5 {
+                self.garble = self
+                    .garble
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1);
+                (self.garble >> 56) as u8
+            } else {
+                b
+            };
             if self.rx_ring.len() < RX_RING {
                 self.rx_ring.push_back(b);
             } else {
@@ -144,6 +171,12 @@ impl Bench {
                 .poll_uart_tx(&mut buf[..16 - self.tx_queue.len()]);
             self.tx_queue.extend(&buf[..k]);
         }
+        if self.tx_queue.is_empty() {
+            if let Some(baud) = self.server.poll_baud() {
+                self.baud = baud;
+                self.byte_us = 10_000_000 / baud as u64;
+            }
+        }
         let mut buf = [0u8; 32];
         let k = self.server.poll_console(&mut buf);
         self.console.extend_from_slice(&buf[..k]);
@@ -151,7 +184,8 @@ impl Bench {
         while self.tx_next_us <= now {
             match self.tx_queue.pop_front() {
                 Some(b) => {
-                    self.esp.uart_rx(b, self.tx_next_us.max(now - STEP_US));
+                    self.esp
+                        .uart_rx_at_baud(b, self.baud, self.tx_next_us.max(now - STEP_US));
                     self.tx_next_us = self.tx_next_us.max(now - STEP_US) + self.byte_us;
                 }
                 None => {

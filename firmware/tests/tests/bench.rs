@@ -393,3 +393,26 @@ fn head_request_has_length_but_no_body() {
     assert!(text.ends_with("\r\n\r\n"), "{text}");
     assert!(!text.contains("Content-Length: 0\r\n"));
 }
+
+#[test]
+fn esp_at_factory_baud_is_switched_to_the_link_baud() {
+    // Stock firmware talks 115200; the project's link runs at 57600.
+    let mut b = Bench::with_link_baud(EspConfig::default(), 3, 57_600);
+    let line = b.run_until_ready(30_000).unwrap_or_else(|| {
+        panic!(
+            "not ready:\n{}\n{}",
+            b.console_text(),
+            b.esp.transcript_text()
+        )
+    });
+    assert_eq!(line, "nanoesp: ready http://192.168.4.2:80/");
+    assert_eq!(b.esp.baud(), 57_600);
+    assert_eq!(b.baud, 57_600);
+    let c = b.connect_and_send(GET_STATUS);
+    assert_eq!(
+        Response::parse(b.collect(&[c], 5_000)[0].as_ref().unwrap())
+            .unwrap()
+            .status,
+        200
+    );
+}
