@@ -59,8 +59,34 @@ typedef struct nsim_t {
 	uint32_t until_armed;
 	int stop_early;     /* an output event happened: return from nsim_run so Rust sees it now */
 	uint8_t oc1_latch[2]; /* Timer1 OC1A/OC1B output latches (0 after reset, as on hardware) */
+	int tracing;        /* record Timer1/PORTB register writes for diagnostics */
+	struct { uint64_t cycle; uint16_t what; uint16_t value; } trace[256];
+	uint32_t trace_head, trace_len;
+	avr_timer_t *timer1;
+	uint8_t oc1_before[2];      /* latch level before its last change */
+	uint64_t oc1_changed_at[2]; /* cycle of that change */
+	uint64_t timer1_seen_base; /* tov_base when the run loop last looked */
 	void (*prev_reset)(avr_t *);
 } nsim_t;
+
+static void trace_rec(nsim_t *s, uint16_t what, uint16_t value);
+
+/*
+ * avr_register_io_write() aborts the process when a fifth register needs its write
+ * "muxer" (simavr keeps 4 shared slots). Register only when that cannot happen.
+ */
+static int register_io_write(avr_t *avr, avr_io_addr_t addr, avr_io_write_t w, void *param)
+{
+	avr_io_addr_t a = AVR_DATA_TO_IO(addr);
+	int taken = avr->io[a].w.c != NULL;
+	int shared_full = avr->io_shared_io_count >= (int)(sizeof avr->io_shared_io / sizeof avr->io_shared_io[0]);
+	if (taken && shared_full && avr->io[a].w.param != param) {
+		fprintf(stderr, "nanoesp-sim: cannot hook register 0x%02x (simavr's shared slots are used up)\n", addr);
+		return -1;
+	}
+	avr_register_io_write(avr, addr, w, param);
+	return 0;
+}
 
 /* ---- USART0 ---------------------------------------------------------------- */
 
@@ -289,7 +315,7 @@ void nsim_pin_drive(nsim_t *s, char port, int bit, int level)
  */
 static void on_tccr1c_write(avr_t *avr, avr_io_addr_t addr, uint8_t v, void *param)
 {
-	(void)param;
+	trace_rec((nsim_t *)param, addr, v);
 	avr->data[addr] = v & 0x3f; /* FOC bits always read as zero */
 	uint8_t tccr1a = avr->data[TCCR1A_ADDR];
 	for (int c = 0; c < 2; c++) {
@@ -311,11 +337,68 @@ static void on_tccr1c_write(avr_t *avr, avr_io_addr_t addr, uint8_t v, void *par
 
 #define DDRB_ADDR 0x24
 
+static void trace_rec(nsim_t *s, uint16_t what, uint16_t value)
+{
+	if (!s->tracing) return;
+	uint32_t at = (s->trace_head + s->trace_len) % 256;
+	if (s->trace_len == 256) s->trace_head = (s->trace_head + 1) % 256;
+	else s->trace_len++;
+	s->trace[at].cycle = s->avr->cycle;
+	s->trace[at].what = what;
+	s->trace[at].value = value;
+}
+
+static void on_trace_write(avr_t *avr, avr_io_addr_t addr, uint8_t v, void *param)
+{
+	nsim_t *s = param;
+	uint16_t value = v;
+	/* TIMSK1 has no simavr handler: ours replaces the plain store, so do it */
+	if (addr == 0x6F) avr->data[addr] = v;
+	if (addr == 0x88 || addr == 0x8A) value = avr->data[addr] | (avr->data[addr + 1] << 8);
+	trace_rec(s, addr, value);
+}
+
+/*
+ * Diagnostics: from now on record writes to TCCR1A, TCCR1C, OCR1A, TIMSK1, PORTB and
+ * DDRB, and every OC1x output event (what = 0x100 + n).
+ */
+void nsim_trace_enable(nsim_t *s)
+{
+	if (s->tracing) return;
+	s->tracing = 1;
+	/* simavr has 4 shared write slots; PORTB and DDRB use two (after_portb_write) */
+	static const uint16_t regs[] = { 0x80, 0x88, 0x6F };
+	for (unsigned i = 0; i < sizeof regs / sizeof regs[0]; i++)
+		register_io_write(s->avr, regs[i], on_trace_write, s);
+}
+
+uint32_t nsim_trace_pop(nsim_t *s, uint64_t *cycles, uint16_t *what, uint16_t *values, uint32_t max)
+{
+	uint32_t n = 0;
+	while (n < max && s->trace_len) {
+		cycles[n] = s->trace[s->trace_head].cycle;
+		what[n] = s->trace[s->trace_head].what;
+		values[n] = s->trace[s->trace_head].value;
+		s->trace_head = (s->trace_head + 1) % 256;
+		s->trace_len--;
+		n++;
+	}
+	return n;
+}
+
 static void on_oc1_out(struct avr_irq_t *irq, uint32_t value, void *param)
 {
 	nsim_t *s = param;
 	int c = irq->irq - TIMER_IRQ_OUT_COMP;
-	if (c >= 0 && c < 2) s->oc1_latch[c] = (value & 0xff) ? 1 : 0;
+	if (c >= 0 && c < 2) {
+		uint8_t level = (value & 0xff) ? 1 : 0;
+		if (level != s->oc1_latch[c]) {
+			s->oc1_before[c] = s->oc1_latch[c];
+			s->oc1_changed_at[c] = s->avr->cycle;
+		}
+		s->oc1_latch[c] = level;
+		trace_rec(s, 0x100 + c, value);
+	}
 }
 
 /*
@@ -326,8 +409,8 @@ static void on_oc1_out(struct avr_irq_t *irq, uint32_t value, void *param)
  */
 static void after_portb_write(avr_t *avr, avr_io_addr_t addr, uint8_t v, void *param)
 {
-	(void)addr; (void)v;
 	nsim_t *s = param;
+	trace_rec(s, addr, v);
 	uint8_t tccr1a = avr->data[TCCR1A_ADDR];
 	for (int c = 0; c < 2; c++) {
 		uint8_t mode = (tccr1a >> (6 - 2 * c)) & 3;
@@ -335,6 +418,52 @@ static void after_portb_write(avr_t *avr, avr_io_addr_t addr, uint8_t v, void *p
 		if (mode == 0 || !(avr->data[DDRB_ADDR] & (1 << bit))) continue;
 		avr_irq_t *pin = avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ('B'), bit);
 		if (pin) avr_raise_irq(pin, s->oc1_latch[c]);
+	}
+}
+
+/*
+ * simavr 1.6 arms a compare for the new Timer1 period inside its overflow handler only if
+ * `comp_cycles >= cycle - when`: the handler runs after the instruction that crossed the
+ * overflow (1-4 cycles late), so OCR1x values of 0..3 (clk/1) are skipped and match one
+ * period (4.1 ms) later. Hardware matches them. When a new period started and a compare
+ * was skipped that way, do what simavr's avr_timer_comp() does, a few cycles late.
+ */
+static void catch_skipped_compares(nsim_t *s)
+{
+	avr_timer_t *p = s->timer1;
+	avr_t *avr = s->avr;
+	if (!p || p->tov_base == s->timer1_seen_base) return;
+	uint64_t previous = s->timer1_seen_base;
+	s->timer1_seen_base = p->tov_base;
+	/* only a real overflow (not a TCNT1 write or a reconfiguration) starts a period */
+	if (!p->tov_cycles || p->tov_base != previous + p->tov_cycles) return;
+	if (p->wgm_op_mode_kind != avr_timer_wgm_normal) return;
+	for (int c = 0; c < 2; c++) {
+		uint64_t cc = p->comp[c].comp_cycles;
+		if (!cc || cc >= p->tov_cycles) continue;
+		/*
+		 * The overflow handler also applied the PWM-only "opposite level at TOV" action
+		 * (avr_timer_comp_on_tov) in normal mode; hardware leaves OC1x alone. Undo it.
+		 */
+		uint8_t mode = avr_regbit_get(avr, p->comp[c].com);
+		if ((mode == avr_timer_com_clear || mode == avr_timer_com_set) &&
+				s->oc1_changed_at[c] == avr->cycle &&
+				s->oc1_latch[c] == (mode == avr_timer_com_clear ? 1 : 0)) {
+			avr_raise_irq(&p->io.irq[TIMER_IRQ_OUT_COMP + c], s->oc1_before[c]);
+			trace_rec(s, 0x120 + c, s->oc1_before[c]);
+		}
+		if (avr->cycle < p->tov_base || cc >= avr->cycle - p->tov_base) continue; /* armed by simavr */
+		avr_raise_interrupt(avr, &p->comp[c].interrupt);
+		avr_irq_t *irq = &p->io.irq[TIMER_IRQ_OUT_COMP + c];
+		switch (avr_regbit_get(avr, p->comp[c].com)) {
+		case avr_timer_com_toggle:
+			avr_raise_irq(irq, AVR_IOPORT_OUTPUT | (avr_regbit_get(avr, p->comp[c].com_pin) ? 0 : 1));
+			break;
+		case avr_timer_com_clear: avr_raise_irq(irq, 0); break;
+		case avr_timer_com_set: avr_raise_irq(irq, 1); break;
+		default: break;
+		}
+		trace_rec(s, 0x110 + c, (uint16_t)cc);
 	}
 }
 
@@ -455,17 +584,20 @@ nsim_t *nsim_new(uint32_t frequency)
 	avr->reset = on_core_reset;
 	avr->sleep = no_sleep;
 	memset(avr->flash, 0xff, avr->flashend + 1);
-	for (avr_io_t *io = avr->io_port; io; io = io->next)
+	for (avr_io_t *io = avr->io_port; io; io = io->next) {
 		if (io->kind && strcmp(io->kind, "uart") == 0 && ((avr_uart_t *)io)->name == '0')
 			s->uart0 = (avr_uart_t *)io;
+		if (io->kind && strcmp(io->kind, "timer") == 0 && ((avr_timer_t *)io)->name == '1')
+			s->timer1 = (avr_timer_t *)io;
+	}
 	connect_uart(s);
-	avr_register_io_write(avr, TCCR1C_ADDR, on_tccr1c_write, s);
+	register_io_write(avr, TCCR1C_ADDR, on_tccr1c_write, s);
 	for (int c = 0; c < 2; c++)
 		avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_TIMER_GETIRQ('1'), TIMER_IRQ_OUT_COMP + c),
 				on_oc1_out, s);
 	/* registered after simavr's ioport handlers, so the muxer calls them first */
-	avr_register_io_write(avr, PORTB_ADDR, after_portb_write, s);
-	avr_register_io_write(avr, DDRB_ADDR, after_portb_write, s);
+	register_io_write(avr, PORTB_ADDR, after_portb_write, s);
+	register_io_write(avr, DDRB_ADDR, after_portb_write, s);
 	return s;
 }
 
@@ -520,6 +652,7 @@ int nsim_run(nsim_t *s, uint64_t until)
 		if (s->in_len && s->xon) feed_uart(s);
 		if (avr->state != cpu_Running && avr->state != cpu_Sleeping) break;
 		avr_run(avr);
+		if (s->timer1 && s->timer1->tov_base != s->timer1_seen_base) catch_skipped_compares(s);
 		if (s->resets != resets) {
 			/* a watchdog reset dropped our timer: re-arm it */
 			resets = s->resets;

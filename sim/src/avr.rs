@@ -61,6 +61,14 @@ unsafe extern "C" {
     fn nsim_pin_drive(s: *mut RawSim, port: c_char, bit: c_int, level: c_int);
     fn nsim_adc_set_mv(s: *mut RawSim, channel: c_int, millivolts: u32);
     fn nsim_data_read(s: *mut RawSim, addr: u16) -> u8;
+    fn nsim_trace_enable(s: *mut RawSim);
+    fn nsim_trace_pop(
+        s: *mut RawSim,
+        cycles: *mut u64,
+        what: *mut u16,
+        values: *mut u16,
+        max: u32,
+    ) -> u32;
 }
 
 /// A port pin of the ATmega328P, e.g. PB0 (Arduino D8).
@@ -353,6 +361,55 @@ impl Avr {
     pub fn peek(&self, addr: u16) -> u8 {
         // SAFETY: raw is valid; the shim bounds-checks.
         unsafe { nsim_data_read(self.raw, addr) }
+    }
+}
+
+impl Avr {
+    /// Starts recording Timer1/PORTB register writes and OC1x output events (diagnostics).
+    pub fn trace_enable(&mut self) {
+        // SAFETY: raw is valid.
+        unsafe { nsim_trace_enable(self.raw) }
+    }
+
+    /// The recorded events (at most the last 256): (cycle, register address or 0x100 + n
+    /// for an OC1x output event, value).
+    pub fn take_trace(&mut self) -> Vec<(u64, u16, u16)> {
+        let mut cycles = [0u64; 256];
+        let mut what = [0u16; 256];
+        let mut values = [0u16; 256];
+        // SAFETY: all buffers hold 256 entries.
+        let n = unsafe {
+            nsim_trace_pop(
+                self.raw,
+                cycles.as_mut_ptr(),
+                what.as_mut_ptr(),
+                values.as_mut_ptr(),
+                256,
+            ) as usize
+        };
+        (0..n).map(|i| (cycles[i], what[i], values[i])).collect()
+    }
+}
+
+/// Name of a register or event recorded by [`Avr::take_trace`].
+pub fn trace_name(what: u16) -> String {
+    match what {
+        0x24 => "DDRB".into(),
+        0x25 => "PORTB".into(),
+        0x36 => "TIFR1".into(),
+        0x6F => "TIMSK1".into(),
+        0x80 => "TCCR1A".into(),
+        0x81 => "TCCR1B".into(),
+        0x82 => "TCCR1C".into(),
+        0x88 => "OCR1A".into(),
+        0x8A => "OCR1B".into(),
+        0x100 => "OC1A-out".into(),
+        0x101 => "OC1B-out".into(),
+        0x110 => "skipped-COMPA-fired".into(),
+        0x111 => "skipped-COMPB-fired".into(),
+        0x120 => "TOV-OC1A-undone".into(),
+        0x121 => "TOV-OC1B-undone".into(),
+        other => format!("{other:#x}"),
     }
 }
 

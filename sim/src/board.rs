@@ -170,6 +170,10 @@ impl Board {
                 }
             }
         };
+        let trace = std::env::var_os("NANOESP_SIM_TRACE").is_some();
+        if trace {
+            avr.trace_enable();
+        }
         if matches!(link, Link::Usart { .. }) && !matches!(console, ConsoleMode::Discard) {
             return Err(SimError::Usage(
                 "the console needs USART0, which the ESP link uses (--link usart)".into(),
@@ -187,7 +191,7 @@ impl Board {
             stats: LinkStats::default(),
             transcript: VecDeque::new(),
             pty_resets: 0,
-            trace: std::env::var_os("NANOESP_SIM_TRACE").is_some(),
+            trace,
         })
     }
 
@@ -356,6 +360,23 @@ impl Board {
                             eprintln!(
                                 "nanoesp-sim: trace: edges (bits before the stop sample:level) {}",
                                 edges.join(" ")
+                            );
+                            let events: Vec<String> = self
+                                .avr
+                                .take_trace()
+                                .into_iter()
+                                .filter(|&(c, _, _)| c + (12.0 * bit) as u64 >= cycle)
+                                .map(|(c, w, v)| {
+                                    format!(
+                                        "{:+.2}:{}={v:#x}",
+                                        (c as f64 - cycle as f64) / bit,
+                                        crate::avr::trace_name(w)
+                                    )
+                                })
+                                .collect();
+                            eprintln!(
+                                "nanoesp-sim: trace: Timer1/PORTB writes {}",
+                                events.join(" ")
                             );
                             eprintln!(
                                 "nanoesp-sim: trace: framing error from the firmware at {} us (data {byte:#04x})",

@@ -152,7 +152,10 @@ pub fn run(args: RunArgs) -> Result<u8, SimError> {
             })?;
             Some(nanoesp_espemu::tcp::TcpBridge::new(addr))
         }
-        (Some(_), _) => return Err(SimError::Usage("--http needs --esp emu".into())),
+        (Some(_), _) => {
+            eprintln!("nanoesp-sim: --http ignored: only the emulated ESP8266 can be bridged");
+            None
+        }
         (None, _) => None,
     };
     #[cfg(not(feature = "espemu"))]

@@ -67,5 +67,14 @@ fn main() -> ! {
     write(TIFR1, 0b10); // OCF1A only
     write(0x4B, read(TIFR1)); // GPIOR2
     step(9);
+    // 10: COM1A = set with the line high, OCR1A behind TCNT1 (next match after the
+    //     overflow): the overflow must leave D9 alone (simavr re-applies the PWM action)
+    write(TCCR1A, 0b1100_0000);
+    write(TCCR1C, 0b1000_0000);
+    while !(0x8000..0x8100).contains(&read16(TCNT1L)) {}
+    set_ocr1a(0x7000);
+    while read16(TCNT1L) >= 0x8000 {}
+    while read16(TCNT1L) < 0x0200 {}
+    write(GPIOR0, 10);
     loop {}
 }
