@@ -7,6 +7,7 @@
 
 pub mod cmd;
 pub mod firmware;
+pub mod simulator;
 pub mod template;
 pub mod toolchain;
 pub mod ui;
@@ -35,6 +36,10 @@ pub enum Command {
     Config(cmd::config::Args),
     /// Build the Nano firmware and report its flash and SRAM use.
     Build(cmd::build::Args),
+    /// Run the firmware on the virtual bench (simulated Nano + emulated ESP8266).
+    Sim(cmd::sim::Args),
+    /// Concurrency benchmark of the firmware on the virtual bench.
+    Bench(cmd::bench::Args),
 }
 
 /// How a command ended, beyond success: decides the exit code.
@@ -68,5 +73,7 @@ pub fn run(cli: Cli, ui: &ui::Ui) -> miette::Result<Outcome> {
         Command::New(args) => cmd::new::run(args, ui),
         Command::Config(args) => cmd::config::run(args, ui),
         Command::Build(args) => cmd::build::run(args, ui),
+        Command::Sim(args) => cmd::sim::run(args, ui),
+        Command::Bench(args) => cmd::bench::run(args, ui),
     }
 }

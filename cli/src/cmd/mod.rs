@@ -1,8 +1,10 @@
 //! One module per subcommand.
 
+pub mod bench;
 pub mod build;
 pub mod config;
 pub mod new;
+pub mod sim;
 
 use std::path::PathBuf;
 
@@ -10,7 +12,7 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, clap::Args)]
 pub struct ProjectArgs {
     /// Project directory (the one holding nanoesp.toml).
-    #[arg(long, value_name = "DIR", default_value = ".", env = "NANOESP_PROJECT")]
+    #[arg(long, value_name = "DIR", default_value = ".", env = "NANOESP_PROJECT", global = true)]
     pub project: PathBuf,
 }
 

@@ -38,7 +38,7 @@ fn byte_array(config: &str, name: &str) -> Vec<u8> {
         .lines()
         .find(|l| l.starts_with(&format!("pub const {name}: &[u8] = &[")))
         .unwrap_or_else(|| panic!("{name} missing from config.rs"));
-    let inner = line.split_once("&[").unwrap().1.trim_end_matches("];");
+    let inner = line.rsplit_once("&[").unwrap().1.trim_end_matches("];");
     inner.split(',').filter(|s| !s.is_empty()).map(|s| s.parse().unwrap()).collect()
 }
 

@@ -4,3 +4,4 @@ mod build;
 mod config;
 mod helpers;
 mod new;
+mod sim;

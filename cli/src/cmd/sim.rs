@@ -1,0 +1,162 @@
+//! `nanoesp sim`: run the project's firmware (or any ELF) on the virtual bench — a simulated
+//! Nano wired to an emulated ESP8266 — and serve its pages on 127.0.0.1.
+
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use miette::{Context, IntoDiagnostic};
+
+use super::ProjectArgs;
+use crate::ui::Ui;
+use crate::{Outcome, simulator};
+
+/// Run the firmware on a simulated Nano with an emulated ESP8266.
+///
+/// In a project, the firmware is built first (incrementally) and the emulated access point
+/// takes the project's SSID and password. Prints the Nano's console, then the URL to open
+/// once the firmware's server is up. Ctrl-C stops everything.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// Run this firmware (ELF or HEX) instead of building the project's.
+    #[arg(long, value_name = "FILE")]
+    pub elf: Option<PathBuf>,
+    /// ESP link kind (default: the project's, or soft).
+    #[arg(long, value_parser = ["soft", "usart"])]
+    pub link: Option<String>,
+    /// Firmware RX pin (default: the project's, or D8).
+    #[arg(long)]
+    pub rx: Option<String>,
+    /// Firmware TX pin (default: the project's, or D9).
+    #[arg(long)]
+    pub tx: Option<String>,
+    /// Link baud (default: the project's, or 57600).
+    #[arg(long)]
+    pub baud: Option<u32>,
+    /// Far end of the link: emu (emulated ESP8266), none, or serial:PATH (a real ESP8266
+    /// on a USB-serial adapter: hardware in the loop).
+    #[arg(long, default_value = "emu")]
+    pub esp: String,
+    /// Emulated AT firmware: at17 or at2.
+    #[arg(long, default_value = "at17")]
+    pub esp_profile: String,
+    /// Emulator faults: none, realistic or faults.
+    #[arg(long, default_value = "none")]
+    pub esp_faults: String,
+    /// Address of the real TCP listener bridged to the emulated ESP.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub http: String,
+    /// Expose the Nano's USB console as a pty at this path (opening it resets the chip).
+    #[arg(long, value_name = "PATH")]
+    pub console_pty: Option<PathBuf>,
+    /// Run as fast as possible instead of in real time (for scripts; browsers prefer real time).
+    #[arg(long)]
+    pub fast: bool,
+    /// Exit once the server is up (after printing the URL).
+    #[arg(long)]
+    pub exit_after_ready: bool,
+    /// Give up after this many simulated seconds without a server.
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<u32>,
+    /// Emulator random seed.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+/// Runs `nanoesp sim`.
+pub fn run(args: Args, ui: &Ui) -> miette::Result<Outcome> {
+    let mut sim_args: Vec<String> = vec!["run".into()];
+    let (elf, link, ap) = match &args.elf {
+        Some(elf) => {
+            if !elf.is_file() {
+                miette::bail!(miette::miette!(
+                    help = "Pass the path of an ATmega328P ELF or Intel HEX file.",
+                    "{} does not exist",
+                    elf.display()
+                ));
+            }
+            let link = simulator::link_args(
+                args.link.as_deref().unwrap_or("soft"),
+                args.rx.as_deref().unwrap_or("D8"),
+                args.tx.as_deref().unwrap_or("D9"),
+                args.baud.unwrap_or(57_600),
+            );
+            (elf.clone(), link, Vec::new())
+        }
+        None => {
+            let project = args.project.open()?;
+            let record = super::build::build(&project, ui)?;
+            let c = &project.config;
+            let link = simulator::link_args(
+                args.link.as_deref().unwrap_or(c.link.kind.as_str()),
+                args.rx.as_deref().unwrap_or(&c.link.rx),
+                args.tx.as_deref().unwrap_or(&c.link.tx),
+                args.baud.unwrap_or(c.link.baud),
+            );
+            let ap = simulator::ap_args(&c.wifi.ssid, &project.secrets_path());
+            (record.elf, link, ap)
+        }
+    };
+    let sim = simulator::locate()?;
+    sim_args.push(elf.to_string_lossy().into_owned());
+    sim_args.extend(link);
+    sim_args.extend(ap);
+    sim_args.extend([
+        "--esp".into(),
+        args.esp.clone(),
+        "--esp-profile".into(),
+        args.esp_profile.clone(),
+        "--esp-faults".into(),
+        args.esp_faults.clone(),
+        "--http".into(),
+        args.http.clone(),
+        "--seed".into(),
+        args.seed.to_string(),
+    ]);
+    if !args.fast {
+        sim_args.push("--realtime".into());
+    }
+    if let Some(pty) = &args.console_pty {
+        sim_args.push("--console-pty".into());
+        sim_args.push(pty.to_string_lossy().into_owned());
+    }
+    if args.exit_after_ready {
+        sim_args.push("--exit-after-ready".into());
+    }
+    if let Some(t) = args.timeout {
+        sim_args.push("--timeout".into());
+        sim_args.push(t.to_string());
+    }
+    ui.status("Simulating", format!("{} on a simulated ATmega328P ({} ESP8266)", elf.display(), args.esp));
+    let mut child = Command::new(&sim)
+        .args(&sim_args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .into_diagnostic()
+        .wrap_err_with(|| format!("cannot start {}", sim.display()))?;
+    let stdout = child.stdout.take().expect("piped");
+    for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+        if let Some(url) = line.strip_prefix("nanoesp-sim: serving ") {
+            ui.status("Serving", url);
+            ui.out(format!("open {url}"));
+        } else if let Some(rest) = line.strip_prefix("nanoesp-sim: ") {
+            ui.status("Bench", rest);
+        } else {
+            ui.out(format!("nano | {line}"));
+        }
+    }
+    let status = child.wait().into_diagnostic()?;
+    match status.code() {
+        Some(0) => Ok(Outcome::Ok),
+        Some(1) => Err(miette::miette!(
+            help = "The serial exchange above shows where bring-up stopped; check the Wi-Fi settings with `nanoesp config list`.",
+            "the firmware never brought its web server up"
+        )),
+        // Interrupted by Ctrl-C (the simulator shuts down cleanly on SIGINT).
+        None => Ok(Outcome::Ok),
+        Some(code) => Err(miette::miette!("the simulator failed (exit code {code})")),
+    }
+}
