@@ -118,14 +118,12 @@ impl Pins {
     }
 }
 
-/// Read-modify-write of a port register with interrupts off: the soft-serial transmit
-/// handler updates PORTB1 in the same register.
+/// Read-modify-write of a DDRx/PORTx register. No interrupt handler writes the ports (the
+/// soft serial drives D9 through OC1A, not PORTB1), so no critical section is needed.
 fn set_bits(reg: *mut u8, mask: u8, on: bool) {
-    avr_device::interrupt::free(|_| {
-        // SAFETY: `reg` is a DDRx/PORTx register of an owned port; interrupts are off.
-        unsafe {
-            let old = read_volatile(reg);
-            write_volatile(reg, if on { old | mask } else { old & !mask });
-        }
-    });
+    // SAFETY: `reg` is a DDRx/PORTx register of a port owned by `Pins`.
+    unsafe {
+        let old = read_volatile(reg);
+        write_volatile(reg, if on { old | mask } else { old & !mask });
+    }
 }

@@ -65,17 +65,6 @@ pub fn build_firmware(link: LinkKind, baud: u32) -> PathBuf {
     let manifest = std::fs::read_to_string(template.join("Cargo.toml.liquid"))
         .expect("templates/nano-drives-esp/nano/Cargo.toml.liquid")
         .replace("{{project-name}}", "simtest");
-    // src/main.rs names `nanoesp_http::pstr!`; until the template lists the crate itself,
-    // add it here (reported to the template's owner) rather than fail every test on it.
-    let manifest = if manifest.contains("nanoesp-http") {
-        manifest
-    } else {
-        eprintln!("note: templates/nano-drives-esp/nano/Cargo.toml.liquid lacks nanoesp-http; added for this build");
-        manifest.replace(
-            "nanoesp-server = { path = \"../runtime/server\" }",
-            "nanoesp-server = { path = \"../runtime/server\" }\nnanoesp-http = { path = \"../runtime/http\" }",
-        )
-    };
     write_if_changed(&nano.join("Cargo.toml"), &manifest);
     write_if_changed(&nano.join("build.rs"), &std::fs::read_to_string(template.join("build.rs")).unwrap());
     // The template's runner is ravedude; the tests only build.
