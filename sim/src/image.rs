@@ -22,19 +22,19 @@ pub struct FlashPlan {
 pub fn power_on(plan: &FlashPlan) -> Result<(Avr, Option<u32>), SimError> {
     let mut avr = Avr::new()?;
     let mut have_code = false;
-    if let Some(path) = &plan.flash_image {
-        if path.exists() {
-            let image = std::fs::read(path)
-                .map_err(|e| SimError::io(format!("reading {}", path.display()), e))?;
-            if image.len() > avr.flash_size() {
-                return Err(SimError::Firmware(
-                    path.clone(),
-                    "flash image larger than 32 KiB".into(),
-                ));
-            }
-            avr.write_flash(0, &image);
-            have_code = true;
+    if let Some(path) = &plan.flash_image
+        && path.exists()
+    {
+        let image = std::fs::read(path)
+            .map_err(|e| SimError::io(format!("reading {}", path.display()), e))?;
+        if image.len() > avr.flash_size() {
+            return Err(SimError::Firmware(
+                path.clone(),
+                "flash image larger than 32 KiB".into(),
+            ));
         }
+        avr.write_flash(0, &image);
+        have_code = true;
     }
     if let Some(path) = &plan.firmware {
         load_code(&mut avr, path)?;

@@ -39,7 +39,7 @@ pub fn install_signal_handlers() {
 /// The far end of the ESP link for `run`.
 enum EspEnd {
     #[cfg(feature = "espemu")]
-    Emu(crate::esp::EmuPort),
+    Emu(Box<crate::esp::EmuPort>),
     None(NoEsp),
     Serial(SerialPort),
 }
@@ -48,7 +48,7 @@ impl EspEnd {
     fn port(&mut self) -> &mut dyn EspPort {
         match self {
             #[cfg(feature = "espemu")]
-            EspEnd::Emu(e) => e,
+            EspEnd::Emu(e) => e.as_mut(),
             EspEnd::None(n) => n,
             EspEnd::Serial(s) => s,
         }
@@ -131,7 +131,9 @@ pub fn run(args: RunArgs) -> Result<u8, SimError> {
                 ap_password: password.clone(),
                 seed: args.esp.seed,
             };
-            EspEnd::Emu(crate::esp::EmuPort(crate::esp::build_emulator(&settings)))
+            EspEnd::Emu(Box::new(crate::esp::EmuPort(crate::esp::build_emulator(
+                &settings,
+            ))))
         }
         #[cfg(not(feature = "espemu"))]
         EspChoice::Emu => {
@@ -184,10 +186,10 @@ pub fn run(args: RunArgs) -> Result<u8, SimError> {
             break Err(e);
         }
         #[cfg(feature = "espemu")]
-        if let (Some(bridge), EspEnd::Emu(e)) = (&mut http, &mut esp) {
-            if let Err(err) = bridge.poll(&mut e.0, board.now_us()) {
-                break Err(SimError::Usage(err.to_string()));
-            }
+        if let (Some(bridge), EspEnd::Emu(e)) = (&mut http, &mut esp)
+            && let Err(err) = bridge.poll(&mut e.0, board.now_us())
+        {
+            break Err(SimError::Usage(err.to_string()));
         }
         let lines = board.take_console_lines();
         let console_ready = lines.iter().any(|l| l.starts_with("nanoesp: ready "));
@@ -237,19 +239,19 @@ pub fn run(args: RunArgs) -> Result<u8, SimError> {
                 crate::redact::redact(&board.transcript_tail(12), password.as_deref())
             );
         }
-        if let Some(limit) = timeout_cycles {
-            if elapsed >= limit {
-                if ready || matches!(esp, EspEnd::None(_)) {
-                    break Ok(0);
-                }
-                break Err(SimError::NotReady {
-                    seconds: limit as f64 / F_CPU as f64,
-                    tail: format!(
-                        "last serial exchange (--> Nano to ESP, <-- ESP to Nano):\n{}",
-                        tail_of(&board, &esp, password.as_deref())
-                    ),
-                });
+        if let Some(limit) = timeout_cycles
+            && elapsed >= limit
+        {
+            if ready || matches!(esp, EspEnd::None(_)) {
+                break Ok(0);
             }
+            break Err(SimError::NotReady {
+                seconds: limit as f64 / F_CPU as f64,
+                tail: format!(
+                    "last serial exchange (--> Nano to ESP, <-- ESP to Nano):\n{}",
+                    tail_of(&board, &esp, password.as_deref())
+                ),
+            });
         }
         if let Some(store) = &mut store {
             let resets = board.avr.resets();
