@@ -65,6 +65,7 @@ typedef struct nsim_t {
 	avr_timer_t *timer1;
 	uint8_t oc1_before[2];      /* latch level before its last change */
 	uint64_t oc1_changed_at[2]; /* cycle of that change */
+	uint64_t oc1_write_guard[2]; /* cycle of the last undo by after_ocr1_write */
 	uint64_t timer1_seen_base; /* tov_base when the run loop last looked */
 	void (*prev_reset)(avr_t *);
 } nsim_t;
@@ -359,17 +360,15 @@ static void on_trace_write(avr_t *avr, avr_io_addr_t addr, uint8_t v, void *para
 }
 
 /*
- * Diagnostics: from now on record writes to TCCR1A, TCCR1C, OCR1A, TIMSK1, PORTB and
- * DDRB, and every OC1x output event (what = 0x100 + n).
+ * Diagnostics: from now on record writes to TCCR1C, OCR1A, OCR1B, TIMSK1, PORTB and DDRB,
+ * and every OC1x output event (what = 0x100 + n). (TCCR1A would need a fifth shared
+ * write slot, which simavr does not have.)
  */
 void nsim_trace_enable(nsim_t *s)
 {
 	if (s->tracing) return;
 	s->tracing = 1;
-	/* simavr has 4 shared write slots; PORTB and DDRB use two (after_portb_write) */
-	static const uint16_t regs[] = { 0x80, 0x88, 0x6F };
-	for (unsigned i = 0; i < sizeof regs / sizeof regs[0]; i++)
-		register_io_write(s->avr, regs[i], on_trace_write, s);
+	register_io_write(s->avr, 0x6F, on_trace_write, s);
 }
 
 uint32_t nsim_trace_pop(nsim_t *s, uint64_t *cycles, uint16_t *what, uint16_t *values, uint32_t max)
@@ -464,6 +463,33 @@ static void catch_skipped_compares(nsim_t *s)
 		default: break;
 		}
 		trace_rec(s, 0x110 + c, (uint16_t)cc);
+	}
+}
+
+/*
+ * Runs after simavr's OCR1xL handler. In normal and CTC modes simavr reconfigures the timer
+ * on every OCR1A/OCR1B write and, doing so, applies the PWM-only "opposite level" action to
+ * each compare still ahead (avr_timer_comp_on_tov): COM1x = clear drives the pin high,
+ * set drives it low. Hardware never changes OC1x on an OCR write: put the level back. No
+ * genuine compare can fire inside a register write, so a latch change at this very cycle
+ * in that direction came from the reconfiguration.
+ */
+static void after_ocr1_write(avr_t *avr, avr_io_addr_t addr, uint8_t v, void *param)
+{
+	(void)v;
+	nsim_t *s = param;
+	avr_timer_t *p = s->timer1;
+	trace_rec(s, addr, avr->data[addr] | (avr->data[addr + 1] << 8));
+	if (!p) return;
+	for (int c = 0; c < 2; c++) {
+		uint8_t mode = avr_regbit_get(avr, p->comp[c].com);
+		if ((mode == avr_timer_com_clear || mode == avr_timer_com_set) &&
+				s->oc1_changed_at[c] == avr->cycle && s->oc1_write_guard[c] != avr->cycle &&
+				s->oc1_latch[c] == (mode == avr_timer_com_clear ? 1 : 0)) {
+			s->oc1_write_guard[c] = avr->cycle;
+			avr_raise_irq(&p->io.irq[TIMER_IRQ_OUT_COMP + c], s->oc1_before[c]);
+			trace_rec(s, 0x130 + c, s->oc1_before[c]);
+		}
 	}
 }
 
@@ -598,6 +624,9 @@ nsim_t *nsim_new(uint32_t frequency)
 	/* registered after simavr's ioport handlers, so the muxer calls them first */
 	register_io_write(avr, PORTB_ADDR, after_portb_write, s);
 	register_io_write(avr, DDRB_ADDR, after_portb_write, s);
+	/* these use simavr's last two shared write slots */
+	register_io_write(avr, 0x88, after_ocr1_write, s);
+	register_io_write(avr, 0x8A, after_ocr1_write, s);
 	return s;
 }
 

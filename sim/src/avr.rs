@@ -409,6 +409,8 @@ pub fn trace_name(what: u16) -> String {
         0x111 => "skipped-COMPB-fired".into(),
         0x120 => "TOV-OC1A-undone".into(),
         0x121 => "TOV-OC1B-undone".into(),
+        0x130 => "OCR-write-OC1A-undone".into(),
+        0x131 => "OCR-write-OC1B-undone".into(),
         other => format!("{other:#x}"),
     }
 }
