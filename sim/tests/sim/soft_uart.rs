@@ -52,6 +52,11 @@ fn soft_uart_bridge_at_57600() {
 }
 
 #[test]
+fn soft_uart_bridge_at_115200() {
+    bridge_round_trip(115200);
+}
+
+#[test]
 fn firmware_exchanges_at_commands_with_the_emulator() {
     let fw = firmware("soft-bridge-57600");
     let dir = tempfile::tempdir().unwrap();
