@@ -18,7 +18,7 @@ use std::path::Path;
 use nanoesp_espemu::{ConnId, Esp, NetEvent};
 use serde::Serialize;
 
-use crate::avr::{F_CPU, us_to_cycles};
+use crate::avr::us_to_cycles;
 use crate::board::{Board, ConsoleMode, LinkConfig, LinkKind};
 use crate::cli::BenchArgs;
 use crate::error::SimError;
@@ -394,7 +394,6 @@ pub fn run_one(
             tail(&esp.0)
         );
     }
-    let _ = F_CPU;
     Ok(report)
 }
 

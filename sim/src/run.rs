@@ -12,7 +12,7 @@ use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::avr::{F_CPU, cycles_to_us};
+use crate::avr::F_CPU;
 use crate::board::{Board, ConsoleMode, EspPort, LinkKind, NoEsp};
 use crate::cli::{RunArgs, parse_adc};
 use crate::error::SimError;
@@ -288,7 +288,6 @@ pub fn run(args: RunArgs) -> Result<u8, SimError> {
         stats.overruns,
         stats.framing_errors,
     );
-    let _ = cycles_to_us(0);
     result
 }
 
