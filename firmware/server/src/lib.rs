@@ -160,6 +160,17 @@ struct Slot {
     req: Request,
 }
 
+/// Bytes of the response rendered ahead for `poll_uart_tx`.
+const TX_CACHE: usize = 32;
+
+/// A rendered window of the response in progress.
+struct TxCache {
+    buf: [u8; TX_CACHE],
+    /// Response offset of `buf[0]`.
+    off: u16,
+    len: u8,
+}
+
 /// The response being sent (only one at a time: the AT firmware allows one CIPSEND).
 #[derive(Clone, Copy, Debug)]
 struct Tx {
@@ -190,6 +201,7 @@ pub struct Server<'c, const N: usize> {
     drv: Driver,
     slots: [Slot; N],
     tx: Option<Tx>,
+    cache: TxCache,
     snap: Snapshot,
     /// Link ids to answer 503 / to close, valid for the id's current generation.
     reject: u8,
@@ -225,6 +237,11 @@ impl<'c, const N: usize> Server<'c, N> {
             drv,
             slots: [FREE_SLOT; N],
             tx: None,
+            cache: TxCache {
+                buf: [0; TX_CACHE],
+                off: 0,
+                len: 0,
+            },
             snap: Snapshot::default(),
             reject: 0,
             close: 0,
@@ -551,6 +568,7 @@ impl<'c, const N: usize> Server<'c, N> {
                 errors: self.errors,
             };
         }
+        self.cache.len = 0;
         let (cfg, snap, ver) = (self.cfg, &self.snap, self.drv.version());
         let body_len = measure(&mut |s| render::body(s, body, cfg, snap, ver)) as u16;
         let head_len = measure(&mut |s| {
@@ -592,7 +610,12 @@ impl<'c, const N: usize> Server<'c, N> {
     #[inline(never)]
     pub fn poll_uart_tx(&mut self, out: &mut [u8]) -> usize {
         let Server {
-            drv, tx, cfg, snap, ..
+            drv,
+            tx,
+            cfg,
+            snap,
+            cache,
+            ..
         } = self;
         let tx = *tx;
         let cfg: &Config = cfg;
@@ -604,17 +627,29 @@ impl<'c, const N: usize> Server<'c, N> {
             if t.link != link {
                 return 0;
             }
-            render_window((t.sent + off) as u32, buf, &mut |s| {
-                nanoesp_http::response::write_head(
-                    s,
-                    t.body.status(),
-                    t.body.content_type(),
-                    t.body_len,
-                );
-                if !t.head_only {
-                    render::body(s, t.body, cfg, snap, &version[..vlen]);
-                }
-            })
+            // Rendering a window costs a pass over the whole response, and the caller may
+            // ask for a byte or two at a time (a nearly full TX ring), so render
+            // TX_CACHE bytes at once and serve small requests from them.
+            let at = t.sent + off;
+            let cached = at >= cache.off && at < cache.off + cache.len as u16;
+            if !cached {
+                cache.off = at;
+                cache.len = render_window(at as u32, &mut cache.buf, &mut |s| {
+                    nanoesp_http::response::write_head(
+                        s,
+                        t.body.status(),
+                        t.body.content_type(),
+                        t.body_len,
+                    );
+                    if !t.head_only {
+                        render::body(s, t.body, cfg, snap, &version[..vlen]);
+                    }
+                }) as u8;
+            }
+            let from = (at - cache.off) as usize;
+            let n = (cache.len as usize - from).min(buf.len());
+            buf[..n].copy_from_slice(&cache.buf[from..from + n]);
+            n
         })
     }
 
