@@ -30,8 +30,17 @@ fn walk(root: &Path, dir: &Path, skip: &dyn Fn(&Path) -> bool, out: &mut Vec<Pat
 fn table(name: &str, root: &Path, files: &[PathBuf], out: &mut String) {
     writeln!(out, "pub static {name}: &[(&str, &[u8])] = &[").unwrap();
     for file in files {
-        let rel = file.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
-        writeln!(out, "    ({rel:?}, include_bytes!({:?})),", file.canonicalize().unwrap()).unwrap();
+        let rel = file
+            .strip_prefix(root)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        writeln!(
+            out,
+            "    ({rel:?}, include_bytes!({:?})),",
+            file.canonicalize().unwrap()
+        )
+        .unwrap();
     }
     out.push_str("];\n");
 }
@@ -44,7 +53,10 @@ fn main() {
     let templates = repo.join("templates");
     println!("cargo::rerun-if-changed={}", templates.display());
     let skip_template = |rel: &Path| {
-        let first = rel.components().nth(1).map(|c| c.as_os_str().to_string_lossy().into_owned());
+        let first = rel
+            .components()
+            .nth(1)
+            .map(|c| c.as_os_str().to_string_lossy().into_owned());
         first.as_deref() == Some("runtime") || rel.ends_with("target")
     };
     for mode in ["nano-drives-esp"] {
@@ -61,7 +73,10 @@ fn main() {
     for krate in ["at", "http", "server", "hal"] {
         let root = firmware.join(krate);
         println!("cargo::rerun-if-changed={}", root.join("src").display());
-        println!("cargo::rerun-if-changed={}", root.join("Cargo.toml").display());
+        println!(
+            "cargo::rerun-if-changed={}",
+            root.join("Cargo.toml").display()
+        );
         runtime.push(root.join("Cargo.toml"));
         walk(&firmware, &root.join("src"), &|_| false, &mut runtime);
     }

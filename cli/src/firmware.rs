@@ -44,7 +44,11 @@ pub fn thousands(n: u64) -> String {
 /// `Flash  6,210 / 32,256 B (19 %)` style figure.
 pub fn figure(label: &str, used: u64, limit: u64) -> String {
     let pct = if limit == 0 { 0 } else { used * 100 / limit };
-    format!("{label:<5} {} / {} B ({pct} %)", thousands(used), thousands(limit))
+    format!(
+        "{label:<5} {} / {} B ({pct} %)",
+        thousands(used),
+        thousands(limit)
+    )
 }
 
 #[cfg(test)]
@@ -61,7 +65,10 @@ mod tests {
 
     #[test]
     fn figure_formats_like_the_issue() {
-        assert_eq!(figure("Flash", 6210, 32256), "Flash 6,210 / 32,256 B (19 %)");
+        assert_eq!(
+            figure("Flash", 6210, 32256),
+            "Flash 6,210 / 32,256 B (19 %)"
+        );
     }
 
     #[test]

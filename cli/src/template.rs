@@ -27,7 +27,10 @@ pub fn runtime() -> &'static [(&'static str, &'static [u8])] {
 /// Writes the template of `files` plus the runtime crates under `dir`.
 fn write_template(dir: &Path, files: &[(&str, &[u8])]) -> std::io::Result<()> {
     let runtime = runtime().iter().map(|(p, d)| (format!("runtime/{p}"), *d));
-    let all = files.iter().map(|(p, d)| (p.to_string(), *d)).chain(runtime);
+    let all = files
+        .iter()
+        .map(|(p, d)| (p.to_string(), *d))
+        .chain(runtime);
     for (rel, data) in all {
         let path = dir.join(rel);
         if let Some(parent) = path.parent() {
@@ -75,7 +78,12 @@ pub fn render(
         .prefix(".nanoesp-new-")
         .tempdir_in(staging_parent)
         .into_diagnostic()
-        .wrap_err_with(|| format!("cannot create a staging directory in {}", staging_parent.display()))?;
+        .wrap_err_with(|| {
+            format!(
+                "cannot create a staging directory in {}",
+                staging_parent.display()
+            )
+        })?;
     let template_dir = staging.path().join("template");
     write_template(&template_dir, files)
         .into_diagnostic()
@@ -104,7 +112,14 @@ pub fn render(
     };
     // cargo-generate insists on an author name (for `{{authors}}`, which our templates do not
     // use) and fails without one, e.g. in CI containers with no $USER.
-    const AUTHOR_VARS: [&str; 6] = ["CARGO_NAME", "GIT_AUTHOR_NAME", "GIT_COMMITTER_NAME", "USER", "USERNAME", "NAME"];
+    const AUTHOR_VARS: [&str; 6] = [
+        "CARGO_NAME",
+        "GIT_AUTHOR_NAME",
+        "GIT_COMMITTER_NAME",
+        "USER",
+        "USERNAME",
+        "NAME",
+    ];
     if AUTHOR_VARS.iter().all(|v| std::env::var_os(v).is_none()) {
         // SAFETY: no other thread exists yet in this short-lived process (nanoesp starts
         // threads only while building or simulating, never before rendering).
@@ -159,7 +174,9 @@ mod tests {
     fn runtime_holds_the_four_crates_and_no_build_output() {
         for krate in ["at", "http", "server", "hal"] {
             assert!(
-                runtime().iter().any(|(p, _)| *p == format!("{krate}/Cargo.toml")),
+                runtime()
+                    .iter()
+                    .any(|(p, _)| *p == format!("{krate}/Cargo.toml")),
                 "{krate} missing"
             );
         }

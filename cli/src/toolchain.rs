@@ -56,7 +56,9 @@ pub enum ToolchainError {
     #[error("avr-gcc was not found on PATH (it links the firmware)")]
     #[diagnostic(
         code(nanoesp::toolchain::avr_gcc),
-        help("Install it: sudo apt-get install gcc-avr binutils-avr avr-libc   (macOS: brew tap osx-cross/avr && brew install avr-gcc)")
+        help(
+            "Install it: sudo apt-get install gcc-avr binutils-avr avr-libc   (macOS: brew tap osx-cross/avr && brew install avr-gcc)"
+        )
     )]
     NoAvrGcc,
     /// avr-libc is missing.
@@ -82,11 +84,14 @@ fn library_src(sysroot: &str) -> Option<PathBuf> {
 
 fn rustup() -> Result<Toolchain, String> {
     let toolchain = "nightly";
-    let sysroot = output(Command::new("rustup").args(["run", toolchain, "rustc", "--print", "sysroot"]))
-        .ok_or_else(|| "rustup nightly: not installed".to_string())?;
-    let library_src = library_src(&sysroot).ok_or_else(|| "rustup nightly: no rust-src".to_string())?;
+    let sysroot =
+        output(Command::new("rustup").args(["run", toolchain, "rustc", "--print", "sysroot"]))
+            .ok_or_else(|| "rustup nightly: not installed".to_string())?;
+    let library_src =
+        library_src(&sysroot).ok_or_else(|| "rustup nightly: no rust-src".to_string())?;
     let rustc_version =
-        output(Command::new("rustup").args(["run", toolchain, "rustc", "--version"])).unwrap_or_default();
+        output(Command::new("rustup").args(["run", toolchain, "rustc", "--version"]))
+            .unwrap_or_default();
     Ok(Toolchain {
         route: Route::Rustup {
             toolchain: toolchain.into(),
@@ -104,7 +109,8 @@ fn system() -> Result<Toolchain, String> {
     }
     let sysroot = output(Command::new(&rustc).args(["--print", "sysroot"]))
         .ok_or_else(|| "/usr/bin/rustc: does not run".to_string())?;
-    let library_src = library_src(&sysroot).ok_or_else(|| "/usr/bin/rustc: no library sources".to_string())?;
+    let library_src =
+        library_src(&sysroot).ok_or_else(|| "/usr/bin/rustc: no library sources".to_string())?;
     let rustc_version = output(Command::new(&rustc).arg("--version")).unwrap_or_default();
     Ok(Toolchain {
         route: Route::System { cargo, rustc },
@@ -141,7 +147,9 @@ impl Toolchain {
     /// One line for humans: which route, which compiler.
     pub fn describe(&self) -> String {
         match &self.route {
-            Route::Rustup { toolchain } => format!("rustup {toolchain} + rust-src ({})", self.rustc_version),
+            Route::Rustup { toolchain } => {
+                format!("rustup {toolchain} + rust-src ({})", self.rustc_version)
+            }
             Route::System { rustc, .. } => format!(
                 "{} with packaged library sources, RUSTC_BOOTSTRAP=1 ({})",
                 rustc.display(),
@@ -163,7 +171,12 @@ impl Toolchain {
                 let mut c = Command::new(cargo);
                 c.env("RUSTC", rustc).env("RUSTC_BOOTSTRAP", "1");
                 let path = std::env::var_os("PATH").unwrap_or_default();
-                let mut dirs = vec![rustc.parent().unwrap_or(Path::new("/usr/bin")).to_path_buf()];
+                let mut dirs = vec![
+                    rustc
+                        .parent()
+                        .unwrap_or(Path::new("/usr/bin"))
+                        .to_path_buf(),
+                ];
                 dirs.extend(std::env::split_paths(&path));
                 c.env("PATH", std::env::join_paths(dirs).unwrap_or(path));
                 c
@@ -194,9 +207,11 @@ impl Toolchain {
 /// # Errors
 /// Which one is missing, with the install command.
 pub fn check_avr_gcc() -> Result<String, ToolchainError> {
-    let version = output(Command::new("avr-gcc").arg("--version")).ok_or(ToolchainError::NoAvrGcc)?;
-    let libc = output(Command::new("avr-gcc").args(["-mmcu=atmega328p", "-print-file-name=libc.a"]))
-        .ok_or(ToolchainError::NoAvrGcc)?;
+    let version =
+        output(Command::new("avr-gcc").arg("--version")).ok_or(ToolchainError::NoAvrGcc)?;
+    let libc =
+        output(Command::new("avr-gcc").args(["-mmcu=atmega328p", "-print-file-name=libc.a"]))
+            .ok_or(ToolchainError::NoAvrGcc)?;
     if !Path::new(&libc).is_absolute() || !Path::new(&libc).is_file() {
         return Err(ToolchainError::NoAvrLibc);
     }

@@ -36,19 +36,46 @@ pub fn run(args: Args, ui: &Ui) -> miette::Result<Outcome> {
     let project = args.project.open()?;
     let record = super::build::build(&project, ui)?;
     let c = &project.config;
-    let out_dir = if args.out.is_absolute() { args.out.clone() } else { project.dir().join(&args.out) };
+    let out_dir = if args.out.is_absolute() {
+        args.out.clone()
+    } else {
+        project.dir().join(&args.out)
+    };
     std::fs::create_dir_all(&out_dir).into_diagnostic()?;
     let mut worst = Outcome::Ok;
-    for profile in args.profiles.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+    for profile in args
+        .profiles
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
         let json = out_dir.join(format!("bench-{profile}.json"));
-        ui.status("Benchmark", format!("{} clients, {} s simulated, {profile} ESP", args.clients, args.duration));
+        ui.status(
+            "Benchmark",
+            format!(
+                "{} clients, {} s simulated, {profile} ESP",
+                args.clients, args.duration
+            ),
+        );
         let status = Command::new(&sim)
             .arg("bench")
             .arg("--firmware")
             .arg(&record.elf)
-            .args(simulator::link_args(c.link.kind.as_str(), &c.link.rx, &c.link.tx, c.link.baud))
+            .args(simulator::link_args(
+                c.link.kind.as_str(),
+                &c.link.rx,
+                &c.link.tx,
+                c.link.baud,
+            ))
             .args(simulator::ap_args(&c.wifi.ssid, &project.secrets_path()))
-            .args(["--clients", &args.clients, "--duration", &args.duration.to_string(), "--esp-faults", profile])
+            .args([
+                "--clients",
+                &args.clients,
+                "--duration",
+                &args.duration.to_string(),
+                "--esp-faults",
+                profile,
+            ])
             .arg("--json")
             .arg(&json)
             .status()

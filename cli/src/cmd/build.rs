@@ -14,10 +14,10 @@ use nanoesp_boards::Catalog;
 use serde::Serialize;
 
 use super::ProjectArgs;
+use crate::Outcome;
 use crate::firmware::{self, Usage};
 use crate::toolchain::{self, Toolchain};
 use crate::ui::Ui;
-use crate::Outcome;
 
 /// Build the Nano firmware and report its flash and SRAM use.
 #[derive(Debug, clap::Args)]
@@ -34,7 +34,7 @@ pub struct Args {
 pub struct BuildRecord {
     /// Firmware build id (printed in the console banner and `/api/status`).
     pub build_id: String,
-    /// The firmware ELF.
+    /// The firmware ELF (a copy in the project's `.nanoesp/`).
     pub elf: PathBuf,
     /// Nano board id.
     pub board: String,
@@ -74,19 +74,36 @@ pub fn build(project: &nanoesp_project::Project, ui: &Ui) -> miette::Result<Buil
     let nano_dir = project.dir().join("nano");
     if !nano_dir.join("Cargo.toml").is_file() {
         miette::bail!(miette::miette!(
-            help = "Regenerate the project with `nanoesp new`, or restore nano/ from version control.",
+            help =
+                "Regenerate the project with `nanoesp new`, or restore nano/ from version control.",
             "{} has no firmware crate",
             nano_dir.display()
         ));
     }
     let project_dir = std::fs::canonicalize(project.dir()).into_diagnostic()?;
-    ui.status("Building", format!("{} firmware for {} ({})", project.config.mode.as_str(), board.id, board.mcu));
+    ui.status(
+        "Building",
+        format!(
+            "{} firmware for {} ({})",
+            project.config.mode.as_str(),
+            board.id,
+            board.mcu
+        ),
+    );
     let mut cmd = toolchain.cargo();
     cmd.current_dir(&nano_dir)
-        .args(["build", "--release", "--message-format=json-render-diagnostics"])
+        .args([
+            "build",
+            "--release",
+            "--message-format=json-render-diagnostics",
+        ])
         .env("NANOESP_PROJECT_DIR", &project_dir)
         .stdout(Stdio::piped())
-        .stderr(if ui.interactive() { Stdio::inherit() } else { Stdio::piped() });
+        .stderr(if ui.interactive() {
+            Stdio::inherit()
+        } else {
+            Stdio::piped()
+        });
     let mut child = cmd
         .spawn()
         .into_diagnostic()
@@ -96,22 +113,31 @@ pub fn build(project: &nanoesp_project::Project, ui: &Ui) -> miette::Result<Buil
     let stderr_handle = child.stderr.take().map(|stderr| {
         std::thread::spawn(move || {
             let mut lines = Vec::new();
-            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
                 lines.push(line);
             }
             lines
         })
     });
+    let nano_canonical = std::fs::canonicalize(&nano_dir).into_diagnostic()?;
+    let firmware_id_prefix = format!("path+file://{}#", nano_canonical.display());
     let mut elf = None;
     let mut out_dir = None;
     let stdout = child.stdout.take().expect("piped");
-    for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+    for line in std::io::BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+    {
         let Ok(msg) = serde_json::from_str::<serde_json::Value>(&line) else {
             continue;
         };
+        // Only messages about the firmware crate itself (not the runtime crates beside it).
         let is_local = msg["package_id"]
             .as_str()
-            .is_some_and(|id| id.contains("-nano") && (id.starts_with("path+") || id.contains("(path+")));
+            .is_some_and(|id| id.starts_with(&firmware_id_prefix));
         match msg["reason"].as_str() {
             Some("compiler-artifact") if is_local => {
                 if let Some(exe) = msg["executable"].as_str() {
@@ -129,7 +155,12 @@ pub fn build(project: &nanoesp_project::Project, ui: &Ui) -> miette::Result<Buil
         .map(|h| h.join().unwrap_or_default())
         .unwrap_or_default();
     if !status.success() {
-        let tail: Vec<&str> = stderr_lines.iter().rev().take(40).map(String::as_str).collect();
+        let tail: Vec<&str> = stderr_lines
+            .iter()
+            .rev()
+            .take(40)
+            .map(String::as_str)
+            .collect();
         let tail: Vec<&str> = tail.into_iter().rev().collect();
         miette::bail!(miette::miette!(
             help = "The compiler output above says what failed; `nanoesp config check` validates the settings.",
@@ -137,10 +168,15 @@ pub fn build(project: &nanoesp_project::Project, ui: &Ui) -> miette::Result<Buil
             tail.join("\n")
         ));
     }
-    let elf = elf.ok_or_else(|| miette::miette!("cargo reported no firmware executable"))?;
-    let bytes = std::fs::read(&elf)
+    let built = elf.ok_or_else(|| miette::miette!("cargo reported no firmware executable"))?;
+    let bytes = std::fs::read(&built)
         .into_diagnostic()
-        .wrap_err_with(|| format!("cannot read {}", elf.display()))?;
+        .wrap_err_with(|| format!("cannot read {}", built.display()))?;
+    // A copy inside the project is what sim/flash/doctor use: the target directory may be
+    // shared with other projects (CARGO_TARGET_DIR) and rebuilt under our feet.
+    let elf = project_dir.join(".nanoesp").join("firmware.elf");
+    std::fs::create_dir_all(elf.parent().expect("has a parent")).into_diagnostic()?;
+    nanoesp_project::write_atomic(&elf, &bytes, 0o644)?;
     let usage: Usage = firmware::usage(&bytes)
         .into_diagnostic()
         .wrap_err_with(|| format!("{} is not a valid ELF", elf.display()))?;
@@ -167,7 +203,9 @@ pub fn build(project: &nanoesp_project::Project, ui: &Ui) -> miette::Result<Buil
     std::fs::create_dir_all(path.parent().expect("has a parent")).into_diagnostic()?;
     nanoesp_project::write_atomic(
         &path,
-        serde_json::to_string_pretty(&record).into_diagnostic()?.as_bytes(),
+        serde_json::to_string_pretty(&record)
+            .into_diagnostic()?
+            .as_bytes(),
         0o644,
     )?;
     Ok(record)
@@ -186,7 +224,12 @@ pub fn run(args: Args, ui: &Ui) -> miette::Result<Outcome> {
     } else {
         ui.status(
             "Finished",
-            format!("{} (build {}) in {:.1} s", record.elf.display(), record.build_id, record.seconds),
+            format!(
+                "{} (build {}) in {:.1} s",
+                record.elf.display(),
+                record.build_id,
+                record.seconds
+            ),
         );
         ui.out(format!(
             "{}   {}",

@@ -89,7 +89,11 @@ pub fn run(args: Args, ui: &Ui) -> miette::Result<Outcome> {
             } else {
                 nanoesp_project::CONFIG_FILE
             };
-            let shown = if secret { REDACTED.to_string() } else { project.get(&key)? };
+            let shown = if secret {
+                REDACTED.to_string()
+            } else {
+                project.get(&key)?
+            };
             ui.status("Set", format!("{key} = {shown} in {file}"));
         }
         Action::Unset { key } => {
@@ -113,17 +117,24 @@ pub fn run(args: Args, ui: &Ui) -> miette::Result<Outcome> {
                 }
             }
         }
-        Action::Check => {
-            match nanoesp_project::Project::open(&args.project.project) {
-                Ok(_) => ui.status("Valid", format!("{}", args.project.project.join(nanoesp_project::CONFIG_FILE).display())),
-                Err(e @ nanoesp_project::ProjectError::Invalid { .. })
-                | Err(e @ nanoesp_project::ProjectError::Syntax { .. }) => {
-                    ui.error(&miette::Report::new(e));
-                    return Ok(Outcome::CheckFailed);
-                }
-                Err(e) => return Err(e.into()),
+        Action::Check => match nanoesp_project::Project::open(&args.project.project) {
+            Ok(_) => ui.status(
+                "Valid",
+                format!(
+                    "{}",
+                    args.project
+                        .project
+                        .join(nanoesp_project::CONFIG_FILE)
+                        .display()
+                ),
+            ),
+            Err(e @ nanoesp_project::ProjectError::Invalid { .. })
+            | Err(e @ nanoesp_project::ProjectError::Syntax { .. }) => {
+                ui.error(&miette::Report::new(e));
+                return Ok(Outcome::CheckFailed);
             }
-        }
+            Err(e) => return Err(e.into()),
+        },
     }
     Ok(Outcome::Ok)
 }

@@ -12,7 +12,13 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, clap::Args)]
 pub struct ProjectArgs {
     /// Project directory (the one holding nanoesp.toml).
-    #[arg(long, value_name = "DIR", default_value = ".", env = "NANOESP_PROJECT", global = true)]
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = ".",
+        env = "NANOESP_PROJECT",
+        global = true
+    )]
     pub project: PathBuf,
 }
 

@@ -275,8 +275,12 @@ fn check_destination(dir: &Path, force: bool) -> miette::Result<()> {
             Ok(())
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => miette::bail!("{} is a file, not a directory", dir.display()),
-        Err(e) => Err(e).into_diagnostic().wrap_err_with(|| format!("cannot read {}", dir.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {
+            miette::bail!("{} is a file, not a directory", dir.display())
+        }
+        Err(e) => Err(e)
+            .into_diagnostic()
+            .wrap_err_with(|| format!("cannot read {}", dir.display())),
     }
 }
 
@@ -296,7 +300,12 @@ pub fn run(args: Args, ui: &Ui) -> miette::Result<Outcome> {
             .iter()
             .map(|p| format!("{} ({}): {}", flag_for(&p.key), p.key, p.message))
             .collect();
-        let mut message = format!("{} ({}): {}", flag_for(&first.key), first.key, first.message);
+        let mut message = format!(
+            "{} ({}): {}",
+            flag_for(&first.key),
+            first.key,
+            first.message
+        );
         for r in rest {
             message.push('\n');
             message.push_str(&r);
@@ -327,11 +336,13 @@ pub fn run(args: Args, ui: &Ui) -> miette::Result<Outcome> {
     std::fs::create_dir_all(&parent)
         .into_diagnostic()
         .wrap_err_with(|| format!("cannot create {}", parent.display()))?;
-    let (staging, rendered) = template::render(template::nano_drives_esp(), &name, &defines, &parent)?;
+    let (staging, rendered) =
+        template::render(template::nano_drives_esp(), &name, &defines, &parent)?;
     set_secret_mode(&rendered.join(nanoesp_project::SECRETS_FILE))?;
 
     // The rendered project must open cleanly: the same checks `config check` runs.
-    nanoesp_project::Project::open(&rendered).wrap_err("the generated project does not validate (a nanoesp bug)")?;
+    nanoesp_project::Project::open(&rendered)
+        .wrap_err("the generated project does not validate (a nanoesp bug)")?;
 
     template::move_into(&rendered, &args.dir)
         .into_diagnostic()
@@ -353,7 +364,13 @@ pub fn run(args: Args, ui: &Ui) -> miette::Result<Outcome> {
             started.elapsed().as_millis()
         ),
     );
-    ui.status("Next", format!("cd {} && nanoesp build   (wiring: WIRING.md)", args.dir.display()));
+    ui.status(
+        "Next",
+        format!(
+            "cd {} && nanoesp build   (wiring: WIRING.md)",
+            args.dir.display()
+        ),
+    );
     Ok(Outcome::Ok)
 }
 

@@ -129,7 +129,14 @@ pub fn run(args: Args, ui: &Ui) -> miette::Result<Outcome> {
         sim_args.push("--timeout".into());
         sim_args.push(t.to_string());
     }
-    ui.status("Simulating", format!("{} on a simulated ATmega328P ({} ESP8266)", elf.display(), args.esp));
+    ui.status(
+        "Simulating",
+        format!(
+            "{} on a simulated ATmega328P ({} ESP8266)",
+            elf.display(),
+            args.esp
+        ),
+    );
     let mut child = Command::new(&sim)
         .args(&sim_args)
         .stdout(Stdio::piped())
@@ -138,7 +145,10 @@ pub fn run(args: Args, ui: &Ui) -> miette::Result<Outcome> {
         .into_diagnostic()
         .wrap_err_with(|| format!("cannot start {}", sim.display()))?;
     let stdout = child.stdout.take().expect("piped");
-    for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+    for line in std::io::BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+    {
         if let Some(url) = line.strip_prefix("nanoesp-sim: serving ") {
             ui.status("Serving", url);
             ui.out(format!("open {url}"));

@@ -39,7 +39,11 @@ fn byte_array(config: &str, name: &str) -> Vec<u8> {
         .find(|l| l.starts_with(&format!("pub const {name}: &[u8] = &[")))
         .unwrap_or_else(|| panic!("{name} missing from config.rs"));
     let inner = line.rsplit_once("&[").unwrap().1.trim_end_matches("];");
-    inner.split(',').filter(|s| !s.is_empty()).map(|s| s.parse().unwrap()).collect()
+    inner
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().unwrap())
+        .collect()
 }
 
 #[test]
@@ -47,7 +51,10 @@ fn generated_firmware_compiles_for_every_option_set_and_reports_sizes() {
     let tmp = scratch();
     let sets: [(&str, &[&str]); 3] = [
         ("soft", &[]),
-        ("usart", &["--link", "usart", "--nano", "nano-old", "--esp", "esp01"]),
+        (
+            "usart",
+            &["--link", "usart", "--nano", "nano-old", "--esp", "esp01"],
+        ),
         ("slow", &["--baud", "9600", "--esp", "nodemcu"]),
     ];
     for (name, flags) in sets {
@@ -58,16 +65,27 @@ fn generated_firmware_compiles_for_every_option_set_and_reports_sizes() {
         let limit = if name == "usart" { "30,720" } else { "32,256" };
         let line = String::from_utf8_lossy(&out.stdout);
         let re = format!("/ {limit} B (");
-        assert!(line.starts_with("Flash ") && line.contains(&re) && line.contains("SRAM ") && line.contains("/ 2,048 B ("), "{name}: {line}");
+        assert!(
+            line.starts_with("Flash ")
+                && line.contains(&re)
+                && line.contains("SRAM ")
+                && line.contains("/ 2,048 B ("),
+            "{name}: {line}"
+        );
         assert!(text.contains("Toolchain"), "the toolchain is named: {text}");
-        let record: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(dir.join(".nanoesp/build.json")).unwrap()).unwrap();
+        let record: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join(".nanoesp/build.json")).unwrap(),
+        )
+        .unwrap();
         assert_eq!(record["build_id"].as_str().unwrap().len(), 8);
         assert!(record["flash"].as_u64().unwrap() > 100);
         assert!(Path::new(record["elf"].as_str().unwrap()).is_file());
         let cfg = generated_config(name);
         let expected = if name == "usart" { "usart" } else { "soft" };
-        assert!(cfg.contains(&format!("pub const LINK_RX: u8 = {};", if expected == "usart" { 0 } else { 8 })));
+        assert!(cfg.contains(&format!(
+            "pub const LINK_RX: u8 = {};",
+            if expected == "usart" { 0 } else { 8 }
+        )));
     }
 }
 
@@ -114,7 +132,10 @@ fn missing_tools_name_the_package_to_install() {
         .env("NANOESP_TOOLCHAIN", "system")
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("avr-gcc was not found").and(predicate::str::contains("gcc-avr")));
+        .stderr(
+            predicate::str::contains("avr-gcc was not found")
+                .and(predicate::str::contains("gcc-avr")),
+        );
     nanoesp()
         .args(["build", "--project"])
         .arg(&dir)
@@ -122,5 +143,7 @@ fn missing_tools_name_the_package_to_install() {
         .env("NANOESP_TOOLCHAIN", "rustup")
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("no Rust toolchain").and(predicate::str::contains("rust-src")));
+        .stderr(
+            predicate::str::contains("no Rust toolchain").and(predicate::str::contains("rust-src")),
+        );
 }

@@ -11,7 +11,12 @@ fn read(dir: &Path, file: &str) -> Vec<u8> {
 }
 
 fn config(dir: &Path, args: &[&str]) -> assert_cmd::assert::Assert {
-    nanoesp().arg("config").args(args).arg("--project").arg(dir).assert()
+    nanoesp()
+        .arg("config")
+        .args(args)
+        .arg("--project")
+        .arg(dir)
+        .assert()
 }
 
 #[test]
@@ -19,9 +24,13 @@ fn get_set_unset_round_trip_and_keep_comments() {
     let tmp = scratch();
     let dir = new_project(tmp.path(), "p", &[]);
     let before = String::from_utf8(read(&dir, "nanoesp.toml")).unwrap();
-    config(&dir, &["get", "link.baud"]).success().stdout("57600\n");
+    config(&dir, &["get", "link.baud"])
+        .success()
+        .stdout("57600\n");
     config(&dir, &["set", "link.baud", "38400"]).success();
-    config(&dir, &["get", "link.baud"]).success().stdout("38400\n");
+    config(&dir, &["get", "link.baud"])
+        .success()
+        .stdout("38400\n");
     let after = String::from_utf8(read(&dir, "nanoesp.toml")).unwrap();
     // Exactly one line changed; every comment and the order are kept.
     let changed: Vec<(&str, &str)> = before
@@ -34,7 +43,9 @@ fn get_set_unset_round_trip_and_keep_comments() {
 
     config(&dir, &["set", "http.max_clients", "5"]).success();
     config(&dir, &["unset", "http.max_clients"]).success();
-    config(&dir, &["get", "http.max_clients"]).success().stdout("3\n");
+    config(&dir, &["get", "http.max_clients"])
+        .success()
+        .stdout("3\n");
     config(&dir, &["unset", "link.rx"])
         .code(2)
         .stderr(predicate::str::contains("`link.rx` is required"));
@@ -46,26 +57,56 @@ fn password_goes_to_secrets_and_is_never_printed() {
     let dir = new_project(tmp.path(), "p", &[]);
     let config_before = read(&dir, "nanoesp.toml");
     let out = nanoesp()
-        .args(["config", "set", "wifi.password", "s3cret-Password", "--project"])
+        .args([
+            "config",
+            "set",
+            "wifi.password",
+            "s3cret-Password",
+            "--project",
+        ])
         .arg(&dir)
         .output()
         .unwrap();
     assert!(out.status.success());
     assert!(!all_output(&out).contains("s3cret-Password"));
-    assert_eq!(read(&dir, "nanoesp.toml"), config_before, "nanoesp.toml untouched");
-    assert!(String::from_utf8(read(&dir, "secrets.toml")).unwrap().contains("s3cret-Password"));
+    assert_eq!(
+        read(&dir, "nanoesp.toml"),
+        config_before,
+        "nanoesp.toml untouched"
+    );
+    assert!(
+        String::from_utf8(read(&dir, "secrets.toml"))
+            .unwrap()
+            .contains("s3cret-Password")
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir.join("secrets.toml")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(dir.join("secrets.toml"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600, "atomic rewrite keeps 0600");
     }
-    let list = nanoesp().args(["config", "list", "--project"]).arg(&dir).output().unwrap();
+    let list = nanoesp()
+        .args(["config", "list", "--project"])
+        .arg(&dir)
+        .output()
+        .unwrap();
     let text = all_output(&list);
-    assert!(text.contains("wifi.password") && text.contains("********"), "{text}");
+    assert!(
+        text.contains("wifi.password") && text.contains("********"),
+        "{text}"
+    );
     assert!(!text.contains("s3cret-Password"));
-    config(&dir, &["get", "wifi.password"]).success().stdout("********\n");
-    let json = nanoesp().args(["config", "list", "--json", "--project"]).arg(&dir).output().unwrap();
+    config(&dir, &["get", "wifi.password"])
+        .success()
+        .stdout("********\n");
+    let json = nanoesp()
+        .args(["config", "list", "--json", "--project"])
+        .arg(&dir)
+        .output()
+        .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(v["wifi.password"], "********");
     assert_eq!(v["link.rx"], "D8");
@@ -82,15 +123,36 @@ fn rejected_edits_leave_both_files_byte_for_byte_unchanged() {
         (&["set", "link.baud", "fast"][..], "expects a whole number"),
         (&["set", "link.baud", "1234"][..], "Allowed:"),
         (&["set", "wifi.ssid", &"s".repeat(33)][..], "33 bytes"),
-        (&["set", "wifi.password", "short"][..], "password has 5 characters"),
+        (
+            &["set", "wifi.password", "short"][..],
+            "password has 5 characters",
+        ),
         (&["set", "nope.key", "1"][..], "unknown key `nope.key`"),
         (&["set", "http.max_clients", "9"][..], "out of range"),
     ] {
-        let out = nanoesp().arg("config").args(args).arg("--project").arg(&dir).output().unwrap();
+        let out = nanoesp()
+            .arg("config")
+            .args(args)
+            .arg("--project")
+            .arg(&dir)
+            .output()
+            .unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", all_output(&out));
-        assert!(all_output(&out).contains(needle), "{args:?}: expected {needle}: {}", all_output(&out));
-        assert_eq!(read(&dir, "nanoesp.toml"), c0, "{args:?} changed nanoesp.toml");
-        assert_eq!(read(&dir, "secrets.toml"), s0, "{args:?} changed secrets.toml");
+        assert!(
+            all_output(&out).contains(needle),
+            "{args:?}: expected {needle}: {}",
+            all_output(&out)
+        );
+        assert_eq!(
+            read(&dir, "nanoesp.toml"),
+            c0,
+            "{args:?} changed nanoesp.toml"
+        );
+        assert_eq!(
+            read(&dir, "secrets.toml"),
+            s0,
+            "{args:?} changed secrets.toml"
+        );
     }
     // No temporary files are left behind.
     let leftovers: Vec<_> = std::fs::read_dir(&dir)
@@ -107,7 +169,8 @@ fn errors_point_at_file_line_and_column() {
     let dir = new_project(tmp.path(), "p", &[]);
     let path = dir.join("nanoesp.toml");
     let good = std::fs::read_to_string(&path).unwrap();
-    let line_of = |text: &str, needle: &str| text.lines().position(|l| l.starts_with(needle)).unwrap() + 1;
+    let line_of =
+        |text: &str, needle: &str| text.lines().position(|l| l.starts_with(needle)).unwrap() + 1;
 
     // malformed TOML
     let broken = good.replace("baud = 57600", "baud = = 57600");
@@ -121,15 +184,18 @@ fn errors_point_at_file_line_and_column() {
     let unknown = good.replace("baud = 57600", "baud = 57600\nspeed = 1");
     std::fs::write(&path, &unknown).unwrap();
     let line = line_of(&unknown, "speed = 1");
-    config(&dir, &["check"])
-        .code(1)
-        .stderr(predicate::str::contains(format!("nanoesp.toml:{line}:1")).and(predicate::str::contains("unknown field")));
+    config(&dir, &["check"]).code(1).stderr(
+        predicate::str::contains(format!("nanoesp.toml:{line}:1"))
+            .and(predicate::str::contains("unknown field")),
+    );
 
     // wrong type
     let wrong = good.replace("baud = 57600", "baud = \"fast\"");
     std::fs::write(&path, &wrong).unwrap();
     let line = line_of(&wrong, "baud = \"fast\"");
-    config(&dir, &["check"]).code(1).stderr(predicate::str::contains(format!("nanoesp.toml:{line}:8")));
+    config(&dir, &["check"])
+        .code(1)
+        .stderr(predicate::str::contains(format!("nanoesp.toml:{line}:8")));
 
     // a reserved pin: located at the value, with the allowed pins
     let reserved = good.replace("tx = \"D9\"", "tx = \"D13\"");
@@ -141,15 +207,17 @@ fn errors_point_at_file_line_and_column() {
             .and(predicate::str::contains("allowed: D9")),
     );
     // every other command refuses the broken project the same way
-    config(&dir, &["get", "link.tx"]).code(2).stderr(predicate::str::contains(format!("nanoesp.toml:{line}:6")));
+    config(&dir, &["get", "link.tx"])
+        .code(2)
+        .stderr(predicate::str::contains(format!("nanoesp.toml:{line}:6")));
 }
 
 #[test]
 fn missing_project_says_how_to_make_one() {
     let tmp = scratch();
-    config(tmp.path(), &["list"])
-        .code(2)
-        .stderr(predicate::str::contains("no nanoesp.toml").and(predicate::str::contains("nanoesp new")));
+    config(tmp.path(), &["list"]).code(2).stderr(
+        predicate::str::contains("no nanoesp.toml").and(predicate::str::contains("nanoesp new")),
+    );
 }
 
 /// Mounts a tmpfs at `dir` (root only); returns false where mounting is not permitted.
@@ -172,9 +240,19 @@ fn a_read_only_directory_is_reported_and_nothing_changes() {
     let dir = new_project(&mnt, "p", &[]);
     let before = read(&dir, "nanoesp.toml");
     if mounted {
-        assert!(std::process::Command::new("mount").args(["-o", "remount,ro"]).arg(&mnt).status().unwrap().success());
+        assert!(
+            std::process::Command::new("mount")
+                .args(["-o", "remount,ro"])
+                .arg(&mnt)
+                .status()
+                .unwrap()
+                .success()
+        );
     } else {
-        assert!(!is_root, "as root this test needs mount(8) to make a read-only directory");
+        assert!(
+            !is_root,
+            "as root this test needs mount(8) to make a read-only directory"
+        );
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o555)).unwrap();
     }
@@ -191,7 +269,11 @@ fn a_read_only_directory_is_reported_and_nothing_changes() {
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
     assert_eq!(out.status.code(), Some(2), "{}", all_output(&out));
-    assert!(all_output(&out).contains("cannot write"), "{}", all_output(&out));
+    assert!(
+        all_output(&out).contains("cannot write"),
+        "{}",
+        all_output(&out)
+    );
     assert_eq!(after, before);
 }
 

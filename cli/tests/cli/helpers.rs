@@ -7,13 +7,18 @@ use assert_cmd::Command;
 /// The `nanoesp` binary with a clean, non-interactive environment.
 pub fn nanoesp() -> Command {
     let mut cmd = Command::cargo_bin("nanoesp").unwrap();
-    cmd.env("CI", "true").env("NO_COLOR", "1").env_remove("NANOESP_PROJECT");
+    cmd.env("CI", "true")
+        .env("NO_COLOR", "1")
+        .env_remove("NANOESP_PROJECT");
     cmd
 }
 
 /// A scratch directory that disappears with the test.
 pub fn scratch() -> tempfile::TempDir {
-    tempfile::Builder::new().prefix("nanoesp-test-").tempdir().unwrap()
+    tempfile::Builder::new()
+        .prefix("nanoesp-test-")
+        .tempdir()
+        .unwrap()
 }
 
 /// Creates a project with `--yes` plus `extra` flags and returns its path.

@@ -7,7 +7,11 @@ use crate::helpers::*;
 #[test]
 fn defaults_produce_a_complete_project() {
     let tmp = scratch();
-    let dir = new_project(tmp.path(), "demo", &["--ssid", "lab", "--password", "hunter2-long"]);
+    let dir = new_project(
+        tmp.path(),
+        "demo",
+        &["--ssid", "lab", "--password", "hunter2-long"],
+    );
     for file in [
         "nanoesp.toml",
         "secrets.toml",
@@ -45,31 +49,56 @@ fn defaults_produce_a_complete_project() {
         assert!(config.contains(key), "nanoesp.toml lacks {key}:\n{config}");
     }
     assert!(config.contains("# "), "settings are commented");
-    assert!(!config.contains("hunter2-long"), "the password stays out of nanoesp.toml");
+    assert!(
+        !config.contains("hunter2-long"),
+        "the password stays out of nanoesp.toml"
+    );
     let secrets = std::fs::read_to_string(dir.join("secrets.toml")).unwrap();
     assert!(secrets.contains("password = \"hunter2-long\""));
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir.join("secrets.toml")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(dir.join("secrets.toml"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
     let gitignore = std::fs::read_to_string(dir.join(".gitignore")).unwrap();
     assert!(gitignore.lines().any(|l| l.trim() == "secrets.toml"));
     let cargo_config = std::fs::read_to_string(dir.join("nano/.cargo/config.toml")).unwrap();
-    for needle in ["avr-none", "target-cpu=atmega328p", "build-std = [\"core\"]", "runner = \"ravedude\""] {
+    for needle in [
+        "avr-none",
+        "target-cpu=atmega328p",
+        "build-std = [\"core\"]",
+        "runner = \"ravedude\"",
+    ] {
         assert!(cargo_config.contains(needle), "{needle}");
     }
     let ravedude = std::fs::read_to_string(dir.join("nano/Ravedude.toml")).unwrap();
     assert!(ravedude.contains("board = \"nano-new\""), "{ravedude}");
     let wiring = std::fs::read_to_string(dir.join("WIRING.md")).unwrap();
-    for needle in ["D9", "D8", "divider", "300 mA", "EN / CH_PD", "GPIO15", "GPIO0", "GPIO2", "ground"] {
+    for needle in [
+        "D9",
+        "D8",
+        "divider",
+        "300 mA",
+        "EN / CH_PD",
+        "GPIO15",
+        "GPIO0",
+        "GPIO2",
+        "ground",
+    ] {
         assert!(wiring.contains(needle), "WIRING.md lacks {needle}");
     }
     let svg = std::fs::read_to_string(dir.join("wiring.svg")).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("D9 (TX)") && svg.contains("D8 (RX)"));
     // The project the CLI wrote passes its own check.
-    nanoesp().args(["config", "check", "--project"]).arg(&dir).assert().success();
+    nanoesp()
+        .args(["config", "check", "--project"])
+        .arg(&dir)
+        .assert()
+        .success();
 }
 
 #[test]
@@ -79,8 +108,20 @@ fn every_option_is_reflected_in_the_files() {
         tmp.path(),
         "usart",
         &[
-            "--nano", "nano-old", "--esp", "esp01", "--link", "usart", "--baud", "115200",
-            "--hostname", "kitchen", "--http-port", "8080", "--ssid", "home net",
+            "--nano",
+            "nano-old",
+            "--esp",
+            "esp01",
+            "--link",
+            "usart",
+            "--baud",
+            "115200",
+            "--hostname",
+            "kitchen",
+            "--http-port",
+            "8080",
+            "--ssid",
+            "home net",
         ],
     );
     let config = std::fs::read_to_string(dir.join("nanoesp.toml")).unwrap();
@@ -98,22 +139,36 @@ fn every_option_is_reflected_in_the_files() {
         assert!(config.contains(key), "{key}:\n{config}");
     }
     let ravedude = std::fs::read_to_string(dir.join("nano/Ravedude.toml")).unwrap();
-    assert!(ravedude.contains("board = \"nano\""), "old bootloader preset: {ravedude}");
-    assert!(std::fs::read_to_string(dir.join("WIRING.md")).unwrap().contains("GPIO0 low"));
+    assert!(
+        ravedude.contains("board = \"nano\""),
+        "old bootloader preset: {ravedude}"
+    );
+    assert!(
+        std::fs::read_to_string(dir.join("WIRING.md"))
+            .unwrap()
+            .contains("GPIO0 low")
+    );
 }
 
 #[test]
 fn ssid_and_password_needing_escapes_survive_rendering() {
     let tmp = scratch();
     let password = r#"p"a,s\s wörd"#;
-    let dir = new_project(tmp.path(), "esc", &["--ssid", r#"my "lab", \ok"#, "--password", password]);
+    let dir = new_project(
+        tmp.path(),
+        "esc",
+        &["--ssid", r#"my "lab", \ok"#, "--password", password],
+    );
     nanoesp()
         .args(["config", "get", "wifi.ssid", "--project"])
         .arg(&dir)
         .assert()
         .success()
         .stdout(r#"my "lab", \ok"#.to_string() + "\n");
-    let secrets: toml::Table = std::fs::read_to_string(dir.join("secrets.toml")).unwrap().parse().unwrap();
+    let secrets: toml::Table = std::fs::read_to_string(dir.join("secrets.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
     assert_eq!(secrets["wifi"]["password"].as_str(), Some(password));
 }
 
@@ -131,15 +186,29 @@ fn refuses_a_non_empty_directory_unless_forced() {
         .code(2)
         .stderr(predicate::str::contains("is not empty").and(predicate::str::contains("--force")));
     assert!(!dir.join("nanoesp.toml").exists());
-    nanoesp().arg("new").arg(&dir).args(["--yes", "--force"]).assert().success();
+    nanoesp()
+        .arg("new")
+        .arg(&dir)
+        .args(["--yes", "--force"])
+        .assert()
+        .success();
     assert!(dir.join("nanoesp.toml").is_file());
-    assert_eq!(std::fs::read_to_string(dir.join("notes.txt")).unwrap(), "keep me");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("notes.txt")).unwrap(),
+        "keep me"
+    );
 }
 
 fn refused(flags: &[&str], needle: &str) {
     let tmp = scratch();
     let dir = tmp.path().join("bad");
-    let out = nanoesp().arg("new").arg(&dir).arg("--yes").args(flags).output().unwrap();
+    let out = nanoesp()
+        .arg("new")
+        .arg(&dir)
+        .arg("--yes")
+        .args(flags)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", all_output(&out));
     let text = all_output(&out);
     assert!(text.contains(needle), "expected {needle:?} in:\n{text}");
@@ -178,15 +247,25 @@ fn refuses_a_baud_the_soft_link_cannot_do() {
 
 #[test]
 fn esp_master_says_it_is_not_available() {
-    refused(&["--mode", "esp-master"], "esp-master mode is not available yet");
+    refused(
+        &["--mode", "esp-master"],
+        "esp-master mode is not available yet",
+    );
 }
 
 #[test]
 fn an_unwritable_destination_is_a_clear_error() {
     // /proc refuses new directories even for root.
-    let out = nanoesp().args(["new", "/proc/nanoesp-test/demo", "--yes"]).output().unwrap();
+    let out = nanoesp()
+        .args(["new", "/proc/nanoesp-test/demo", "--yes"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(all_output(&out).contains("cannot create /proc/nanoesp-test"), "{}", all_output(&out));
+    assert!(
+        all_output(&out).contains("cannot create /proc/nanoesp-test"),
+        "{}",
+        all_output(&out)
+    );
 }
 
 #[test]

@@ -3,7 +3,9 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::helpers::*;
@@ -14,8 +16,9 @@ struct Running {
 
 impl Drop for Running {
     fn drop(&mut self) {
+        // Ctrl-C in a terminal reaches the whole process group: do the same.
         let _ = std::process::Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
+            .args(["-INT", "--", &format!("-{}", self.child.id())])
             .status();
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
@@ -28,74 +31,127 @@ impl Drop for Running {
     }
 }
 
-/// Starts `nanoesp sim` on the project and returns it with the URL it printed.
-fn start(dir: &std::path::Path) -> (Running, String, Vec<String>) {
+/// Starts `nanoesp sim` on the project; returns it, the URL it printed, and the console
+/// lines (still being collected by a thread).
+fn start(dir: &std::path::Path) -> (Running, String, Arc<Mutex<Vec<String>>>) {
     let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("nanoesp"));
-    cmd.args(["sim", "--fast", "--http", "127.0.0.1:0", "--timeout", "120", "--project"])
-        .arg(dir)
-        .env("CI", "true")
-        .env("CARGO_TARGET_DIR", avr_target_dir())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
+    cmd.args([
+        "sim",
+        "--fast",
+        "--http",
+        "127.0.0.1:0",
+        "--timeout",
+        "120",
+        "--project",
+    ])
+    .arg(dir)
+    .env("CI", "true")
+    .env("CARGO_TARGET_DIR", avr_target_dir())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::inherit())
+    .process_group(0);
     let mut child = cmd.spawn().unwrap();
     let stdout = child.stdout.take().unwrap();
     let running = Running { child };
-    let mut lines = Vec::new();
-    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-        lines.push(line.clone());
-        if let Some(url) = line.strip_prefix("open ") {
-            // keep draining the console in the background so the simulator never blocks
-            return (running, url.to_string(), lines);
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let (url_tx, url_rx) = std::sync::mpsc::channel();
+    let sink = lines.clone();
+    // Keep draining the console so the simulator never blocks on a full pipe.
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(url) = line.strip_prefix("open ") {
+                let _ = url_tx.send(url.to_string());
+            }
+            sink.lock().unwrap().push(line);
         }
+    });
+    match url_rx.recv_timeout(Duration::from_secs(600)) {
+        Ok(url) => (running, url, lines),
+        Err(_) => panic!(
+            "nanoesp sim ended without serving:\n{}",
+            lines.lock().unwrap().join("\n")
+        ),
     }
-    panic!("nanoesp sim ended without serving:\n{}", lines.join("\n"));
+}
+
+/// Waits until a console line contains `needle`.
+fn wait_for(lines: &Mutex<Vec<String>>, needle: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(l) = lines.lock().unwrap().iter().find(|l| l.contains(needle)) {
+            return l.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no {needle:?} in {:?}",
+            lines.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 fn get(url: &str, path: &str) -> String {
     let addr = url.trim_start_matches("http://").trim_end_matches('/');
     let mut stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     response
 }
 
-fn serves_status(flags: &[&str]) {
+fn serves_status(name: &str, flags: &[&str]) {
     let tmp = scratch();
-    let dir = new_project(tmp.path(), "simmed", flags);
+    let dir = new_project(tmp.path(), name, flags);
     let (_running, url, console) = start(&dir);
     let record: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join(".nanoesp/build.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(dir.join(".nanoesp/build.json")).unwrap())
+            .unwrap();
     let build_id = record["build_id"].as_str().unwrap().to_string();
     let response = get(&url, "/api/status");
-    assert!(response.starts_with("HTTP/1.1 200") || response.starts_with("HTTP/1.0 200"), "{response}");
+    assert!(
+        response.starts_with("HTTP/1.1 200") || response.starts_with("HTTP/1.0 200"),
+        "{response}"
+    );
     let lower = response.to_ascii_lowercase();
-    assert!(lower.contains("connection: close") && lower.contains("content-length:"), "{response}");
+    assert!(
+        lower.contains("connection: close") && lower.contains("content-length:"),
+        "{response}"
+    );
     let body = response.split("\r\n\r\n").nth(1).unwrap();
-    let status: serde_json::Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    let status: serde_json::Value =
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"));
     assert_eq!(status["firmware"], build_id.as_str());
     assert_eq!(status["analog"].as_array().map(Vec::len), Some(8));
     if !flags.contains(&"usart") {
-        let banner = console.iter().find(|l| l.contains("nanoesp ") && l.contains("board=")).cloned();
-        let banner = banner.unwrap_or_else(|| panic!("no banner in {console:?}"));
-        assert!(banner.contains(&build_id), "{banner}");
-        assert!(console.iter().any(|l| l.contains("nanoesp: ready http://")), "{console:?}");
+        let banner = wait_for(&console, "board=");
+        assert!(banner.contains(&format!("nanoesp {build_id} ")), "{banner}");
+        assert!(!banner.contains("password"), "{banner}");
+        wait_for(&console, "nanoesp: ready http://");
     }
     let page = get(&url, "/");
     assert!(page.contains("200") && page.contains("<html"), "{page}");
     let missing = get(&url, "/nope");
-    assert!(missing.starts_with("HTTP/1.1 404") || missing.starts_with("HTTP/1.0 404"), "{missing}");
+    assert!(
+        missing.starts_with("HTTP/1.1 404") || missing.starts_with("HTTP/1.0 404"),
+        "{missing}"
+    );
 }
 
 #[test]
 fn soft_link_firmware_answers_http_through_the_bench() {
-    serves_status(&[]);
+    serves_status("simsoft", &[]);
 }
 
 #[test]
 fn usart_link_firmware_answers_http_through_the_bench() {
-    serves_status(&["--link", "usart"]);
+    serves_status("simusart", &["--link", "usart"]);
 }
 
 #[test]
@@ -104,5 +160,7 @@ fn a_missing_firmware_file_is_a_clear_error() {
         .args(["sim", "--elf", "/nonexistent/fw.elf"])
         .assert()
         .code(2)
-        .stderr(predicates::str::contains("/nonexistent/fw.elf does not exist"));
+        .stderr(predicates::str::contains(
+            "/nonexistent/fw.elf does not exist",
+        ));
 }

@@ -240,7 +240,10 @@ impl Catalog {
                 let raw: RawAvr = toml::from_str(text).map_err(|e| invalid(file, e.message()))?;
                 raw_avr.push((file.to_string(), raw));
             } else {
-                return Err(invalid(file, "missing `kind` (avr or esp8266) or `inherit`"));
+                return Err(invalid(
+                    file,
+                    "missing `kind` (avr or esp8266) or `inherit`",
+                ));
             }
         }
         for (file, raw) in &raw_avr {
@@ -329,7 +332,9 @@ fn finish_avr(file: &str, r: RawAvr) -> Result<AvrBoard, BoardError> {
         clock_hz: r.clock_hz.ok_or_else(|| missing("clock_hz"))?,
         flash_bytes: r.flash_bytes.ok_or_else(|| missing("flash_bytes"))?,
         bootloader: r.bootloader.ok_or_else(|| missing("bootloader"))?,
-        bootloader_bytes: r.bootloader_bytes.ok_or_else(|| missing("bootloader_bytes"))?,
+        bootloader_bytes: r
+            .bootloader_bytes
+            .ok_or_else(|| missing("bootloader_bytes"))?,
         usable_flash_bytes: r
             .usable_flash_bytes
             .ok_or_else(|| missing("usable_flash_bytes"))?,

@@ -159,7 +159,8 @@ pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<(), Proje
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(mode)).map_err(wrap)?;
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(mode))
+            .map_err(wrap)?;
     }
     #[cfg(not(unix))]
     let _ = mode;
@@ -308,7 +309,11 @@ impl Project {
         };
         let mut doc: DocumentMut = original.parse().map_err(|e: toml_edit::TomlError| {
             let span = e.span().unwrap_or(0..0);
-            let file = if in_secrets { SECRETS_FILE } else { CONFIG_FILE };
+            let file = if in_secrets {
+                SECRETS_FILE
+            } else {
+                CONFIG_FILE
+            };
             let (line, col) = error::line_col(&original, span.start);
             ProjectError::Syntax {
                 location: format!("{file}:{line}:{col}"),
@@ -327,13 +332,15 @@ impl Project {
         } else {
             (updated.clone(), self.secrets_text.clone())
         };
-        let (config, secrets) =
-            parse_and_check(&config_text, secrets_text.as_deref(), &catalog)?;
+        let (config, secrets) = parse_and_check(&config_text, secrets_text.as_deref(), &catalog)?;
 
         let (path, mode) = if in_secrets {
             (self.secrets_path(), 0o600)
         } else {
-            (self.config_path(), existing_mode(&self.config_path()).unwrap_or(0o644))
+            (
+                self.config_path(),
+                existing_mode(&self.config_path()).unwrap_or(0o644),
+            )
         };
         write_atomic(&path, updated.as_bytes(), mode)?;
         self.config_text = config_text;
@@ -348,7 +355,9 @@ fn existing_mode(path: &Path) -> Option<u32> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::metadata(path).ok().map(|m| m.permissions().mode() & 0o7777)
+        std::fs::metadata(path)
+            .ok()
+            .map(|m| m.permissions().mode() & 0o7777)
     }
     #[cfg(not(unix))]
     {

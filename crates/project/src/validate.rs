@@ -90,7 +90,10 @@ pub fn validate(config: &Config, secrets: &Secrets, catalog: &Catalog) -> Vec<Pr
             format!("Allowed: {}.", list(catalog.esp_boards().map(|b| &b.id))),
         ));
     }
-    for (key, port) in [("nano.port", &config.nano.port), ("esp.port", &config.esp.port)] {
+    for (key, port) in [
+        ("nano.port", &config.nano.port),
+        ("esp.port", &config.esp.port),
+    ] {
         if port.trim().is_empty() {
             problems.push(Problem::new(
                 key,
@@ -161,7 +164,12 @@ fn check_link(config: &Config, nano: &AvrBoard, problems: &mut Vec<Problem>) {
             SOFT_BAUDS,
             "the soft link is driven by Timer1 input capture (RX) and output compare A (TX)",
         ),
-        LinkKind::Usart => ("RXD", "TXD", USART_BAUDS, "the USART link uses the hardware UART pins"),
+        LinkKind::Usart => (
+            "RXD",
+            "TXD",
+            USART_BAUDS,
+            "the USART link uses the hardware UART pins",
+        ),
     };
     let allowed_rx = list(nano.pins_with(rx_function).map(|p| &p.name));
     let allowed_tx = list(nano.pins_with(tx_function).map(|p| &p.name));
@@ -195,7 +203,11 @@ fn check_link(config: &Config, nano: &AvrBoard, problems: &mut Vec<Problem>) {
             }
             Some(pin) if !pin.has_function(function) => problems.push(Problem::new(
                 key,
-                format!("pin {} cannot carry the {} link", pin.name, link.kind.as_str()),
+                format!(
+                    "pin {} cannot carry the {} link",
+                    pin.name,
+                    link.kind.as_str()
+                ),
                 format!("{why}; allowed: {allowed}."),
             )),
             Some(_) => {}
@@ -211,7 +223,11 @@ fn check_link(config: &Config, nano: &AvrBoard, problems: &mut Vec<Problem>) {
     if !bauds.contains(&link.baud) {
         problems.push(Problem::new(
             "link.baud",
-            format!("{} baud is not supported by the {} link", link.baud, link.kind.as_str()),
+            format!(
+                "{} baud is not supported by the {} link",
+                link.baud,
+                link.kind.as_str()
+            ),
             format!("Allowed: {}.", list(bauds)),
         ));
     }
@@ -380,7 +396,13 @@ ssid = "lab"
         c.nano.board = "uno".into();
         c.esp.module = "esp32".into();
         let p = validate(&c, &s, &Catalog::load().unwrap());
-        assert!(p.iter().any(|p| p.key == "nano.board" && p.help.contains("nano-old")));
-        assert!(p.iter().any(|p| p.key == "esp.module" && p.help.contains("d1-mini")));
+        assert!(
+            p.iter()
+                .any(|p| p.key == "nano.board" && p.help.contains("nano-old"))
+        );
+        assert!(
+            p.iter()
+                .any(|p| p.key == "esp.module" && p.help.contains("d1-mini"))
+        );
     }
 }
