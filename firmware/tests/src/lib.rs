@@ -93,6 +93,8 @@ pub struct Bench {
     garble: u64,
     /// How many bytes the main loop drains from the ring per pass (models a busy AVR).
     pub drain_per_pass: usize,
+    /// Size of the Nano's TX queue that `poll_uart_tx` fills (small = byte-sized polls).
+    pub tx_queue_max: usize,
 }
 
 /// Size of the Nano's receive ring.
@@ -123,6 +125,7 @@ impl Bench {
             baud: link_baud,
             garble: 0x9e37_79b9_7f4a_7c15,
             drain_per_pass: usize::MAX,
+            tx_queue_max: 16,
         }
     }
 
@@ -164,11 +167,10 @@ impl Bench {
             n += 1;
         }
         self.server.tick(ms, &mut self.board);
-        if self.tx_queue.len() < 16 {
-            let mut buf = [0u8; 16];
-            let k = self
-                .server
-                .poll_uart_tx(&mut buf[..16 - self.tx_queue.len()]);
+        if self.tx_queue.len() < self.tx_queue_max {
+            let mut buf = [0u8; 64];
+            let room = (self.tx_queue_max - self.tx_queue.len()).min(64);
+            let k = self.server.poll_uart_tx(&mut buf[..room]);
             self.tx_queue.extend(&buf[..k]);
         }
         if self.tx_queue.is_empty() {
