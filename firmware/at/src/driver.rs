@@ -578,7 +578,9 @@ impl Driver {
             Token::RecvLen(lens) => {
                 for (id, &len) in lens.iter().enumerate() {
                     let l = &mut self.links[id];
-                    l.pending = len;
+                    // Never lower it: a `+IPD` notice may have overtaken this (older) reply.
+                    // A pull of a link without data just answers ERROR, which clears it.
+                    l.pending = l.pending.max(len);
                     if len > 0 && !l.open {
                         self.missed |= 1 << id;
                     }
