@@ -286,8 +286,9 @@ fn check_destination(dir: &Path, force: bool) -> miette::Result<()> {
 
 /// Runs `nanoesp new`.
 pub fn run(args: Args, ui: &Ui) -> miette::Result<Outcome> {
-    let started = std::time::Instant::now();
     let values = resolve(&args, ui)?;
+    // Timed from here: prompts are the user's time, not ours.
+    let started = std::time::Instant::now();
     let catalog = Catalog::load().expect("embedded board data is valid (tested)");
     let secrets = Secrets {
         wifi: WifiSecrets {
