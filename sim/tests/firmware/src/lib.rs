@@ -194,3 +194,42 @@ impl Ring {
 fn panic(_: &core::panic::PanicInfo) -> ! {
     loop {}
 }
+
+/// A USART0 (115200 baud) <-> software UART bridge at `$baud` on D8 (RX, ICP1) / D9 (TX) that
+/// first prints `BRIDGE READY <baud>` on the console. Each `soft-bridge-*` test firmware is one
+/// invocation, so the three rates share one program.
+#[macro_export]
+macro_rules! soft_bridge {
+    ($baud:literal) => {
+        type Link = $crate::Soft<$baud>;
+        static mut RX: $crate::Ring = $crate::Ring::new();
+
+        #[avr_device::interrupt(atmega328p)]
+        fn TIMER1_CAPT() {
+            if let Some(b) = Link::receive_after_capture() {
+                // SAFETY: only this handler pushes; main pops with interrupts off.
+                unsafe { (*core::ptr::addr_of_mut!(RX)).push(b) }
+            }
+        }
+
+        #[avr_device::entry]
+        fn main() -> ! {
+            $crate::usart_init(16);
+            Link::init();
+            // SAFETY: everything the handler uses is initialised.
+            unsafe { avr_device::interrupt::enable() };
+            $crate::usart_write_all(concat!("BRIDGE READY ", stringify!($baud), "\r\n").as_bytes());
+            loop {
+                if let Some(b) = $crate::usart_read() {
+                    Link::write(b);
+                }
+                // SAFETY: popping with interrupts off, the handler only pushes.
+                let got =
+                    avr_device::interrupt::free(|_| unsafe { (*core::ptr::addr_of_mut!(RX)).pop() });
+                if let Some(b) = got {
+                    $crate::usart_write(b);
+                }
+            }
+        }
+    };
+}
