@@ -6,4 +6,7 @@ cd "$(dirname "$0")/.."
 source scripts/setup.sh
 # AVR firmware built by the tests shares one target dir, so `core` is compiled once.
 export NANOESP_TEST_AVR_TARGET="${NANOESP_TEST_AVR_TARGET:-$PWD/target/avr-tests}"
+export NANOESP_AVR_TARGET_DIR="${NANOESP_AVR_TARGET_DIR:-$NANOESP_TEST_AVR_TARGET}"
+# Firmware-in-simulator tests use the simulator this very run builds.
+export NANOESP_SIM="${NANOESP_SIM:-${CARGO_TARGET_DIR:-$PWD/target}/release/nanoesp-sim}"
 "$NANOESP_CARGO" test --workspace --release "$@"
