@@ -42,7 +42,10 @@ impl LinkKind {
 
 /// Root of the nanoesp repository (this crate lives in `firmware/hal/sim-tests`).
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../..").canonicalize().expect("repo root")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../..")
+        .canonicalize()
+        .expect("repo root")
 }
 
 // Firmware builds share one target directory; cargo serialises them anyway, and building
@@ -57,7 +60,8 @@ static BUILD_LOCK: Mutex<()> = Mutex::new(());
 pub fn build_firmware(link: LinkKind, baud: u32) -> PathBuf {
     let _guard = BUILD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let root = repo_root();
-    let scratch = std::env::temp_dir().join(format!("nanoesp-hal-sim-tests/{}-{baud}", link.name()));
+    let scratch =
+        std::env::temp_dir().join(format!("nanoesp-hal-sim-tests/{}-{baud}", link.name()));
     let nano = scratch.join("nano");
     std::fs::create_dir_all(nano.join(".cargo")).unwrap();
     let template = root.join("templates/nano-drives-esp/nano");
@@ -66,7 +70,10 @@ pub fn build_firmware(link: LinkKind, baud: u32) -> PathBuf {
         .expect("templates/nano-drives-esp/nano/Cargo.toml.liquid")
         .replace("{{project-name}}", "simtest");
     write_if_changed(&nano.join("Cargo.toml"), &manifest);
-    write_if_changed(&nano.join("build.rs"), &std::fs::read_to_string(template.join("build.rs")).unwrap());
+    write_if_changed(
+        &nano.join("build.rs"),
+        &std::fs::read_to_string(template.join("build.rs")).unwrap(),
+    );
     // The template's runner is ravedude; the tests only build.
     let cargo_config = std::fs::read_to_string(template.join(".cargo/config.toml"))
         .unwrap()
@@ -75,7 +82,10 @@ pub fn build_firmware(link: LinkKind, baud: u32) -> PathBuf {
     link_dir(&template.join("src"), &nano.join("src"));
     std::fs::create_dir_all(scratch.join("runtime")).unwrap();
     for crate_dir in ["at", "http", "server", "hal"] {
-        link_dir(&root.join("firmware").join(crate_dir), &scratch.join("runtime").join(crate_dir));
+        link_dir(
+            &root.join("firmware").join(crate_dir),
+            &scratch.join("runtime").join(crate_dir),
+        );
     }
     let (rx, tx) = match link {
         LinkKind::Soft => ("D8", "D9"),
@@ -214,8 +224,18 @@ pub struct HttpBench {
 
 impl HttpBench {
     /// Starts `firmware` with `--http` and waits (up to `wait`) for the console's ready line.
-    pub fn start(firmware: &Path, link: LinkKind, baud: u32, extra: &[&str], wait: Duration) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    pub fn start(
+        firmware: &Path,
+        link: LinkKind,
+        baud: u32,
+        extra: &[&str],
+        wait: Duration,
+    ) -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let addr = format!("127.0.0.1:{port}");
         let mut child = sim_command(firmware, link, baud)
             .args(["--http", &addr, "--timeout", "600"])
@@ -233,13 +253,25 @@ impl HttpBench {
                 }
             }
         });
-        let mut bench = HttpBench { child, addr, console: Vec::new(), lines };
+        let mut bench = HttpBench {
+            child,
+            addr,
+            console: Vec::new(),
+            lines,
+        };
         let deadline = Instant::now() + wait;
-        while !bench.console.iter().any(|l| l.starts_with("nanoesp: ready ")) {
+        while !bench
+            .console
+            .iter()
+            .any(|l| l.starts_with("nanoesp: ready "))
+        {
             let left = deadline.saturating_duration_since(Instant::now());
             match bench.lines.recv_timeout(left) {
                 Ok(line) => bench.console.push(line),
-                Err(_) => panic!("no ready line within {wait:?}; console so far:\n{}", bench.console.join("\n")),
+                Err(_) => panic!(
+                    "no ready line within {wait:?}; console so far:\n{}",
+                    bench.console.join("\n")
+                ),
             }
         }
         bench
@@ -248,7 +280,9 @@ impl HttpBench {
     /// Sends one HTTP/1.1 request and returns the whole response (the firmware closes).
     pub fn request(&self, method: &str, path: &str, body: &str) -> String {
         let mut stream = TcpStream::connect(&self.addr).expect("connect to the HTTP bridge");
-        stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
         write!(
             stream,
             "{method} {path} HTTP/1.1\r\nHost: nanoesp\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -256,7 +290,9 @@ impl HttpBench {
         )
         .unwrap();
         let mut response = Vec::new();
-        stream.read_to_end(&mut response).expect("read the response");
+        stream
+            .read_to_end(&mut response)
+            .expect("read the response");
         String::from_utf8_lossy(&response).into_owned()
     }
 }
@@ -271,14 +307,20 @@ impl Drop for HttpBench {
 /// Splits an HTTP response into status line and body.
 pub fn status_and_body(response: &str) -> (&str, &str) {
     let status = response.lines().next().unwrap_or("");
-    let body = response.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b)
+        .unwrap_or("");
     (status, body)
 }
 
 /// The integer after `"key":` in a flat JSON object.
 pub fn json_number(json: &str, key: &str) -> Option<u64> {
     let start = json.find(&format!("\"{key}\":"))? + key.len() + 3;
-    let digits: String = json[start..].chars().take_while(|c| c.is_ascii_digit()).collect();
+    let digits: String = json[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
     digits.parse().ok()
 }
 

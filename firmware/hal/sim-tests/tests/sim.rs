@@ -7,8 +7,8 @@
 //! pin-level peer.
 
 use nanoesp_hal_sim_tests::{
-    build_firmware, json_array, json_number, json_string, run_for, status_and_body, HttpBench, LinkKind,
-    PASSWORD, SSID,
+    HttpBench, LinkKind, PASSWORD, SSID, build_firmware, json_array, json_number, json_string,
+    run_for, status_and_body,
 };
 use std::time::Duration;
 
@@ -25,7 +25,10 @@ fn stderr(output: &std::process::Output) -> String {
 
 /// The simulator's closing statistics: `... overruns=N framing_errors=N`.
 fn stat(text: &str, key: &str) -> Option<u64> {
-    let line = text.lines().rev().find(|l| l.contains("nanoesp-sim: exit"))?;
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| l.contains("nanoesp-sim: exit"))?;
     let start = line.find(&format!("{key}="))? + key.len() + 1;
     line[start..].split_whitespace().next()?.parse().ok()
 }
@@ -37,13 +40,29 @@ fn assert_clean_bring_up(link: LinkKind, baud: u32) {
     let output = run_for(&firmware, link, baud, BRING_UP_S);
     let (out, err) = (stdout(&output), stderr(&output));
     let all = format!("{out}{err}");
-    assert!(output.status.success(), "bring-up failed at {baud} baud ({link:?}):\n{all}");
-    assert!(all.contains("nanoesp-sim: server up"), "server never came up:\n{all}");
-    assert_eq!(stat(&all, "framing_errors"), Some(0), "framing errors on the link:\n{all}");
-    assert_eq!(stat(&all, "overruns"), Some(0), "overruns on the link:\n{all}");
+    assert!(
+        output.status.success(),
+        "bring-up failed at {baud} baud ({link:?}):\n{all}"
+    );
+    assert!(
+        all.contains("nanoesp-sim: server up"),
+        "server never came up:\n{all}"
+    );
+    assert_eq!(
+        stat(&all, "framing_errors"),
+        Some(0),
+        "framing errors on the link:\n{all}"
+    );
+    assert_eq!(
+        stat(&all, "overruns"),
+        Some(0),
+        "overruns on the link:\n{all}"
+    );
     if link == LinkKind::Soft {
         assert_eq!(
-            out.lines().filter(|l| l.starts_with("nanoesp: ready http://")).count(),
+            out.lines()
+                .filter(|l| l.starts_with("nanoesp: ready http://"))
+                .count(),
             1,
             "exactly one ready line expected:\n{out}"
         );
@@ -63,16 +82,31 @@ fn console_prints_banner_first_then_one_ready_line() {
     let fields: Vec<&str> = banner.split(' ').collect();
     assert_eq!(fields[0], "nanoesp", "banner: {banner}");
     assert!(
-        fields[1].len() == 8 && fields[1].bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+        fields[1].len() == 8
+            && fields[1]
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
         "build id must be 8 lowercase hex chars: {banner}"
     );
     assert_eq!(
         &fields[2..],
-        ["board=nano", "esp=esp01", "link=soft", "baud=19200", &format!("ssid={SSID}")],
+        [
+            "board=nano",
+            "esp=esp01",
+            "link=soft",
+            "baud=19200",
+            &format!("ssid={SSID}")
+        ],
         "banner: {banner}"
     );
-    assert!(!out.contains(PASSWORD) && !out.contains("s3cr"), "the password leaked to the console:\n{out}");
-    let ready: Vec<&&str> = console.iter().filter(|l| l.starts_with("nanoesp: ready ")).collect();
+    assert!(
+        !out.contains(PASSWORD) && !out.contains("s3cr"),
+        "the password leaked to the console:\n{out}"
+    );
+    let ready: Vec<&&str> = console
+        .iter()
+        .filter(|l| l.starts_with("nanoesp: ready "))
+        .collect();
     assert_eq!(ready.len(), 1, "{out}");
     assert!(
         ready[0].starts_with("nanoesp: ready http://") && ready[0].ends_with(":80/"),
@@ -117,33 +151,62 @@ fn usart_at_115200_exchanges_at_traffic_cleanly() {
 fn http_get_api_status_returns_live_json() {
     let firmware = build_firmware(LinkKind::Soft, 19200);
     // A0 at 2.5 V of 5 V reads as mid-scale (512) if the ADC path works.
-    let bench = HttpBench::start(&firmware, LinkKind::Soft, 19200, &["--adc", "A0=2500"], Duration::from_secs(120));
+    let bench = HttpBench::start(
+        &firmware,
+        LinkKind::Soft,
+        19200,
+        &["--adc", "A0=2500"],
+        Duration::from_secs(120),
+    );
     let banner_id = bench.console[0].split(' ').nth(1).unwrap().to_string();
 
     let response = bench.request("GET", "/api/status", "");
     let (status, body) = status_and_body(&response);
     assert_eq!(status, "HTTP/1.1 200 OK", "{response}");
-    assert!(response.contains("Content-Type: application/json"), "{response}");
-    assert_eq!(json_string(body, "firmware"), Some(banner_id.as_str()), "{body}");
+    assert!(
+        response.contains("Content-Type: application/json"),
+        "{response}"
+    );
+    assert_eq!(
+        json_string(body, "firmware"),
+        Some(banner_id.as_str()),
+        "{body}"
+    );
     assert_eq!(json_string(body, "esp"), Some("1.7.4.0"), "{body}");
     assert!(json_number(body, "uptime_ms").unwrap_or(0) > 1000, "{body}");
     let analog = json_array(body, "analog").expect("analog array");
     assert_eq!(analog.len(), 8, "{body}");
-    assert!((500..=524).contains(&analog[0]), "A0 at 2.5 V should read ~512: {body}");
+    assert!(
+        (500..=524).contains(&analog[0]),
+        "A0 at 2.5 V should read ~512: {body}"
+    );
     assert_eq!(json_number(body, "clients"), Some(1), "{body}");
     assert_eq!(json_number(body, "errors"), Some(0), "{body}");
 
     // A second request sees the first one counted and time moving on.
     let again = bench.request("GET", "/api/status", "");
     let (_, body2) = status_and_body(&again);
-    assert_eq!(json_number(body2, "served"), Some(json_number(body, "served").unwrap() + 1), "{body2}");
-    assert!(json_number(body2, "uptime_ms") > json_number(body, "uptime_ms"), "{body2}");
+    assert_eq!(
+        json_number(body2, "served"),
+        Some(json_number(body, "served").unwrap() + 1),
+        "{body2}"
+    );
+    assert!(
+        json_number(body2, "uptime_ms") > json_number(body, "uptime_ms"),
+        "{body2}"
+    );
 }
 
 #[test]
 fn http_pin_api_drives_a_free_pin_and_refuses_reserved_ones() {
     let firmware = build_firmware(LinkKind::Soft, 19200);
-    let bench = HttpBench::start(&firmware, LinkKind::Soft, 19200, &[], Duration::from_secs(120));
+    let bench = HttpBench::start(
+        &firmware,
+        LinkKind::Soft,
+        19200,
+        &[],
+        Duration::from_secs(120),
+    );
 
     let response = bench.request("PUT", "/api/pin/7", "1");
     let (status, body) = status_and_body(&response);
@@ -151,12 +214,19 @@ fn http_pin_api_drives_a_free_pin_and_refuses_reserved_ones() {
     assert_eq!(json_number(body, "value"), Some(1), "{body}");
     let read_back = bench.request("GET", "/api/pin/7", "");
     let (_, body) = status_and_body(&read_back);
-    assert_eq!(json_number(body, "value"), Some(1), "D7 must read back high: {body}");
+    assert_eq!(
+        json_number(body, "value"),
+        Some(1),
+        "D7 must read back high: {body}"
+    );
 
     // D9 carries the soft-serial link, D13 the status LED, D1 the USART.
     for pin in [9, 13, 1] {
         let response = bench.request("PUT", &format!("/api/pin/{pin}"), "1");
-        assert!(response.starts_with("HTTP/1.1 403"), "D{pin} must be refused: {response}");
+        assert!(
+            response.starts_with("HTTP/1.1 403"),
+            "D{pin} must be refused: {response}"
+        );
     }
     let response = bench.request("GET", "/api/pin/42", "");
     assert!(response.starts_with("HTTP/1.1 404"), "{response}");
