@@ -429,7 +429,7 @@ impl<'c, const N: usize> Server<'c, N> {
             {
                 // A silent client gets 408 and its slot back; others were never waiting for it.
                 s.state = SlotState::Ready;
-                s.req = timed_out();
+                s.req.fail_with(Status::RequestTimeout);
             }
         }
         if let Some(tx) = self.tx {
@@ -685,13 +685,6 @@ impl<'c, const N: usize> Server<'c, N> {
         }
         n
     }
-}
-
-fn timed_out() -> Request {
-    // A parser that reports 408: feed it nothing and mark it through the error path.
-    let mut r = Request::new();
-    r.fail_with(Status::RequestTimeout);
-    r
 }
 
 fn pin_status(e: PinError) -> Status {
