@@ -24,7 +24,10 @@ fn one_request_completes_within_300_ms_at_115200() {
 
 #[test]
 fn byte_sized_tx_polls_at_57600_still_serve_quickly() {
-    let cfg = EspConfig { baud: 57_600, ..EspConfig::default() };
+    let cfg = EspConfig {
+        baud: 57_600,
+        ..EspConfig::default()
+    };
     let mut b = Bench::new(cfg, 3);
     b.tx_queue_max = 1;
     b.run_until_ready(20_000).expect("ready");
