@@ -32,7 +32,7 @@ pub struct Args {
     /// Firmware TX pin (default: the project's, or D9).
     #[arg(long)]
     pub tx: Option<String>,
-    /// Link baud (default: the project's, or 57600).
+    /// Link baud (default: the project's, or 38400).
     #[arg(long)]
     pub baud: Option<u32>,
     /// Far end of the link: emu (emulated ESP8266), none, or serial:PATH (a real ESP8266
@@ -81,7 +81,7 @@ pub fn run(args: Args, ui: &Ui) -> miette::Result<Outcome> {
                 args.link.as_deref().unwrap_or("soft"),
                 args.rx.as_deref().unwrap_or("D8"),
                 args.tx.as_deref().unwrap_or("D9"),
-                args.baud.unwrap_or(57_600),
+                args.baud.unwrap_or(super::new::DEFAULT_SOFT_BAUD),
             );
             (elf.clone(), link, Vec::new())
         }

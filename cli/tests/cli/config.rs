@@ -26,11 +26,11 @@ fn get_set_unset_round_trip_and_keep_comments() {
     let before = String::from_utf8(read(&dir, "nanoesp.toml")).unwrap();
     config(&dir, &["get", "link.baud"])
         .success()
-        .stdout("57600\n");
-    config(&dir, &["set", "link.baud", "38400"]).success();
+        .stdout("38400\n");
+    config(&dir, &["set", "link.baud", "19200"]).success();
     config(&dir, &["get", "link.baud"])
         .success()
-        .stdout("38400\n");
+        .stdout("19200\n");
     let after = String::from_utf8(read(&dir, "nanoesp.toml")).unwrap();
     // Exactly one line changed; every comment and the order are kept.
     let changed: Vec<(&str, &str)> = before
@@ -38,7 +38,7 @@ fn get_set_unset_round_trip_and_keep_comments() {
         .zip(after.lines())
         .filter(|(a, b)| a != b)
         .collect();
-    assert_eq!(changed, [("baud = 57600", "baud = 38400")]);
+    assert_eq!(changed, [("baud = 38400", "baud = 19200")]);
     assert_eq!(before.lines().count(), after.lines().count());
 
     config(&dir, &["set", "http.max_clients", "5"]).success();
@@ -173,15 +173,15 @@ fn errors_point_at_file_line_and_column() {
         |text: &str, needle: &str| text.lines().position(|l| l.starts_with(needle)).unwrap() + 1;
 
     // malformed TOML
-    let broken = good.replace("baud = 57600", "baud = = 57600");
+    let broken = good.replace("baud = 38400", "baud = = 38400");
     std::fs::write(&path, &broken).unwrap();
-    let line = line_of(&broken, "baud = = 57600");
+    let line = line_of(&broken, "baud = = 38400");
     config(&dir, &["check"])
         .code(1)
         .stderr(predicate::str::contains(format!("nanoesp.toml:{line}:")));
 
     // unknown key, with the list of known ones
-    let unknown = good.replace("baud = 57600", "baud = 57600\nspeed = 1");
+    let unknown = good.replace("baud = 38400", "baud = 38400\nspeed = 1");
     std::fs::write(&path, &unknown).unwrap();
     let line = line_of(&unknown, "speed = 1");
     config(&dir, &["check"]).code(1).stderr(
@@ -190,7 +190,7 @@ fn errors_point_at_file_line_and_column() {
     );
 
     // wrong type
-    let wrong = good.replace("baud = 57600", "baud = \"fast\"");
+    let wrong = good.replace("baud = 38400", "baud = \"fast\"");
     std::fs::write(&path, &wrong).unwrap();
     let line = line_of(&wrong, "baud = \"fast\"");
     config(&dir, &["check"])
@@ -257,7 +257,7 @@ fn a_read_only_directory_is_reported_and_nothing_changes() {
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o555)).unwrap();
     }
     let out = nanoesp()
-        .args(["config", "set", "link.baud", "38400", "--project"])
+        .args(["config", "set", "link.baud", "19200", "--project"])
         .arg(&dir)
         .output()
         .unwrap();
