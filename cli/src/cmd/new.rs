@@ -13,6 +13,7 @@ use nanoesp_project::model::{
     Secret, Secrets, WifiMode, WifiSecrets, WifiSection,
 };
 
+use super::{LinkArg, LinkArgs};
 use crate::ui::Ui;
 use crate::{Outcome, template};
 
@@ -47,15 +48,6 @@ pub enum EspArg {
     D1Mini,
 }
 
-/// Serial link kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LinkArg {
-    /// Timer1 software serial on D8 (RX) / D9 (TX).
-    Soft,
-    /// Hardware USART on D0/D1 (no console).
-    Usart,
-}
-
 /// Create a project from the embedded template.
 ///
 /// Every setting has a flag. On a terminal, missing settings are asked for (the password
@@ -75,18 +67,8 @@ pub struct Args {
     /// ESP8266 module.
     #[arg(long, value_enum)]
     pub esp: Option<EspArg>,
-    /// Serial link between the Nano and the ESP.
-    #[arg(long, value_enum)]
-    pub link: Option<LinkArg>,
-    /// Nano pin receiving from the ESP (D8 for soft, D0 for usart).
-    #[arg(long)]
-    pub rx: Option<String>,
-    /// Nano pin sending to the ESP (D9 for soft, D1 for usart).
-    #[arg(long)]
-    pub tx: Option<String>,
-    /// Link baud rate.
-    #[arg(long)]
-    pub baud: Option<u32>,
+    #[command(flatten)]
+    pub link: LinkArgs,
     /// Wi-Fi network name.
     #[arg(long)]
     pub ssid: Option<String>,
@@ -180,14 +162,8 @@ fn resolve(args: &Args, ui: &Ui) -> miette::Result<Values> {
     }
     let nano = choose!(args.nano, "Nano bootloader", NanoArg::Nano);
     let esp = choose!(args.esp, "ESP8266 module", EspArg::Esp12e);
-    let link = choose!(args.link, "Link between Nano and ESP", LinkArg::Soft);
-    let (default_rx, default_tx, default_baud) = match link {
-        LinkArg::Soft => ("D8", "D9", DEFAULT_SOFT_BAUD),
-        LinkArg::Usart => ("D0", "D1", 115_200),
-    };
-    let rx = args.rx.clone().unwrap_or_else(|| default_rx.to_string());
-    let tx = args.tx.clone().unwrap_or_else(|| default_tx.to_string());
-    let baud = args.baud.unwrap_or(default_baud);
+    let kind = choose!(args.link.link, "Link between Nano and ESP", LinkArg::Soft);
+    let link = args.link.resolve(kind, None);
     let ssid = match &args.ssid {
         Some(s) => s.clone(),
         None if ask => ask_text("Wi-Fi network (SSID)", "nanoesp-lab")?,
@@ -228,13 +204,13 @@ fn resolve(args: &Args, ui: &Ui) -> miette::Result<Values> {
             port: "auto".into(),
         },
         link: LinkSection {
-            kind: match link {
+            kind: match link.kind {
                 LinkArg::Soft => LinkKind::Soft,
                 LinkArg::Usart => LinkKind::Usart,
             },
-            rx: rx.trim().to_ascii_uppercase(),
-            tx: tx.trim().to_ascii_uppercase(),
-            baud,
+            rx: link.rx.trim().to_ascii_uppercase(),
+            tx: link.tx.trim().to_ascii_uppercase(),
+            baud: link.baud,
         },
         wifi: WifiSection {
             ssid,

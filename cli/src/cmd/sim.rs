@@ -7,7 +7,9 @@ use std::process::{Command, Stdio};
 
 use miette::{Context, IntoDiagnostic};
 
-use super::ProjectArgs;
+use nanoesp_project::model::LinkKind;
+
+use super::{Link, LinkArg, LinkArgs, ProjectArgs};
 use crate::ui::Ui;
 use crate::{Outcome, simulator};
 
@@ -23,18 +25,9 @@ pub struct Args {
     /// Run this firmware (ELF or HEX) instead of building the project's.
     #[arg(long, value_name = "FILE")]
     pub elf: Option<PathBuf>,
-    /// ESP link kind (default: the project's, or soft).
-    #[arg(long, value_parser = ["soft", "usart"])]
-    pub link: Option<String>,
-    /// Firmware RX pin (default: the project's, or D8).
-    #[arg(long)]
-    pub rx: Option<String>,
-    /// Firmware TX pin (default: the project's, or D9).
-    #[arg(long)]
-    pub tx: Option<String>,
-    /// Link baud (default: the project's, or 38400).
-    #[arg(long)]
-    pub baud: Option<u32>,
+    /// The link (default: the project's; without a project, soft on D8/D9 at 38400).
+    #[command(flatten)]
+    pub link: LinkArgs,
     /// Far end of the link: emu (emulated ESP8266), none, or serial:PATH (a real ESP8266
     /// on a USB-serial adapter: hardware in the loop).
     #[arg(long, default_value = "emu")]
@@ -77,24 +70,29 @@ pub fn run(args: Args, ui: &Ui) -> miette::Result<Outcome> {
                     elf.display()
                 ));
             }
-            let link = simulator::link_args(
-                args.link.as_deref().unwrap_or("soft"),
-                args.rx.as_deref().unwrap_or("D8"),
-                args.tx.as_deref().unwrap_or("D9"),
-                args.baud.unwrap_or(super::new::DEFAULT_SOFT_BAUD),
-            );
+            let link = args
+                .link
+                .resolve(args.link.link.unwrap_or(LinkArg::Soft), None);
+            let link = simulator::link_args(link.kind.as_str(), &link.rx, &link.tx, link.baud);
             (elf.clone(), link, Vec::new())
         }
         None => {
             let project = args.project.open()?;
             let record = super::build::build(&project, ui)?;
             let c = &project.config;
-            let link = simulator::link_args(
-                args.link.as_deref().unwrap_or(c.link.kind.as_str()),
-                args.rx.as_deref().unwrap_or(&c.link.rx),
-                args.tx.as_deref().unwrap_or(&c.link.tx),
-                args.baud.unwrap_or(c.link.baud),
-            );
+            let own = Link {
+                kind: match c.link.kind {
+                    LinkKind::Soft => LinkArg::Soft,
+                    LinkKind::Usart => LinkArg::Usart,
+                },
+                rx: c.link.rx.clone(),
+                tx: c.link.tx.clone(),
+                baud: c.link.baud,
+            };
+            let link = args
+                .link
+                .resolve(args.link.link.unwrap_or(own.kind), Some(&own));
+            let link = simulator::link_args(link.kind.as_str(), &link.rx, &link.tx, link.baud);
             let ap = simulator::ap_args(&c.wifi.ssid, &project.secrets_path());
             (record.elf, link, ap)
         }
