@@ -59,7 +59,9 @@ fn main() {
             .map(|c| c.as_os_str().to_string_lossy().into_owned());
         first.as_deref() == Some("runtime") || rel.ends_with("target")
     };
-    for mode in ["nano-drives-esp"] {
+    // One template per project mode (esp-master is not part of this release).
+    const MODES: &[&str] = &["nano-drives-esp"];
+    for mode in MODES {
         let root = templates.join(mode);
         let mut files = Vec::new();
         walk(&templates, &root, &skip_template, &mut files);

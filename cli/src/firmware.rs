@@ -33,7 +33,7 @@ pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -43,7 +43,7 @@ pub fn thousands(n: u64) -> String {
 
 /// `Flash  6,210 / 32,256 B (19 %)` style figure.
 pub fn figure(label: &str, used: u64, limit: u64) -> String {
-    let pct = if limit == 0 { 0 } else { used * 100 / limit };
+    let pct = (used * 100).checked_div(limit).unwrap_or(0);
     format!(
         "{label:<5} {} / {} B ({pct} %)",
         thousands(used),

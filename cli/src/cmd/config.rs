@@ -74,7 +74,7 @@ pub fn run(args: Args, ui: &Ui) -> miette::Result<Outcome> {
                     s.trim_end_matches(['\r', '\n']).to_string()
                 }
                 (None, false) if secret && ui.interactive() => dialoguer::Password::new()
-                    .with_prompt(format!("{key}"))
+                    .with_prompt(key.clone())
                     .allow_empty_password(true)
                     .interact()
                     .into_diagnostic()?,
@@ -129,7 +129,7 @@ pub fn run(args: Args, ui: &Ui) -> miette::Result<Outcome> {
                 ),
             ),
             Err(e @ nanoesp_project::ProjectError::Invalid { .. })
-            | Err(e @ nanoesp_project::ProjectError::Syntax { .. }) => {
+            | Err(e @ nanoesp_project::ProjectError::Syntax(_)) => {
                 ui.error(&miette::Report::new(e));
                 return Ok(Outcome::CheckFailed);
             }

@@ -60,6 +60,26 @@ impl LocatedProblem {
     }
 }
 
+/// Malformed TOML, an unknown key or a value of the wrong type, located in its file.
+#[derive(Debug, thiserror::Error, Diagnostic)]
+#[error("{location}: {message}")]
+#[diagnostic(code(nanoesp::config::syntax))]
+pub struct SyntaxError {
+    /// `file:line:column`.
+    pub location: String,
+    /// Parser message.
+    pub message: String,
+    /// What to try.
+    #[help]
+    pub help: Option<String>,
+    /// The file's text, for the report.
+    #[source_code]
+    pub src: NamedSource<String>,
+    /// Where the parser stopped.
+    #[label("here")]
+    pub span: SourceSpan,
+}
+
 /// Everything that can go wrong opening or editing a project.
 #[derive(Debug, thiserror::Error, Diagnostic)]
 #[non_exhaustive]
@@ -96,23 +116,9 @@ pub enum ProjectError {
         source: std::io::Error,
     },
     /// The TOML itself is malformed, has an unknown key or a value of the wrong type.
-    #[error("{location}: {message}")]
-    #[diagnostic(code(nanoesp::config::syntax))]
-    Syntax {
-        /// `file:line:column`.
-        location: String,
-        /// Parser message.
-        message: String,
-        /// What to try.
-        #[help]
-        help: Option<String>,
-        /// The file's text, for the report.
-        #[source_code]
-        src: NamedSource<String>,
-        /// Where the parser stopped.
-        #[label("here")]
-        span: SourceSpan,
-    },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Syntax(Box<SyntaxError>),
     /// The configuration parses but does not fit the boards.
     #[error("{}", summary(problems))]
     #[diagnostic(code(nanoesp::config::invalid))]

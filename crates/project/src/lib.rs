@@ -59,13 +59,13 @@ fn syntax(file: &str, text: &str, err: &toml::de::Error) -> ProjectError {
     } else {
         None
     };
-    ProjectError::Syntax {
+    ProjectError::Syntax(Box::new(error::SyntaxError {
         location: format!("{file}:{line}:{col}"),
         message,
         help,
         src: miette::NamedSource::new(file, text.to_string()),
         span: (span.start, span.end.saturating_sub(span.start)).into(),
-    }
+    }))
 }
 
 /// Byte range of a dotted key's value in `text`, or of the nearest enclosing table when the
@@ -315,13 +315,13 @@ impl Project {
                 CONFIG_FILE
             };
             let (line, col) = error::line_col(&original, span.start);
-            ProjectError::Syntax {
+            ProjectError::Syntax(Box::new(error::SyntaxError {
                 location: format!("{file}:{line}:{col}"),
                 message: e.message().to_string(),
                 help: None,
                 src: miette::NamedSource::new(file, original.clone()),
                 span: (span.start, span.end.saturating_sub(span.start)).into(),
-            }
+            }))
         })?;
         set_in_doc(&mut doc, spec.key, value);
         let updated = doc.to_string();
