@@ -1,9 +1,9 @@
 //! Embeds the project templates and the firmware runtime crates into the binary, so
 //! `nanoesp new` works offline and its output is tied to this nanoesp version.
 //!
-//! Only source files are embedded: `target/` directories and host-only test crates that may
-//! sit beside the runtime sources are skipped, and the template's `runtime/` links are left
-//! out (the runtime is embedded once, from `firmware/`).
+//! The template's `runtime/` crates (the firmware runtime's single source) get a table of their
+//! own holding only `Cargo.toml` and `src/`, so build output and the host-only tests beside
+//! them stay out, matching the template's cargo-generate ignore list.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -70,7 +70,7 @@ fn main() {
         table(&name, &root, &files, &mut out);
     }
 
-    let firmware = repo.join("firmware");
+    let firmware = templates.join("nano-drives-esp/runtime");
     let mut runtime = Vec::new();
     for krate in ["at", "http", "server", "hal"] {
         let root = firmware.join(krate);

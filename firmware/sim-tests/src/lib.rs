@@ -40,10 +40,10 @@ impl LinkKind {
     }
 }
 
-/// Root of the nanoesp repository (this crate lives in `firmware/hal/sim-tests`).
+/// Root of the nanoesp repository (this crate lives in `firmware/sim-tests`).
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../..")
+        .join("../..")
         .canonicalize()
         .expect("repo root")
 }
@@ -56,7 +56,7 @@ static BUILD_LOCK: Mutex<()> = Mutex::new(());
 ///
 /// The scratch project mirrors what `nanoesp new` generates: `nanoesp.toml`,
 /// `secrets.toml`, `nano/` from `templates/nano-drives-esp/nano` and `runtime/*` pointing at
-/// this repository's `firmware/*` crates.
+/// the template's runtime crates.
 pub fn build_firmware(link: LinkKind, baud: u32) -> PathBuf {
     let _guard = BUILD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let root = repo_root();
@@ -83,7 +83,9 @@ pub fn build_firmware(link: LinkKind, baud: u32) -> PathBuf {
     std::fs::create_dir_all(scratch.join("runtime")).unwrap();
     for crate_dir in ["at", "http", "server", "hal"] {
         link_dir(
-            &root.join("firmware").join(crate_dir),
+            &root
+                .join("templates/nano-drives-esp/runtime")
+                .join(crate_dir),
             &scratch.join("runtime").join(crate_dir),
         );
     }
