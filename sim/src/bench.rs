@@ -22,7 +22,7 @@ use crate::avr::us_to_cycles;
 use crate::board::{Board, ConsoleMode, LinkConfig, LinkKind};
 use crate::cli::BenchArgs;
 use crate::error::SimError;
-use crate::esp::{EmuPort, EmuSettings, build_emulator, read_password};
+use crate::esp::{EmuPort, EmuSettings, build_emulator};
 use crate::image::{FlashPlan, power_on};
 
 /// Simulated time between client polls (latency resolution).
@@ -174,18 +174,7 @@ struct Client {
 /// Runs the benchmark per `args`. Returns the exit code.
 pub fn bench(args: BenchArgs) -> Result<u8, SimError> {
     let link = args.link.resolve()?;
-    let password = match &args.ap_password_file {
-        Some(p) => Some(read_password(p)?),
-        None => None,
-    };
-    let settings = EmuSettings {
-        profile: args.esp_profile,
-        faults: args.esp_faults,
-        baud: link.baud,
-        ap_ssid: args.ap_ssid.clone(),
-        ap_password: password,
-        seed: args.seed,
-    };
+    let settings = args.emulator.settings(link.baud)?;
     let mut runs = Vec::new();
     for &k in &args.clients {
         let report = run_one(&args.firmware, link, &settings, k, &args)?;
@@ -198,7 +187,7 @@ pub fn bench(args: BenchArgs) -> Result<u8, SimError> {
             LinkKind::Soft { .. } => "soft".into(),
         },
         baud: link.baud,
-        esp_faults: format!("{:?}", args.esp_faults).to_lowercase(),
+        esp_faults: format!("{:?}", args.emulator.esp_faults).to_lowercase(),
         duration_s: args.duration,
         runs,
     };

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use crate::avr::Pin;
 use crate::board::{LinkConfig, LinkKind};
 use crate::error::SimError;
-use crate::esp::{EspChoice, FaultLevel, ProfileChoice};
+use crate::esp::{EmuSettings, EspChoice, FaultLevel, ProfileChoice};
 
 /// Virtual bench: a simulated Arduino Nano (ATmega328P, 16 MHz, libsimavr) wired to an
 /// emulated or real ESP8266.
@@ -104,6 +104,14 @@ pub struct EspArgs {
     /// emu (the emulator), none, or serial:PATH (a real ESP8266 on a USB-serial adapter).
     #[arg(long, default_value = "emu")]
     pub esp: EspChoice,
+    /// Options of the emulator.
+    #[command(flatten)]
+    pub emulator: EmulatorArgs,
+}
+
+/// Options of the emulated ESP8266, shared by `run` and `bench`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EmulatorArgs {
     /// AT firmware the emulator imitates.
     #[arg(long, value_enum, default_value = "at17")]
     pub esp_profile: ProfileChoice,
@@ -119,6 +127,25 @@ pub struct EspArgs {
     /// Seed of the emulator's random generator.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+}
+
+impl EmulatorArgs {
+    /// The emulator's settings at `baud`, with the access point's password read from its
+    /// secrets file (never taken from the command line).
+    pub fn settings(&self, baud: u32) -> Result<EmuSettings, SimError> {
+        let ap_password = match &self.ap_password_file {
+            Some(path) => Some(crate::esp::read_password(path)?),
+            None => None,
+        };
+        Ok(EmuSettings {
+            profile: self.esp_profile,
+            faults: self.esp_faults,
+            baud,
+            ap_ssid: self.ap_ssid.clone(),
+            ap_password,
+            seed: self.seed,
+        })
+    }
 }
 
 /// `nanoesp-sim run`.
@@ -179,21 +206,9 @@ pub struct BenchArgs {
     /// Simulated seconds a request may take before it counts as a timeout.
     #[arg(long, default_value_t = 10.0)]
     pub request_timeout: f64,
-    /// Fault injection of the emulator.
-    #[arg(long, value_enum, default_value = "none")]
-    pub esp_faults: FaultLevel,
-    /// AT firmware the emulator imitates.
-    #[arg(long, value_enum, default_value = "at17")]
-    pub esp_profile: ProfileChoice,
-    /// SSID of the emulated access point.
-    #[arg(long)]
-    pub ap_ssid: Option<String>,
-    /// secrets.toml holding `[wifi] password`.
-    #[arg(long)]
-    pub ap_password_file: Option<PathBuf>,
-    /// Seed of the emulator's random generator.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
+    /// Options of the emulator.
+    #[command(flatten)]
+    pub emulator: EmulatorArgs,
     /// Write the results as JSON to this file.
     #[arg(long, value_name = "OUT")]
     pub json: Option<PathBuf>,

@@ -115,26 +115,15 @@ pub fn run(args: RunArgs) -> Result<u8, SimError> {
         }
         (LinkKind::Soft { .. }, None) => ConsoleMode::Lines,
     };
-    let password = match &args.esp.ap_password_file {
-        Some(path) => Some(crate::esp::read_password(path)?),
-        None => None,
-    };
+    let settings = args.esp.emulator.settings(link.baud)?;
+    // Also needed without the emulator: it is masked in every serial log we print.
+    let password = settings.ap_password.clone();
     let realtime = args.realtime || matches!(args.esp.esp, EspChoice::Serial(_));
     let mut esp = match &args.esp.esp {
         #[cfg(feature = "espemu")]
-        EspChoice::Emu => {
-            let settings = crate::esp::EmuSettings {
-                profile: args.esp.esp_profile,
-                faults: args.esp.esp_faults,
-                baud: link.baud,
-                ap_ssid: args.esp.ap_ssid.clone(),
-                ap_password: password.clone(),
-                seed: args.esp.seed,
-            };
-            EspEnd::Emu(Box::new(crate::esp::EmuPort(crate::esp::build_emulator(
-                &settings,
-            ))))
-        }
+        EspChoice::Emu => EspEnd::Emu(Box::new(crate::esp::EmuPort(crate::esp::build_emulator(
+            &settings,
+        )))),
         #[cfg(not(feature = "espemu"))]
         EspChoice::Emu => {
             return Err(SimError::Usage(
