@@ -35,6 +35,7 @@ mod net;
 mod output;
 mod params;
 mod rng;
+pub mod rom;
 pub mod tcp;
 
 use std::collections::{BTreeMap, VecDeque};
