@@ -118,6 +118,12 @@ pub enum RomFault {
         /// Data blocks accepted before the stall.
         after: u32,
     },
+    /// A worn flash cell: the byte at `addr` reads `0x00` whatever is erased or written
+    /// (only a verification can notice).
+    StuckByte {
+        /// Flash address.
+        addr: u32,
+    },
 }
 
 /// Settings of the emulated module.
@@ -434,6 +440,7 @@ impl RomLoader {
             },
             op::ERASE_FLASH if self.stub => {
                 self.flash.fill(0xff);
+                self.apply_stuck();
                 respond(out, opcode, 0, &[]);
             }
             op::ERASE_REGION if self.stub => match (word(0), word(1)) {
@@ -532,6 +539,15 @@ impl RomLoader {
         let end = (offset as u64 + size as u64).min(self.flash.len() as u64) as usize;
         if start < end {
             self.flash[start..end].fill(0xff);
+        }
+        self.apply_stuck();
+    }
+
+    fn apply_stuck(&mut self) {
+        if let RomFault::StuckByte { addr } = self.cfg.fault
+            && let Some(b) = self.flash.get_mut(addr as usize)
+        {
+            *b = 0;
         }
     }
 
