@@ -24,6 +24,9 @@ pub enum Command {
     Run(RunArgs),
     /// Measure HTTP throughput with K concurrent virtual clients, in simulated time.
     Bench(BenchArgs),
+    /// An emulated ESP8266 module on a USB-serial adapter, as a pty: the ROM loader
+    /// (--boot download) or the AT firmware (--boot flash).
+    EspAdapter(crate::adapter::EspAdapterArgs),
 }
 
 /// Where the link to the ESP8266 is wired.

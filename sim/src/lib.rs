@@ -4,6 +4,7 @@
 //!
 //! GPL-3.0-or-later because it links libsimavr. nanoesp only starts it as a subprocess.
 
+pub mod adapter;
 pub mod avr;
 #[cfg(feature = "espemu")]
 pub mod bench;

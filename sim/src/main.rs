@@ -17,6 +17,12 @@ fn main() -> ExitCode {
         Command::Bench(_) => Err(SimError::Usage(
             "built without the ESP8266 emulator (feature espemu)".into(),
         )),
+        #[cfg(feature = "espemu")]
+        Command::EspAdapter(args) => nanoesp_sim::adapter::esp_adapter(args),
+        #[cfg(not(feature = "espemu"))]
+        Command::EspAdapter(_) => Err(SimError::Usage(
+            "built without the ESP8266 emulator (feature espemu)".into(),
+        )),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -185,8 +185,14 @@ fn main() -> ! {
 
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo) -> ! {
-    // No console text here: core::fmt would cost kilobytes. The watchdog is not used, so
-    // the board stays put until reset; the LED goes dark to show it.
+    abort()
+}
+
+/// Where every panic ends: the firmware is built with `panic=immediate-abort` (see
+/// `.cargo/config.toml`), so panics call this directly. No console text here: core::fmt
+/// would cost kilobytes. The watchdog is not used, so the board stays put until reset.
+#[no_mangle]
+pub extern "C" fn abort() -> ! {
     avr_device::interrupt::disable();
     loop {}
 }
