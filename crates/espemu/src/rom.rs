@@ -144,6 +144,9 @@ pub struct RomConfig {
     pub sync_replies: usize,
     /// Fault injection.
     pub fault: RomFault,
+    /// Whether a RAM stub uploaded with MEM_* starts (sends `OHAI`). `false` models a
+    /// stub that crashes or a ROM that rejects the upload silently.
+    pub stub_starts: bool,
 }
 
 impl Default for RomConfig {
@@ -156,6 +159,7 @@ impl Default for RomConfig {
             baud: 115_200,
             sync_replies: 8,
             fault: RomFault::None,
+            stub_starts: true,
         }
     }
 }
@@ -413,7 +417,7 @@ impl RomLoader {
                     return fail(out, opcode, err::FAILED);
                 }
                 respond(out, opcode, 0, &[]);
-                if no_entry == 0 && entry != 0 && !self.stub {
+                if no_entry == 0 && entry != 0 && !self.stub && self.cfg.stub_starts {
                     // The ROM jumps to the entry point; the stub says hello.
                     out.extend(slip::encode(b"OHAI"));
                     self.stub = true;

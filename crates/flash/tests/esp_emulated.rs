@@ -168,6 +168,28 @@ fn stub_path_writes_compressed_and_verifies_by_md5() {
 }
 
 #[test]
+fn a_stub_that_does_not_start_falls_back_to_the_rom_and_says_not_verified() {
+    let port = MockPort::new(RomConfig {
+        stub_starts: false,
+        ..cfg(MB)
+    });
+    let mut session = connect(&port, true).unwrap();
+    assert!(!session.stub());
+    assert!(session.stub_note().unwrap().contains("stub"));
+    let image = Image {
+        name: "app.bin".into(),
+        addr: 0x1000,
+        data: firmware_like(5000, 3),
+    };
+    let report = session
+        .write(std::slice::from_ref(&image), &mut NoProgress)
+        .unwrap();
+    assert!(matches!(report.verified, Verification::NotVerified(_)));
+    assert!(!report.compressed);
+    assert_written(&port, &[image]);
+}
+
+#[test]
 fn md5_catches_a_worn_flash_byte() {
     let port = MockPort::new(RomConfig {
         fault: RomFault::StuckByte { addr: 0x10123 },
