@@ -190,6 +190,30 @@ fn a_stub_that_does_not_start_falls_back_to_the_rom_and_says_not_verified() {
 }
 
 #[test]
+fn change_baud_needs_the_stub_and_switches_both_ends() {
+    let port = MockPort::new(cfg(MB));
+    let mut session = connect(&port, false).unwrap();
+    assert!(matches!(
+        session.change_baud(460_800),
+        Err(EspError::NeedsStub { .. })
+    ));
+    let port = MockPort::new(cfg(MB));
+    let mut session = connect(&port, true).unwrap();
+    session.change_baud(460_800).unwrap();
+    assert_eq!(port.rom.lock().unwrap().config().baud, 460_800);
+    let image = Image {
+        name: "app.bin".into(),
+        addr: 0,
+        data: firmware_like(20_000, 5),
+    };
+    let report = session
+        .write(std::slice::from_ref(&image), &mut NoProgress)
+        .unwrap();
+    assert_eq!(report.verified, Verification::Md5);
+    assert_written(&port, &[image]);
+}
+
+#[test]
 fn md5_catches_a_worn_flash_byte() {
     let port = MockPort::new(RomConfig {
         fault: RomFault::StuckByte { addr: 0x10123 },
@@ -329,6 +353,8 @@ fn measure_plain_versus_stub_on_the_wire() {
     for stub in [false, true] {
         let port = MockPort::new(cfg(MB));
         let mut session = connect(&port, stub).unwrap();
+        let (connect_out, connect_in) = session.wire();
+        println!("connect (stub {stub}): {connect_out} bytes out, {connect_in} bytes in");
         let report = session.write(&images, &mut NoProgress).unwrap();
         // 10 bits per byte at the 115200 baud espflash keeps for the ESP8266.
         let secs_at_115200 =

@@ -108,6 +108,14 @@ pub enum EspError {
         /// What it means and what to do.
         reason: String,
     },
+    /// Only the flasher stub can do this.
+    #[error(
+        "{what} needs the flasher stub, which is not running (the ESP8266 ROM loader cannot do it); connect with the stub enabled"
+    )]
+    NeedsStub {
+        /// What was asked.
+        what: String,
+    },
     /// Anything else espflash reported.
     #[error("espflash: {0}")]
     Espflash(String),

@@ -370,6 +370,27 @@ impl EspSession {
         Ok(())
     }
 
+    /// Switches the link to `baud` with the stub's CHANGE_BAUD (the ESP8266 ROM has none,
+    /// and espflash 2.1 never does it for the ESP8266), then checks the loader still
+    /// answers at the new rate. Optional: writes work at 115200.
+    pub fn change_baud(&mut self, baud: u32) -> Result<(), EspError> {
+        if !self.stub {
+            return Err(EspError::NeedsStub {
+                what: "changing the baud rate".into(),
+            });
+        }
+        let r = self.flasher.change_baud(baud);
+        r.map_err(|e| self.err(e, "CHANGE_BAUD"))?;
+        let r = self.flasher.connection().read_reg(0x4000_1000);
+        match r {
+            Ok(ESP8266_MAGIC) => Ok(()),
+            Ok(other) => Err(EspError::Espflash(format!(
+                "after CHANGE_BAUD to {baud} the chip magic reads {other:#010x}"
+            ))),
+            Err(e) => Err(self.err(e, &format!("the first command at {baud} baud"))),
+        }
+    }
+
     /// Gives the port back (e.g. to open a monitor on it).
     pub fn into_port(self) -> AdapterPort {
         self.port
