@@ -15,6 +15,7 @@
 #![no_std]
 #![no_main]
 #![feature(abi_avr_interrupt)]
+#![feature(asm_experimental_arch)]
 
 use nanoesp_hal::adc::Adc;
 use nanoesp_hal::clock::Clock;
@@ -196,3 +197,33 @@ pub extern "C" fn abort() -> ! {
     avr_device::interrupt::disable();
     loop {}
 }
+
+// Byte-at-a-time `memcpy`/`memset` (16 bytes of flash each). Without them the linker takes
+// compiler_builtins' word-wise versions (about 500 bytes), which buy nothing on an 8-bit
+// CPU. Strong symbols here win over those weak ones. avr-gcc calling convention: dest in
+// r25:r24, src (or fill byte) in r23:r22, count in r21:r20, dest returned in r25:r24;
+// r0, X (r27:r26) and Z (r31:r30) are call-clobbered.
+core::arch::global_asm!(
+    ".section .text.memcpy,\"ax\",@progbits",
+    ".global memcpy",
+    "memcpy:",
+    "    movw r30, r22",
+    "    movw r26, r24",
+    "    rjmp 2f",
+    "1:  ld r0, Z+",
+    "    st X+, r0",
+    "2:  subi r20, 1",
+    "    sbci r21, 0",
+    "    brcc 1b",
+    "    ret",
+    ".section .text.memset,\"ax\",@progbits",
+    ".global memset",
+    "memset:",
+    "    movw r26, r24",
+    "    rjmp 2f",
+    "1:  st X+, r22",
+    "2:  subi r20, 1",
+    "    sbci r21, 0",
+    "    brcc 1b",
+    "    ret",
+);

@@ -1,14 +1,14 @@
 //! AT command encoders.
 //!
 //! A [`Command`] is data; [`Command::emit`] writes its full line (with `\r\n`) into a
-//! [`Sink`], so the driver can stream it in windows without a command buffer, and
+//! [`Window`], so the driver can stream it in windows without a command buffer, and
 //! [`Command::encode`] writes it into a `&mut [u8]`. Literal text lives in flash
 //! ([`pstr!`]). Strings in `AT+CWJAP`/`AT+CWSAP` have `"`, `,` and `\` escaped with a
 //! backslash, as the AT firmware requires.
 
 use nanoesp_http::progmem::PStr;
 use nanoesp_http::pstr;
-use nanoesp_http::sink::{put_p, put_u16, put_u32, Sink, SliceSink};
+use nanoesp_http::sink::{put_p, put_u16, put_u32, Window};
 
 /// Wi-Fi parameters some commands need (all in flash).
 #[derive(Clone, Copy)]
@@ -89,7 +89,7 @@ pub enum Command {
 
 /// Puts `s` with `"`, `,` and `\` escaped by a backslash.
 #[inline(never)]
-pub fn put_escaped(sink: &mut dyn Sink, s: PStr) {
+pub fn put_escaped(sink: &mut Window, s: PStr) {
     for i in 0..s.len() {
         let b = s.get(i);
         if b == b'"' || b == b',' || b == b'\\' {
@@ -100,14 +100,14 @@ pub fn put_escaped(sink: &mut dyn Sink, s: PStr) {
 }
 
 #[inline(never)]
-fn put_quoted(sink: &mut dyn Sink, s: PStr) {
+fn put_quoted(sink: &mut Window, s: PStr) {
     sink.put(b'"');
     put_escaped(sink, s);
     sink.put(b'"');
 }
 
 #[inline(never)]
-fn put_cur(sink: &mut dyn Sink, plain: bool) {
+fn put_cur(sink: &mut Window, plain: bool) {
     if !plain {
         put_p(sink, pstr!(b"_CUR"));
     }
@@ -116,7 +116,7 @@ fn put_cur(sink: &mut dyn Sink, plain: bool) {
 impl Command {
     /// Writes the whole command line including `\r\n`.
     #[inline(never)]
-    pub fn emit(&self, s: &mut dyn Sink, wifi: &WifiParams) {
+    pub fn emit(&self, s: &mut Window, wifi: &WifiParams) {
         put_p(s, pstr!(b"AT"));
         match *self {
             Command::At => {}
@@ -201,9 +201,10 @@ impl Command {
 
     /// Writes the command line into `out`; `None` if it does not fit.
     pub fn encode(&self, out: &mut [u8], wifi: &WifiParams) -> Option<usize> {
-        let mut s = SliceSink::new(out);
-        self.emit(&mut s, wifi);
-        s.finish()
+        let room = out.len();
+        let mut w = Window::new(0, out);
+        self.emit(&mut w, wifi);
+        (w.total() as usize <= room).then_some(w.filled())
     }
 }
 

@@ -128,18 +128,22 @@ fn number(line: &[u8], mut i: usize) -> Option<(u16, usize)> {
         return Some((0, i));
     }
     let start = i;
-    let mut v: u32 = 0;
+    // Saturates at u16::MAX; 16-bit arithmetic is much smaller than 32-bit on the AVR.
+    let mut v: u16 = 0;
     while let Some(&b) = line.get(i) {
         if !b.is_ascii_digit() {
             break;
         }
-        v = (v * 10 + (b - b'0') as u32).min(u16::MAX as u32);
+        v = v
+            .checked_mul(10)
+            .and_then(|v| v.checked_add((b - b'0') as u16))
+            .unwrap_or(u16::MAX);
         i += 1;
     }
     if i == start {
         None
     } else {
-        Some((v as u16, i))
+        Some((v, i))
     }
 }
 

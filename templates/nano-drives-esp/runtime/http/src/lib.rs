@@ -5,7 +5,7 @@
 //!   400/414/431/413 after a bounded number of bytes.
 //! - [`response::write_head`]: status line, `Content-Type`, `Content-Length`,
 //!   `Connection: close`.
-//! - [`sink`]: the byte-sink trait every producer writes into; a [`sink::Window`] both counts
+//! - [`sink`]: the byte sink every producer writes into; a [`sink::Window`] both counts
 //!   a rendering (for `Content-Length`) and cuts any window of it (one `AT+CIPSEND` chunk),
 //!   so responses are never assembled whole in RAM; decimal/IP/JSON/HTML writers.
 //! - [`progmem`]: [`progmem::PStr`] and [`pstr!`], constant text kept in flash on the AVR.
@@ -24,4 +24,4 @@ pub mod sink;
 pub use progmem::PStr;
 pub use request::{Method, Progress, Request};
 pub use response::{ContentType, Status};
-pub use sink::{Sink, Window};
+pub use sink::Window;

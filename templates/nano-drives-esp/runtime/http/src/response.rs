@@ -1,11 +1,11 @@
 //! Response heads: status line, `Content-Type`, `Content-Length`, `Connection: close`.
 //!
-//! Bodies are written by the caller's render function into the same [`Sink`]; the caller
+//! Bodies are written by the caller's render function into the same [`Window`]; the caller
 //! measures the body first (see [`crate::sink::measure`]) so `Content-Length` is exact.
 
 use crate::progmem::PStr;
 use crate::pstr;
-use crate::sink::{put_p, put_u16, Sink};
+use crate::sink::{put_p, put_u16, Window};
 
 /// The statuses the firmware sends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,7 +91,7 @@ impl ContentType {
 
 /// Writes the status line and headers, ending with the blank line.
 #[inline(never)]
-pub fn write_head(s: &mut dyn Sink, status: Status, ctype: ContentType, content_length: u16) {
+pub fn write_head(s: &mut Window, status: Status, ctype: ContentType, content_length: u16) {
     put_p(s, pstr!(b"HTTP/1.1 "));
     put_u16(s, status.code());
     s.put(b' ');
@@ -107,7 +107,7 @@ pub fn write_head(s: &mut dyn Sink, status: Status, ctype: ContentType, content_
 }
 
 /// Writes the body of an error response: `<code> <reason>\n`.
-pub fn write_error_body(s: &mut dyn Sink, status: Status) {
+pub fn write_error_body(s: &mut Window, status: Status) {
     put_u16(s, status.code());
     s.put(b' ');
     put_p(s, status.reason());

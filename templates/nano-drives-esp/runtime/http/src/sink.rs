@@ -1,18 +1,13 @@
 //! Byte sinks: how responses, commands and console lines are produced without a heap.
 //!
-//! Every producer writes into `&mut dyn Sink`. A [`Window`] keeps only the bytes whose
-//! position falls in `[start, start + buf.len())` and counts all of them, so the same render
-//! code gives the total length (with an empty buffer) and any chunk of the output; nothing is
-//! ever assembled whole in RAM. Number writers here replace `core::fmt`, which costs kilobytes
+//! Every producer writes into a `&mut Window`, which keeps only the bytes whose position
+//! falls in `[start, start + buf.len())` and counts all of them, so the same render code
+//! gives the total length (with an empty buffer) and any chunk of the output; nothing is
+//! ever assembled whole in RAM. It is one concrete type rather than a trait object: on the
+//! AVR every `put` is then a direct call and every writer takes one pointer, not two. Number writers here replace `core::fmt`, which costs kilobytes
 //! of flash on the AVR.
 
 use crate::progmem::PStr;
-
-/// Something that accepts output bytes one at a time.
-pub trait Sink {
-    /// Accepts one byte.
-    fn put(&mut self, b: u8);
-}
 
 /// Keeps the window `[start, start + buf.len())` of a byte stream and counts its length.
 pub struct Window<'a> {
@@ -44,9 +39,10 @@ impl<'a> Window<'a> {
     }
 }
 
-impl Sink for Window<'_> {
-    #[inline]
-    fn put(&mut self, b: u8) {
+impl Window<'_> {
+    /// Accepts one byte.
+    #[inline(never)]
+    pub fn put(&mut self, b: u8) {
         if self.pos >= self.start && self.filled < self.buf.len() {
             self.buf[self.filled] = b;
             self.filled += 1;
@@ -57,7 +53,7 @@ impl Sink for Window<'_> {
 
 /// Counts the length of a rendering.
 #[inline(never)]
-pub fn measure(render: &mut dyn FnMut(&mut dyn Sink)) -> u32 {
+pub fn measure(render: &mut dyn FnMut(&mut Window)) -> u32 {
     let mut w = Window::new(0, &mut []);
     render(&mut w);
     w.total()
@@ -65,7 +61,7 @@ pub fn measure(render: &mut dyn FnMut(&mut dyn Sink)) -> u32 {
 
 /// Renders the window starting at `start` into `out`; returns the number of bytes written.
 #[inline(never)]
-pub fn render_window(start: u32, out: &mut [u8], render: &mut dyn FnMut(&mut dyn Sink)) -> usize {
+pub fn render_window(start: u32, out: &mut [u8], render: &mut dyn FnMut(&mut Window)) -> usize {
     let mut w = Window::new(start, out);
     render(&mut w);
     w.filled()
@@ -73,7 +69,7 @@ pub fn render_window(start: u32, out: &mut [u8], render: &mut dyn FnMut(&mut dyn
 
 /// Puts every byte of a RAM slice.
 #[inline(never)]
-pub fn put_bytes(s: &mut dyn Sink, bytes: &[u8]) {
+pub fn put_bytes(s: &mut Window, bytes: &[u8]) {
     for &b in bytes {
         s.put(b);
     }
@@ -81,7 +77,7 @@ pub fn put_bytes(s: &mut dyn Sink, bytes: &[u8]) {
 
 /// Puts every byte of a flash string.
 #[inline(never)]
-pub fn put_p(s: &mut dyn Sink, p: PStr) {
+pub fn put_p(s: &mut Window, p: PStr) {
     for i in 0..p.len() {
         s.put(p.get(i));
     }
@@ -89,7 +85,7 @@ pub fn put_p(s: &mut dyn Sink, p: PStr) {
 
 /// Puts `v` in decimal.
 #[inline(never)]
-pub fn put_u32(s: &mut dyn Sink, v: u32) {
+pub fn put_u32(s: &mut Window, v: u32) {
     // Repeated subtraction: 32-bit division costs over a kilobyte of flash on the AVR.
     // The powers of ten live in flash (as little-endian bytes), not in SRAM.
     const fn powers() -> [u8; 36] {
@@ -131,29 +127,15 @@ pub fn put_u32(s: &mut dyn Sink, v: u32) {
     s.put(b'0' + v as u8);
 }
 
-/// Puts `v` in decimal (16-bit version, avoids 32-bit division on the AVR).
+/// Puts `v` in decimal (one number writer for every width keeps the firmware small).
 #[inline(never)]
-pub fn put_u16(s: &mut dyn Sink, v: u16) {
-    let mut digits = [0u8; 5];
-    let mut n = 0;
-    let mut v = v;
-    loop {
-        digits[n] = b'0' + (v % 10) as u8;
-        n += 1;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    while n > 0 {
-        n -= 1;
-        s.put(digits[n]);
-    }
+pub fn put_u16(s: &mut Window, v: u16) {
+    put_u32(s, v as u32);
 }
 
 /// Puts a dotted IPv4 address.
 #[inline(never)]
-pub fn put_ip(s: &mut dyn Sink, ip: [u8; 4]) {
+pub fn put_ip(s: &mut Window, ip: [u8; 4]) {
     for (i, &o) in ip.iter().enumerate() {
         if i > 0 {
             s.put(b'.');
@@ -164,7 +146,7 @@ pub fn put_ip(s: &mut dyn Sink, ip: [u8; 4]) {
 
 /// Puts one byte as it must appear inside a JSON string.
 #[inline(never)]
-pub fn put_json_byte(s: &mut dyn Sink, b: u8) {
+pub fn put_json_byte(s: &mut Window, b: u8) {
     match b {
         b'"' | b'\\' => {
             s.put(b'\\');
@@ -177,7 +159,7 @@ pub fn put_json_byte(s: &mut dyn Sink, b: u8) {
 
 /// Puts one byte as it must appear in HTML text.
 #[inline(never)]
-pub fn put_html_byte(s: &mut dyn Sink, b: u8) {
+pub fn put_html_byte(s: &mut Window, b: u8) {
     let esc = match b {
         b'<' => crate::pstr!(b"&lt;"),
         b'>' => crate::pstr!(b"&gt;"),
@@ -191,48 +173,11 @@ pub fn put_html_byte(s: &mut dyn Sink, b: u8) {
     put_p(s, esc);
 }
 
-/// A sink into a fixed slice that records overflow (for encoders that want a plain buffer).
-pub struct SliceSink<'a> {
-    buf: &'a mut [u8],
-    len: usize,
-    overflow: bool,
-}
-
-impl<'a> SliceSink<'a> {
-    /// A sink writing into `buf` from its start.
-    pub fn new(buf: &'a mut [u8]) -> SliceSink<'a> {
-        SliceSink {
-            buf,
-            len: 0,
-            overflow: false,
-        }
-    }
-    /// Bytes written, or `None` if the output did not fit.
-    pub fn finish(self) -> Option<usize> {
-        if self.overflow {
-            None
-        } else {
-            Some(self.len)
-        }
-    }
-}
-
-impl Sink for SliceSink<'_> {
-    fn put(&mut self, b: u8) {
-        if self.len < self.buf.len() {
-            self.buf[self.len] = b;
-            self.len += 1;
-        } else {
-            self.overflow = true;
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn sample(s: &mut dyn Sink) {
+    fn sample(s: &mut Window) {
         put_bytes(s, b"n=");
         put_u32(s, 4_294_967_295);
         s.put(b' ');
@@ -270,16 +215,5 @@ mod tests {
             }
         });
         assert_eq!(&out[..n], b"&lt;a&amp;b&gt;");
-    }
-
-    #[test]
-    fn slice_sink_reports_overflow() {
-        let mut buf = [0u8; 3];
-        let mut s = SliceSink::new(&mut buf);
-        put_bytes(&mut s, b"abc");
-        assert_eq!(s.finish(), Some(3));
-        let mut s = SliceSink::new(&mut buf);
-        put_bytes(&mut s, b"abcd");
-        assert_eq!(s.finish(), None);
     }
 }

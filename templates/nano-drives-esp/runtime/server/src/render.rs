@@ -5,7 +5,7 @@
 
 use crate::{Config, Snapshot};
 use nanoesp_http::pstr;
-use nanoesp_http::sink::{put_html_byte, put_ip, put_json_byte, put_p, put_u16, put_u32, Sink};
+use nanoesp_http::sink::{put_html_byte, put_ip, put_json_byte, put_p, put_u16, put_u32, Window};
 use nanoesp_http::{ContentType, PStr, Status};
 
 /// What a response carries.
@@ -46,21 +46,21 @@ impl Body {
 }
 
 #[inline(never)]
-fn put_html(s: &mut dyn Sink, p: PStr) {
+fn put_html(s: &mut Window, p: PStr) {
     for i in 0..p.len() {
         put_html_byte(s, p.get(i));
     }
 }
 
 #[inline(never)]
-fn put_json(s: &mut dyn Sink, bytes: &[u8]) {
+fn put_json(s: &mut Window, bytes: &[u8]) {
     for &b in bytes {
         put_json_byte(s, b);
     }
 }
 
 #[inline(never)]
-fn put_json_p(s: &mut dyn Sink, p: PStr) {
+fn put_json_p(s: &mut Window, p: PStr) {
     for i in 0..p.len() {
         put_json_byte(s, p.get(i));
     }
@@ -68,7 +68,7 @@ fn put_json_p(s: &mut dyn Sink, p: PStr) {
 
 /// Writes the body of `body`.
 #[inline(never)]
-pub fn body(s: &mut dyn Sink, body: Body, cfg: &Config, snap: &Snapshot, esp_version: &[u8]) {
+pub fn body(s: &mut Window, body: Body, cfg: &Config, snap: &Snapshot, esp_version: &[u8]) {
     match body {
         Body::Page => {
             put_p(s, pstr!(b"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>"));
@@ -147,7 +147,7 @@ pub enum Line {
 
 /// Writes one console line.
 #[inline(never)]
-pub fn line(s: &mut dyn Sink, line: Line, cfg: &Config, version: &[u8], ip: [u8; 4]) {
+pub fn line(s: &mut Window, line: Line, cfg: &Config, version: &[u8], ip: [u8; 4]) {
     if line == Line::Banner {
         put_p(s, pstr!(b"nanoesp "));
         put_p(s, cfg.build_id);
