@@ -35,3 +35,13 @@ else
   NANOESP_CARGO=/usr/bin/cargo
 fi
 export NANOESP_CARGO
+
+# ravedude flashes the Nano (the generated project's cargo runner; `nanoesp flash` runs it).
+# Installed from the crate registry into a per-user tools dir unless one is on PATH already.
+NANOESP_RAVEDUDE_VERSION=0.2.2
+NANOESP_TOOLS="${NANOESP_TOOLS:-${XDG_DATA_HOME:-$HOME/.local/share}/nanoesp/tools}"
+export PATH="$NANOESP_TOOLS/bin:$PATH"
+if ! command -v ravedude >/dev/null 2>&1; then
+  echo "nanoesp setup: installing ravedude $NANOESP_RAVEDUDE_VERSION into $NANOESP_TOOLS" >&2
+  "$NANOESP_CARGO" install --quiet --locked ravedude --version "$NANOESP_RAVEDUDE_VERSION" --root "$NANOESP_TOOLS"
+fi

@@ -1,4 +1,5 @@
-//! nanoesp: scaffold, configure and build an Arduino Nano + ESP8266 web server project.
+//! nanoesp: scaffold, configure, build, flash and simulate an Arduino Nano + ESP8266 web
+//! server project.
 //!
 //! One module per subcommand under [`cmd`]; each has a clap `Args` struct (its doc comments
 //! are the help text) and a `run` function. Shared machinery: [`template`] (embedded
@@ -7,6 +8,7 @@
 
 pub mod cmd;
 pub mod firmware;
+pub mod progress;
 pub mod simulator;
 pub mod template;
 pub mod toolchain;
@@ -40,6 +42,12 @@ pub enum Command {
     Sim(cmd::sim::Args),
     /// Concurrency benchmark of the firmware on the virtual bench.
     Bench(cmd::bench::Args),
+    /// Build and flash both chips (Nano via ravedude/avrdude, ESP8266 via espflash 2.1).
+    Flash(cmd::flash::Args),
+    /// List serial ports and identify the chip behind each by protocol.
+    Ports(cmd::ports::Args),
+    /// Show the Nano's console (and the ESP8266's), timestamped.
+    Monitor(cmd::monitor::Args),
 }
 
 /// How a command ended, beyond success: decides the exit code.
@@ -75,5 +83,14 @@ pub fn run(cli: Cli, ui: &ui::Ui) -> miette::Result<Outcome> {
         Command::Build(args) => cmd::build::run(args, ui),
         Command::Sim(args) => cmd::sim::run(args, ui),
         Command::Bench(args) => cmd::bench::run(args, ui),
+        Command::Flash(args) => cmd::flash::run(args, ui),
+        Command::Ports(args) => {
+            let project = nanoesp_project::Project::open(&std::path::PathBuf::from(
+                std::env::var_os("NANOESP_PROJECT").unwrap_or_else(|| ".".into()),
+            ))
+            .ok();
+            cmd::ports::run(args, project.as_ref(), ui)
+        }
+        Command::Monitor(args) => cmd::monitor::run(args, ui),
     }
 }

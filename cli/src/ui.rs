@@ -9,6 +9,7 @@ pub struct Ui {
     quiet: bool,
     interactive: bool,
     color: bool,
+    bars: bool,
 }
 
 impl Ui {
@@ -23,12 +24,24 @@ impl Ui {
             quiet,
             interactive,
             color,
+            bars: !quiet && !ci && stderr_tty,
         }
     }
 
     /// True when the user can be asked questions.
     pub fn interactive(&self) -> bool {
         self.interactive
+    }
+
+    /// True when progress bars may be drawn (a terminal, not CI, not quiet). Otherwise
+    /// long operations print one status line per phase.
+    pub fn progress_bars(&self) -> bool {
+        self.bars
+    }
+
+    /// True unless `--quiet`.
+    pub fn verbose(&self) -> bool {
+        !self.quiet
     }
 
     /// A cargo-style status line: right-aligned green verb, then the message (stderr).

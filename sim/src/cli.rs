@@ -170,9 +170,14 @@ pub struct RunArgs {
     /// Persistent flash: loaded at start if it exists, saved on exit and after writes.
     #[arg(long, value_name = "FILE")]
     pub flash_image: Option<PathBuf>,
-    /// Bootloader (Intel HEX): start there with EXTRF set, as the BOOTRST fuse does.
-    #[arg(long, value_name = "HEX")]
+    /// Bootloader: `optiboot` (115200, built from Debian's sources on first use),
+    /// `atmegaboot` (57600) or an Intel HEX file. The chip starts there with EXTRF set, as
+    /// the BOOTRST fuse does.
+    #[arg(long, value_name = "NAME|HEX")]
     pub bootloader: Option<PathBuf>,
+    /// Where named bootloaders are built [default: ~/.cache/nanoesp/bootloaders].
+    #[arg(long, value_name = "DIR")]
+    pub bootloader_cache: Option<PathBuf>,
     #[command(flatten)]
     pub esp: EspArgs,
     /// Bridge a real TCP listener (e.g. 127.0.0.1:8080) to the emulated ESP's server.

@@ -9,6 +9,7 @@ pub mod avr;
 #[cfg(feature = "espemu")]
 pub mod bench;
 pub mod board;
+pub mod bootloader;
 pub mod cli;
 pub mod error;
 pub mod esp;

@@ -86,7 +86,16 @@ pub fn run(args: RunArgs) -> Result<u8, SimError> {
         .collect::<Result<_, _>>()?;
     let plan = FlashPlan {
         firmware: args.firmware.clone(),
-        bootloader: args.bootloader.clone(),
+        bootloader: match &args.bootloader {
+            Some(spec) => Some(crate::bootloader::resolve(
+                spec,
+                &args
+                    .bootloader_cache
+                    .clone()
+                    .unwrap_or_else(crate::bootloader::default_cache),
+            )?),
+            None => None,
+        },
         flash_image: args.flash_image.clone(),
     };
     let (mut avr, _boot) = power_on(&plan)?;

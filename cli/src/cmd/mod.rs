@@ -3,7 +3,10 @@
 pub mod bench;
 pub mod build;
 pub mod config;
+pub mod flash;
+pub mod monitor;
 pub mod new;
+pub mod ports;
 pub mod sim;
 
 use std::path::PathBuf;

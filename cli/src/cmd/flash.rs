@@ -1,0 +1,516 @@
+//! `nanoesp flash`: build and flash the Nano through ravedude/avrdude (trying the other
+//! Nano bootloader when the configured one does not answer), and the ESP8266 through the
+//! espflash 2.1 library (AT firmware the user supplies, verified), optionally storing the
+//! Wi-Fi credentials in the AT firmware.
+
+use std::path::{Path, PathBuf};
+
+use miette::{Context, IntoDiagnostic};
+use nanoesp_boards::{AvrBoard, Catalog, EspBoard};
+use nanoesp_flash::esp::{self, Reset, Verification};
+use nanoesp_flash::nano::{self, NanoError, NanoFlash};
+use nanoesp_flash::ports::Identity;
+use nanoesp_project::Project;
+
+use super::ProjectArgs;
+use super::ports::{Found, extra_ports, plan_for, scan};
+use crate::Outcome;
+use crate::progress::Bars;
+use crate::ui::Ui;
+
+/// Which chip(s) to flash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Only {
+    /// The Arduino Nano.
+    Nano,
+    /// The ESP8266.
+    Esp,
+}
+
+/// Build and flash both chips: the Nano through ravedude/avrdude, the ESP8266 through
+/// espflash 2.1.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// Flash only this chip.
+    #[arg(long, value_enum)]
+    pub only: Option<Only>,
+    /// Serial port of the Nano, or `auto` (default: nano.port from nanoesp.toml).
+    #[arg(long, value_name = "PATH")]
+    pub nano_port: Option<PathBuf>,
+    /// Serial port of the ESP8266's adapter, or `auto` (default: esp.port).
+    #[arg(long, value_name = "PATH")]
+    pub esp_port: Option<PathBuf>,
+    /// Espressif's NonOS AT 1.7.x firmware (the directory or zip you downloaded from
+    /// Espressif); nanoesp never downloads firmware itself.
+    #[arg(long, value_name = "PATH")]
+    pub at_firmware: Option<PathBuf>,
+    /// Store the project's Wi-Fi SSID and password in the ESP's AT firmware
+    /// (AT+CWJAP_DEF), so they survive resets.
+    #[arg(long)]
+    pub provision: bool,
+    /// Answer yes to questions (store a detected bootloader in nanoesp.toml).
+    #[arg(long)]
+    pub yes: bool,
+    /// Flash ESP-AT 2.x even though its AT port moves to GPIO13/15 on this module.
+    #[arg(long)]
+    pub force: bool,
+    /// ESP8266 without the flasher stub (ROM only: slower, verified by read-back if at all).
+    #[arg(long)]
+    pub no_stub: bool,
+}
+
+/// Runs `nanoesp flash`.
+pub fn run(args: Args, ui: &Ui) -> miette::Result<Outcome> {
+    let mut project = args.project.open()?;
+    let catalog = Catalog::load().expect("embedded board data is valid (tested)");
+    let do_nano = args.only != Some(Only::Esp);
+    let do_esp = args.only != Some(Only::Nano);
+    let esp_work = args.at_firmware.is_some() || args.provision;
+    if args.only == Some(Only::Esp) && !esp_work {
+        miette::bail!(miette::miette!(
+            help = "Pass --at-firmware PATH (Espressif's NonOS AT 1.7.x directory or zip) \
+                    and/or --provision.",
+            "nothing to flash on the ESP8266"
+        ));
+    }
+
+    let snapshot = project.clone();
+    let mut ports = PortResolver::new(&snapshot, &args);
+    if do_nano {
+        let elf = super::build::build(&project, ui)?.elf;
+        let port = ports.resolve(Chip::Nano, ui)?;
+        flash_nano(&mut project, &catalog, &elf, &port, args.yes, ui)?;
+    }
+    if do_esp && esp_work {
+        let module = catalog
+            .esp(&project.config.esp.module)
+            .expect("validated module id")
+            .clone();
+        let port = ports.resolve(Chip::Esp, ui)?;
+        if let Some(fw) = &args.at_firmware {
+            flash_esp(&module, fw, &port, &args, ui)?;
+        }
+        if args.provision {
+            provision(&project, &port, ui)?;
+        }
+    } else if do_esp && args.only.is_none() {
+        ui.status(
+            "Skipping",
+            "ESP8266: no --at-firmware given (it keeps its current AT firmware)",
+        );
+    }
+    Ok(Outcome::Ok)
+}
+
+/// The two chips, for port resolution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Chip {
+    Nano,
+    Esp,
+}
+
+/// Turns `--nano-port`/`--esp-port`/nanoesp.toml ports into paths; `auto` scans all ports
+/// once and picks by protocol.
+struct PortResolver<'a> {
+    project: &'a Project,
+    nano: String,
+    esp: String,
+    extra: Vec<PathBuf>,
+    scanned: Option<Vec<Found>>,
+}
+
+impl<'a> PortResolver<'a> {
+    fn new(project: &'a Project, args: &Args) -> PortResolver<'a> {
+        let pick = |flag: &Option<PathBuf>, configured: &str| {
+            flag.as_ref()
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_else(|| configured.to_string())
+        };
+        PortResolver {
+            project,
+            nano: pick(&args.nano_port, &project.config.nano.port),
+            esp: pick(&args.esp_port, &project.config.esp.port),
+            extra: extra_ports(&[]),
+            scanned: None,
+        }
+    }
+
+    fn resolve(&mut self, chip: Chip, ui: &Ui) -> miette::Result<PathBuf> {
+        let wanted = match chip {
+            Chip::Nano => &self.nano,
+            Chip::Esp => &self.esp,
+        };
+        if wanted != "auto" {
+            return Ok(PathBuf::from(wanted));
+        }
+        if self.scanned.is_none() {
+            ui.status(
+                "Probing",
+                "serial ports to find the boards (port = \"auto\")",
+            );
+            self.scanned = Some(scan(&self.extra, &plan_for(Some(self.project)), true));
+        }
+        let found = self.scanned.as_ref().expect("just scanned");
+        let matches: Vec<&Found> = found
+            .iter()
+            .filter(|f| {
+                f.identity.as_ref().is_some_and(|id| match chip {
+                    Chip::Nano => id.is_nano(),
+                    Chip::Esp => id.is_esp(),
+                })
+            })
+            .collect();
+        let name = match chip {
+            Chip::Nano => "Nano",
+            Chip::Esp => "ESP8266",
+        };
+        let key = match chip {
+            Chip::Nano => "nano.port",
+            Chip::Esp => "esp.port",
+        };
+        let listing = found
+            .iter()
+            .map(|f| {
+                format!(
+                    "  {}: {}",
+                    f.port.path.display(),
+                    f.identity
+                        .as_ref()
+                        .map(Identity::describe)
+                        .or(f.error.clone())
+                        .unwrap_or_default()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        match matches.as_slice() {
+            [one] => {
+                ui.status(
+                    "Found",
+                    format!(
+                        "{name} on {}: {}",
+                        one.port.path.display(),
+                        one.identity
+                            .as_ref()
+                            .map(Identity::describe)
+                            .unwrap_or_default()
+                    ),
+                );
+                Ok(one.port.path.clone())
+            }
+            [] => Err(miette::miette!(
+                help = format!(
+                    "Plug the {name} in; for an ESP8266 put it in download mode (GPIO0 low \
+                     at reset) or make sure its AT firmware answers. Or name the port: \
+                     `nanoesp config set {key} /dev/ttyUSB0`."
+                ),
+                "no {name} found on any serial port{}",
+                if listing.is_empty() {
+                    " (no ports at all)".to_string()
+                } else {
+                    format!(":\n{listing}")
+                }
+            )),
+            _ => Err(miette::miette!(
+                help = format!(
+                    "Name the port: `nanoesp config set {key} PATH` or --{}-port PATH.",
+                    key.split('.').next().unwrap_or("nano")
+                ),
+                "more than one {name} found:\n{listing}"
+            )),
+        }
+    }
+}
+
+/// Where ravedude lives: $NANOESP_RAVEDUDE, PATH, or the tools dir scripts/setup.sh
+/// installs into.
+fn ravedude() -> PathBuf {
+    if let Some(p) = std::env::var_os("NANOESP_RAVEDUDE") {
+        return PathBuf::from(p);
+    }
+    if let Some(paths) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&paths) {
+            let candidate = dir.join("ravedude");
+            if candidate.is_file() {
+                return candidate;
+            }
+        }
+    }
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_default();
+    let tools = data.join("nanoesp/tools/bin/ravedude");
+    if tools.is_file() {
+        tools
+    } else {
+        PathBuf::from("ravedude")
+    }
+}
+
+/// The other Nano bootloader: same MCU, different bootloader baud.
+fn other_bootloader<'c>(catalog: &'c Catalog, board: &AvrBoard) -> Option<&'c AvrBoard> {
+    catalog
+        .avr_boards()
+        .find(|b| b.mcu == board.mcu && b.upload_baud != board.upload_baud)
+}
+
+fn flash_nano(
+    project: &mut Project,
+    catalog: &Catalog,
+    elf: &Path,
+    port: &Path,
+    yes: bool,
+    ui: &Ui,
+) -> miette::Result<()> {
+    let board = catalog
+        .avr(&project.config.nano.board)
+        .expect("validated board id")
+        .clone();
+    let scratch = project.dir().join(".nanoesp").join("ravedude");
+    let tool = ravedude();
+    let attempt = |board: &AvrBoard| {
+        ui.status(
+            "Flashing",
+            format!(
+                "Nano on {} through ravedude ({} bootloader, {} baud)",
+                port.display(),
+                board.bootloader,
+                board.upload_baud
+            ),
+        );
+        let mut bars = Bars::new(ui, "Nano");
+        nano::flash(
+            &NanoFlash {
+                elf,
+                port,
+                board,
+                ravedude: &tool,
+                scratch: &scratch,
+            },
+            &mut bars,
+        )
+    };
+    let (report, used) = match attempt(&board) {
+        Ok(report) => (report, board.clone()),
+        Err(NanoError::NotInSync { .. }) if other_bootloader(catalog, &board).is_some() => {
+            let other = other_bootloader(catalog, &board).expect("checked").clone();
+            ui.warn(format!(
+                "no {} bootloader answered at {} baud; trying the {} bootloader ({} baud)",
+                board.bootloader, board.upload_baud, other.bootloader, other.upload_baud
+            ));
+            match attempt(&other) {
+                Ok(report) => (report, other),
+                Err(NanoError::NotInSync { log, .. }) => {
+                    return Err(miette::miette!(
+                        help = "Check the USB cable and port (`nanoesp ports`); press the \
+                                Nano's reset button just before flashing if its auto-reset \
+                                does not work; a clone without a bootloader needs an ISP \
+                                programmer.",
+                        "neither Nano bootloader answered on {} ({} baud nor {} baud)\n{log}",
+                        port.display(),
+                        board.upload_baud,
+                        other.upload_baud
+                    ));
+                }
+                Err(e) => return Err(nano_report(e)),
+            }
+        }
+        Err(e) => return Err(nano_report(e)),
+    };
+    ui.out(format!(
+        "Nano: {} B written and verified in {:.1} s on {} ({} bootloader, {} baud)",
+        report.bytes_written,
+        report.elapsed.as_secs_f64(),
+        port.display(),
+        used.bootloader,
+        used.upload_baud
+    ));
+    if used.id != board.id {
+        let store = yes || (ui.interactive()
+            && dialoguer::Confirm::new()
+                .with_prompt(format!(
+                    "This Nano has the {} bootloader; store nano.board = \"{}\" in nanoesp.toml?",
+                    used.bootloader, used.id
+                ))
+                .default(true)
+                .interact()
+                .unwrap_or(false));
+        if store {
+            project.set("nano.board", &used.id)?;
+            ui.status(
+                "Updated",
+                format!("nano.board = \"{}\" in nanoesp.toml", used.id),
+            );
+        } else {
+            ui.warn(format!(
+                "this Nano has the {} bootloader; run `nanoesp config set nano.board {}` \
+                 (or flash with --yes) so the next flash tries it first",
+                used.bootloader, used.id
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn nano_report(e: NanoError) -> miette::Report {
+    let help = match &e {
+        NanoError::PortUnavailable { .. } => {
+            "`nanoesp ports` lists the ports and what answers on them."
+        }
+        NanoError::NotInSync { .. } => {
+            "Check the port and cable; press reset just before flashing if auto-reset fails."
+        }
+        NanoError::VerifyFailed { .. } => {
+            "Flash again; repeated mismatches mean a bad cable, a weak USB port or a worn chip."
+        }
+        _ => "Run with the port named explicitly (--nano-port) to rule out auto-detection.",
+    };
+    miette::miette!(help = help, "{e}")
+}
+
+fn flash_esp(
+    module: &EspBoard,
+    firmware: &Path,
+    port: &Path,
+    args: &Args,
+    ui: &Ui,
+) -> miette::Result<()> {
+    let fw = esp::at_firmware::load(firmware).map_err(|e| {
+        miette::miette!(
+            help = "Pass the directory or zip of Espressif's NonOS AT 1.7.x release.",
+            "{e}"
+        )
+    })?;
+    if matches!(fw.version, esp::at_firmware::AtVersion::EspAt2 { .. }) && !args.force {
+        miette::bail!(miette::miette!(
+            help = "Use Espressif's NonOS AT 1.7.x (ESP8266_NONOS_SDK releases), or pass \
+                    --force if your wiring uses GPIO13/GPIO15 for the AT port.",
+            "{} is ESP-AT 2.x: on the {} its AT port moves to GPIO13/GPIO15, so the Nano \
+             would no longer reach it on TX/RX",
+            firmware.display(),
+            module.name
+        ));
+    }
+    let reset = if module.auto_reset {
+        Reset::Auto
+    } else {
+        Reset::None
+    };
+    let mut session = loop {
+        if reset == Reset::None {
+            ui.status(
+                "Reset",
+                format!(
+                    "the {} has no auto-reset: hold GPIO0 to GND, pulse RST (or power) \
+                     while holding it, then release GPIO0",
+                    module.name
+                ),
+            );
+            if ui.interactive() {
+                let _: String = dialoguer::Input::new()
+                    .with_prompt("Press Enter when the ESP8266 is in download mode")
+                    .allow_empty(true)
+                    .interact_text()
+                    .unwrap_or_default();
+            }
+        }
+        ui.status(
+            "Connecting",
+            format!("ESP8266 ROM loader on {}", port.display()),
+        );
+        match esp::connect(port, reset, !args.no_stub) {
+            Ok(session) => break session,
+            Err(e @ esp::EspError::NotInDownloadMode { .. }) if ui.interactive() => {
+                ui.warn(format!("{e}"));
+                let again = dialoguer::Confirm::new()
+                    .with_prompt("Try again?")
+                    .default(true)
+                    .interact()
+                    .unwrap_or(false);
+                if !again {
+                    return Err(miette::miette!("{e}"));
+                }
+            }
+            Err(e) => {
+                return Err(miette::miette!(help = esp_help(module), "{e}"));
+            }
+        }
+    };
+    let info = session.info().clone();
+    ui.status(
+        "Connected",
+        format!(
+            "{} ({} MB flash, {} MHz crystal, MAC {}){}",
+            info.chip,
+            info.flash_size_bytes / (1024 * 1024),
+            info.crystal_mhz,
+            info.mac,
+            if session.stub() {
+                ", flasher stub running"
+            } else {
+                ""
+            }
+        ),
+    );
+    let images =
+        esp::at_firmware::plan(&fw, info.flash_size_bytes).map_err(|e| miette::miette!("{e}"))?;
+    let mut bars = Bars::new(ui, "ESP8266");
+    let report = session
+        .write(&images, &mut bars)
+        .map_err(|e| miette::miette!(help = esp_help(module), "{e}"))?;
+    drop(bars);
+    let verified = match &report.verified {
+        Verification::Md5 => "verified (MD5)".to_string(),
+        Verification::ReadBack => "verified (read back)".to_string(),
+        Verification::NotVerified(why) => format!("NOT verified: {why}"),
+    };
+    ui.out(format!(
+        "ESP8266: {} B in {} image(s) written in {:.1} s{}, {verified}, on {}",
+        report.bytes,
+        images.len(),
+        report.seconds,
+        if report.compressed {
+            " (compressed)"
+        } else {
+            ""
+        },
+        port.display()
+    ));
+    Ok(())
+}
+
+fn esp_help(module: &EspBoard) -> String {
+    if module.auto_reset {
+        "Check the USB cable and port (`nanoesp ports`); if the board's auto-reset does not \
+         work, hold FLASH/GPIO0 while pressing RST, then flash again."
+            .into()
+    } else {
+        format!(
+            "The {} needs GPIO0 held low while RST is pulsed to enter download mode; its \
+             adapter must give 3.3 V with at least 300 mA.",
+            module.name
+        )
+    }
+}
+
+fn provision(project: &Project, port: &Path, ui: &Ui) -> miette::Result<()> {
+    let password = project.secrets.wifi.password.expose().to_string();
+    let ssid = &project.config.wifi.ssid;
+    ui.status(
+        "Provisioning",
+        format!(
+            "Wi-Fi \"{ssid}\" into the ESP8266's AT firmware on {}",
+            port.display()
+        ),
+    );
+    esp::provision(port, 115_200, ssid, &password)
+        .into_diagnostic()
+        .wrap_err("storing the Wi-Fi credentials in the ESP8266 failed")?;
+    ui.out(format!(
+        "ESP8266: Wi-Fi \"{ssid}\" stored (AT+CWJAP_DEF); the password is not printed"
+    ));
+    Ok(())
+}
