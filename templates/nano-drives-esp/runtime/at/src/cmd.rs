@@ -88,7 +88,6 @@ pub enum Command {
 }
 
 /// Puts `s` with `"`, `,` and `\` escaped by a backslash.
-#[inline(never)]
 pub fn put_escaped(sink: &mut Window, s: PStr) {
     for i in 0..s.len() {
         let b = s.get(i);

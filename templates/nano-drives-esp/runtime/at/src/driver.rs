@@ -325,7 +325,6 @@ impl Driver {
     }
 
     /// Bytes the ESP is known to hold for `link` (passive mode).
-    #[inline(never)]
     pub fn pending(&self, link: Link) -> u16 {
         if self.is_open(link) {
             self.links[link.id as usize].pending
@@ -419,7 +418,6 @@ impl Driver {
 
     /// Runs the periodic link-table re-synchronisation when idle; call when there is
     /// nothing to [`Driver::issue`].
-    #[inline(never)]
     pub fn housekeeping(&mut self) {
         if !self.is_idle() {
             return;
@@ -441,7 +439,6 @@ impl Driver {
     ///
     /// `payload(link, offset, out)` must fill `out` with the send payload starting at
     /// `offset` within the current [`Request::Send`] and return the count written.
-    #[inline(never)]
     pub fn poll_transmit(
         &mut self,
         out: &mut [u8],
@@ -481,14 +478,12 @@ impl Driver {
     }
 
     /// Feeds one byte received from the ESP.
-    #[inline(never)]
     pub fn feed(&mut self, byte: u8, now: u32) -> Option<Event> {
         self.now = now;
         let tok = self.parser.feed(byte)?;
         self.on_token(tok)
     }
 
-    #[inline(never)]
     fn on_token(&mut self, tok: Token) -> Option<Event> {
         match tok {
             Token::Data(byte) => {
@@ -662,7 +657,6 @@ impl Driver {
         }
     }
 
-    #[inline(never)]
     fn up_result(&mut self, cmd: Command, ok: bool) -> Option<Event> {
         self.failures = 0;
         match cmd {
@@ -682,7 +676,6 @@ impl Driver {
         }
     }
 
-    #[inline(never)]
     fn init_result(&mut self, step: u8, cmd: Command, ok: bool) -> Option<Event> {
         if step == S_BAUD_PROBE {
             self.phase = Phase::Init(S_BAUD);
@@ -791,7 +784,6 @@ impl Driver {
     /// Advances time: timeouts, bring-up commands and link events found by polling.
     ///
     /// Call it until it returns `None` (it returns at most a handful of events per call).
-    #[inline(never)]
     pub fn tick(&mut self, now: u32) -> Option<Event> {
         self.now = now;
         if self.stale != 0 {
@@ -831,7 +823,6 @@ impl Driver {
         }
     }
 
-    #[inline(never)]
     fn init_next(&mut self, mut step: u8) -> Option<Event> {
         let station = !self.cfg.softap;
         let plain = self.plain;
@@ -880,7 +871,6 @@ impl Driver {
         }
     }
 
-    #[inline(never)]
     fn on_timeout(&mut self) -> Option<Event> {
         let cmd = self.cmd?;
         self.finish();

@@ -153,7 +153,6 @@ impl Request {
     }
 
     /// Feeds one byte.
-    #[inline(never)]
     pub fn feed(&mut self, b: u8) -> Progress {
         match self.state {
             State::Done => return Progress::Done,

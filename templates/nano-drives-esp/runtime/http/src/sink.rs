@@ -68,7 +68,6 @@ pub fn render_window(start: u32, out: &mut [u8], render: &mut dyn FnMut(&mut Win
 }
 
 /// Puts every byte of a RAM slice.
-#[inline(never)]
 pub fn put_bytes(s: &mut Window, bytes: &[u8]) {
     for &b in bytes {
         s.put(b);
@@ -134,7 +133,6 @@ pub fn put_u16(s: &mut Window, v: u16) {
 }
 
 /// Puts a dotted IPv4 address.
-#[inline(never)]
 pub fn put_ip(s: &mut Window, ip: [u8; 4]) {
     for (i, &o) in ip.iter().enumerate() {
         if i > 0 {
@@ -158,7 +156,6 @@ pub fn put_json_byte(s: &mut Window, b: u8) {
 }
 
 /// Puts one byte as it must appear in HTML text.
-#[inline(never)]
 pub fn put_html_byte(s: &mut Window, b: u8) {
     let esc = match b {
         b'<' => crate::pstr!(b"&lt;"),

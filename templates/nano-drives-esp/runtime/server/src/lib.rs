@@ -378,7 +378,6 @@ impl<'c, const N: usize> Server<'c, N> {
         }
     }
 
-    #[inline(never)]
     fn send_done(&mut self, link: Link, ok: bool) {
         let Some(mut tx) = self.tx else { return };
         if tx.link != link {
@@ -499,7 +498,6 @@ impl<'c, const N: usize> Server<'c, N> {
         self.drv.current(id)
     }
 
-    #[inline(never)]
     fn route(&mut self, i: usize, board: &mut dyn Board) -> (Body, bool) {
         let req = &self.slots[i].req;
         if let Progress::Error(st) = req.progress() {

@@ -52,14 +52,12 @@ fn put_html(s: &mut Window, p: PStr) {
     }
 }
 
-#[inline(never)]
 fn put_json(s: &mut Window, bytes: &[u8]) {
     for &b in bytes {
         put_json_byte(s, b);
     }
 }
 
-#[inline(never)]
 fn put_json_p(s: &mut Window, p: PStr) {
     for i in 0..p.len() {
         put_json_byte(s, p.get(i));
@@ -146,7 +144,6 @@ pub enum Line {
 }
 
 /// Writes one console line.
-#[inline(never)]
 pub fn line(s: &mut Window, line: Line, cfg: &Config, version: &[u8], ip: [u8; 4]) {
     if line == Line::Banner {
         put_p(s, pstr!(b"nanoesp "));
