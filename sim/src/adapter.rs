@@ -135,6 +135,13 @@ mod imp {
         },
     }
 
+    /// Start of a SLIP-framed SYNC request: `C0 00 08 24 00`.
+    const SYNC_REQUEST: &[u8] = &[0xc0, 0x00, 0x08, 0x24, 0x00];
+
+    fn contains(hay: &[u8], needle: &[u8]) -> bool {
+        hay.windows(needle.len()).any(|w| w == needle)
+    }
+
     fn save(path: Option<&Path>, flash: &[u8]) -> Result<(), SimError> {
         let Some(path) = path else { return Ok(()) };
         let tmp = path.with_extension("tmp");
@@ -217,6 +224,12 @@ mod imp {
             }
             match &mut mode {
                 Mode::Rom(rom) => {
+                    // A host syncing with a running stub has just reset the chip through
+                    // DTR/RTS on real wiring (espflash always does before SYNC); a pty
+                    // cannot carry that, and a quick close/reopen can slip between polls.
+                    if rom.is_stub() && contains(&polled.data, SYNC_REQUEST) {
+                        **rom = RomLoader::with_flash(cfg.clone(), rom.flash().to_vec());
+                    }
                     if !polled.data.is_empty() {
                         let reply = rom.feed(&polled.data);
                         pty.write(&reply);
