@@ -137,7 +137,11 @@ fn esp_adapter_flashes_at_firmware_then_answers_at_in_flash_mode() {
     // Escaped SSID and password, then a wrong password.
     esp::provision(&link, 115_200, "lab,net", "pa\"ss,word").unwrap();
     match esp::provision(&link, 115_200, "lab,net", "not-the-password") {
-        Err(EspError::JoinFailed { code, .. }) => assert_eq!(code, 2),
+        Err(e @ EspError::JoinFailed { code: 2, .. }) => {
+            let text = format!("{e} {e:?}");
+            assert!(text.contains("wrong password"), "{text}");
+            assert!(!text.contains("not-the-password"), "{text}");
+        }
         other => panic!("expected a join failure, got {other:?}"),
     }
     drop(sim);
