@@ -14,6 +14,8 @@ pub struct Bars<'a> {
     label: String,
     total: u64,
     done: u64,
+    /// What the current phase works on, beyond the chip (an image name).
+    detail: String,
 }
 
 impl<'a> Bars<'a> {
@@ -26,6 +28,17 @@ impl<'a> Bars<'a> {
             label: String::new(),
             total: 0,
             done: 0,
+            detail: String::new(),
+        }
+    }
+}
+
+impl Bars<'_> {
+    fn subject(&self) -> String {
+        if self.detail.is_empty() {
+            self.chip.to_string()
+        } else {
+            format!("{} {}", self.chip, self.detail)
         }
     }
 }
@@ -45,7 +58,7 @@ impl Progress for Bars<'_> {
                 .progress_chars("=> "),
             );
             bar.set_prefix(label.to_string());
-            bar.set_message(self.chip);
+            bar.set_message(self.subject());
             self.bar = Some(bar);
         }
     }
@@ -61,8 +74,9 @@ impl Progress for Bars<'_> {
             bar.finish_and_clear();
         }
         if !self.label.is_empty() {
-            self.ui.status(&self.label, format!("{}: done", self.chip));
+            self.ui.status(&self.label, format!("{}: done", self.subject()));
             self.label.clear();
+            self.detail.clear();
         }
     }
 }
@@ -70,7 +84,9 @@ impl Progress for Bars<'_> {
 /// The ESP side reports per image in bytes written.
 impl nanoesp_flash::esp::Progress for Bars<'_> {
     fn start(&mut self, total_bytes: u64, label: &str) {
-        Progress::start(self, &format!("Writing {label}"), total_bytes);
+        Progress::finish(self);
+        self.detail = format!("{label}, {total_bytes} B");
+        Progress::start(self, "Writing", total_bytes);
         self.done = 0;
     }
     fn advance(&mut self, bytes: u64) {

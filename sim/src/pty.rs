@@ -175,8 +175,27 @@ impl Pty {
         }
     }
 
-    /// Baud rate the client set on the port (termios output speed), if recognised.
+    /// Baud rate the client set on the port, if recognised.
+    ///
+    /// Read through `termios2`: clients that set arbitrary rates (the serialport crate,
+    /// hence espflash and nanoesp) use `BOTHER`, which `cfgetospeed` cannot express; the
+    /// kernel keeps the numeric rate in `c_ospeed` either way.
     pub fn client_baud(&self) -> Option<u32> {
+        #[cfg(target_os = "linux")]
+        {
+            // SAFETY: termios2 is plain data; TCGETS2 fills it; the fd is valid.
+            let baud = unsafe {
+                let mut t: libc::termios2 = std::mem::zeroed();
+                if libc::ioctl(self.master.as_raw_fd(), libc::TCGETS2, &mut t) == 0 {
+                    Some(t.c_ospeed)
+                } else {
+                    None
+                }
+            };
+            if let Some(b) = baud.filter(|&b| b > 0) {
+                return Some(b);
+            }
+        }
         // SAFETY: termios is plain data; the fd is valid.
         let speed = unsafe {
             let mut t: libc::termios = std::mem::zeroed();

@@ -76,20 +76,25 @@ pub fn run(args: Args, ui: &Ui) -> miette::Result<Outcome> {
         ));
     }
 
+    // Check what the user gave before touching either chip.
+    let module = catalog
+        .esp(&project.config.esp.module)
+        .expect("validated module id")
+        .clone();
+    let at_firmware = match (&args.at_firmware, do_esp) {
+        (Some(path), true) => Some(load_at_firmware(path, &module, args.force)?),
+        _ => None,
+    };
     let snapshot = project.clone();
     let mut ports = PortResolver::new(&snapshot, &args);
     if do_nano {
-        let elf = super::build::build(&project, ui)?.elf;
         let port = ports.resolve(Chip::Nano, ui)?;
+        let elf = super::build::build(&project, ui)?.elf;
         flash_nano(&mut project, &catalog, &elf, &port, args.yes, ui)?;
     }
     if do_esp && esp_work {
-        let module = catalog
-            .esp(&project.config.esp.module)
-            .expect("validated module id")
-            .clone();
         let port = ports.resolve(Chip::Esp, ui)?;
-        if let Some(fw) = &args.at_firmware {
+        if let Some(fw) = &at_firmware {
             flash_esp(&module, fw, &port, &args, ui)?;
         }
         if args.provision {
@@ -132,7 +137,7 @@ impl<'a> PortResolver<'a> {
             project,
             nano: pick(&args.nano_port, &project.config.nano.port),
             esp: pick(&args.esp_port, &project.config.esp.port),
-            extra: extra_ports(&[]),
+            extra: extra_ports(&[], Some(project.dir())),
             scanned: None,
         }
     }
@@ -143,7 +148,16 @@ impl<'a> PortResolver<'a> {
             Chip::Esp => &self.esp,
         };
         if wanted != "auto" {
-            return Ok(PathBuf::from(wanted));
+            let path = PathBuf::from(wanted);
+            if !path.exists() {
+                miette::bail!(miette::miette!(
+                    help = "Is the board plugged in? `nanoesp ports` lists the ports and what \
+                            answers on them; port = \"auto\" finds the boards by protocol.",
+                    "{}: no such serial port",
+                    path.display()
+                ));
+            }
+            return Ok(path);
         }
         if self.scanned.is_none() {
             ui.status(
@@ -371,29 +385,38 @@ fn nano_report(e: NanoError) -> miette::Report {
     miette::miette!(help = help, "{e}")
 }
 
-fn flash_esp(
+/// Loads the AT firmware the user supplied and refuses ESP-AT 2.x without `--force`.
+fn load_at_firmware(
+    path: &Path,
     module: &EspBoard,
-    firmware: &Path,
-    port: &Path,
-    args: &Args,
-    ui: &Ui,
-) -> miette::Result<()> {
-    let fw = esp::at_firmware::load(firmware).map_err(|e| {
+    force: bool,
+) -> miette::Result<esp::at_firmware::AtFirmware> {
+    let fw = esp::at_firmware::load(path).map_err(|e| {
         miette::miette!(
             help = "Pass the directory or zip of Espressif's NonOS AT 1.7.x release.",
             "{e}"
         )
     })?;
-    if matches!(fw.version, esp::at_firmware::AtVersion::EspAt2 { .. }) && !args.force {
+    if matches!(fw.version, esp::at_firmware::AtVersion::EspAt2 { .. }) && !force {
         miette::bail!(miette::miette!(
             help = "Use Espressif's NonOS AT 1.7.x (ESP8266_NONOS_SDK releases), or pass \
                     --force if your wiring uses GPIO13/GPIO15 for the AT port.",
             "{} is ESP-AT 2.x: on the {} its AT port moves to GPIO13/GPIO15, so the Nano \
              would no longer reach it on TX/RX",
-            firmware.display(),
+            path.display(),
             module.name
         ));
     }
+    Ok(fw)
+}
+
+fn flash_esp(
+    module: &EspBoard,
+    fw: &esp::at_firmware::AtFirmware,
+    port: &Path,
+    args: &Args,
+    ui: &Ui,
+) -> miette::Result<()> {
     let reset = if module.auto_reset {
         Reset::Auto
     } else {

@@ -67,7 +67,11 @@ pub fn run(args: Args, ui: &Ui) -> miette::Result<Outcome> {
         )
     })?;
     if nano_port.as_os_str() == "auto" {
-        let found = scan(&extra_ports(&[]), &plan_for(project.as_ref()), true);
+        let found = scan(
+            &extra_ports(&[], project.as_ref().map(|p| p.dir())),
+            &plan_for(project.as_ref()),
+            true,
+        );
         nano_port = found
             .into_iter()
             .find(|f| f.identity.as_ref().is_some_and(|i| i.is_nano()))

@@ -41,11 +41,21 @@ pub struct Found {
     pub error: Option<String>,
 }
 
-/// Ports named by `--port` flags and NANOESP_PORTS.
-pub fn extra_ports(flags: &[PathBuf]) -> Vec<PathBuf> {
+/// Ports no OS enumeration reports: `--port` flags, NANOESP_PORTS, and the ptys of the
+/// project's running virtual bench (`.nanoesp/sim/nano`, `.nanoesp/sim/esp`).
+pub fn extra_ports(flags: &[PathBuf], project: Option<&std::path::Path>) -> Vec<PathBuf> {
     let mut all = flags.to_vec();
     if let Some(env) = std::env::var_os("NANOESP_PORTS") {
         all.extend(std::env::split_paths(&env).filter(|p| !p.as_os_str().is_empty()));
+    }
+    if let Some(dir) = project {
+        let bench = super::sim::bench_dir(dir);
+        all.extend(
+            ["nano", "esp"]
+                .iter()
+                .map(|n| bench.join(n))
+                .filter(|p| p.exists()),
+        );
     }
     all
 }
@@ -118,7 +128,11 @@ pub fn run(
             "serial ports (this resets boards with auto-reset)",
         );
     }
-    let found = scan(&extra_ports(&args.extra), &plan, !args.no_probe);
+    let found = scan(
+        &extra_ports(&args.extra, project.map(|p| p.dir())),
+        &plan,
+        !args.no_probe,
+    );
     if args.json {
         ui.out(serde_json::to_string_pretty(&found).into_diagnostic()?);
         return Ok(Outcome::Ok);

@@ -56,11 +56,30 @@ pub struct Args {
     /// Emulator random seed.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Start the Nano from this serial bootloader instead of loading the firmware, so
+    /// `nanoesp flash` can program it: `optiboot` (115200, the "new" Nano) or
+    /// `atmegaboot` (57600, the "old" one). The flash persists in
+    /// .nanoesp/sim/nano-flash.bin; the console pty defaults to .nanoesp/sim/nano; the
+    /// bootloader sees the port's baud as a real one would (strict baud).
+    #[arg(long, value_name = "NAME")]
+    pub bootloader: Option<String>,
+    /// Also emulate the ESP8266's own USB adapter as a pty at PATH (in a project, `auto`
+    /// means .nanoesp/sim/esp), in download mode, for `nanoesp flash --only esp`.
+    #[arg(long, value_name = "PATH")]
+    pub esp_adapter: Option<PathBuf>,
+}
+
+/// Where a project's virtual bench keeps its ptys and flash images.
+pub fn bench_dir(project: &std::path::Path) -> PathBuf {
+    project.join(".nanoesp").join("sim")
 }
 
 /// Runs `nanoesp sim`.
 pub fn run(args: Args, ui: &Ui) -> miette::Result<Outcome> {
     let mut sim_args: Vec<String> = vec!["run".into()];
+    if args.bootloader.is_some() {
+        return run_with_bootloader(args, ui);
+    }
     let (elf, link, ap) = match &args.elf {
         Some(elf) => {
             if !elf.is_file() {
@@ -166,5 +185,142 @@ pub fn run(args: Args, ui: &Ui) -> miette::Result<Outcome> {
         // Interrupted by Ctrl-C (the simulator shuts down cleanly on SIGINT).
         None => Ok(Outcome::Ok),
         Some(code) => Err(miette::miette!("the simulator failed (exit code {code})")),
+    }
+}
+
+/// `nanoesp sim --bootloader`: a blank (or previously flashed) Nano waiting in its
+/// bootloader on a console pty, wired to the emulated ESP8266, optionally with the ESP's
+/// adapter pty; `nanoesp flash` then programs it like a real board.
+fn run_with_bootloader(args: Args, ui: &Ui) -> miette::Result<Outcome> {
+    let project = args.project.open()?;
+    let c = &project.config;
+    let bench = bench_dir(project.dir());
+    std::fs::create_dir_all(&bench)
+        .into_diagnostic()
+        .wrap_err_with(|| format!("cannot create {}", bench.display()))?;
+    let own = Link {
+        kind: match c.link.kind {
+            LinkKind::Soft => LinkArg::Soft,
+            LinkKind::Usart => LinkArg::Usart,
+        },
+        rx: c.link.rx.clone(),
+        tx: c.link.tx.clone(),
+        baud: c.link.baud,
+    };
+    let link = args
+        .link
+        .resolve(args.link.link.unwrap_or(own.kind), Some(&own));
+    let console = args
+        .console_pty
+        .clone()
+        .unwrap_or_else(|| bench.join("nano"));
+    let sim = simulator::locate()?;
+    let mut sim_args: Vec<String> = vec![
+        "run".into(),
+        "--bootloader".into(),
+        args.bootloader.clone().expect("checked by the caller"),
+        "--flash-image".into(),
+        bench.join("nano-flash.bin").to_string_lossy().into_owned(),
+        "--console-pty".into(),
+        console.to_string_lossy().into_owned(),
+        "--strict-baud".into(),
+    ];
+    sim_args.extend(simulator::link_args(
+        link.kind.as_str(),
+        &link.rx,
+        &link.tx,
+        link.baud,
+    ));
+    sim_args.extend(simulator::ap_args(&c.wifi.ssid, &project.secrets_path()));
+    sim_args.extend([
+        "--esp".into(),
+        args.esp.clone(),
+        "--esp-profile".into(),
+        args.esp_profile.clone(),
+        "--esp-faults".into(),
+        args.esp_faults.clone(),
+        "--http".into(),
+        args.http.clone(),
+        "--seed".into(),
+        args.seed.to_string(),
+    ]);
+    if !args.fast {
+        sim_args.push("--realtime".into());
+    }
+    let adapter = match &args.esp_adapter {
+        Some(path) => {
+            let path = if path.as_os_str() == "auto" {
+                bench.join("esp")
+            } else {
+                path.clone()
+            };
+            let child = Command::new(&sim)
+                .args(["esp-adapter", "--pty"])
+                .arg(&path)
+                .arg("--flash-file")
+                .arg(bench.join("esp-flash.bin"))
+                .args(["--boot", "download"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .into_diagnostic()
+                .wrap_err_with(|| format!("cannot start {}", sim.display()))?;
+            ui.status(
+                "Adapter",
+                format!("emulated ESP8266 in download mode on {}", path.display()),
+            );
+            Some(KillOnDrop(child))
+        }
+        None => None,
+    };
+    ui.status(
+        "Simulating",
+        format!(
+            "a Nano waiting in its {} bootloader on {} (flash it with `nanoesp flash --nano-port {}`)",
+            args.bootloader.as_deref().unwrap_or_default(),
+            console.display(),
+            console.display()
+        ),
+    );
+    let mut child = Command::new(&sim)
+        .args(&sim_args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .into_diagnostic()
+        .wrap_err_with(|| format!("cannot start {}", sim.display()))?;
+    let stdout = child.stdout.take().expect("piped");
+    for line in std::io::BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+    {
+        if let Some(url) = line.strip_prefix("nanoesp-sim: serving ") {
+            ui.status("Serving", url);
+            ui.out(format!("open {url}"));
+        } else if let Some(rest) = line.strip_prefix("nanoesp-sim: ") {
+            ui.status("Bench", rest);
+        } else {
+            ui.out(format!("nano | {line}"));
+        }
+    }
+    let status = child.wait().into_diagnostic()?;
+    drop(adapter);
+    match status.code() {
+        Some(0) | None => Ok(Outcome::Ok),
+        Some(code) => Err(miette::miette!("the simulator failed (exit code {code})")),
+    }
+}
+
+/// A helper process that must not outlive `nanoesp sim`.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        // SIGTERM lets the adapter save its flash file and remove its pty link.
+        // SAFETY: plain kill(2) on our own child's pid.
+        unsafe {
+            libc::kill(self.0.id() as libc::pid_t, libc::SIGTERM);
+        }
+        let _ = self.0.wait();
     }
 }

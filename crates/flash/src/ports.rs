@@ -159,6 +159,9 @@ pub fn open(port: &Path, baud: u32) -> Result<serialport::TTYPort, PortError> {
         })
 }
 
+/// Idle time between closing a port and opening it again for the next probe.
+const REOPEN_GAP: Duration = Duration::from_millis(150);
+
 /// STK500v1 get-sync (`0x30 0x20`) and its answer (`0x14 0x10`).
 const STK_GET_SYNC: [u8; 2] = [0x30, 0x20];
 const STK_INSYNC_OK: [u8; 2] = [0x14, 0x10];
@@ -166,12 +169,19 @@ const STK_INSYNC_OK: [u8; 2] = [0x14, 0x10];
 /// Whether an STK500 bootloader (Optiboot, ATmegaBOOT) answers get-sync at `baud` within
 /// the bootloader's window after the reset that opening the port causes.
 pub fn probe_stk500(port: &Path, baud: u32) -> Result<bool, PortError> {
+    // A close followed at once by an open may not make a new reset edge (the auto-reset
+    // capacitor, a simulator polling for the open): leave the line idle a moment.
+    std::thread::sleep(REOPEN_GAP);
     let mut serial = open(port, baud)?;
     // The reset pulse: harmless (and refused) on a pty, where the open itself resets.
     let _ = serialport::SerialPort::write_data_terminal_ready(&mut serial, false);
     std::thread::sleep(Duration::from_millis(20));
     let _ = serialport::SerialPort::write_data_terminal_ready(&mut serial, true);
-    // Optiboot waits about 1 s after an external reset; ask a few times within that.
+    // Give the bootloader time to start, as avrdude does, then drop what the old
+    // application printed before the reset.
+    std::thread::sleep(Duration::from_millis(250));
+    let _ = serialport::SerialPort::clear(&serial, serialport::ClearBuffer::Input);
+    // Bootloaders wait about 1 s after an external reset; ask a few times within that.
     let deadline = Instant::now() + Duration::from_millis(900);
     let mut got = Vec::new();
     while Instant::now() < deadline {
@@ -224,6 +234,7 @@ pub fn read_lines(
     wait: Duration,
     until: &mut dyn FnMut(&str) -> bool,
 ) -> Result<Vec<String>, PortError> {
+    std::thread::sleep(REOPEN_GAP);
     let mut serial = open(port, baud)?;
     let deadline = Instant::now() + wait;
     let mut lines = Vec::new();
