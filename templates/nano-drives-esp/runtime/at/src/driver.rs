@@ -228,6 +228,7 @@ pub fn lowest_bit(mask: u8) -> u8 {
 }
 
 /// True once `now` has reached `t` (wrapping millisecond clock).
+#[inline(never)]
 fn due(now: u32, t: u32) -> bool {
     now.wrapping_sub(t) < 0x8000_0000
 }
@@ -279,6 +280,7 @@ impl Driver {
         }
     }
 
+    #[inline(never)]
     fn set_baud(&mut self, baud: u32) {
         if self.uart_baud != baud {
             self.uart_baud = baud;
@@ -570,7 +572,8 @@ impl Driver {
                 }
                 None
             }
-            Token::RecvLen(lens) => {
+            Token::RecvLen => {
+                let lens = self.parser.recv_lens();
                 for (id, &len) in lens.iter().enumerate() {
                     let l = &mut self.links[id];
                     // Never lower it: a `+IPD` notice may have overtaken this (older) reply.
@@ -738,6 +741,7 @@ impl Driver {
         }
     }
 
+    #[inline(never)]
     fn enter_up(&mut self) -> Option<Event> {
         self.phase = Phase::Up;
         self.next_poll = self.now.wrapping_add(POLL_MS);

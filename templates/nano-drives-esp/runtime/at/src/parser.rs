@@ -64,8 +64,9 @@ pub enum Token {
     Data(u8),
     /// `Recv <n> bytes`
     Recv(u16),
-    /// `+CIPRECVLEN:<l0>,...,<l4>` (`-1` reads as 0)
-    RecvLen([u16; 5]),
+    /// `+CIPRECVLEN:<l0>,...,<l4>`; the lengths are read with [`Parser::recv_lens`] (kept out
+    /// of the token so every token stays small to copy)
+    RecvLen,
     /// `STATUS:<n>`
     Status(u8),
     /// `+CIPSTATUS:<id>,...`: link `id` is open
@@ -187,6 +188,30 @@ impl Parser {
     /// The last completed line (valid right after a line token such as `AtVersion`).
     pub fn line(&self) -> &[u8] {
         &self.line[..(self.len & 0x7f) as usize]
+    }
+
+    /// The five lengths of the last line, a `+CIPRECVLEN:<l0>,...,<l4>` (valid right after
+    /// [`Token::RecvLen`]); `-1` and missing entries read as 0.
+    pub fn recv_lens(&self) -> [u16; 5] {
+        let line = self.line();
+        let mut lens = [0u16; 5];
+        let mut i = pstr!(b"+CIPRECVLEN:").len();
+        for (k, l) in lens.iter_mut().enumerate() {
+            if k > 0 {
+                if line.get(i) != Some(&b',') {
+                    break;
+                }
+                i += 1;
+            }
+            match number(line, i) {
+                Some((v, next)) => {
+                    *l = v;
+                    i = next;
+                }
+                None => break,
+            }
+        }
+        lens
     }
 
     /// True while a length-counted payload is being handed out.
@@ -325,24 +350,7 @@ impl Parser {
             }
         }
         if starts(line, pstr!(b"+CIPRECVLEN:")) {
-            let mut lens = [0u16; 5];
-            let mut i = 12;
-            for (k, l) in lens.iter_mut().enumerate() {
-                if k > 0 {
-                    if line.get(i) != Some(&b',') {
-                        break;
-                    }
-                    i += 1;
-                }
-                match number(line, i) {
-                    Some((v, next)) => {
-                        *l = v;
-                        i = next;
-                    }
-                    None => break,
-                }
-            }
-            return Token::RecvLen(lens);
+            return Token::RecvLen;
         }
         if starts(line, pstr!(b"+CIPSTATUS:")) {
             if let Some(id) = line.get(11).and_then(|&b| link_id(b)) {
@@ -503,10 +511,14 @@ mod tests {
             tokens(b"Recv 19 bytes\r\nSTATUS:3\r\n+CIPSTATUS:1,\"TCP\",\"192.168.100.200\",51234,80,1\r\n+CWJAP:2\r\n"),
             [Recv(19), Status(3), CipStatus(1), Cwjap(2)]
         );
-        assert_eq!(
-            tokens(b"+CIPRECVLEN:236,-1,-1,0,7\r\n"),
-            [RecvLen([236, 0, 0, 0, 7])]
-        );
+        let mut p = Parser::new();
+        let mut lens = None;
+        for &b in b"+CIPRECVLEN:236,-1,-1,0,7\r\n" {
+            if p.feed(b) == Some(RecvLen) {
+                lens = Some(p.recv_lens());
+            }
+        }
+        assert_eq!(lens, Some([236, 0, 0, 0, 7]));
         assert_eq!(
             tokens(b"+CIFSR:STAIP,\"192.168.1.20\"\r\n+CIFSR:APIP,\"192.168.4.1\"\r\n"),
             [

@@ -23,6 +23,10 @@ const VERSION_MAX: u8 = 16;
 /// The request method.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {
+    /// Anything else (answered 405 where a route exists). First, so that a fresh
+    /// [`Request`] is all zero bytes: the firmware then clears its client slots with a
+    /// `memset` instead of copying a 54-byte template that would also occupy SRAM.
+    Other,
     /// `GET`
     Get,
     /// `HEAD`
@@ -31,11 +35,11 @@ pub enum Method {
     Post,
     /// `PUT`
     Put,
-    /// Anything else (answered 405 where a route exists).
-    Other,
 }
 
+// A separate tag byte (rather than a niche in `Status`) makes `Method` 0, see `Method::Other`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 enum State {
     Method,
     Target,
