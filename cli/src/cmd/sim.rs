@@ -161,6 +161,7 @@ pub fn run(args: Args, ui: &Ui) -> miette::Result<Outcome> {
         .spawn()
         .into_diagnostic()
         .wrap_err_with(|| format!("cannot start {}", sim.display()))?;
+    leave_interrupts_to_children();
     let stdout = child.stdout.take().expect("piped");
     for line in std::io::BufReader::new(stdout)
         .lines()
@@ -289,6 +290,7 @@ fn run_with_bootloader(args: Args, ui: &Ui) -> miette::Result<Outcome> {
         .spawn()
         .into_diagnostic()
         .wrap_err_with(|| format!("cannot start {}", sim.display()))?;
+    leave_interrupts_to_children();
     let stdout = child.stdout.take().expect("piped");
     for line in std::io::BufReader::new(stdout)
         .lines()
@@ -308,6 +310,16 @@ fn run_with_bootloader(args: Args, ui: &Ui) -> miette::Result<Outcome> {
     match status.code() {
         Some(0) | None => Ok(Outcome::Ok),
         Some(code) => Err(miette::miette!("the simulator failed (exit code {code})")),
+    }
+}
+
+/// Ctrl-C reaches the whole process group: the simulator (and adapter) save their flash
+/// files and remove their ptys on it. We ignore it ourselves and wait for them, so
+/// `nanoesp sim` ends only once they have cleaned up.
+fn leave_interrupts_to_children() {
+    // SAFETY: setting a signal disposition to SIG_IGN has no preconditions.
+    unsafe {
+        libc::signal(libc::SIGINT, libc::SIG_IGN);
     }
 }
 

@@ -1,35 +1,13 @@
 //! `nanoesp sim`: the project's real firmware on the virtual bench, reached by a real HTTP
 //! client on 127.0.0.1 (client → TCP bridge → emulated ESP8266 → simulated Nano → back).
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::helpers::*;
-
-struct Running {
-    child: Child,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        // Ctrl-C in a terminal reaches the whole process group: do the same.
-        let _ = std::process::Command::new("kill")
-            .args(["-INT", "--", &format!("-{}", self.child.id())])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-    }
-}
 
 /// Starts `nanoesp sim` on the project; returns it, the URL it printed, and the console
 /// lines (still being collected by a thread).
@@ -52,7 +30,7 @@ fn start(dir: &std::path::Path) -> (Running, String, Arc<Mutex<Vec<String>>>) {
     .process_group(0);
     let mut child = cmd.spawn().unwrap();
     let stdout = child.stdout.take().unwrap();
-    let running = Running { child };
+    let running = Running::new(child);
     let lines = Arc::new(Mutex::new(Vec::new()));
     let (url_tx, url_rx) = std::sync::mpsc::channel();
     let sink = lines.clone();
@@ -88,22 +66,6 @@ fn wait_for(lines: &Mutex<Vec<String>>, needle: &str) -> String {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-fn get(url: &str, path: &str) -> String {
-    let addr = url.trim_start_matches("http://").trim_end_matches('/');
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(60)))
-        .unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response
 }
 
 fn serves_status(name: &str, flags: &[&str]) {
