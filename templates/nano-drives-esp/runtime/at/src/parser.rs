@@ -129,16 +129,18 @@ fn number(line: &[u8], mut i: usize) -> Option<(u16, usize)> {
         return Some((0, i));
     }
     let start = i;
-    // Saturates at u16::MAX; 16-bit arithmetic is much smaller than 32-bit on the AVR.
+    // Saturates at u16::MAX. Plain 16-bit arithmetic: on the AVR, 32-bit multiplication (and
+    // `checked_mul`, which widens) calls a library routine.
     let mut v: u16 = 0;
     while let Some(&b) = line.get(i) {
         if !b.is_ascii_digit() {
             break;
         }
-        v = v
-            .checked_mul(10)
-            .and_then(|v| v.checked_add((b - b'0') as u16))
-            .unwrap_or(u16::MAX);
+        v = if v > u16::MAX / 10 {
+            u16::MAX
+        } else {
+            (v * 10).saturating_add((b - b'0') as u16)
+        };
         i += 1;
     }
     if i == start {

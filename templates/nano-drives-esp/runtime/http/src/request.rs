@@ -284,11 +284,12 @@ impl Request {
             }
         } else if m == CL_LEN {
             if b.is_ascii_digit() {
-                let v = self.content_length as u32 * 10 + (b - b'0') as u32;
-                if v > BODY_MAX as u32 {
+                // `content_length` is at most BODY_MAX here, so 16 bits cannot overflow.
+                let v = self.content_length * 10 + (b - b'0') as u16;
+                if v > BODY_MAX {
                     return self.fail(Status::PayloadTooLarge);
                 }
-                self.content_length = v as u16;
+                self.content_length = v;
             } else if b != b' ' && b != b'\t' {
                 return self.fail(Status::BadRequest);
             }

@@ -10,16 +10,19 @@
 use crate::progmem::PStr;
 
 /// Keeps the window `[start, start + buf.len())` of a byte stream and counts its length.
+///
+/// Positions are 16-bit (cheaper on the AVR): every stream is a command line, a console
+/// line or a response whose `Content-Length` is a `u16`.
 pub struct Window<'a> {
-    pos: u32,
-    start: u32,
+    pos: u16,
+    start: u16,
     buf: &'a mut [u8],
     filled: usize,
 }
 
 impl<'a> Window<'a> {
     /// A window starting at stream offset `start`, filling `buf`.
-    pub fn new(start: u32, buf: &'a mut [u8]) -> Window<'a> {
+    pub fn new(start: u16, buf: &'a mut [u8]) -> Window<'a> {
         Window {
             pos: 0,
             start,
@@ -29,7 +32,7 @@ impl<'a> Window<'a> {
     }
 
     /// Total number of bytes put so far (the stream length once rendering is done).
-    pub fn total(&self) -> u32 {
+    pub fn total(&self) -> u16 {
         self.pos
     }
 
@@ -53,7 +56,7 @@ impl Window<'_> {
 
 /// Counts the length of a rendering.
 #[inline(never)]
-pub fn measure(render: &mut dyn FnMut(&mut Window)) -> u32 {
+pub fn measure(render: &mut dyn FnMut(&mut Window)) -> u16 {
     let mut w = Window::new(0, &mut []);
     render(&mut w);
     w.total()
@@ -61,7 +64,7 @@ pub fn measure(render: &mut dyn FnMut(&mut Window)) -> u32 {
 
 /// Renders the window starting at `start` into `out`; returns the number of bytes written.
 #[inline(never)]
-pub fn render_window(start: u32, out: &mut [u8], render: &mut dyn FnMut(&mut Window)) -> usize {
+pub fn render_window(start: u16, out: &mut [u8], render: &mut dyn FnMut(&mut Window)) -> usize {
     let mut w = Window::new(start, out);
     render(&mut w);
     w.filled()
@@ -190,7 +193,7 @@ mod tests {
         for start in 0..full.len() {
             for n in 0..6 {
                 let mut out = [0u8; 6];
-                let got = render_window(start as u32, &mut out[..n], &mut sample);
+                let got = render_window(start as u16, &mut out[..n], &mut sample);
                 let end = (start + n).min(full.len());
                 assert_eq!(&out[..got], &full[start..end]);
             }

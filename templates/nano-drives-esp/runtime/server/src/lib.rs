@@ -568,10 +568,10 @@ impl<'c, const N: usize> Server<'c, N> {
         }
         self.cache.len = 0;
         let (cfg, snap, ver) = (self.cfg, &self.snap, self.drv.version());
-        let body_len = measure(&mut |s| render::body(s, body, cfg, snap, ver)) as u16;
+        let body_len = measure(&mut |s| render::body(s, body, cfg, snap, ver));
         let head_len = measure(&mut |s| {
             nanoesp_http::response::write_head(s, body.status(), body.content_type(), body_len)
-        }) as u16;
+        });
         let total = head_len + if head_only { 0 } else { body_len };
         let tx = Tx {
             link,
@@ -632,7 +632,7 @@ impl<'c, const N: usize> Server<'c, N> {
             let cached = at >= cache.off && at < cache.off + cache.len as u16;
             if !cached {
                 cache.off = at;
-                cache.len = render_window(at as u32, &mut cache.buf, &mut |s| {
+                cache.len = render_window(at, &mut cache.buf, &mut |s| {
                     nanoesp_http::response::write_head(
                         s,
                         t.body.status(),
@@ -668,12 +668,12 @@ impl<'c, const N: usize> Server<'c, N> {
         while self.console_len > 0 && n < out.len() {
             let line = self.console[self.console_head as usize % CONSOLE_QUEUE];
             let (cfg, ver, ip) = (self.cfg, self.drv.version(), self.drv.ip());
-            let mut w = nanoesp_http::Window::new(self.console_off as u32, &mut out[n..]);
+            let mut w = nanoesp_http::Window::new(self.console_off, &mut out[n..]);
             render::line(&mut w, line, cfg, ver, ip);
             let (filled, total) = (w.filled(), w.total());
             n += filled;
             self.console_off += filled as u16;
-            if self.console_off as u32 >= total {
+            if self.console_off >= total {
                 self.console_head = (self.console_head + 1) % CONSOLE_QUEUE as u8;
                 self.console_len -= 1;
                 self.console_off = 0;
