@@ -479,7 +479,7 @@ fn flash_esp(
         ),
     );
     let images =
-        esp::at_firmware::plan(&fw, info.flash_size_bytes).map_err(|e| miette::miette!("{e}"))?;
+        esp::at_firmware::plan(fw, info.flash_size_bytes).map_err(|e| miette::miette!("{e}"))?;
     let mut bars = Bars::new(ui, "ESP8266");
     let report = session
         .write(&images, &mut bars)
