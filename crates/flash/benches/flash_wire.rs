@@ -44,7 +44,7 @@ fn main() {
                 / BAUD;
             let _ = writeln!(
                 table,
-                "| {} MB | {} | {total} | {connect_out} | {} | {} | {seconds:.1} s | {:?} |",
+                "| {} MB | {} | {total} | {connect_out} | {} | {} | {seconds:.1} s | {} |",
                 flash / MB,
                 if stub {
                     "stub + deflate + MD5"
