@@ -21,16 +21,16 @@ use nanoesp_http::sink::Window;
 /// Number of link ids the AT firmware has (0..=4).
 pub const LINKS: usize = 5;
 /// How often the link table is re-synchronised while idle.
-pub const POLL_MS: u32 = 1000;
+pub const POLL_MS: u16 = 1000;
 /// Bytes of a version string kept (`1.7.4.0`, `2.2.1.0-dev`).
 pub const VERSION_MAX: usize = 12;
-const PROBE_MS: u32 = 1000;
-const CMD_MS: u32 = 3000;
-const JOIN_MS: u32 = 25_000;
-const PROMPT_MS: u32 = 3000;
-const SEND_RESULT_MS: u32 = 6000;
-const BUSY_RETRY_MS: u32 = 100;
-const BOOT_WAIT_MS: u32 = 2500;
+const PROBE_MS: u16 = 1000;
+const CMD_MS: u16 = 3000;
+const JOIN_MS: u16 = 25_000;
+const PROMPT_MS: u16 = 3000;
+const SEND_RESULT_MS: u16 = 6000;
+const BUSY_RETRY_MS: u16 = 100;
+const BOOT_WAIT_MS: u16 = 2500;
 /// Marks payload bytes that come from `+CIPRECVDATA` rather than an active `+IPD`.
 const FROM_PULL: u8 = 0xFF;
 
@@ -375,13 +375,19 @@ impl Driver {
         Some(Event::Closed(self.link(id)))
     }
 
+    /// The time `ms` from now. Delays are 16-bit (all are under a minute): loading a 32-bit
+    /// constant costs twice the code on the AVR.
+    fn after(&self, ms: u16) -> u32 {
+        self.now.wrapping_add(ms as u32)
+    }
+
     #[inline(never)]
-    fn start(&mut self, cmd: Command, target: Link, timeout: u32) {
+    fn start(&mut self, cmd: Command, target: Link, timeout: u16) {
         self.cmd = Some(cmd);
         self.wait = Wait::Line;
         self.target = target;
         self.tx_off = 0;
-        self.deadline = self.now.wrapping_add(timeout);
+        self.deadline = self.after(timeout);
     }
 
     #[inline(never)]
@@ -430,7 +436,7 @@ impl Driver {
             self.poll_recvlen = false;
             self.start(Command::RecvLen, none, CMD_MS);
         } else if due(self.now, self.next_poll) {
-            self.next_poll = self.now.wrapping_add(POLL_MS);
+            self.next_poll = self.after(POLL_MS);
             self.seen = 0;
             self.fresh = 0;
             self.poll_recvlen = self.passive;
@@ -472,7 +478,7 @@ impl Driver {
                 self.tx_off += n as u16;
                 if self.tx_off >= len {
                     self.wait = Wait::SendResult;
-                    self.deadline = self.now.wrapping_add(SEND_RESULT_MS);
+                    self.deadline = self.after(SEND_RESULT_MS);
                 }
                 n
             }
@@ -550,7 +556,7 @@ impl Driver {
                 if self.wait == Wait::Prompt {
                     self.wait = Wait::Payload;
                     self.tx_off = 0;
-                    self.deadline = self.now.wrapping_add(PROMPT_MS);
+                    self.deadline = self.after(PROMPT_MS);
                 }
                 None
             }
@@ -569,7 +575,7 @@ impl Driver {
                     // The command was dropped: send it again a little later.
                     self.wait = Wait::Line;
                     self.tx_off = 0;
-                    self.not_before = self.now.wrapping_add(BUSY_RETRY_MS);
+                    self.not_before = self.after(BUSY_RETRY_MS);
                 }
                 None
             }
@@ -703,7 +709,7 @@ impl Driver {
                     _ => 60,
                 };
                 // At most 60 s: the product fits 16 bits (cheaper than a 32-bit multiply).
-                self.not_before = self.now.wrapping_add((retry_s as u16 * 1000) as u32);
+                self.not_before = self.after(retry_s as u16 * 1000);
                 return Some(Event::JoinFailed { code, retry_s });
             }
             Command::PassiveRecv => {
@@ -720,7 +726,7 @@ impl Driver {
                 if self.failures > 3 {
                     self.restart_init();
                 } else {
-                    self.not_before = self.now.wrapping_add(500);
+                    self.not_before = self.after(500);
                 }
                 return None;
             }
@@ -746,20 +752,20 @@ impl Driver {
     #[inline(never)]
     fn enter_up(&mut self) -> Option<Event> {
         self.phase = Phase::Up;
-        self.next_poll = self.now.wrapping_add(POLL_MS);
+        self.next_poll = self.after(POLL_MS);
         Some(Event::Up)
     }
 
     fn baud_done(&mut self) {
         self.set_baud(self.cfg.baud);
         self.phase = Phase::Init(S_PROBE);
-        self.not_before = self.now.wrapping_add(50);
+        self.not_before = self.after(50);
     }
 
     fn restart_init(&mut self) {
         self.phase = Phase::Init(S_PROBE);
         self.failures = 0;
-        self.not_before = self.now.wrapping_add(500);
+        self.not_before = self.after(500);
     }
 
     #[inline(never)]
@@ -816,7 +822,7 @@ impl Driver {
             Phase::Boot => {
                 if !self.boot_armed {
                     self.boot_armed = true;
-                    self.deadline = now.wrapping_add(BOOT_WAIT_MS);
+                    self.deadline = self.after(BOOT_WAIT_MS);
                 } else if due(now, self.deadline) {
                     self.phase = Phase::Init(S_PROBE);
                 }
@@ -896,14 +902,14 @@ impl Driver {
                 }
                 Command::At => {
                     self.failures = self.failures.wrapping_add(1);
-                    self.not_before = self.now.wrapping_add(200);
+                    self.not_before = self.after(200);
                     let negotiate = self.cfg.baud != 0 && self.cfg.baud != FACTORY_BAUD;
                     if negotiate && self.failures % (2 * PROBES_BEFORE_BAUD) == PROBES_BEFORE_BAUD {
                         // Maybe the ESP still runs at its factory rate: tell it ours from there.
                         self.set_baud(FACTORY_BAUD);
                         self.phase = Phase::Init(S_BAUD_PROBE);
                         // Let the caller drain and switch before the command goes out.
-                        self.not_before = self.now.wrapping_add(50);
+                        self.not_before = self.after(50);
                     }
                     self.failures.is_multiple_of(5).then_some(Event::NoResponse)
                 }

@@ -648,7 +648,7 @@ fn s9_polls_rebuild_the_link_table() {
     // "\r\n+IPD,1,18\r\n" arrives truncated and link 1's CONNECT was lost; link 0's CLOSED too.
     t.rx(b"\r\n+IP\r\n");
     assert_eq!(t.take_events(), []);
-    t.wait(POLL_MS);
+    t.wait(POLL_MS.into());
     t.d.housekeeping();
     t.expect_tx("AT+CIPSTATUS\r\n");
     t.rx(b"STATUS:3\r\n+CIPSTATUS:1,\"TCP\",\"192.168.1.20\",51234,80,1\r\n\r\nOK\r\n");
@@ -669,7 +669,7 @@ fn s9_polls_rebuild_the_link_table() {
 #[test]
 fn s9_link_connected_during_status_poll_is_not_declared_stale() {
     let mut t = T::up();
-    t.wait(POLL_MS);
+    t.wait(POLL_MS.into());
     t.d.housekeeping();
     t.expect_tx("AT+CIPSTATUS\r\n");
     t.rx(b"STATUS:2\r\n3,CONNECT\r\n\r\nOK\r\n");
@@ -682,7 +682,7 @@ fn s9_link_connected_during_status_poll_is_not_declared_stale() {
 fn s9_recvlen_reveals_a_link_whose_connect_was_lost() {
     let mut t = T::up();
     t.d.housekeeping();
-    t.wait(POLL_MS);
+    t.wait(POLL_MS.into());
     t.d.housekeeping();
     t.expect_tx("AT+CIPSTATUS\r\n");
     t.rx(b"STATUS:2\r\n\r\nOK\r\n");
@@ -702,7 +702,7 @@ fn s9_recvlen_reveals_a_link_whose_connect_was_lost() {
 fn s9_lost_replies_time_out_and_three_in_a_row_restart_bring_up() {
     let mut t = T::up();
     for _ in 0..3 {
-        t.wait(POLL_MS);
+        t.wait(POLL_MS.into());
         t.d.housekeeping();
         let cmd = t.tx();
         assert!(
