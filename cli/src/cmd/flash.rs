@@ -454,8 +454,19 @@ fn flash_esp(
                     .interact()
                     .unwrap_or(false);
                 if !again {
-                    return Err(miette::miette!("{e}"));
+                    return Err(miette::miette!(
+                        help = esp_help(module),
+                        "{e}{}",
+                        rom_banner_note(port)
+                    ));
                 }
+            }
+            Err(e @ esp::EspError::NotInDownloadMode { .. }) => {
+                return Err(miette::miette!(
+                    help = esp_help(module),
+                    "{e}{}",
+                    rom_banner_note(port)
+                ));
             }
             Err(e) => {
                 return Err(miette::miette!(help = esp_help(module), "{e}"));
@@ -503,6 +514,29 @@ fn flash_esp(
         port.display()
     ));
     Ok(())
+}
+
+/// Listens for the ROM's 74880-baud boot banner (printed after the reset our open causes
+/// on auto-reset wiring) and says what it reveals about the strapping pins.
+fn rom_banner_note(port: &Path) -> String {
+    let Ok(bytes) =
+        nanoesp_flash::ports::capture(port, 74_880, std::time::Duration::from_millis(1500))
+    else {
+        return String::new();
+    };
+    match esp::banner::decode(&bytes) {
+        Some(b) if b.boot_mode.0 == 1 => format!(
+            "\nIts ROM boot banner (74880 baud) says boot mode ({},{}): it IS in download mode \
+             but does not answer, so check the wires: adapter TX to ESP RX, adapter RX to ESP \
+             TX, a common GND.",
+            b.boot_mode.0, b.boot_mode.1
+        ),
+        Some(b) => format!(
+            "\nIts ROM boot banner (74880 baud): reset cause {} ({}), boot mode ({},{}): {}.",
+            b.rst_cause, b.rst_meaning, b.boot_mode.0, b.boot_mode.1, b.boot_meaning
+        ),
+        None => String::new(),
+    }
 }
 
 fn esp_help(module: &EspBoard) -> String {

@@ -275,6 +275,50 @@ fn an_esp_that_is_not_in_download_mode_is_a_clear_error() {
     assert!(!out.status.success(), "{text}");
     assert!(text.contains("not in download mode"), "{text}");
     assert!(!text.contains("verified"), "{text}");
+    // The silent loader still printed its boot banner: in download mode, so the wires.
+    let flat = flatten(&text);
+    assert!(flat.contains("boot mode (1,"), "{text}");
+    assert!(flat.contains("it IS in download mode"), "{text}");
+}
+
+#[test]
+fn an_esp_booting_from_flash_gets_the_gpio0_advice_from_its_rom_banner() {
+    let tmp = scratch();
+    let dir = new_project(tmp.path(), "bootflash", &["--esp", "esp01"]);
+    let pty = tmp.path().join("esp");
+    let mut cmd = std::process::Command::new(sim_binary());
+    cmd.args([
+        "esp-adapter",
+        "--boot",
+        "flash",
+        "--flash-size",
+        "1M",
+        "--pty",
+    ])
+    .arg(&pty)
+    .stdout(Stdio::null())
+    .process_group(0);
+    let _adapter = Running::new(cmd.spawn().unwrap());
+    wait_for_path(&pty, 20);
+    let at = fake_at_firmware(tmp.path());
+    let out = flash(
+        &dir,
+        &[
+            "--only",
+            "esp",
+            "--esp-port",
+            pty.to_str().unwrap(),
+            "--at-firmware",
+            at.to_str().unwrap(),
+        ],
+    );
+    let text = all_output(&out);
+    assert!(!out.status.success(), "{text}");
+    // ESP-01: no auto-reset, so the steps are shown before connecting
+    assert!(text.contains("hold GPIO0 to GND"), "{text}");
+    let flat = flatten(&text);
+    assert!(flat.contains("boot mode (3,"), "{text}");
+    assert!(flat.contains("hold GPIO0 low while pulsing RST"), "{text}");
 }
 
 #[test]
@@ -317,6 +361,14 @@ fn provision_stores_the_wifi_credentials_without_printing_the_password() {
     assert!(out.status.success(), "{text}");
     assert!(text.contains("stored (AT+CWJAP_DEF)"), "{text}");
     assert!(!text.contains("secret"), "password printed: {text}");
+}
+
+/// The report's text without miette's line wrapping and gutter.
+fn flatten(text: &str) -> String {
+    text.split_whitespace()
+        .filter(|w| *w != "│")
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The simulator binary the CLI itself would start.

@@ -272,6 +272,24 @@ pub fn read_lines(
     Ok(lines)
 }
 
+/// Opens `port` at `baud` (resetting what is behind it on auto-reset wiring) and returns
+/// the raw bytes received within `wait`, e.g. the ESP8266 ROM's 74880-baud boot banner.
+pub fn capture(port: &Path, baud: u32, wait: Duration) -> Result<Vec<u8>, PortError> {
+    std::thread::sleep(REOPEN_GAP);
+    let mut serial = open(port, baud)?;
+    let deadline = Instant::now() + wait;
+    let mut got = Vec::new();
+    while Instant::now() < deadline {
+        let mut buf = [0u8; 256];
+        match serial.read(&mut buf) {
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(_) => break,
+        }
+    }
+    Ok(got)
+}
+
 /// Resets the board behind `port` and waits up to `wait` for our firmware's banner.
 pub fn probe_banner(port: &Path, baud: u32, wait: Duration) -> Result<Option<Banner>, PortError> {
     let lines = read_lines(port, baud, wait, &mut |l| Banner::parse(l).is_some())?;
