@@ -178,6 +178,24 @@ fn ports_identify_both_chips_and_flash_writes_the_at_firmware_verified() {
     assert_eq!(kind_of("sim/nano").as_deref(), Some("nano"), "{found}");
     assert_eq!(kind_of("sim/esp").as_deref(), Some("esp-rom"), "{found}");
 
+    // monitor --esp shows the ESP's port too, with its ROM boot banner decoded.
+    let out = nanoesp()
+        .args(["monitor", "--esp", "--duration", "3", "--port"])
+        .arg(dir.join(".nanoesp/sim/nano"))
+        .arg("--esp-port")
+        .arg(dir.join(".nanoesp/sim/esp"))
+        .arg("--project")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", all_output(&out));
+    assert!(
+        text.lines()
+            .any(|l| l.contains(" esp ] ^ ROM boot banner") && l.contains("boot mode (1,")),
+        "{text}"
+    );
+
     let at = fake_at_firmware(tmp.path());
     let out = flash(
         &dir,
