@@ -715,7 +715,10 @@ impl Driver {
             Command::PassiveRecv => {
                 self.passive = ok;
             }
-            Command::Hostname | Command::Mdns(_) => {}
+            // After a Nano reset the ESP may still be serving from before: then CIPMUX
+            // and CIPSERVERMAXCONN answer ERROR while the running server (same settings,
+            // same firmware) is fine, and CIPSERVER=1 answers `no change`.
+            Command::Hostname | Command::Mdns(_) | Command::Mux | Command::ServerMaxConn(_) => {}
             Command::UartCur(_) => {
                 // `OK` came at the old rate; the ESP switches right after it.
                 self.baud_done();
