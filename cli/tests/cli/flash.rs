@@ -396,3 +396,46 @@ fn sim_binary() -> PathBuf {
         None => assert_cmd::cargo::cargo_bin("nanoesp-sim"),
     }
 }
+
+#[test]
+fn a_port_another_program_holds_is_reported_not_taken() {
+    let tmp = scratch();
+    let pty = tmp.path().join("esp");
+    let mut cmd = std::process::Command::new(sim_binary());
+    cmd.args(["esp-adapter", "--pty"])
+        .arg(&pty)
+        .stdout(Stdio::null())
+        .process_group(0);
+    let _adapter = Running::new(cmd.spawn().unwrap());
+    wait_for_path(&pty, 20);
+    // a serial monitor left open elsewhere
+    let mut holder = std::process::Command::new("sleep")
+        .arg("30")
+        .stdin(std::fs::File::open(&pty).unwrap())
+        .spawn()
+        .unwrap();
+    let out = nanoesp()
+        .args(["ports", "--json", "--port"])
+        .arg(&pty)
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert!(out.status.success(), "{}", all_output(&out));
+    let found: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let entry = found
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["path"].as_str() == pty.to_str())
+        .unwrap_or_else(|| panic!("{found}"));
+    assert_eq!(entry["identity"]["kind"], "busy", "{found}");
+    assert!(
+        entry["identity"]["holders"]
+            .as_str()
+            .unwrap()
+            .contains("sleep"),
+        "{found}"
+    );
+}
