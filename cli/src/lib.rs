@@ -7,6 +7,7 @@
 //! [`firmware`] (ELF size report). All terminal output goes through [`ui::Ui`].
 
 pub mod cmd;
+pub mod doctor;
 pub mod firmware;
 pub mod progress;
 pub mod simulator;
@@ -48,6 +49,8 @@ pub enum Command {
     Ports(cmd::ports::Args),
     /// Show the Nano's console (and the ESP8266's), timestamped.
     Monitor(cmd::monitor::Args),
+    /// Check toolchains, project, ports, both chips, Wi-Fi and the server under load.
+    Doctor(cmd::doctor::Args),
 }
 
 /// How a command ended, beyond success: decides the exit code.
@@ -92,5 +95,6 @@ pub fn run(cli: Cli, ui: &ui::Ui) -> miette::Result<Outcome> {
             cmd::ports::run(args, project.as_ref(), ui)
         }
         Command::Monitor(args) => cmd::monitor::run(args, ui),
+        Command::Doctor(args) => cmd::doctor::run(args, ui),
     }
 }

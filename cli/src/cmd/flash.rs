@@ -56,9 +56,13 @@ pub struct Args {
     /// Flash ESP-AT 2.x even though its AT port moves to GPIO13/15 on this module.
     #[arg(long)]
     pub force: bool,
-    /// ESP8266 without the flasher stub (ROM only: slower, verified by read-back if at all).
+    /// ESP8266 without the flasher stub (ROM only: uncompressed and unverifiable).
     #[arg(long)]
     pub no_stub: bool,
+    /// Switch the ESP8266 link to this baud once the stub runs (e.g. 460800: about four
+    /// times faster on adapters that support it); the ROM itself stays at 115200.
+    #[arg(long, value_name = "BAUD")]
+    pub esp_baud: Option<u32>,
 }
 
 /// Runs `nanoesp flash`.
@@ -473,6 +477,21 @@ fn flash_esp(
             }
         }
     };
+    if let Some(baud) = args.esp_baud.filter(|&b| b != 115_200) {
+        if session.stub() {
+            session.change_baud(baud).map_err(|e| {
+                miette::miette!(
+                    help = "Flash again without --esp-baud (115200 always works), or try 230400.",
+                    "{e}"
+                )
+            })?;
+            ui.status("Baud", format!("ESP8266 link switched to {baud}"));
+        } else {
+            ui.warn(format!(
+                "--esp-baud {baud} needs the flasher stub, which is not running; staying at 115200"
+            ));
+        }
+    }
     let info = session.info().clone();
     ui.status(
         "Connected",

@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod build;
 pub mod config;
+pub mod doctor;
 pub mod flash;
 pub mod monitor;
 pub mod new;

@@ -199,12 +199,20 @@ fn ports_identify_both_chips_and_flash_writes_the_at_firmware_verified() {
     let at = fake_at_firmware(tmp.path());
     let out = flash(
         &dir,
-        &["--only", "esp", "--at-firmware", at.to_str().unwrap()],
+        &[
+            "--only",
+            "esp",
+            "--esp-baud",
+            "460800",
+            "--at-firmware",
+            at.to_str().unwrap(),
+        ],
     );
     let text = all_output(&out);
     assert!(out.status.success(), "{text}");
     assert!(text.contains("verified (MD5)"), "{text}");
     assert!(text.contains("Found ESP8266 on"), "{text}");
+    assert!(text.contains("link switched to 460800"), "{text}");
     drop(bench); // the adapter saves its flash file on exit
     let flash = std::fs::read(dir.join(".nanoesp/sim/esp-flash.bin")).unwrap();
     assert_eq!(flash.len(), 4 * 1024 * 1024);
