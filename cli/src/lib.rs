@@ -87,13 +87,7 @@ pub fn run(cli: Cli, ui: &ui::Ui) -> miette::Result<Outcome> {
         Command::Sim(args) => cmd::sim::run(args, ui),
         Command::Bench(args) => cmd::bench::run(args, ui),
         Command::Flash(args) => cmd::flash::run(args, ui),
-        Command::Ports(args) => {
-            let project = nanoesp_project::Project::open(&std::path::PathBuf::from(
-                std::env::var_os("NANOESP_PROJECT").unwrap_or_else(|| ".".into()),
-            ))
-            .ok();
-            cmd::ports::run(args, project.as_ref(), ui)
-        }
+        Command::Ports(args) => cmd::ports::run(args, ui),
         Command::Monitor(args) => cmd::monitor::run(args, ui),
         Command::Doctor(args) => cmd::doctor::run(args, ui),
     }

@@ -17,6 +17,10 @@ use crate::ui::Ui;
 /// Probing opens each port, which resets a board with auto-reset wiring.
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// A project, if any, gives the bootloader and console bauds to try first and its
+    /// virtual bench's ptys.
+    #[command(flatten)]
+    pub project: super::ProjectArgs,
     /// Also probe this port (a simulator's pty, a port the OS does not enumerate).
     /// Repeatable; NANOESP_PORTS (colon-separated) adds more.
     #[arg(long = "port", value_name = "PATH")]
@@ -116,11 +120,10 @@ pub fn plan_for(project: Option<&nanoesp_project::Project>) -> ProbePlan {
 }
 
 /// Runs `nanoesp ports`.
-pub fn run(
-    args: Args,
-    project: Option<&nanoesp_project::Project>,
-    ui: &Ui,
-) -> miette::Result<Outcome> {
+pub fn run(args: Args, ui: &Ui) -> miette::Result<Outcome> {
+    // Outside a project (or in a broken one) ports still works, with generic bauds.
+    let project = nanoesp_project::Project::open(&args.project.project).ok();
+    let project = project.as_ref();
     let plan = plan_for(project);
     if !args.no_probe {
         ui.status(
