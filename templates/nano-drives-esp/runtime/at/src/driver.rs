@@ -603,9 +603,9 @@ impl Driver {
                 self.join_code = code;
                 None
             }
-            Token::Ip { ip, ap } => {
+            Token::Ip { ap } => {
                 if ap == self.cfg.softap {
-                    self.ip = ip;
+                    self.ip = self.parser.ip();
                 }
                 None
             }

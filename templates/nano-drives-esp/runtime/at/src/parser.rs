@@ -73,10 +73,9 @@ pub enum Token {
     CipStatus(u8),
     /// `+CWJAP:<code>`: join failure code
     Cwjap(u8),
-    /// `+CIFSR:STAIP,"a.b.c.d"` (`ap` false) or `+CIFSR:APIP,...` (`ap` true)
+    /// `+CIFSR:STAIP,"a.b.c.d"` (`ap` false) or `+CIFSR:APIP,...` (`ap` true); the address
+    /// is read with [`Parser::ip`]
     Ip {
-        /// address
-        ip: [u8; 4],
         /// softAP interface
         ap: bool,
     },
@@ -114,6 +113,10 @@ impl Default for Parser {
         Self::new()
     }
 }
+
+/// Where the address starts in `+CIFSR:STAIP,"a.b.c.d"` and `+CIFSR:APIP,"a.b.c.d"`.
+const STA_IP_AT: usize = 14;
+const AP_IP_AT: usize = 13;
 
 fn starts(line: &[u8], p: PStr) -> bool {
     line.len() >= p.len() && p.eq_bytes(&line[..p.len()])
@@ -214,6 +217,18 @@ impl Parser {
             }
         }
         lens
+    }
+
+    /// The address on the last line, a `+CIFSR:STAIP` or `+CIFSR:APIP` (valid right after
+    /// [`Token::Ip`]).
+    pub fn ip(&self) -> [u8; 4] {
+        let line = self.line();
+        let at = if line.get(7) == Some(&b'S') {
+            STA_IP_AT
+        } else {
+            AP_IP_AT
+        };
+        parse_ip(line, at).unwrap_or([0; 4])
     }
 
     /// True while a length-counted payload is being handed out.
@@ -369,15 +384,11 @@ impl Parser {
                 return Token::Cwjap(n as u8);
             }
         }
-        if starts(line, pstr!(b"+CIFSR:STAIP,\"")) {
-            if let Some(ip) = parse_ip(line, 14) {
-                return Token::Ip { ip, ap: false };
-            }
+        if starts(line, pstr!(b"+CIFSR:STAIP,\"")) && parse_ip(line, STA_IP_AT).is_some() {
+            return Token::Ip { ap: false };
         }
-        if starts(line, pstr!(b"+CIFSR:APIP,\"")) {
-            if let Some(ip) = parse_ip(line, 13) {
-                return Token::Ip { ip, ap: true };
-            }
+        if starts(line, pstr!(b"+CIFSR:APIP,\"")) && parse_ip(line, AP_IP_AT).is_some() {
+            return Token::Ip { ap: true };
         }
         if starts(line, pstr!(b"AT version:")) {
             return Token::AtVersion;
@@ -521,19 +532,14 @@ mod tests {
             }
         }
         assert_eq!(lens, Some([236, 0, 0, 0, 7]));
-        assert_eq!(
-            tokens(b"+CIFSR:STAIP,\"192.168.1.20\"\r\n+CIFSR:APIP,\"192.168.4.1\"\r\n"),
-            [
-                Ip {
-                    ip: [192, 168, 1, 20],
-                    ap: false
-                },
-                Ip {
-                    ip: [192, 168, 4, 1],
-                    ap: true
-                }
-            ]
-        );
+        let mut p = Parser::new();
+        let mut ips = vec![];
+        for &b in b"+CIFSR:STAIP,\"192.168.1.20\"\r\n+CIFSR:APIP,\"192.168.4.1\"\r\n" {
+            if let Some(Ip { ap }) = p.feed(b) {
+                ips.push((p.ip(), ap));
+            }
+        }
+        assert_eq!(ips, [([192, 168, 1, 20], false), ([192, 168, 4, 1], true)]);
         assert_eq!(
             tokens(b"WIFI CONNECTED\r\nWIFI GOT IP\r\nWIFI DISCONNECT\r\nready\r\n"),
             [WifiConnected, WifiGotIp, WifiDisconnect, Ready]
