@@ -114,12 +114,13 @@ pub fn run(args: Args, ui: &Ui) -> miette::Result<Outcome> {
         .map(http::parse_duration)
         .transpose()
         .map_err(|e| miette::miette!(help = "Pass e.g. --soak 30s or --soak 2m.", "{e}"))?;
-    let target = match &args.url {
-        Some(u) => Some(Target::parse(u).map_err(|e| {
-            miette::miette!(help = "Pass e.g. --url http://192.168.1.50/.", "{e}")
-        })?),
-        None => None,
-    };
+    let target =
+        match &args.url {
+            Some(u) => Some(Target::parse(u).map_err(|e| {
+                miette::miette!(help = "Pass e.g. --url http://192.168.1.50/.", "{e}")
+            })?),
+            None => None,
+        };
     let mut checks = Vec::new();
     let mut diagnoses = Vec::new();
 
@@ -168,7 +169,10 @@ pub fn run(args: Args, ui: &Ui) -> miette::Result<Outcome> {
         Err(nanoesp_project::ProjectError::NotFound { dir }) if mode == "url" => {
             checks.push(Check::skip(
                 "project.config",
-                format!("no nanoesp.toml in {} (checking the URL only)", dir.display()),
+                format!(
+                    "no nanoesp.toml in {} (checking the URL only)",
+                    dir.display()
+                ),
             ));
             None
         }
@@ -244,7 +248,14 @@ pub fn run(args: Args, ui: &Ui) -> miette::Result<Outcome> {
                 "firmware.build",
                 "hardware: `nanoesp build` and `nanoesp flash` build and flash",
             ));
-            hardware(&args, project.as_ref(), &mut ev, &mut checks, &mut diagnoses, ui);
+            hardware(
+                &args,
+                project.as_ref(),
+                &mut ev,
+                &mut checks,
+                &mut diagnoses,
+                ui,
+            );
         }
     }
     if mode != "hardware" {
@@ -301,10 +312,7 @@ pub fn run(args: Args, ui: &Ui) -> miette::Result<Outcome> {
                             expected: Some(status.firmware.clone()),
                             busy_pause: Duration::from_millis(250),
                         };
-                        ui.status(
-                            "Loading",
-                            format!("{} parallel clients", args.clients),
-                        );
+                        ui.status("Loading", format!("{} parallel clients", args.clients));
                         let l = http::round(&target, &plan);
                         judge_load(&l, project.as_ref(), &mut checks, &mut diagnoses);
                         load = Some(l);
@@ -339,7 +347,13 @@ pub fn run(args: Args, ui: &Ui) -> miette::Result<Outcome> {
             },
         ));
     }
-    judge_firmware_and_esp(&ev, status.as_ref(), project.as_ref(), &mut checks, &mut diagnoses);
+    judge_firmware_and_esp(
+        &ev,
+        status.as_ref(),
+        project.as_ref(),
+        &mut checks,
+        &mut diagnoses,
+    );
 
     if let Some(b) = bench_guard {
         ev.sim_log = b.stop();
@@ -930,9 +944,10 @@ fn judge_firmware_and_esp(
             format!("running build {id} ({from}); the project has no .nanoesp/build.json"),
             "Run `nanoesp build` so doctor can tell whether the board runs the current build.",
         )),
-        (Some((id, from)), None) => {
-            checks.push(Check::ok("nano.firmware", format!("running build {id} ({from})")))
-        }
+        (Some((id, from)), None) => checks.push(Check::ok(
+            "nano.firmware",
+            format!("running build {id} ({from})"),
+        )),
         (None, _) => checks.push(Check::skip(
             "nano.firmware",
             "no banner and no status answer to read the build id from",
@@ -1044,10 +1059,7 @@ fn judge_firmware_and_esp(
     match facts {
         Some(f) if f.ready.is_some() => checks.push(Check::ok(
             "wifi.join",
-            format!(
-                "joined \"{ssid}\", IP {}",
-                f.ip().unwrap_or("?")
-            ),
+            format!("joined \"{ssid}\", IP {}", f.ip().unwrap_or("?")),
         )),
         Some(f) if !f.join_failures.is_empty() => {
             let last = f.join_failures.last().expect("not empty");
@@ -1084,7 +1096,10 @@ fn judge_firmware_and_esp(
             format!("joining \"{ssid}\" without a result"),
             "Check the access point is up and in range (2.4 GHz only), and the SSID and password.",
         )),
-        _ => checks.push(Check::skip("wifi.join", "no console line and no status answer")),
+        _ => checks.push(Check::skip(
+            "wifi.join",
+            "no console line and no status answer",
+        )),
     }
 }
 
@@ -1103,8 +1118,7 @@ fn join_advice(code: u8, ssid: &str) -> String {
 fn judge_logs(ev: &Evidence, diagnoses: &mut Vec<Diagnosis>) {
     let facts = ev.console.as_ref();
     let busy = facts.map_or(0, |f| f.busy)
-        + ev
-            .sim_log
+        + ev.sim_log
             .lines()
             .filter(|l| l.contains("busy p") || l.contains("busy s"))
             .count();

@@ -76,6 +76,8 @@ pub struct ConsoleFacts {
     pub banner: Option<BannerFields>,
     /// Banners seen (each one is a Nano reset).
     pub banners: usize,
+    /// `probing ESP (AT)` lines.
+    pub probing: usize,
     /// `ESP AT version <v>`.
     pub at_version: Option<String>,
     /// The AT 2.x warning was printed.
@@ -159,6 +161,8 @@ impl ConsoleFacts {
             self.join_failures.push(JoinFailure { code, reason });
         } else if msg.starts_with("ESP reset detected") {
             self.esp_resets += 1;
+        } else if msg.starts_with("probing ESP") {
+            self.probing += 1;
         } else if msg.starts_with("wifi disconnected") {
             self.wifi_lost += 1;
         } else if let Some(url) = msg.strip_prefix("ready ") {

@@ -95,7 +95,11 @@ pub fn avr(os: Os) -> [Check; 2] {
     };
     let gcc = match toolchain::check_avr_gcc() {
         Ok(v) => Check::ok("toolchain.avr-gcc", format!("{v}, avr-libc found")),
-        Err(e) => Check::fail("toolchain.avr-gcc", e.to_string(), install_hint("avr-gcc", os)),
+        Err(e) => Check::fail(
+            "toolchain.avr-gcc",
+            e.to_string(),
+            install_hint("avr-gcc", os),
+        ),
     };
     [route, gcc]
 }
@@ -209,7 +213,10 @@ pub fn arduino_cli(esp_master: bool, os: Os) -> Check {
                 .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
                 .unwrap_or_default();
             if cores.contains("esp8266:esp8266") {
-                Check::ok("toolchain.arduino-cli", format!("{v}, esp8266 core installed"))
+                Check::ok(
+                    "toolchain.arduino-cli",
+                    format!("{v}, esp8266 core installed"),
+                )
             } else {
                 Check::fail(
                     "toolchain.arduino-cli",

@@ -2,6 +2,7 @@
 
 mod build;
 mod config;
+mod doctor;
 mod flash;
 mod helpers;
 mod new;
