@@ -154,29 +154,7 @@ pub fn run(args: Args, ui: &Ui) -> miette::Result<Outcome> {
             args.esp
         ),
     );
-    let mut child = Command::new(&sim)
-        .args(&sim_args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .into_diagnostic()
-        .wrap_err_with(|| format!("cannot start {}", sim.display()))?;
-    leave_interrupts_to_children();
-    let stdout = child.stdout.take().expect("piped");
-    for line in std::io::BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
-    {
-        if let Some(url) = line.strip_prefix("nanoesp-sim: serving ") {
-            ui.status("Serving", url);
-            ui.out(format!("open {url}"));
-        } else if let Some(rest) = line.strip_prefix("nanoesp-sim: ") {
-            ui.status("Bench", rest);
-        } else {
-            ui.out(format!("nano | {line}"));
-        }
-    }
-    let status = child.wait().into_diagnostic()?;
+    let status = relay(&sim, &sim_args, ui)?;
     match status.code() {
         Some(0) => Ok(Outcome::Ok),
         Some(1) => Err(miette::miette!(
@@ -283,8 +261,24 @@ fn run_with_bootloader(args: Args, ui: &Ui) -> miette::Result<Outcome> {
             console.display()
         ),
     );
-    let mut child = Command::new(&sim)
-        .args(&sim_args)
+    let status = relay(&sim, &sim_args, ui)?;
+    drop(adapter);
+    match status.code() {
+        Some(0) | None => Ok(Outcome::Ok),
+        Some(code) => Err(miette::miette!("the simulator failed (exit code {code})")),
+    }
+}
+
+/// Runs `nanoesp-sim` with `sim_args` until it ends, turning its stdout into our output:
+/// the serving URL (`open URL` on stdout, what scripts wait for), bench notes as status
+/// lines, the Nano's console as `nano | ...`.
+fn relay(
+    sim: &std::path::Path,
+    sim_args: &[String],
+    ui: &Ui,
+) -> miette::Result<std::process::ExitStatus> {
+    let mut child = Command::new(sim)
+        .args(sim_args)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -305,12 +299,7 @@ fn run_with_bootloader(args: Args, ui: &Ui) -> miette::Result<Outcome> {
             ui.out(format!("nano | {line}"));
         }
     }
-    let status = child.wait().into_diagnostic()?;
-    drop(adapter);
-    match status.code() {
-        Some(0) | None => Ok(Outcome::Ok),
-        Some(code) => Err(miette::miette!("the simulator failed (exit code {code})")),
-    }
+    child.wait().into_diagnostic()
 }
 
 /// Ctrl-C reaches the whole process group: the simulator (and adapter) save their flash

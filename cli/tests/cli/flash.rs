@@ -277,26 +277,9 @@ fn flash_refuses_esp_at_2_without_force() {
 fn an_esp_that_is_not_in_download_mode_is_a_clear_error() {
     let tmp = scratch();
     let dir = new_project(tmp.path(), "silent", &[]);
-    let pty = tmp.path().join("esp");
-    let mut cmd = std::process::Command::new(sim_binary());
-    cmd.args(["esp-adapter", "--rom-faults", "silent", "--pty"])
-        .arg(&pty)
-        .stdout(Stdio::null())
-        .process_group(0);
-    let _adapter = Running::new(cmd.spawn().unwrap());
-    wait_for_path(&pty, 20);
+    let (_adapter, pty) = esp_adapter(tmp.path(), &["--rom-faults", "silent"]);
     let at = fake_at_firmware(tmp.path());
-    let out = flash(
-        &dir,
-        &[
-            "--only",
-            "esp",
-            "--esp-port",
-            pty.to_str().unwrap(),
-            "--at-firmware",
-            at.to_str().unwrap(),
-        ],
-    );
+    let out = flash_esp(&dir, &pty, &at);
     let text = all_output(&out);
     assert!(!out.status.success(), "{text}");
     assert!(text.contains("not in download mode"), "{text}");
@@ -311,33 +294,9 @@ fn an_esp_that_is_not_in_download_mode_is_a_clear_error() {
 fn an_esp_booting_from_flash_gets_the_gpio0_advice_from_its_rom_banner() {
     let tmp = scratch();
     let dir = new_project(tmp.path(), "bootflash", &["--esp", "esp01"]);
-    let pty = tmp.path().join("esp");
-    let mut cmd = std::process::Command::new(sim_binary());
-    cmd.args([
-        "esp-adapter",
-        "--boot",
-        "flash",
-        "--flash-size",
-        "1M",
-        "--pty",
-    ])
-    .arg(&pty)
-    .stdout(Stdio::null())
-    .process_group(0);
-    let _adapter = Running::new(cmd.spawn().unwrap());
-    wait_for_path(&pty, 20);
+    let (_adapter, pty) = esp_adapter(tmp.path(), &["--boot", "flash", "--flash-size", "1M"]);
     let at = fake_at_firmware(tmp.path());
-    let out = flash(
-        &dir,
-        &[
-            "--only",
-            "esp",
-            "--esp-port",
-            pty.to_str().unwrap(),
-            "--at-firmware",
-            at.to_str().unwrap(),
-        ],
-    );
+    let out = flash_esp(&dir, &pty, &at);
     let text = all_output(&out);
     assert!(!out.status.success(), "{text}");
     // ESP-01: no auto-reset, so the steps are shown before connecting
@@ -360,19 +319,20 @@ fn provision_stores_the_wifi_credentials_without_printing_the_password() {
     let mut image = vec![0xff; 4 * 1024 * 1024];
     image[0] = 0xe9;
     std::fs::write(&flash_file, image).unwrap();
-    let pty = tmp.path().join("esp");
-    let mut cmd = std::process::Command::new(sim_binary());
-    cmd.args(["esp-adapter", "--boot", "flash", "--ap-ssid", "lab \"5\",x"])
-        .arg("--ap-password-file")
-        .arg(dir.join("secrets.toml"))
-        .arg("--flash-file")
-        .arg(&flash_file)
-        .arg("--pty")
-        .arg(&pty)
-        .stdout(Stdio::null())
-        .process_group(0);
-    let _adapter = Running::new(cmd.spawn().unwrap());
-    wait_for_path(&pty, 20);
+    let secrets = dir.join("secrets.toml");
+    let (_adapter, pty) = esp_adapter(
+        tmp.path(),
+        &[
+            "--boot",
+            "flash",
+            "--ap-ssid",
+            "lab \"5\",x",
+            "--ap-password-file",
+            secrets.to_str().unwrap(),
+            "--flash-file",
+            flash_file.to_str().unwrap(),
+        ],
+    );
     let out = flash(
         &dir,
         &[
@@ -387,6 +347,36 @@ fn provision_stores_the_wifi_credentials_without_printing_the_password() {
     assert!(out.status.success(), "{text}");
     assert!(text.contains("stored (AT+CWJAP_DEF)"), "{text}");
     assert!(!text.contains("secret"), "password printed: {text}");
+}
+
+/// `nanoesp-sim esp-adapter` with `args` on a pty in `dir`; the running adapter and the pty.
+fn esp_adapter(dir: &Path, args: &[&str]) -> (Running, PathBuf) {
+    let pty = dir.join("esp");
+    let mut cmd = std::process::Command::new(sim_binary());
+    cmd.arg("esp-adapter")
+        .args(args)
+        .arg("--pty")
+        .arg(&pty)
+        .stdout(Stdio::null())
+        .process_group(0);
+    let running = Running::new(cmd.spawn().unwrap());
+    wait_for_path(&pty, 20);
+    (running, pty)
+}
+
+/// `nanoesp flash --only esp` of the AT firmware `at` through `port`.
+fn flash_esp(dir: &Path, port: &Path, at: &Path) -> std::process::Output {
+    flash(
+        dir,
+        &[
+            "--only",
+            "esp",
+            "--esp-port",
+            port.to_str().unwrap(),
+            "--at-firmware",
+            at.to_str().unwrap(),
+        ],
+    )
 }
 
 /// The report's text without miette's line wrapping and gutter.
@@ -408,14 +398,7 @@ fn sim_binary() -> PathBuf {
 #[test]
 fn a_port_another_program_holds_is_reported_not_taken() {
     let tmp = scratch();
-    let pty = tmp.path().join("esp");
-    let mut cmd = std::process::Command::new(sim_binary());
-    cmd.args(["esp-adapter", "--pty"])
-        .arg(&pty)
-        .stdout(Stdio::null())
-        .process_group(0);
-    let _adapter = Running::new(cmd.spawn().unwrap());
-    wait_for_path(&pty, 20);
+    let (_adapter, pty) = esp_adapter(tmp.path(), &[]);
     // a serial monitor left open elsewhere
     let mut holder = std::process::Command::new("sleep")
         .arg("30")
