@@ -166,12 +166,18 @@ impl Request {
                     if self.token_len == 0 {
                         return self.fail(Status::BadRequest);
                     }
-                    self.method = match &self.path[..self.token_len as usize] {
-                        b"GET" => Method::Get,
-                        b"HEAD" => Method::Head,
-                        b"POST" => Method::Post,
-                        b"PUT" => Method::Put,
-                        _ => Method::Other,
+                    let token = &self.path[..self.token_len as usize];
+                    let is = |name: crate::PStr| name.eq_bytes(token);
+                    self.method = if is(crate::pstr!(b"GET")) {
+                        Method::Get
+                    } else if is(crate::pstr!(b"HEAD")) {
+                        Method::Head
+                    } else if is(crate::pstr!(b"POST")) {
+                        Method::Post
+                    } else if is(crate::pstr!(b"PUT")) {
+                        Method::Put
+                    } else {
+                        Method::Other
                     };
                     self.token_len = 0;
                     self.state = State::Target;
