@@ -311,13 +311,26 @@ fn flash_nano(
             &mut bars,
         )
     };
-    let (report, used) = match attempt(&board) {
-        Ok(report) => (report, board.clone()),
-        Err(NanoError::NotInSync { .. }) if other_bootloader(catalog, &board).is_some() => {
-            let other = other_bootloader(catalog, &board).expect("checked").clone();
+    // One get-sync per baud (about a second each) spares a full avrdude run at the wrong
+    // baud (ten retries); if the probes are inconclusive, avrdude's own failure decides.
+    let mut first = board.clone();
+    if let Some(other) = other_bootloader(catalog, &board)
+        && !nanoesp_flash::ports::probe_stk500(port, board.upload_baud).unwrap_or(true)
+        && nanoesp_flash::ports::probe_stk500(port, other.upload_baud).unwrap_or(false)
+    {
+        ui.warn(format!(
+            "no {} bootloader answered at {} baud, the {} bootloader did at {} baud",
+            board.bootloader, board.upload_baud, other.bootloader, other.upload_baud
+        ));
+        first = other.clone();
+    }
+    let (report, used) = match attempt(&first) {
+        Ok(report) => (report, first.clone()),
+        Err(NanoError::NotInSync { .. }) if other_bootloader(catalog, &first).is_some() => {
+            let other = other_bootloader(catalog, &first).expect("checked").clone();
             ui.warn(format!(
                 "no {} bootloader answered at {} baud; trying the {} bootloader ({} baud)",
-                board.bootloader, board.upload_baud, other.bootloader, other.upload_baud
+                first.bootloader, first.upload_baud, other.bootloader, other.upload_baud
             ));
             match attempt(&other) {
                 Ok(report) => (report, other),
@@ -329,7 +342,7 @@ fn flash_nano(
                                 programmer.",
                         "neither Nano bootloader answered on {} ({} baud nor {} baud)\n{log}",
                         port.display(),
-                        board.upload_baud,
+                        first.upload_baud,
                         other.upload_baud
                     ));
                 }
