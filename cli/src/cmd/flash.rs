@@ -92,6 +92,12 @@ pub fn run(args: Args, ui: &Ui) -> miette::Result<Outcome> {
     let snapshot = project.clone();
     let mut ports = PortResolver::new(&snapshot, &args);
     if do_nano {
+        if project.config.link.kind == nanoesp_project::model::LinkKind::Usart {
+            ui.warn(
+                "the ESP link is on D0/D1, which the USB bootloader also uses: disconnect the \
+                 ESP's TX from D0 while flashing, or the upload may fail",
+            );
+        }
         let port = ports.resolve(Chip::Nano, ui)?;
         let elf = super::build::build(&project, ui)?.elf;
         flash_nano(&mut project, &catalog, &elf, &port, args.yes, ui)?;
