@@ -122,16 +122,23 @@ fn starts(line: &[u8], p: PStr) -> bool {
     line.len() >= p.len() && p.eq_bytes(&line[..p.len()])
 }
 
-/// Parses a decimal number at `line[i..]`; returns (value, index after it). `-1` gives 0.
-fn number(line: &[u8], mut i: usize) -> Option<(u16, usize)> {
+/// The decimal number at `line[i..]`, if there is one. `-1` gives 0.
+fn number(line: &[u8], i: usize) -> Option<u16> {
+    let (v, end) = scan_number(line, i);
+    (end != i).then_some(v)
+}
+
+/// Scans a decimal number at `line[i..]`: (value, index after it), the index staying `i`
+/// when there is none (a plain pair is cheaper to return than an `Option` of one on the AVR).
+/// `-1` gives 0.
+fn scan_number(line: &[u8], mut i: usize) -> (u16, usize) {
     if line.get(i) == Some(&b'-') {
         i += 1;
         while line.get(i).is_some_and(|b| b.is_ascii_digit()) {
             i += 1;
         }
-        return Some((0, i));
+        return (0, i);
     }
-    let start = i;
     // Saturates at u16::MAX. Plain 16-bit arithmetic: on the AVR, 32-bit multiplication (and
     // `checked_mul`, which widens) calls a library routine.
     let mut v: u16 = 0;
@@ -146,11 +153,7 @@ fn number(line: &[u8], mut i: usize) -> Option<(u16, usize)> {
         };
         i += 1;
     }
-    if i == start {
-        None
-    } else {
-        Some((v, i))
-    }
+    (v, i)
 }
 
 fn link_id(b: u8) -> Option<u8> {
@@ -170,8 +173,8 @@ fn parse_ip(line: &[u8], mut i: usize) -> Option<[u8; 4]> {
             }
             i += 1;
         }
-        let (v, next) = number(line, i)?;
-        if v > 255 {
+        let (v, next) = scan_number(line, i);
+        if next == i || v > 255 {
             return None;
         }
         *octet = v as u8;
@@ -208,13 +211,12 @@ impl Parser {
                 }
                 i += 1;
             }
-            match number(line, i) {
-                Some((v, next)) => {
-                    *l = v;
-                    i = next;
-                }
-                None => break,
+            let (v, next) = scan_number(line, i);
+            if next == i {
+                break;
             }
+            *l = v;
+            i = next;
         }
         lens
     }
@@ -287,7 +289,7 @@ impl Parser {
             if line.get(6) != Some(&b',') {
                 return None;
             }
-            let (len, _) = number(line, 7)?;
+            let len = number(line, 7)?;
             self.len = 0;
             self.remaining = len;
             return Some(Token::IpdData { id, len });
@@ -298,14 +300,14 @@ impl Parser {
         if !(v17 || v2) {
             return None;
         }
-        let n = number(line, 13)?;
-        // The number must end right at the separator just received.
-        if n.1 != line.len() - 1 {
+        let (n, end) = scan_number(line, 13);
+        // There must be a number, ending right at the separator just received.
+        if end == 13 || end != line.len() - 1 {
             return None;
         }
         self.len = 0;
-        self.remaining = n.0;
-        Some(Token::RecvData(n.0))
+        self.remaining = n;
+        Some(Token::RecvData(n))
     }
 
     #[inline(never)]
@@ -355,14 +357,14 @@ impl Parser {
         }
         if starts(line, pstr!(b"+IPD,")) {
             if let (Some(id), Some(b',')) = (line.get(5).and_then(|&b| link_id(b)), line.get(6)) {
-                if let Some((len, _)) = number(line, 7) {
+                if let Some(len) = number(line, 7) {
                     return Token::IpdNotice { id, len };
                 }
             }
             return Token::Other;
         }
         if starts(line, pstr!(b"Recv ")) {
-            if let Some((n, _)) = number(line, 5) {
+            if let Some(n) = number(line, 5) {
                 return Token::Recv(n);
             }
         }
@@ -375,12 +377,12 @@ impl Parser {
             }
         }
         if starts(line, pstr!(b"STATUS:")) {
-            if let Some((n, _)) = number(line, 7) {
+            if let Some(n) = number(line, 7) {
                 return Token::Status(n as u8);
             }
         }
         if starts(line, pstr!(b"+CWJAP:")) {
-            if let Some((n, _)) = number(line, 7) {
+            if let Some(n) = number(line, 7) {
                 return Token::Cwjap(n as u8);
             }
         }
