@@ -7,7 +7,9 @@
 //!   banner, and the server at the IP the firmware reports (or `--url`);
 //! - `--sim`: builds the project and starts a private virtual bench, reading the console
 //!   from power-on ([`crate::doctor::bench`]);
-//! - `--url URL`: only the server (and, in a project, whether it runs the last build).
+//! - `--url URL`: only the server (and, in a project, whether it runs the last build);
+//!   with `--nano-port`/`--esp-port` it is hardware mode with the server at URL instead of
+//!   the address the console reports (a bench's bridge, a port-forward).
 //!
 //! The checks and the report live in [`crate::doctor`]; this module gathers evidence,
 //! judges it and renders the report (one line per check, or `--json`).
@@ -45,7 +47,7 @@ pub struct Args {
     #[arg(long, conflicts_with_all = ["url", "nano_port", "esp_port"])]
     pub sim: bool,
     /// Check only this server (e.g. http://192.168.1.50/), plus, in a project, whether it
-    /// runs the last build.
+    /// runs the last build. With --nano-port/--esp-port: the server of that hardware.
     #[arg(long, value_name = "URL")]
     pub url: Option<String>,
     /// Parallel clients of the concurrency check.
@@ -101,9 +103,10 @@ struct Evidence {
 pub fn run(args: Args, ui: &Ui) -> miette::Result<Outcome> {
     let started = Instant::now();
     let os = Os::detect();
+    // --url alone checks a server; with a port it names the server of the hardware checked.
     let mode = if args.sim {
         "sim"
-    } else if args.url.is_some() {
+    } else if args.url.is_some() && args.nano_port.is_none() && args.esp_port.is_none() {
         "url"
     } else {
         "hardware"
@@ -489,18 +492,38 @@ fn hardware(
             "Probing",
             "serial ports (this resets boards with auto-reset)",
         );
-        let found = super::ports::scan(
-            &super::ports::extra_ports(&[], project.map(Project::dir)),
-            &plan,
-            true,
-        );
-        for f in found {
-            let Some(id) = f.identity else { continue };
+        // Every other port, probed in parallel (the ones named on the command line are
+        // not probed twice: each probe resets the board).
+        let known: Vec<PathBuf> = nano_port.iter().chain(esp_port.iter()).cloned().collect();
+        let candidates: Vec<PathBuf> =
+            ports::list(&super::ports::extra_ports(&[], project.map(Project::dir)))
+                .into_iter()
+                .map(|p| p.path)
+                .filter(|p| !known.contains(p))
+                .collect();
+        let found: Vec<(PathBuf, Option<Identity>)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = candidates
+                .into_iter()
+                .map(|path| {
+                    let identify = &identify;
+                    scope.spawn(move || {
+                        let id = identify(&path).ok();
+                        (path, id)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .filter_map(|h| h.join().ok())
+                .collect()
+        });
+        for (path, id) in found {
+            let Some(id) = id else { continue };
             if nano_port.is_none() && id.is_nano() {
-                nano_port = Some(f.port.path.clone());
+                nano_port = Some(path);
                 nano = Some(Ok(id));
             } else if esp_port.is_none() && id.is_esp() {
-                esp_port = Some(f.port.path.clone());
+                esp_port = Some(path);
                 esp = Some(Ok(id));
             }
         }
@@ -632,7 +655,7 @@ fn hardware(
             }) {
                 Ok(lines) => {
                     let facts = ConsoleFacts::from_lines(lines.iter().map(String::as_str));
-                    if ev.url.is_none()
+                    if args.url.is_none()
                         && let Some(u) = &facts.ready
                     {
                         ev.url = Some(u.clone());

@@ -350,3 +350,117 @@ fn invalid_config_fails_with_its_location() {
     );
     assert_eq!(check(&report, "server.status")["status"], "skip");
 }
+
+/// `nanoesp sim --bootloader NAME --esp-adapter auto` (real time: bootloader timeouts are
+/// wall-clock); the running bench and a channel that yields the URL once firmware serves.
+fn bootloader_bench(dir: &Path, bootloader: &str) -> (Running, std::sync::mpsc::Receiver<String>) {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("nanoesp"));
+    cmd.args([
+        "sim",
+        "--bootloader",
+        bootloader,
+        "--esp-adapter",
+        "auto",
+        "--http",
+        "127.0.0.1:0",
+        "--project",
+    ])
+    .arg(dir)
+    .env("CI", "true")
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null())
+    .process_group(0);
+    let mut child = cmd.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(url) = line.strip_prefix("open ") {
+                let _ = tx.send(url.to_string());
+            }
+        }
+    });
+    let running = Running::new(child);
+    wait_for_path(&dir.join(".nanoesp/sim/nano"), 60);
+    wait_for_path(&dir.join(".nanoesp/sim/esp"), 60);
+    (running, rx)
+}
+
+#[test]
+fn hardware_mode_identifies_both_ports_reads_the_console_and_spots_the_old_bootloader() {
+    let tmp = scratch();
+    let dir = new_project(tmp.path(), "hw", &["--nano", "nano"]);
+    // An old Nano (ATmegaBOOT, 57600) and an ESP8266 adapter in download mode.
+    let (_bench, serving) = bootloader_bench(&dir, "atmegaboot");
+    let out = nanoesp()
+        .args(["flash", "--only", "nano", "--yes", "--project"])
+        .arg(&dir)
+        .env("CARGO_TARGET_DIR", avr_target_dir())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", all_output(&out));
+    let url = serving
+        .recv_timeout(Duration::from_secs(120))
+        .expect("the flashed firmware never served");
+    // The project claims a new Nano again.
+    nanoesp()
+        .args(["config", "set", "nano.board", "nano", "--project"])
+        .arg(&dir)
+        .assert()
+        .success();
+    let nano = dir.join(".nanoesp/sim/nano");
+    let esp = dir.join(".nanoesp/sim/esp");
+    let (code, report) = doctor_json(
+        &dir,
+        &[
+            "--nano-port",
+            nano.to_str().unwrap(),
+            "--esp-port",
+            esp.to_str().unwrap(),
+            "--url",
+            &url,
+        ],
+    );
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["mode"], "hardware");
+    let nano_check = check(&report, "ports.nano");
+    assert_eq!(nano_check["status"], "warn", "{report:#}");
+    assert!(
+        nano_check["value"]
+            .as_str()
+            .unwrap()
+            .contains("ATmegaBOOT, 57600")
+    );
+    let d = diagnosis(&report, "bootloader").expect("bootloader diagnosis");
+    assert!(
+        d["advice"]
+            .as_str()
+            .unwrap()
+            .contains("nano.board nano-old")
+    );
+    let esp_check = check(&report, "ports.esp");
+    assert_eq!(esp_check["status"], "warn", "{report:#}");
+    assert!(
+        esp_check["value"]
+            .as_str()
+            .unwrap()
+            .contains("download mode")
+    );
+    let d = diagnosis(&report, "rom-banner").expect("rom-banner diagnosis");
+    assert!(
+        d["summary"].as_str().unwrap().contains("boot mode (1,7)"),
+        "{d:#}"
+    );
+    assert!(d["advice"].as_str().unwrap().contains("download"));
+    // The console was read after the reset that opening it causes.
+    for id in [
+        "nano.console",
+        "nano.firmware",
+        "esp.at",
+        "wifi.join",
+        "server.status",
+        "server.concurrency",
+    ] {
+        assert_eq!(check(&report, id)["status"], "ok", "{id}: {report:#}");
+    }
+}
