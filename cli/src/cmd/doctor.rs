@@ -512,10 +512,7 @@ fn hardware(
                     })
                 })
                 .collect();
-            handles
-                .into_iter()
-                .filter_map(|h| h.join().ok())
-                .collect()
+            handles.into_iter().filter_map(|h| h.join().ok()).collect()
         });
         for (path, id) in found {
             let Some(id) = id else { continue };
