@@ -72,6 +72,12 @@ pub struct Args {
     /// --sim: far end of the link (emu or none), for fault drills.
     #[arg(long, default_value = "emu", hide = true)]
     pub bench_esp: String,
+    /// --sim: emulated AT firmware (at17 or at2).
+    #[arg(long, default_value = "at17", hide = true)]
+    pub bench_esp_profile: String,
+    /// --sim: emulator faults (none, realistic or faults).
+    #[arg(long, default_value = "none", hide = true)]
+    pub bench_esp_faults: String,
     /// --sim: SSID of the emulated access point instead of the project's.
     #[arg(long, hide = true)]
     pub bench_ap_ssid: Option<String>,
@@ -410,6 +416,10 @@ fn start_bench(
     run_args.extend([
         "--esp".into(),
         args.bench_esp.clone(),
+        "--esp-profile".into(),
+        args.bench_esp_profile.clone(),
+        "--esp-faults".into(),
+        args.bench_esp_faults.clone(),
         "--http".into(),
         "127.0.0.1:0".into(),
         "--seed".into(),
@@ -1001,7 +1011,7 @@ fn judge_firmware_and_esp(
             diagnoses.push(Diagnosis {
                 id: "at2-gpio",
                 summary: format!("the ESP runs AT {v}, which is not reliable on an ESP8266"),
-                advice: "ESP-AT 2.x for ESP8266 listens for AT commands on GPIO13/GPIO15 (UART0 swapped), not on TX/RX: nothing you send on TX/RX arrives. Flash NonOS AT 1.7.4 or newer (`nanoesp flash --only esp`).".into(),
+                advice: "ESP-AT 2.x for ESP8266 (no longer maintained) puts the AT port on GPIO13 (RX) / GPIO15 (TX) in its default builds, so a Nano wired to TX/RX gets no answer, and builds that do answer there handle several links poorly. Flash NonOS AT 1.7.4 or newer (`nanoesp flash --only esp`).".into(),
             });
         }
         (Some(v), _) => checks.push(Check::ok("esp.at", format!("AT {v}"))),

@@ -226,6 +226,20 @@ fn wifi_join_failure_names_the_missing_access_point() {
 }
 
 #[test]
+fn at_2_on_the_esp_is_a_warning_with_the_gpio_advice() {
+    let tmp = scratch();
+    let dir = new_project(tmp.path(), "at2", &[]);
+    let (code, report) = doctor_json(&dir, &["--sim", "--bench-esp-profile", "at2"]);
+    // It still serves: a warning, not a failure.
+    assert_eq!(code, 0, "{report:#}");
+    let at = check(&report, "esp.at");
+    assert_eq!(at["status"], "warn", "{report:#}");
+    assert!(at["value"].as_str().unwrap().contains("AT 2."));
+    let d = diagnosis(&report, "at2-gpio").expect("at2-gpio diagnosis");
+    assert!(d["advice"].as_str().unwrap().contains("GPIO13"));
+}
+
+#[test]
 fn server_down_fails_the_status_check() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/", listener.local_addr().unwrap());
