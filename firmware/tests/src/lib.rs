@@ -173,11 +173,11 @@ impl Bench {
             let k = self.server.poll_uart_tx(&mut buf[..room]);
             self.tx_queue.extend(&buf[..k]);
         }
-        if self.tx_queue.is_empty() {
-            if let Some(baud) = self.server.poll_baud() {
-                self.baud = baud;
-                self.byte_us = 10_000_000 / baud as u64;
-            }
+        if self.tx_queue.is_empty()
+            && let Some(baud) = self.server.poll_baud()
+        {
+            self.baud = baud;
+            self.byte_us = 10_000_000 / baud as u64;
         }
         let mut buf = [0u8; 32];
         let k = self.server.poll_console(&mut buf);
