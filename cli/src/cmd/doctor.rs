@@ -1203,3 +1203,43 @@ fn render(report: &Report, json: bool, ui: &Ui) -> miette::Result<()> {
     ));
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resets_and_busy_storms_are_diagnosed_from_the_logs() {
+        let console = b"nanoesp 1a2b3c4d board=nano esp=esp12e link=soft baud=38400 ssid=x\r\n\
+            nanoesp: ESP reset detected, re-initialising\r\n\
+            nanoesp: ESP reset detected, re-initialising\r\n";
+        let ev = Evidence {
+            console: Some(ConsoleFacts::from_bytes(console)),
+            sim_log: "<-- busy p...\n<-- busy p...\n<-- busy s...\n".into(),
+            ..Evidence::default()
+        };
+        let mut diagnoses = Vec::new();
+        judge_logs(&ev, &mut diagnoses);
+        let ids: Vec<&str> = diagnoses.iter().map(|d| d.id).collect();
+        assert_eq!(ids, ["busy-storm", "esp-resets"]);
+        assert!(diagnoses[1].advice.contains("3.3 V regulator"));
+        // One reset and two busy lines are not a pattern yet.
+        let ev = Evidence {
+            console: Some(ConsoleFacts::from_bytes(
+                b"nanoesp: ESP reset detected, re-initialising\r\nbusy p...\r\nbusy p...\r\n",
+            )),
+            ..Evidence::default()
+        };
+        let mut diagnoses = Vec::new();
+        judge_logs(&ev, &mut diagnoses);
+        assert!(diagnoses.is_empty(), "{diagnoses:?}");
+    }
+
+    #[test]
+    fn join_codes_get_their_own_advice() {
+        assert!(join_advice(2, "x").contains("wifi.password"));
+        assert!(join_advice(3, "lab").contains("\"lab\""));
+        assert!(join_advice(1, "x").contains("2.4 GHz"));
+        assert!(join_advice(4, "x").contains("refused"));
+    }
+}
