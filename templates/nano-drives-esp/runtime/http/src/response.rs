@@ -3,9 +3,8 @@
 //! Bodies are written by the caller's render function into the same [`Window`]; the caller
 //! measures the body first (see [`crate::sink::measure`]) so `Content-Length` is exact.
 
-use crate::progmem::PStr;
 use crate::pstr;
-use crate::sink::{put_p, put_u16, Window};
+use crate::sink::{put_nth, put_p, put_u16, Window};
 
 /// The statuses the firmware sends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,23 +46,9 @@ impl Status {
     }
 
     /// Writes the reason phrase.
-    #[inline(never)]
     pub fn put_reason(self, s: &mut Window) {
-        // All phrases in one flash string, in declaration order, each ended by `\n`: one
-        // loop instead of a `match` of ten pointer loads.
-        let phrases = pstr!(b"OK\nBad Request\nForbidden\nNot Found\nMethod Not Allowed\nRequest Timeout\nContent Too Large\nURI Too Long\nRequest Header Fields Too Large\nService Unavailable\n");
-        let mut skip = self as u8;
-        for i in 0..phrases.len() {
-            let b = phrases.get(i);
-            if b == b'\n' {
-                if skip == 0 {
-                    return;
-                }
-                skip -= 1;
-            } else if skip == 0 {
-                s.put(b);
-            }
-        }
+        // One phrase per variant, in declaration order.
+        put_nth(s, pstr!(b"OK\nBad Request\nForbidden\nNot Found\nMethod Not Allowed\nRequest Timeout\nContent Too Large\nURI Too Long\nRequest Header Fields Too Large\nService Unavailable\n"), self as u8);
     }
 
     /// True for 4xx/5xx.
@@ -84,12 +69,13 @@ pub enum ContentType {
 }
 
 impl ContentType {
-    fn text(self) -> PStr {
-        match self {
-            ContentType::Html => pstr!(b"text/html; charset=utf-8"),
-            ContentType::Json => pstr!(b"application/json"),
-            ContentType::Text => pstr!(b"text/plain; charset=utf-8"),
-        }
+    fn put(self, s: &mut Window) {
+        // One type per variant, in declaration order.
+        put_nth(
+            s,
+            pstr!(b"text/html; charset=utf-8\napplication/json\ntext/plain; charset=utf-8\n"),
+            self as u8,
+        );
     }
 }
 
@@ -101,7 +87,7 @@ pub fn write_head(s: &mut Window, status: Status, ctype: ContentType, content_le
     s.put(b' ');
     status.put_reason(s);
     put_p(s, pstr!(b"\r\nContent-Type: "));
-    put_p(s, ctype.text());
+    ctype.put(s);
     put_p(s, pstr!(b"\r\nContent-Length: "));
     put_u16(s, content_length);
     put_p(

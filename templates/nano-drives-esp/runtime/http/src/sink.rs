@@ -129,6 +129,24 @@ pub fn put_u32(s: &mut Window, v: u32) {
     s.put(b'0' + v as u8);
 }
 
+/// Puts entry `n` of `list`, a flash string of entries each ended by `\n` (one loop instead
+/// of a `match` of pointers for each set of phrases).
+#[inline(never)]
+pub fn put_nth(s: &mut Window, list: PStr, n: u8) {
+    let mut skip = n;
+    for i in 0..list.len() {
+        let b = list.get(i);
+        if b == b'\n' {
+            if skip == 0 {
+                return;
+            }
+            skip -= 1;
+        } else if skip == 0 {
+            s.put(b);
+        }
+    }
+}
+
 /// Puts `v` in decimal (one number writer for every width keeps the firmware small).
 #[inline(never)]
 pub fn put_u16(s: &mut Window, v: u16) {

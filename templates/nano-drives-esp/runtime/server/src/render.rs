@@ -5,7 +5,9 @@
 
 use crate::{Config, Snapshot};
 use nanoesp_http::pstr;
-use nanoesp_http::sink::{put_html_byte, put_ip, put_json_byte, put_p, put_u16, put_u32, Window};
+use nanoesp_http::sink::{
+    put_html_byte, put_ip, put_json_byte, put_nth, put_p, put_u16, put_u32, Window,
+};
 use nanoesp_http::{ContentType, PStr, Status};
 
 /// What a response carries.
@@ -181,15 +183,11 @@ pub fn line(s: &mut Window, line: Line, cfg: &Config, version: &[u8], ip: [u8; 4
             }
             Line::JoinFailed { code, retry_s } => {
                 put_p(s, pstr!(b"join failed: "));
-                put_p(
+                let known = if (1..=4).contains(&code) { code } else { 0 };
+                put_nth(
                     s,
-                    match code {
-                        1 => pstr!(b"timeout"),
-                        2 => pstr!(b"wrong password"),
-                        3 => pstr!(b"AP not found"),
-                        4 => pstr!(b"connect failed"),
-                        _ => pstr!(b"no answer"),
-                    },
+                    pstr!(b"no answer\ntimeout\nwrong password\nAP not found\nconnect failed\n"),
+                    known,
                 );
                 put_p(s, pstr!(b" (code "));
                 put_u16(s, code as u16);
