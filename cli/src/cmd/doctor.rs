@@ -586,9 +586,12 @@ fn hardware(
             format!("{}: {e}", path.display()),
             "Plug the Nano in, close other serial monitors, or pass --nano-port.",
         )),
-        _ => checks.push(Check::skip(
+        // Checking hardware with no Nano attached proves nothing: that is a failure.
+        _ => checks.push(Check::fail(
             "ports.nano",
-            "no Nano found on any serial port (pass --nano-port PATH)",
+            "no Nano found on any serial port",
+            "Plug the Nano in (a data USB cable), check `nanoesp ports`, or pass --nano-port \
+             PATH; `nanoesp doctor --sim` checks the project on the virtual bench instead.",
         )),
     }
     match (&esp_port, esp) {

@@ -249,29 +249,9 @@ impl<'a> PortResolver<'a> {
 }
 
 /// Where ravedude lives: $NANOESP_RAVEDUDE, PATH, or the tools dir scripts/setup.sh
-/// installs into.
+/// installs into (`ravedude` to let the OS search when none is found).
 fn ravedude() -> PathBuf {
-    if let Some(p) = std::env::var_os("NANOESP_RAVEDUDE") {
-        return PathBuf::from(p);
-    }
-    if let Some(paths) = std::env::var_os("PATH") {
-        for dir in std::env::split_paths(&paths) {
-            let candidate = dir.join("ravedude");
-            if candidate.is_file() {
-                return candidate;
-            }
-        }
-    }
-    let data = std::env::var_os("XDG_DATA_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-        .unwrap_or_default();
-    let tools = data.join("nanoesp/tools/bin/ravedude");
-    if tools.is_file() {
-        tools
-    } else {
-        PathBuf::from("ravedude")
-    }
+    crate::doctor::tools::ravedude_path().unwrap_or_else(|| PathBuf::from("ravedude"))
 }
 
 /// The other Nano bootloader: same MCU, different bootloader baud.
