@@ -74,7 +74,8 @@ impl Progress for Bars<'_> {
             bar.finish_and_clear();
         }
         if !self.label.is_empty() {
-            self.ui.status(&self.label, format!("{}: done", self.subject()));
+            self.ui
+                .status(&self.label, format!("{}: done", self.subject()));
             self.label.clear();
             self.detail.clear();
         }
