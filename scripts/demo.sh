@@ -2,7 +2,7 @@
 # The main job on the virtual bench, end to end: install what is missing, scaffold a demo
 # project, build its firmware (printing flash/SRAM use), start a simulated Nano waiting in
 # its Optiboot bootloader (wired to an emulated ESP8266), flash the firmware onto it through
-# that bootloader with `nanoesp flash`, wait for the web server, check it with
+# that bootloader with `nanoesp flash`, wait for the web server, check everything with
 # `nanoesp doctor` (5 parallel clients), print the report and the URL, and keep serving
 # until Ctrl-C.
 #
@@ -81,9 +81,12 @@ done
 grep -q "^open " "$BENCH_LOG" || { cat "$BENCH_LOG" >&2; echo "demo: the firmware never served" >&2; exit 2; }
 
 echo >&2
-echo "demo: nanoesp doctor --url $URL --project $DEMO_DIR" >&2
+# Hardware mode against the bench: toolchains, the port (by its bootloader), the console
+# banner and build id (opening the console resets the Nano, which comes back up), the
+# ESP's AT version and Wi-Fi from the console, then the server under 5 parallel clients.
+echo "demo: nanoesp doctor --url $URL --nano-port $NANO_PORT --project $DEMO_DIR" >&2
 set +e
-"$NANOESP" doctor --url "$URL" --project "$DEMO_DIR"
+"$NANOESP" doctor --url "$URL" --nano-port "$NANO_PORT" --project "$DEMO_DIR"
 DOCTOR=$?
 set -e
 
