@@ -46,6 +46,10 @@ pub struct Args {
     /// Espressif); nanoesp never downloads firmware itself.
     #[arg(long, value_name = "PATH")]
     pub at_firmware: Option<PathBuf>,
+    /// Write this ESP8266 image at 0x0 instead (an Arduino sketch's `.bin`, e.g. the
+    /// esp-master firmware or your own); it must start with the image magic 0xE9.
+    #[arg(long, value_name = "FILE", conflicts_with = "at_firmware")]
+    pub esp_bin: Option<PathBuf>,
     /// Store the project's Wi-Fi SSID and password in the ESP's AT firmware
     /// (AT+CWJAP_DEF), so they survive resets.
     #[arg(long)]
@@ -71,11 +75,11 @@ pub fn run(args: Args, ui: &Ui) -> miette::Result<Outcome> {
     let catalog = Catalog::load().expect("embedded board data is valid (tested)");
     let do_nano = args.only != Some(Only::Esp);
     let do_esp = args.only != Some(Only::Nano);
-    let esp_work = args.at_firmware.is_some() || args.provision;
+    let esp_work = args.at_firmware.is_some() || args.esp_bin.is_some() || args.provision;
     if args.only == Some(Only::Esp) && !esp_work {
         miette::bail!(miette::miette!(
-            help = "Pass --at-firmware PATH (Espressif's NonOS AT 1.7.x directory or zip) \
-                    and/or --provision.",
+            help = "Pass --at-firmware PATH (Espressif's NonOS AT 1.7.x directory or zip), \
+                    --esp-bin FILE and/or --provision.",
             "nothing to flash on the ESP8266"
         ));
     }
@@ -85,8 +89,11 @@ pub fn run(args: Args, ui: &Ui) -> miette::Result<Outcome> {
         .esp(&project.config.esp.module)
         .expect("validated module id")
         .clone();
-    let at_firmware = match (&args.at_firmware, do_esp) {
-        (Some(path), true) => Some(load_at_firmware(path, &module, args.force)?),
+    let esp_firmware = match (&args.at_firmware, &args.esp_bin, do_esp) {
+        (Some(path), _, true) => Some(EspFirmware::At(load_at_firmware(
+            path, &module, args.force,
+        )?)),
+        (None, Some(path), true) => Some(load_esp_bin(path, args.force)?),
         _ => None,
     };
     let snapshot = project.clone();
@@ -104,7 +111,7 @@ pub fn run(args: Args, ui: &Ui) -> miette::Result<Outcome> {
     }
     if do_esp && esp_work {
         let port = ports.resolve(Chip::Esp, ui)?;
-        if let Some(fw) = &at_firmware {
+        if let Some(fw) = &esp_firmware {
             flash_esp(&module, fw, &port, &args, ui)?;
         }
         if args.provision {
@@ -388,6 +395,51 @@ fn nano_report(e: NanoError) -> miette::Report {
     miette::miette!(help = help, "{e}")
 }
 
+/// What goes onto the ESP8266.
+enum EspFirmware {
+    /// Espressif's AT firmware, laid out by its flash map.
+    At(esp::at_firmware::AtFirmware),
+    /// One image at 0x0.
+    Bin(esp::Image),
+}
+
+impl EspFirmware {
+    fn images(&self, flash_size: u32) -> miette::Result<Vec<esp::Image>> {
+        match self {
+            EspFirmware::At(fw) => {
+                esp::at_firmware::plan(fw, flash_size).map_err(|e| miette::miette!("{e}"))
+            }
+            EspFirmware::Bin(image) => Ok(vec![image.clone()]),
+        }
+    }
+}
+
+/// ESP8266 images start with the magic byte 0xE9 (the ROM refuses to boot anything else).
+const ESP_IMAGE_MAGIC: u8 = 0xe9;
+
+/// Reads an image for 0x0 and checks it is an ESP8266 image (unless `force`).
+fn load_esp_bin(path: &Path, force: bool) -> miette::Result<EspFirmware> {
+    let data = std::fs::read(path)
+        .into_diagnostic()
+        .wrap_err_with(|| format!("cannot read {}", path.display()))?;
+    if data.first() != Some(&ESP_IMAGE_MAGIC) && !force {
+        miette::bail!(miette::miette!(
+            help = "Pass the sketch's .bin (Arduino: Sketch > Export compiled binary), not the \
+                    .elf; --force writes it anyway.",
+            "{} is not an ESP8266 image: it does not start with 0xE9",
+            path.display()
+        ));
+    }
+    Ok(EspFirmware::Bin(esp::Image {
+        name: path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "image".into()),
+        addr: 0,
+        data,
+    }))
+}
+
 /// Loads the AT firmware the user supplied and refuses ESP-AT 2.x without `--force`.
 fn load_at_firmware(
     path: &Path,
@@ -415,7 +467,7 @@ fn load_at_firmware(
 
 fn flash_esp(
     module: &EspBoard,
-    fw: &esp::at_firmware::AtFirmware,
+    fw: &EspFirmware,
     port: &Path,
     args: &Args,
     ui: &Ui,
@@ -507,8 +559,7 @@ fn flash_esp(
             }
         ),
     );
-    let images =
-        esp::at_firmware::plan(fw, info.flash_size_bytes).map_err(|e| miette::miette!("{e}"))?;
+    let images = fw.images(info.flash_size_bytes)?;
     let mut bars = Bars::new(ui, "ESP8266");
     let report = session
         .write(&images, &mut bars)

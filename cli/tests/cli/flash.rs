@@ -430,3 +430,56 @@ fn a_port_another_program_holds_is_reported_not_taken() {
         "{found}"
     );
 }
+
+#[test]
+fn esp_bin_is_written_at_zero_and_anything_else_is_refused() {
+    let tmp = scratch();
+    let dir = new_project(tmp.path(), "espbin", &[]);
+    let flash_file = tmp.path().join("esp-flash.bin");
+    let (adapter, pty) = esp_adapter(tmp.path(), &["--flash-file", flash_file.to_str().unwrap()]);
+    let elf = tmp.path().join("sketch.ino.elf");
+    std::fs::write(&elf, b"\x7fELF not an image").unwrap();
+    let port = pty.to_str().unwrap();
+    let refused = flash(
+        &dir,
+        &[
+            "--only",
+            "esp",
+            "--esp-port",
+            port,
+            "--esp-bin",
+            elf.to_str().unwrap(),
+        ],
+    );
+    assert!(!refused.status.success());
+    assert!(
+        flatten(&all_output(&refused)).contains("does not start with 0xE9"),
+        "{}",
+        all_output(&refused)
+    );
+
+    let sketch = tmp.path().join("sketch.ino.bin");
+    let mut image = vec![0u8; 50_000];
+    image[0] = 0xe9;
+    for (i, b) in image.iter_mut().enumerate().skip(1) {
+        *b = (i * 7 % 251) as u8;
+    }
+    std::fs::write(&sketch, &image).unwrap();
+    let out = flash(
+        &dir,
+        &[
+            "--only",
+            "esp",
+            "--esp-port",
+            port,
+            "--esp-bin",
+            sketch.to_str().unwrap(),
+        ],
+    );
+    let text = all_output(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("verified (MD5)"), "{text}");
+    drop(adapter); // saves the flash file
+    let flash = std::fs::read(&flash_file).unwrap();
+    assert!(flash[..image.len()] == image[..], "image not at 0x0");
+}
