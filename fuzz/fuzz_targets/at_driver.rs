@@ -11,6 +11,7 @@ fuzz_target!(|data: &[u8]| {
     let mut d = Driver::new(Config {
         wifi: WifiParams { ssid: pstr!(b"s\"x"), password: pstr!(b"p,\\"), hostname: pstr!(b"h") },
         softap: data.first().is_some_and(|b| b & 1 == 1),
+        stored: data.first().is_some_and(|b| b & 2 == 2),
         port: 80,
         max_conn: 4,
         idle_timeout_s: 30,

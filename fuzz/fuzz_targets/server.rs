@@ -27,6 +27,7 @@ static CFG: Config = Config {
     ssid: pstr!(b"lab"),
     password: pstr!(b"pw"),
     softap: false,
+    stored: false,
     hostname: pstr!(b"nano"),
     port: 80,
     max_clients: 3,

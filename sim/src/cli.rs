@@ -130,6 +130,10 @@ pub struct EmulatorArgs {
     /// Seed of the emulator's random generator.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// The emulated ESP already holds the access point's credentials (as after
+    /// `nanoesp flash --provision`) and joins by itself after boot: for `wifi.mode = "stored"`.
+    #[arg(long)]
+    pub esp_stored_wifi: bool,
 }
 
 impl EmulatorArgs {
@@ -147,6 +151,7 @@ impl EmulatorArgs {
             ap_ssid: self.ap_ssid.clone(),
             ap_password,
             seed: self.seed,
+            stored_wifi: self.esp_stored_wifi,
         })
     }
 }

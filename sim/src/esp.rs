@@ -96,6 +96,8 @@ pub struct EmuSettings {
     pub ap_password: Option<Vec<u8>>,
     /// Seed of the emulator's generator.
     pub seed: u64,
+    /// The module holds the access point's credentials (auto-joins after boot).
+    pub stored_wifi: bool,
 }
 
 #[cfg(feature = "espemu")]
@@ -113,6 +115,9 @@ pub fn build_emulator(s: &EmuSettings) -> Esp {
     }
     if let Some(password) = &s.ap_password {
         cfg.ap_password = password.clone();
+    }
+    if s.stored_wifi {
+        cfg.stored_wifi = Some((cfg.ap_ssid.clone(), cfg.ap_password.clone()));
     }
     Esp::new(cfg)
 }

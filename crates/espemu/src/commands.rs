@@ -326,6 +326,11 @@ impl Esp {
                 } else {
                     None
                 };
+                // `_DEF` (and the plain form, which saves too) writes the station config to
+                // flash before connecting, whether or not the join then succeeds.
+                if suffix != Suffix::Cur {
+                    self.wifi_saved = Some((ssid.to_vec(), pwd.to_vec()));
+                }
                 self.join_epoch += 1;
                 let epoch = self.join_epoch;
                 if self.wifi != WifiState::Disconnected {
@@ -336,9 +341,6 @@ impl Esp {
                 self.mode = Mode::Joining;
                 match code {
                     None => {
-                        if suffix != Suffix::Cur {
-                            self.join_saved = true;
-                        }
                         let d = self.cfg.timing.join_connect_us;
                         self.schedule_in(d, Timer::JoinConnected { epoch });
                     }

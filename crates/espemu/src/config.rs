@@ -281,6 +281,12 @@ pub struct EspConfig {
     /// Address virtual clients appear to come from (the port counts up from 51234).
     /// Default 192.168.4.100.
     pub client_ip: [u8; 4],
+    /// Station credentials (SSID, password) already in the module's flash at power-up, as
+    /// `AT+CWJAP_DEF` (e.g. `nanoesp flash --provision`) leaves them. When they match the
+    /// access point the module joins by itself after every boot, as NonOS AT does with
+    /// auto-connect on. Default `None`; [`Switches::auto_join`] stands for "the AP's own
+    /// credentials are saved". See [`EspConfig::provisioned`].
+    pub stored_wifi: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 impl Default for EspConfig {
@@ -296,11 +302,20 @@ impl Default for EspConfig {
             switches: Switches::default(),
             timing: Timing::default(),
             client_ip: [192, 168, 4, 100],
+            stored_wifi: None,
         }
     }
 }
 
 impl EspConfig {
+    /// Defaults plus the access point's credentials saved in the module (as after
+    /// `nanoesp flash --provision`): it joins by itself after every boot.
+    pub fn provisioned() -> EspConfig {
+        let mut cfg = EspConfig::default();
+        cfg.stored_wifi = Some((cfg.ap_ssid.clone(), cfg.ap_password.clone()));
+        cfg
+    }
+
     /// Defaults with the ESP-AT 2.x profile.
     pub fn at2() -> EspConfig {
         EspConfig {

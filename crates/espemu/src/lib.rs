@@ -238,7 +238,8 @@ pub struct Esp {
     // Persistent settings ("flash").
     wifi_mode_saved: u8,
     baud_saved: u32,
-    join_saved: bool,
+    /// Station credentials saved by `AT+CWJAP_DEF` (or plain CWJAP): SSID, password.
+    wifi_saved: Option<(Vec<u8>, Vec<u8>)>,
     // Links and clients.
     links: [Option<Link>; MAX_LINKS],
     link_epoch: u64,
@@ -280,7 +281,11 @@ impl Esp {
             join_epoch: 0,
             wifi_mode_saved: 1,
             baud_saved: baud,
-            join_saved: cfg.switches.auto_join,
+            wifi_saved: cfg.stored_wifi.clone().or_else(|| {
+                cfg.switches
+                    .auto_join
+                    .then(|| (cfg.ap_ssid.clone(), cfg.ap_password.clone()))
+            }),
             links: Default::default(),
             link_epoch: 0,
             had_link: false,
@@ -393,6 +398,23 @@ impl Esp {
     /// Station state.
     pub fn wifi_state(&self) -> WifiState {
         self.wifi
+    }
+
+    /// Station credentials saved in the module's flash (SSID, password), if any.
+    pub fn stored_wifi(&self) -> Option<(&[u8], &[u8])> {
+        self.wifi_saved
+            .as_ref()
+            .map(|(s, p)| (s.as_slice(), p.as_slice()))
+    }
+
+    /// Auto-connect after boot: station mode, and the saved credentials open the AP.
+    fn auto_joins(&self) -> bool {
+        self.wifi_mode & 1 != 0
+            && self.cfg.switches.join_failure_code.is_none()
+            && self
+                .wifi_saved
+                .as_ref()
+                .is_some_and(|(s, p)| *s == self.cfg.ap_ssid && *p == self.cfg.ap_password)
     }
 
     /// True once the station has an address (`WIFI GOT IP`).
@@ -651,7 +673,7 @@ impl Esp {
             Timer::BootDone => {
                 self.reply(b"\r\nready\r\n");
                 self.go_idle();
-                if self.join_saved {
+                if self.auto_joins() {
                     let epoch = self.join_epoch;
                     let delay = self.draw(self.cfg.timing.auto_join_us);
                     self.schedule_in(delay, Timer::AutoConnected { epoch });

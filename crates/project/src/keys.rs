@@ -102,7 +102,12 @@ pub const KEYS: &[KeySpec] = &[
         about: "Wi-Fi password, kept in secrets.toml (empty = open network)",
     },
     k("wifi.hostname", Kind::Str, true, "DHCP/mDNS host name"),
-    k("wifi.mode", Kind::Str, true, "station or softap"),
+    k(
+        "wifi.mode",
+        Kind::Str,
+        true,
+        "station, softap or stored (join the network saved by flash --provision)",
+    ),
     k("http.port", Kind::Int, true, "web server TCP port"),
     k(
         "http.max_clients",

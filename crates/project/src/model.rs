@@ -54,6 +54,9 @@ pub enum WifiMode {
     Station,
     /// Open its own access point.
     Softap,
+    /// Join the network stored in the ESP by `nanoesp flash --provision`; the password is
+    /// not compiled into the firmware.
+    Stored,
 }
 
 fn auto() -> String {

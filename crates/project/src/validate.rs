@@ -6,7 +6,7 @@
 
 use nanoesp_boards::{AvrBoard, Catalog};
 
-use crate::model::{Config, LinkKind, Mode, Secrets};
+use crate::model::{Config, LinkKind, Mode, Secrets, WifiMode};
 
 /// Link speeds the Timer1 software UART handles reliably at 16 MHz.
 pub const SOFT_BAUDS: &[u32] = &[9_600, 19_200, 38_400, 57_600];
@@ -249,7 +249,15 @@ fn check_wifi(config: &Config, secrets: &Secrets, problems: &mut Vec<Problem>) {
             "AT commands are line based: use printable characters only.",
         ));
     }
-    let password = secrets.wifi.password.expose();
+    // In stored mode the firmware joins what `flash --provision` saved in the ESP: the
+    // password is not compiled in, so it may be anything (or empty) here.
+    if config.wifi.mode != WifiMode::Stored {
+        check_password(ssid, secrets.wifi.password.expose(), problems);
+    }
+    check_hostname(config, problems);
+}
+
+fn check_password(ssid: &str, password: &str, problems: &mut Vec<Problem>) {
     let chars = password.chars().count();
     if !password.is_empty() && !(8..=63).contains(&chars) {
         problems.push(Problem::new(
@@ -273,6 +281,9 @@ fn check_wifi(config: &Config, secrets: &Secrets, problems: &mut Vec<Problem>) {
             format!("The ESP8266 accepts AT lines of at most {AT_LINE_MAX} bytes; shorten the SSID or password."),
         ));
     }
+}
+
+fn check_hostname(config: &Config, problems: &mut Vec<Problem>) {
     let host = &config.wifi.hostname;
     let host_ok = !host.is_empty()
         && host.len() <= 32
@@ -318,6 +329,36 @@ ssid = "lab"
             },
         };
         (config, secrets)
+    }
+
+    #[test]
+    fn stored_mode_needs_no_password() {
+        let (mut c, mut s) = good();
+        c.wifi.mode = WifiMode::Stored;
+        s.wifi.password = Secret::new("");
+        assert!(keys(&c, &s).is_empty());
+        // Not compiled in, so not checked: a short or odd one is fine too.
+        s.wifi.password = Secret::new("1234567");
+        assert!(keys(&c, &s).is_empty());
+        // The SSID is still checked (it is shown in the banner).
+        c.wifi.ssid = String::new();
+        assert_eq!(keys(&c, &s), ["wifi.ssid"]);
+        // Station mode still checks the password.
+        c.wifi.ssid = "lab".into();
+        c.wifi.mode = WifiMode::Station;
+        assert_eq!(keys(&c, &s), ["wifi.password"]);
+    }
+
+    #[test]
+    fn stored_mode_parses_and_round_trips() {
+        let text = "[wifi]\nssid = \"lab\"\nmode = \"stored\"\n";
+        #[derive(serde::Deserialize, serde::Serialize)]
+        struct W {
+            wifi: WifiSection,
+        }
+        let w: W = toml::from_str(text).unwrap();
+        assert_eq!(w.wifi.mode, WifiMode::Stored);
+        assert!(toml::to_string(&w).unwrap().contains("mode = \"stored\""));
     }
 
     fn keys(c: &Config, s: &Secrets) -> Vec<String> {

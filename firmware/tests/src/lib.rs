@@ -62,11 +62,22 @@ pub fn test_config_at(max_clients: u8, link_baud: u32) -> &'static Config {
         ssid: pstr!(b"nanoesp-lab"),
         password: pstr!(b"correct horse"),
         softap: false,
+        stored: false,
         hostname: pstr!(b"nanoesp"),
         port: 80,
         max_clients,
         title: pstr!(b"Bench <Nano>"),
         text: pstr!(b"Hello from the bench"),
+    }))
+}
+
+/// The test config in `wifi.mode = "stored"`: no password compiled in, the ESP joins the
+/// network it saved (`AT+CWJAP_DEF` by `nanoesp flash --provision`).
+pub fn test_config_stored(max_clients: u8) -> &'static Config {
+    Box::leak(Box::new(Config {
+        password: pstr!(b""),
+        stored: true,
+        ..*test_config(max_clients)
     }))
 }
 
@@ -110,10 +121,16 @@ impl Bench {
 
     /// A bench whose Nano side starts at `link_baud` (the ESP starts at its config's baud).
     pub fn with_link_baud(esp_cfg: EspConfig, max_clients: u8, link_baud: u32) -> Bench {
+        Bench::with_config(esp_cfg, test_config_at(max_clients, link_baud))
+    }
+
+    /// A bench running the firmware with `cfg` (the Nano side starts at its link baud).
+    pub fn with_config(esp_cfg: EspConfig, cfg: &'static Config) -> Bench {
+        let link_baud = cfg.link_baud;
         let baud = link_baud as u64;
         Bench {
             esp: Esp::new(esp_cfg),
-            server: Server::new(test_config_at(max_clients, link_baud)),
+            server: Server::new(cfg),
             board: FakeBoard::default(),
             now_us: 0,
             console: Vec::new(),

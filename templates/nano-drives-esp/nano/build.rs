@@ -130,13 +130,14 @@ fn main() {
     writeln!(out, "pub const LINK_TX: u8 = {};", pin_number(&string(&config, "link.tx", "D9"))).unwrap();
     writeln!(out, "pub const CONSOLE_BAUD: u32 = {};", int(&config, "console.baud", 115_200)).unwrap();
     bytes(&mut out, "WIFI_SSID", string(&config, "wifi.ssid", "").as_bytes());
-    bytes(&mut out, "WIFI_PASSWORD", string(&secrets, "wifi.password", "").as_bytes());
-    writeln!(
-        out,
-        "pub const WIFI_SOFTAP: bool = {};",
-        string(&config, "wifi.mode", "station") == "softap"
-    )
-    .unwrap();
+    let wifi_mode = string(&config, "wifi.mode", "station");
+    // Stored mode: the ESP joins what `nanoesp flash --provision` saved; the password never
+    // enters the firmware.
+    let stored = wifi_mode == "stored";
+    let password = if stored { String::new() } else { string(&secrets, "wifi.password", "") };
+    bytes(&mut out, "WIFI_PASSWORD", password.as_bytes());
+    writeln!(out, "pub const WIFI_SOFTAP: bool = {};", wifi_mode == "softap").unwrap();
+    writeln!(out, "pub const WIFI_STORED: bool = {stored};").unwrap();
     bytes(&mut out, "HOSTNAME", string(&config, "wifi.hostname", "nanoesp").as_bytes());
     writeln!(out, "pub const HTTP_PORT: u16 = {};", int(&config, "http.port", 80)).unwrap();
     writeln!(out, "pub const MAX_CLIENTS: u8 = {};", int(&config, "http.max_clients", 3)).unwrap();

@@ -76,6 +76,7 @@ static SERVER_CONFIG: Config = Config {
     ssid: pstr!(config::WIFI_SSID),
     password: pstr!(config::WIFI_PASSWORD),
     softap: config::WIFI_SOFTAP,
+    stored: config::WIFI_STORED,
     hostname: pstr!(config::HOSTNAME),
     port: config::HTTP_PORT,
     max_clients: config::MAX_CLIENTS,

@@ -50,6 +50,10 @@ pub struct Config {
     pub wifi: WifiParams,
     /// Create an access point instead of joining one.
     pub softap: bool,
+    /// Station mode on the network saved in the ESP (`AT+CWJAP_DEF` by
+    /// `nanoesp flash --provision`): no `AT+CWJAP`; bring-up waits until the ESP's own
+    /// auto-connect has a station address ([`Event::WaitingStored`]).
+    pub stored: bool,
     /// TCP port of the server.
     pub port: u16,
     /// `AT+CIPSERVERMAXCONN` value.
@@ -86,6 +90,9 @@ pub enum Event {
         /// seconds until the next attempt
         retry_s: u8,
     },
+    /// Stored mode: the ESP has no station address yet; `AT+CIFSR` is asked again every
+    /// second (every 5 s after a minute). Reported once per bring-up.
+    WaitingStored,
     /// `WIFI DISCONNECT` while serving (the ESP reconnects by itself).
     WifiLost,
     /// The server is listening; [`Driver::ip`] is valid.
@@ -715,6 +722,13 @@ impl Driver {
             Command::PassiveRecv => {
                 self.passive = ok;
             }
+            // Stored mode: no station address (0.0.0.0) means not joined yet; ask again.
+            Command::LocalIp if self.cfg.stored && self.ip[0] == 0 => {
+                let first = self.join_failures == 0;
+                self.join_failures = self.join_failures.saturating_add(1);
+                self.not_before = self.after(if self.join_failures < 60 { 1000 } else { 5000 });
+                return first.then_some(Event::WaitingStored);
+            }
             // After a Nano reset the ESP may still be serving from before: then CIPMUX
             // and CIPSERVERMAXCONN answer ERROR while the running server (same settings,
             // same firmware) is fine, and CIPSERVER=1 answers `no change`.
@@ -736,7 +750,7 @@ impl Driver {
             _ => {}
         }
         self.failures = 0;
-        if cmd == (Command::Join { plain: self.plain }) {
+        if matches!(cmd, Command::Join { .. } | Command::LocalIp) {
             self.join_failures = 0;
         }
         self.phase = Phase::Init(step + 1);
@@ -856,7 +870,7 @@ impl Driver {
                 ),
                 S_SOFTAP if !station => (Command::SoftAp { plain }, JOIN_MS),
                 S_HOSTNAME if station => (Command::Hostname, CMD_MS),
-                S_JOIN if station => (Command::Join { plain }, JOIN_MS),
+                S_JOIN if station && !self.cfg.stored => (Command::Join { plain }, JOIN_MS),
                 S_MUX => (Command::Mux, CMD_MS),
                 S_PASSIVE => (Command::PassiveRecv, CMD_MS),
                 S_MAXCONN => (Command::ServerMaxConn(self.cfg.max_conn), CMD_MS),

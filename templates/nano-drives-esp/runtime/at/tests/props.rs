@@ -14,6 +14,7 @@ fn driver() -> Driver {
             hostname: pstr!(b"nano"),
         },
         softap: false,
+        stored: false,
         port: 80,
         max_conn: 4,
         idle_timeout_s: 30,

@@ -23,6 +23,7 @@ fn config(softap: bool) -> Config {
             hostname: pstr!(b"nano"),
         },
         softap,
+        stored: false,
         port: 80,
         max_conn: 4,
         idle_timeout_s: 30,
@@ -770,4 +771,63 @@ fn unanswered_probes_lead_to_uart_cur_at_factory_baud_then_back() {
     t.expect_tx("AT\r\n");
     t.rx(b"\r\nOK\r\n");
     t.expect_tx("ATE0\r\n");
+}
+
+// ---- Stored mode: the ESP joins the network `nanoesp flash --provision` saved ----
+
+#[test]
+fn stored_mode_never_joins_and_waits_for_a_station_address() {
+    let mut t = T {
+        d: Driver::new(Config {
+            stored: true,
+            ..config(false)
+        }),
+        now: 0,
+        events: Vec::new(),
+        payload: Vec::new(),
+    };
+    t.rx(b"\r\nready\r\n");
+    t.expect_tx("AT\r\n");
+    t.rx(b"\r\nOK\r\n");
+    t.expect_tx("ATE0\r\n");
+    t.rx(b"\r\nOK\r\n");
+    t.expect_tx("AT+GMR\r\n");
+    t.rx(b"AT version:1.7.4.0(May 11 2020 19:13:04)\r\n\r\nOK\r\n");
+    t.expect_tx("AT+CWMODE_CUR=1\r\n");
+    t.rx(b"\r\nOK\r\n");
+    t.expect_tx("AT+CWHOSTNAME=\"nano\"\r\n");
+    t.rx(b"\r\nOK\r\n");
+    // No AT+CWJAP: straight on to the server.
+    t.expect_tx("AT+CIPMUX=1\r\n");
+    t.rx(b"\r\nOK\r\n");
+    t.expect_tx("AT+CIPRECVMODE=1\r\n");
+    t.rx(b"\r\nOK\r\n");
+    t.expect_tx("AT+CIPSERVERMAXCONN=4\r\n");
+    t.rx(b"\r\nOK\r\n");
+    t.expect_tx("AT+CIPSERVER=1,80\r\n");
+    t.rx(b"\r\nOK\r\n");
+    t.expect_tx("AT+CIPSTO=30\r\n");
+    t.rx(b"\r\nOK\r\n");
+    // Not joined yet: asked again every second, reported once.
+    for _ in 0..3 {
+        t.expect_tx("AT+CIFSR\r\n");
+        t.rx(b"+CIFSR:STAIP,\"0.0.0.0\"\r\n+CIFSR:STAMAC,\"5c:cf:7f:00:00:01\"\r\n\r\nOK\r\n");
+        t.expect_tx("");
+        t.wait(999);
+        t.expect_tx("");
+        t.wait(1);
+    }
+    assert!(!t.d.is_up());
+    assert_eq!(
+        t.take_events(),
+        [Event::Probing, Event::Version, Event::WaitingStored]
+    );
+    t.rx(b"WIFI CONNECTED\r\nWIFI GOT IP\r\n");
+    t.expect_tx("AT+CIFSR\r\n");
+    t.rx(b"+CIFSR:STAIP,\"192.168.1.20\"\r\n\r\nOK\r\n");
+    t.expect_tx("AT+MDNS=1,\"nano\",\"http\",80\r\n");
+    t.rx(b"\r\nOK\r\n");
+    assert!(t.d.is_up());
+    assert_eq!(t.d.ip(), [192, 168, 1, 20]);
+    assert_eq!(t.take_events(), [Event::Up]);
 }

@@ -98,6 +98,9 @@ pub struct Config {
     pub password: PStr,
     /// Create an access point instead of joining one.
     pub softap: bool,
+    /// Join the network saved in the ESP by `nanoesp flash --provision` (no `AT+CWJAP`;
+    /// `password` is unused and empty).
+    pub stored: bool,
     /// Host name for DHCP/mDNS.
     pub hostname: PStr,
     /// TCP port.
@@ -226,6 +229,7 @@ impl<'c, const N: usize> Server<'c, N> {
                 hostname: cfg.hostname,
             },
             softap: cfg.softap,
+            stored: cfg.stored,
             port: cfg.port,
             // One link more than we serve, so the extra client can be told 503 at once.
             max_conn: max as u8 + 1,
@@ -374,6 +378,7 @@ impl<'c, const N: usize> Server<'c, N> {
             }
             Event::Joining => self.say(Line::Joining),
             Event::JoinFailed { code, retry_s } => self.say(Line::JoinFailed { code, retry_s }),
+            Event::WaitingStored => self.say(Line::WaitingStored),
             Event::WifiLost => self.say(Line::WifiLost),
         }
     }

@@ -137,6 +137,8 @@ pub enum Line {
         /// seconds
         retry_s: u8,
     },
+    /// `nanoesp: waiting for the stored network`
+    WaitingStored,
     /// `nanoesp: wifi disconnected`
     WifiLost,
     /// `nanoesp: ESP reset detected, re-initialising`
@@ -195,6 +197,7 @@ pub fn line(s: &mut Window, line: Line, cfg: &Config, version: &[u8], ip: [u8; 4
                 put_u16(s, retry_s as u16);
                 put_p(s, pstr!(b" s"));
             }
+            Line::WaitingStored => put_p(s, pstr!(b"waiting for the stored network")),
             Line::WifiLost => put_p(s, pstr!(b"wifi disconnected")),
             Line::Reset => put_p(s, pstr!(b"ESP reset detected, re-initialising")),
             Line::Ready => {

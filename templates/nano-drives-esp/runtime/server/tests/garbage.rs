@@ -34,6 +34,7 @@ static CFG: Config = Config {
     ssid: pstr!(b"s"),
     password: pstr!(b"p"),
     softap: false,
+    stored: false,
     hostname: pstr!(b"h"),
     port: 8080,
     max_clients: 2,
