@@ -90,8 +90,8 @@ pub enum Event {
         /// seconds until the next attempt
         retry_s: u8,
     },
-    /// Stored mode: the ESP has no station address yet; `AT+CIFSR` is asked again every
-    /// second (every 5 s after a minute). Reported once per bring-up.
+    /// Stored mode: the ESP has no station address yet (its auto-connect has not joined);
+    /// `AT+CIFSR` is asked again every second. Reported once until the next [`Event::Up`].
     WaitingStored,
     /// `WIFI DISCONNECT` while serving (the ESP reconnects by itself).
     WifiLost,
@@ -722,12 +722,15 @@ impl Driver {
             Command::PassiveRecv => {
                 self.passive = ok;
             }
-            // Stored mode: no station address (0.0.0.0) means not joined yet; ask again.
+            // Stored mode: no station address (0.0.0.0) means not joined yet; ask again in
+            // a second (each try is bounded by CMD_MS), saying so once.
             Command::LocalIp if self.cfg.stored && self.ip[0] == 0 => {
-                let first = self.join_failures == 0;
-                self.join_failures = self.join_failures.saturating_add(1);
-                self.not_before = self.after(if self.join_failures < 60 { 1000 } else { 5000 });
-                return first.then_some(Event::WaitingStored);
+                self.not_before = self.after(1000);
+                if self.join_failures == 0 {
+                    self.join_failures = 1;
+                    return Some(Event::WaitingStored);
+                }
+                return None;
             }
             // After a Nano reset the ESP may still be serving from before: then CIPMUX
             // and CIPSERVERMAXCONN answer ERROR while the running server (same settings,
