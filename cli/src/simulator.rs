@@ -3,7 +3,7 @@
 //! The simulator links GPL-licensed simavr, so it is a separate program that nanoesp starts
 //! as a subprocess and talks to through its documented stdout lines (`sim/README.md`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// The simulator binary is missing.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -56,13 +56,20 @@ pub fn link_args(kind: &str, rx: &str, tx: &str, baud: u32) -> Vec<String> {
     ]
 }
 
-/// Access-point arguments for the emulator from a project: its SSID, and its secrets file
-/// (the password is read by the simulator from the file, never passed on the command line).
-pub fn ap_args(ssid: &str, secrets: &Path) -> Vec<String> {
-    let mut args = vec!["--ap-ssid".to_string(), ssid.to_string()];
+/// Access-point arguments for the emulator from a project: its SSID, its secrets file
+/// (the password is read by the simulator from the file, never passed on the command
+/// line), and with `wifi.mode = "stored"` an emulated ESP already provisioned with them
+/// (as `nanoesp flash --provision` leaves a real one).
+/// The SSID is always the second element (`--ap-ssid`, SSID, ...).
+pub fn ap_args(project: &nanoesp_project::Project) -> Vec<String> {
+    let secrets = project.secrets_path();
+    let mut args = vec!["--ap-ssid".to_string(), project.config.wifi.ssid.clone()];
     if secrets.is_file() {
         args.push("--ap-password-file".into());
         args.push(secrets.to_string_lossy().into_owned());
+    }
+    if project.config.wifi.mode == nanoesp_project::model::WifiMode::Stored {
+        args.push("--esp-stored-wifi".into());
     }
     args
 }

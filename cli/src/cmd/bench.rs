@@ -67,7 +67,7 @@ pub fn run(args: Args, ui: &Ui) -> miette::Result<Outcome> {
                 &c.link.tx,
                 c.link.baud,
             ))
-            .args(simulator::ap_args(&c.wifi.ssid, &project.secrets_path()))
+            .args(simulator::ap_args(&project))
             .args([
                 "--clients",
                 &args.clients,

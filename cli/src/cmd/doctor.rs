@@ -411,8 +411,12 @@ fn start_bench(
         &c.link.tx,
         c.link.baud,
     ));
-    let ssid = args.bench_ap_ssid.as_deref().unwrap_or(&c.wifi.ssid);
-    run_args.extend(simulator::ap_args(ssid, &project.secrets_path()));
+    let mut ap = simulator::ap_args(project);
+    if let Some(ssid) = &args.bench_ap_ssid {
+        // A drill: the emulated access point under another name than the project's.
+        ap[1] = ssid.clone();
+    }
+    run_args.extend(ap);
     run_args.extend([
         "--esp".into(),
         args.bench_esp.clone(),

@@ -112,7 +112,7 @@ pub fn run(args: Args, ui: &Ui) -> miette::Result<Outcome> {
                 .link
                 .resolve(args.link.link.unwrap_or(own.kind), Some(&own));
             let link = simulator::link_args(link.kind.as_str(), &link.rx, &link.tx, link.baud);
-            let ap = simulator::ap_args(&c.wifi.ssid, &project.secrets_path());
+            let ap = simulator::ap_args(&project);
             (record.elf, link, ap)
         }
     };
@@ -210,7 +210,7 @@ fn run_with_bootloader(args: Args, ui: &Ui) -> miette::Result<Outcome> {
         &link.tx,
         link.baud,
     ));
-    sim_args.extend(simulator::ap_args(&c.wifi.ssid, &project.secrets_path()));
+    sim_args.extend(simulator::ap_args(&project));
     sim_args.extend([
         "--esp".into(),
         args.esp.clone(),

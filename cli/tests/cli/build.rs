@@ -1,7 +1,7 @@
 //! `nanoesp build`: the generated firmware compiles for avr-none with every supported option
 //! set, the size report, secrets handling, and missing-tool errors.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use predicates::prelude::*;
 
@@ -14,23 +14,6 @@ fn build(dir: &Path) -> std::process::Output {
         .env("CARGO_TARGET_DIR", avr_target_dir())
         .output()
         .unwrap()
-}
-
-/// `config.rs` generated for the package `<name>-nano`, from the shared AVR target dir.
-fn generated_config(name: &str) -> String {
-    let build_dir = avr_target_dir().join("avr-none/release/build");
-    let mut newest: Option<(std::time::SystemTime, PathBuf)> = None;
-    for entry in std::fs::read_dir(&build_dir).unwrap().flatten() {
-        let fname = entry.file_name().to_string_lossy().into_owned();
-        let candidate = entry.path().join("out/config.rs");
-        if fname.starts_with(&format!("{name}-nano-")) && candidate.is_file() {
-            let t = candidate.metadata().unwrap().modified().unwrap();
-            if newest.as_ref().is_none_or(|(n, _)| t > *n) {
-                newest = Some((t, candidate));
-            }
-        }
-    }
-    std::fs::read_to_string(newest.expect("config.rs generated").1).unwrap()
 }
 
 fn byte_array(config: &str, name: &str) -> Vec<u8> {

@@ -114,3 +114,20 @@ pub fn wait_for_path(path: &Path, secs: u64) {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// `config.rs` generated for the package `<name>-nano`, from the shared AVR target dir.
+pub fn generated_config(name: &str) -> String {
+    let build_dir = avr_target_dir().join("avr-none/release/build");
+    let mut newest: Option<(std::time::SystemTime, PathBuf)> = None;
+    for entry in std::fs::read_dir(&build_dir).unwrap().flatten() {
+        let fname = entry.file_name().to_string_lossy().into_owned();
+        let candidate = entry.path().join("out/config.rs");
+        if fname.starts_with(&format!("{name}-nano-")) && candidate.is_file() {
+            let t = candidate.metadata().unwrap().modified().unwrap();
+            if newest.as_ref().is_none_or(|(n, _)| t > *n) {
+                newest = Some((t, candidate));
+            }
+        }
+    }
+    std::fs::read_to_string(newest.expect("config.rs generated").1).unwrap()
+}

@@ -126,3 +126,21 @@ fn a_missing_firmware_file_is_a_clear_error() {
             "/nonexistent/fw.elf does not exist",
         ));
 }
+
+#[test]
+fn stored_wifi_mode_serves_on_a_provisioned_esp() {
+    let tmp = scratch();
+    let dir = new_project(tmp.path(), "simstored", &[]);
+    nanoesp()
+        .args(["config", "set", "wifi.mode", "stored", "--project"])
+        .arg(&dir)
+        .assert()
+        .success();
+    // The bench's emulated ESP holds the project's network, as after `flash --provision`;
+    // the firmware carries no password and never joins itself.
+    let (_running, url, console) = start(&dir);
+    wait_for(&console, "nanoesp: ready http://");
+    assert!(get(&url, "/api/status").contains("\"firmware\""));
+    let config = generated_config("simstored");
+    assert!(config.contains("WIFI_STORED: bool = true"), "{config}");
+}
