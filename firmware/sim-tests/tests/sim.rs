@@ -133,7 +133,11 @@ fn soft_serial_at_38400_exchanges_at_traffic_cleanly() {
 }
 
 #[test]
-#[ignore = "not reliable yet: with the ESP echoing while the Nano sends, transmit edges come late at 57600"]
+// This bring-up alone passes in the simulator, but the link is not reliable at 57600 under
+// HTTP traffic: with both directions busy the Timer1 handlers (~200–330 cycles per transmit
+// edge, ~120 per receive edge plus ~130 to decode it) need more than the 278-cycle bit time,
+// so the receive edge queue overflows and transmit edges are forced late (issue #4).
+#[ignore = "not reliable yet: at 57600 under HTTP traffic the soft-serial handlers saturate the CPU (issue #4)"]
 fn soft_serial_at_57600_exchanges_at_traffic_cleanly() {
     assert_clean_bring_up(LinkKind::Soft, 57600);
 }
