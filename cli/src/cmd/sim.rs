@@ -98,20 +98,7 @@ pub fn run(args: Args, ui: &Ui) -> miette::Result<Outcome> {
         None => {
             let project = args.project.open()?;
             let record = super::build::build(&project, ui)?;
-            let c = &project.config;
-            let own = Link {
-                kind: match c.link.kind {
-                    LinkKind::Soft => LinkArg::Soft,
-                    LinkKind::Usart => LinkArg::Usart,
-                },
-                rx: c.link.rx.clone(),
-                tx: c.link.tx.clone(),
-                baud: c.link.baud,
-            };
-            let link = args
-                .link
-                .resolve(args.link.link.unwrap_or(own.kind), Some(&own));
-            let link = simulator::link_args(link.kind.as_str(), &link.rx, &link.tx, link.baud);
+            let link = project_link_args(&args, &project);
             let ap = simulator::ap_args(&project);
             (record.elf, link, ap)
         }
@@ -120,21 +107,7 @@ pub fn run(args: Args, ui: &Ui) -> miette::Result<Outcome> {
     sim_args.push(elf.to_string_lossy().into_owned());
     sim_args.extend(link);
     sim_args.extend(ap);
-    sim_args.extend([
-        "--esp".into(),
-        args.esp.clone(),
-        "--esp-profile".into(),
-        args.esp_profile.clone(),
-        "--esp-faults".into(),
-        args.esp_faults.clone(),
-        "--http".into(),
-        args.http.clone(),
-        "--seed".into(),
-        args.seed.to_string(),
-    ]);
-    if !args.fast {
-        sim_args.push("--realtime".into());
-    }
+    sim_args.extend(emulator_args(&args));
     if let Some(pty) = &args.console_pty {
         sim_args.push("--console-pty".into());
         sim_args.push(pty.to_string_lossy().into_owned());
@@ -167,16 +140,9 @@ pub fn run(args: Args, ui: &Ui) -> miette::Result<Outcome> {
     }
 }
 
-/// `nanoesp sim --bootloader`: a blank (or previously flashed) Nano waiting in its
-/// bootloader on a console pty, wired to the emulated ESP8266, optionally with the ESP's
-/// adapter pty; `nanoesp flash` then programs it like a real board.
-fn run_with_bootloader(args: Args, ui: &Ui) -> miette::Result<Outcome> {
-    let project = args.project.open()?;
+/// The link flags for the simulator: `--link/--rx/--tx/--baud` over the project's link.
+fn project_link_args(args: &Args, project: &nanoesp_project::Project) -> Vec<String> {
     let c = &project.config;
-    let bench = bench_dir(project.dir());
-    std::fs::create_dir_all(&bench)
-        .into_diagnostic()
-        .wrap_err_with(|| format!("cannot create {}", bench.display()))?;
     let own = Link {
         kind: match c.link.kind {
             LinkKind::Soft => LinkArg::Soft,
@@ -189,6 +155,38 @@ fn run_with_bootloader(args: Args, ui: &Ui) -> miette::Result<Outcome> {
     let link = args
         .link
         .resolve(args.link.link.unwrap_or(own.kind), Some(&own));
+    simulator::link_args(link.kind.as_str(), &link.rx, &link.tx, link.baud)
+}
+
+/// The emulated ESP, the HTTP bridge, the seed and the pace.
+fn emulator_args(args: &Args) -> Vec<String> {
+    let mut out: Vec<String> = vec![
+        "--esp".into(),
+        args.esp.clone(),
+        "--esp-profile".into(),
+        args.esp_profile.clone(),
+        "--esp-faults".into(),
+        args.esp_faults.clone(),
+        "--http".into(),
+        args.http.clone(),
+        "--seed".into(),
+        args.seed.to_string(),
+    ];
+    if !args.fast {
+        out.push("--realtime".into());
+    }
+    out
+}
+
+/// `nanoesp sim --bootloader`: a blank (or previously flashed) Nano waiting in its
+/// bootloader on a console pty, wired to the emulated ESP8266, optionally with the ESP's
+/// adapter pty; `nanoesp flash` then programs it like a real board.
+fn run_with_bootloader(args: Args, ui: &Ui) -> miette::Result<Outcome> {
+    let project = args.project.open()?;
+    let bench = bench_dir(project.dir());
+    std::fs::create_dir_all(&bench)
+        .into_diagnostic()
+        .wrap_err_with(|| format!("cannot create {}", bench.display()))?;
     let console = args
         .console_pty
         .clone()
@@ -204,28 +202,9 @@ fn run_with_bootloader(args: Args, ui: &Ui) -> miette::Result<Outcome> {
         console.to_string_lossy().into_owned(),
         "--strict-baud".into(),
     ];
-    sim_args.extend(simulator::link_args(
-        link.kind.as_str(),
-        &link.rx,
-        &link.tx,
-        link.baud,
-    ));
+    sim_args.extend(project_link_args(&args, &project));
     sim_args.extend(simulator::ap_args(&project));
-    sim_args.extend([
-        "--esp".into(),
-        args.esp.clone(),
-        "--esp-profile".into(),
-        args.esp_profile.clone(),
-        "--esp-faults".into(),
-        args.esp_faults.clone(),
-        "--http".into(),
-        args.http.clone(),
-        "--seed".into(),
-        args.seed.to_string(),
-    ]);
-    if !args.fast {
-        sim_args.push("--realtime".into());
-    }
+    sim_args.extend(emulator_args(&args));
     let adapter = match &args.esp_adapter {
         Some(path) => {
             let path = if path.as_os_str() == "auto" {

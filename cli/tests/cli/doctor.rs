@@ -365,41 +365,6 @@ fn invalid_config_fails_with_its_location() {
     assert_eq!(check(&report, "server.status")["status"], "skip");
 }
 
-/// `nanoesp sim --bootloader NAME --esp-adapter auto` (real time: bootloader timeouts are
-/// wall-clock); the running bench and a channel that yields the URL once firmware serves.
-fn bootloader_bench(dir: &Path, bootloader: &str) -> (Running, std::sync::mpsc::Receiver<String>) {
-    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("nanoesp"));
-    cmd.args([
-        "sim",
-        "--bootloader",
-        bootloader,
-        "--esp-adapter",
-        "auto",
-        "--http",
-        "127.0.0.1:0",
-        "--project",
-    ])
-    .arg(dir)
-    .env("CI", "true")
-    .stdout(Stdio::piped())
-    .stderr(Stdio::null())
-    .process_group(0);
-    let mut child = cmd.spawn().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(url) = line.strip_prefix("open ") {
-                let _ = tx.send(url.to_string());
-            }
-        }
-    });
-    let running = Running::new(child);
-    wait_for_path(&dir.join(".nanoesp/sim/nano"), 60);
-    wait_for_path(&dir.join(".nanoesp/sim/esp"), 60);
-    (running, rx)
-}
-
 #[test]
 fn hardware_mode_identifies_both_ports_reads_the_console_and_spots_the_old_bootloader() {
     let tmp = scratch();

@@ -3,50 +3,12 @@
 //! packaged ATmegaBOOT) with strict baud, flashed by ravedude/avrdude; an emulated
 //! ESP8266 ROM loader on its own adapter pty, flashed by the espflash 2.1 library.
 
-use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::mpsc;
 use std::time::Duration;
 
 use crate::helpers::*;
-
-/// `nanoesp sim --bootloader NAME --esp-adapter auto` on the project, in real time (the
-/// bootloaders' timeouts are wall-clock for avrdude). Returns the running bench and a
-/// channel that yields the URL once the flashed firmware serves.
-fn bench(dir: &Path, bootloader: &str) -> (Running, mpsc::Receiver<String>) {
-    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("nanoesp"));
-    cmd.args([
-        "sim",
-        "--bootloader",
-        bootloader,
-        "--esp-adapter",
-        "auto",
-        "--http",
-        "127.0.0.1:0",
-        "--project",
-    ])
-    .arg(dir)
-    .env("CI", "true")
-    .stdout(Stdio::piped())
-    .stderr(Stdio::inherit())
-    .process_group(0);
-    let mut child = cmd.spawn().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(url) = line.strip_prefix("open ") {
-                let _ = tx.send(url.to_string());
-            }
-        }
-    });
-    let running = Running::new(child);
-    wait_for_path(&dir.join(".nanoesp/sim/nano"), 30);
-    wait_for_path(&dir.join(".nanoesp/sim/esp"), 30);
-    (running, rx)
-}
 
 fn flash(dir: &Path, args: &[&str]) -> std::process::Output {
     nanoesp()
@@ -91,7 +53,7 @@ fn fake_at_firmware(root: &Path) -> PathBuf {
 fn flash_programs_the_simulated_nano_and_the_new_firmware_serves() {
     let tmp = scratch();
     let dir = new_project(tmp.path(), "flashnano", &[]);
-    let (_bench, serving) = bench(&dir, "optiboot");
+    let (_bench, serving) = bootloader_bench(&dir, "optiboot");
     let port = dir.join(".nanoesp/sim/nano");
     let out = flash(
         &dir,
@@ -138,7 +100,7 @@ fn flash_programs_the_simulated_nano_and_the_new_firmware_serves() {
 fn flash_falls_back_to_the_old_bootloader_and_stores_it_with_yes() {
     let tmp = scratch();
     let dir = new_project(tmp.path(), "flashold", &["--nano", "nano"]);
-    let (_bench, _) = bench(&dir, "atmegaboot");
+    let (_bench, _) = bootloader_bench(&dir, "atmegaboot");
     // port = "auto": the bench's ptys are found in .nanoesp/sim and identified by protocol.
     let out = flash(&dir, &["--only", "nano", "--yes"]);
     let text = all_output(&out);
@@ -159,7 +121,7 @@ fn flash_falls_back_to_the_old_bootloader_and_stores_it_with_yes() {
 fn ports_identify_both_chips_and_flash_writes_the_at_firmware_verified() {
     let tmp = scratch();
     let dir = new_project(tmp.path(), "flashesp", &[]);
-    let (bench, _) = bench(&dir, "optiboot");
+    let (bench, _) = bootloader_bench(&dir, "optiboot");
     let ports = nanoesp()
         .args(["ports", "--json"])
         .env("NANOESP_PROJECT", &dir)

@@ -1,9 +1,11 @@
 //! Shared helpers: a command builder for the binary and a temporary project factory.
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::Child;
+use std::process::{Child, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
@@ -130,4 +132,40 @@ pub fn generated_config(name: &str) -> String {
         }
     }
     std::fs::read_to_string(newest.expect("config.rs generated").1).unwrap()
+}
+
+/// `nanoesp sim --bootloader NAME --esp-adapter auto` on the project, in real time (the
+/// bootloaders' timeouts are wall-clock for avrdude). Returns the running bench and a
+/// channel that yields the URL once the flashed firmware serves.
+pub fn bootloader_bench(dir: &Path, bootloader: &str) -> (Running, mpsc::Receiver<String>) {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("nanoesp"));
+    cmd.args([
+        "sim",
+        "--bootloader",
+        bootloader,
+        "--esp-adapter",
+        "auto",
+        "--http",
+        "127.0.0.1:0",
+        "--project",
+    ])
+    .arg(dir)
+    .env("CI", "true")
+    .stdout(Stdio::piped())
+    .stderr(Stdio::inherit())
+    .process_group(0);
+    let mut child = cmd.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(url) = line.strip_prefix("open ") {
+                let _ = tx.send(url.to_string());
+            }
+        }
+    });
+    let running = Running::new(child);
+    wait_for_path(&dir.join(".nanoesp/sim/nano"), 30);
+    wait_for_path(&dir.join(".nanoesp/sim/esp"), 30);
+    (running, rx)
 }
