@@ -182,7 +182,9 @@ pub fn probe_stk500(port: &Path, baud: u32) -> Result<bool, PortError> {
     std::thread::sleep(Duration::from_millis(250));
     let _ = serialport::SerialPort::clear(&serial, serialport::ClearBuffer::Input);
     // Bootloaders wait about 1 s after an external reset; ask a few times within that.
-    let deadline = Instant::now() + Duration::from_millis(900);
+    // Keep asking a little past the window: a loaded host (or simulator) may start the
+    // bootloader late, and extra get-syncs sent to an application are harmless.
+    let deadline = Instant::now() + Duration::from_millis(1500);
     let mut got = Vec::new();
     while Instant::now() < deadline {
         let _ = serial.write_all(&STK_GET_SYNC);
