@@ -10,6 +10,7 @@
 #[path = "../tests/esp/fixtures.rs"]
 mod fixtures;
 #[path = "../tests/esp/mock.rs"]
+#[allow(dead_code)] // the bench uses the port, not the flash inspection the tests use
 mod mock;
 
 use std::fmt::Write as _;

@@ -367,7 +367,7 @@ mod tests {
             self.0.push(format!("start {label} {total}"));
         }
         fn update(&mut self, done: u64) {
-            if done % 50 == 0 {
+            if done.is_multiple_of(50) {
                 self.0.push(format!("at {done}"));
             }
         }
