@@ -222,6 +222,9 @@ pub struct HttpBench {
     /// Console lines seen so far.
     pub console: Vec<String>,
     lines: std::sync::mpsc::Receiver<String>,
+    /// The simulator's stderr so far (also passed on to the test's stderr).
+    stderr: std::sync::Arc<Mutex<String>>,
+    stderr_reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl HttpBench {
@@ -243,10 +246,21 @@ impl HttpBench {
             .args(["--http", &addr, "--timeout", "600"])
             .args(extra)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("nanoesp-sim run --http");
         let stdout = child.stdout.take().unwrap();
+        let stderr_pipe = child.stderr.take().unwrap();
+        let stderr = std::sync::Arc::new(Mutex::new(String::new()));
+        let sink = stderr.clone();
+        let stderr_reader = std::thread::spawn(move || {
+            for line in BufReader::new(stderr_pipe).lines().map_while(Result::ok) {
+                eprintln!("{line}");
+                let mut text = sink.lock().unwrap_or_else(|e| e.into_inner());
+                text.push_str(&line);
+                text.push('\n');
+            }
+        });
         let (send, lines) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -260,6 +274,8 @@ impl HttpBench {
             addr,
             console: Vec::new(),
             lines,
+            stderr,
+            stderr_reader: Some(stderr_reader),
         };
         let deadline = Instant::now() + wait;
         while !bench
@@ -281,21 +297,54 @@ impl HttpBench {
 
     /// Sends one HTTP/1.1 request and returns the whole response (the firmware closes).
     pub fn request(&self, method: &str, path: &str, body: &str) -> String {
-        let mut stream = TcpStream::connect(&self.addr).expect("connect to the HTTP bridge");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(60)))
-            .unwrap();
-        write!(
-            stream,
-            "{method} {path} HTTP/1.1\r\nHost: nanoesp\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        )
+        self.request_with_headers(method, path, "", body)
+    }
+
+    /// Like [`HttpBench::request`], with `headers` (each ending in CRLF) added.
+    pub fn request_with_headers(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &str,
+        body: &str,
+    ) -> String {
+        http_request(&self.addr, method, path, headers, body)
+    }
+}
+
+/// Sends one HTTP/1.1 request with `headers` (each ending in CRLF) to the bridge at `addr`
+/// and returns the whole response (the firmware closes).
+pub fn http_request(addr: &str, method: &str, path: &str, headers: &str, body: &str) -> String {
+    let mut stream = TcpStream::connect(addr).expect("connect to the HTTP bridge");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
         .unwrap();
-        let mut response = Vec::new();
-        stream
-            .read_to_end(&mut response)
-            .expect("read the response");
-        String::from_utf8_lossy(&response).into_owned()
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: nanoesp\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = Vec::new();
+    stream
+        .read_to_end(&mut response)
+        .expect("read the response");
+    String::from_utf8_lossy(&response).into_owned()
+}
+
+impl HttpBench {
+    /// Ends the simulation with SIGTERM (a clean exit) and returns its whole stderr, which
+    /// ends with the `nanoesp-sim: exit ...` statistics line.
+    pub fn stop(mut self) -> String {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+        if let Some(reader) = self.stderr_reader.take() {
+            let _ = reader.join();
+        }
+        let text = self.stderr.lock().unwrap_or_else(|e| e.into_inner());
+        text.clone()
     }
 }
 

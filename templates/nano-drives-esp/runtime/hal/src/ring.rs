@@ -42,7 +42,9 @@ impl<const N: usize> Ring<N> {
             if next == read_volatile(self.tail.get()) {
                 return false;
             }
-            (*self.data.get())[head as usize] = byte;
+            // The mask is a no-op for a valid index; it lets the compiler drop the bounds
+            // check, whose panic path would make interrupt handlers save every register.
+            (*self.data.get())[(head & Self::MASK) as usize] = byte;
             compiler_fence(Ordering::SeqCst);
             write_volatile(self.head.get(), next);
         }
@@ -59,7 +61,7 @@ impl<const N: usize> Ring<N> {
                 return None;
             }
             compiler_fence(Ordering::SeqCst);
-            let byte = (*self.data.get())[tail as usize];
+            let byte = (*self.data.get())[(tail & Self::MASK) as usize];
             compiler_fence(Ordering::SeqCst);
             write_volatile(self.tail.get(), tail.wrapping_add(1) & Self::MASK);
             Some(byte)
