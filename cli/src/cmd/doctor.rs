@@ -106,8 +106,21 @@ struct Evidence {
 }
 
 /// Runs `nanoesp doctor`.
-pub fn run(args: Args, ui: &Ui) -> miette::Result<Outcome> {
+pub fn run(mut args: Args, ui: &Ui) -> miette::Result<Outcome> {
     let started = Instant::now();
+    // `--sim` with the project's bench already running (`nanoesp sim` published it):
+    // check that one, like hardware, through its server and console.
+    if args.sim
+        && let Some(bench) = super::sim::running_bench(&args.project.project)
+    {
+        ui.status(
+            "Found",
+            format!("the project's running virtual bench, serving {}", bench.url),
+        );
+        args.sim = false;
+        args.url = Some(bench.url);
+        args.nano_port = bench.console;
+    }
     let os = Os::detect();
     // --url alone checks a server; with a port it names the server of the hardware checked.
     let mode = if args.sim {

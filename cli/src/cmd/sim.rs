@@ -80,7 +80,7 @@ pub fn run(args: Args, ui: &Ui) -> miette::Result<Outcome> {
     if args.bootloader.is_some() {
         return run_with_bootloader(args, ui);
     }
-    let (elf, link, ap) = match &args.elf {
+    let (elf, link, ap, project_dir) = match &args.elf {
         Some(elf) => {
             if !elf.is_file() {
                 miette::bail!(miette::miette!(
@@ -93,14 +93,14 @@ pub fn run(args: Args, ui: &Ui) -> miette::Result<Outcome> {
                 .link
                 .resolve(args.link.link.unwrap_or(LinkArg::Soft), None);
             let link = simulator::link_args(link.kind.as_str(), &link.rx, &link.tx, link.baud);
-            (elf.clone(), link, Vec::new())
+            (elf.clone(), link, Vec::new(), None)
         }
         None => {
             let project = args.project.open()?;
             let record = super::build::build(&project, ui)?;
             let link = project_link_args(&args, &project);
             let ap = simulator::ap_args(&project);
-            (record.elf, link, ap)
+            (record.elf, link, ap, Some(project.dir().to_path_buf()))
         }
     };
     let sim = simulator::locate()?;
@@ -127,7 +127,10 @@ pub fn run(args: Args, ui: &Ui) -> miette::Result<Outcome> {
             args.esp
         ),
     );
-    let status = relay(&sim, &sim_args, ui)?;
+    let publish = project_dir
+        .as_deref()
+        .map(|dir| Publish::for_project(dir, args.console_pty.clone()));
+    let status = relay(&sim, &sim_args, publish, ui)?;
     match status.code() {
         Some(0) => Ok(Outcome::Ok),
         Some(1) => Err(miette::miette!(
@@ -240,7 +243,8 @@ fn run_with_bootloader(args: Args, ui: &Ui) -> miette::Result<Outcome> {
             console.display()
         ),
     );
-    let status = relay(&sim, &sim_args, ui)?;
+    let publish = Publish::for_project(project.dir(), Some(console.clone()));
+    let status = relay(&sim, &sim_args, Some(publish), ui)?;
     drop(adapter);
     match status.code() {
         Some(0) | None => Ok(Outcome::Ok),
@@ -254,6 +258,7 @@ fn run_with_bootloader(args: Args, ui: &Ui) -> miette::Result<Outcome> {
 fn relay(
     sim: &std::path::Path,
     sim_args: &[String],
+    publish: Option<Publish>,
     ui: &Ui,
 ) -> miette::Result<std::process::ExitStatus> {
     let mut child = Command::new(sim)
@@ -272,13 +277,68 @@ fn relay(
         if let Some(url) = line.strip_prefix("nanoesp-sim: serving ") {
             ui.status("Serving", url);
             ui.out(format!("open {url}"));
+            if let Some(p) = &publish {
+                p.write(url);
+            }
         } else if let Some(rest) = line.strip_prefix("nanoesp-sim: ") {
             ui.status("Bench", rest);
         } else {
             ui.out(format!("nano | {line}"));
         }
     }
-    child.wait().into_diagnostic()
+    let status = child.wait().into_diagnostic();
+    if let Some(p) = &publish {
+        let _ = std::fs::remove_file(&p.path);
+    }
+    status
+}
+
+/// What a running `nanoesp sim` publishes in `.nanoesp/sim/bench.json`, so `nanoesp doctor
+/// --sim` checks that bench instead of starting another.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct RunningBench {
+    /// The `nanoesp sim` process.
+    pub pid: u32,
+    /// Where the firmware's server is bridged.
+    pub url: String,
+    /// The Nano's console pty, if the bench has one.
+    pub console: Option<PathBuf>,
+}
+
+/// Where and what to publish once the bench serves.
+struct Publish {
+    path: PathBuf,
+    console: Option<PathBuf>,
+}
+
+impl Publish {
+    fn for_project(project: &std::path::Path, console: Option<PathBuf>) -> Publish {
+        Publish {
+            path: bench_dir(project).join("bench.json"),
+            console,
+        }
+    }
+
+    fn write(&self, url: &str) {
+        let record = RunningBench {
+            pid: std::process::id(),
+            url: url.to_string(),
+            console: self.console.clone(),
+        };
+        if let Ok(text) = serde_json::to_string(&record) {
+            let _ = std::fs::create_dir_all(self.path.parent().expect("in the bench dir"));
+            let _ = nanoesp_project::write_atomic(&self.path, text.as_bytes(), 0o644);
+        }
+    }
+}
+
+/// The project's running bench, if `nanoesp sim` published one and is still alive.
+pub fn running_bench(project: &std::path::Path) -> Option<RunningBench> {
+    let text = std::fs::read_to_string(bench_dir(project).join("bench.json")).ok()?;
+    let bench: RunningBench = serde_json::from_str(&text).ok()?;
+    // SAFETY: kill(pid, 0) only asks whether the process exists.
+    let alive = unsafe { libc::kill(bench.pid as libc::pid_t, 0) } == 0;
+    alive.then_some(bench)
 }
 
 /// Ctrl-C reaches the whole process group: the simulator (and adapter) save their flash

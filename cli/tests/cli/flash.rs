@@ -94,6 +94,28 @@ fn flash_programs_the_simulated_nano_and_the_new_firmware_serves() {
         .find(|l| l.contains(&banner))
         .unwrap_or_else(|| panic!("{text}"));
     assert!(line.starts_with('[') && line.contains(" nano] "), "{line}");
+    // doctor --sim finds this running bench (published in .nanoesp/sim/bench.json) and
+    // checks it instead of starting its own.
+    let out = nanoesp()
+        .args(["doctor", "--sim", "--json", "--project"])
+        .arg(&dir)
+        .env("CARGO_TARGET_DIR", avr_target_dir())
+        .output()
+        .unwrap();
+    let report: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", all_output(&out)));
+    assert_eq!(report["mode"], "hardware", "{report:#}");
+    assert_eq!(report["url"], url.as_str(), "{report:#}");
+    let status = |id: &str| {
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .map(|c| c["status"].clone())
+    };
+    assert_eq!(status("server.status"), Some("ok".into()), "{report:#}");
+    assert_eq!(status("nano.console"), Some("ok".into()), "{report:#}");
 }
 
 #[test]
