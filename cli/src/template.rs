@@ -195,7 +195,7 @@ mod tests {
             "link_kind=soft",
             "link_rx=D8",
             "link_tx=D9",
-            "link_baud=38400",
+            "link_baud=57600",
             "wifi_ssid=lab",
             "wifi_password=",
             "hostname=nanoesp",

@@ -1051,7 +1051,7 @@ fn judge_firmware_and_esp(
                     "ESP TX → Nano {rx}, Nano {tx} → 5 V→3.3 V divider (e.g. 1 kΩ/2 kΩ) → ESP RX, GND common; EN/CH_PD and RST high, GPIO15 low, GPIO0/GPIO2 high; a 3.3 V regulator of ≥ 300 mA (not the Nano's 3.3 V pin). The ESP's AT firmware must run at the link speed: send `AT+UART_DEF={b},8,1,0,0` once from a USB adapter.",
                     rx = link.map_or("D8", |l| l.rx.as_str()),
                     tx = link.map_or("D9", |l| l.tx.as_str()),
-                    b = baud.unwrap_or(38_400)
+                    b = baud.unwrap_or(57_600)
                 ),
             });
         }
@@ -1072,10 +1072,10 @@ fn judge_firmware_and_esp(
             let b = fw.or(cfg);
             let soft = link.is_some_and(|l| l.kind == LinkKind::Soft);
             match (b, &version, silent) {
-                (Some(b), Some(_), _) if soft && b > 38_400 => checks.push(Check::warn(
+                (Some(b), Some(_), _) if soft && b > 57_600 => checks.push(Check::warn(
                     "esp.baud",
                     format!("{b} baud, the ESP answers"),
-                    "The soft serial link loses bytes above 38400 baud while receiving: `nanoesp config set link.baud 38400` (and AT+UART_DEF on the ESP).",
+                    "The soft serial link loses bytes above 57600 baud while receiving: `nanoesp config set link.baud 57600` (and AT+UART_DEF on the ESP).",
                 )),
                 (Some(b), Some(_), _) => checks.push(Check::ok(
                     "esp.baud",
@@ -1089,7 +1089,7 @@ fn judge_firmware_and_esp(
                     ),
                     format!(
                         "If the wiring is right, the ESP runs at another speed (115200 from the factory): set it once with `AT+UART_DEF={},8,1,0,0` from a USB adapter.",
-                        b.unwrap_or(38_400)
+                        b.unwrap_or(57_600)
                     ),
                 )),
                 (Some(b), None, false) if status.is_some() => checks.push(Check::ok(

@@ -74,7 +74,7 @@ pub struct LinkArgs {
     /// Nano pin sending to the ESP (default D9 for soft, D1 for usart).
     #[arg(long)]
     pub tx: Option<String>,
-    /// Link baud rate (default 38400 for soft, 115200 for usart).
+    /// Link baud rate (default 57600 for soft, 115200 for usart).
     #[arg(long)]
     pub baud: Option<u32>,
 }

@@ -25,7 +25,7 @@ pub struct Args {
     /// Run this firmware (ELF or HEX) instead of building the project's.
     #[arg(long, value_name = "FILE")]
     pub elf: Option<PathBuf>,
-    /// The link (default: the project's; without a project, soft on D8/D9 at 38400).
+    /// The link (default: the project's; without a project, soft on D8/D9 at 57600).
     #[command(flatten)]
     pub link: LinkArgs,
     /// Far end of the link: emu (emulated ESP8266), none, or serial:PATH (a real ESP8266

@@ -26,7 +26,7 @@ fn get_set_unset_round_trip_and_keep_comments() {
     let before = String::from_utf8(read(&dir, "nanoesp.toml")).unwrap();
     config(&dir, &["get", "link.baud"])
         .success()
-        .stdout("38400\n");
+        .stdout("57600\n");
     config(&dir, &["set", "link.baud", "19200"]).success();
     config(&dir, &["get", "link.baud"])
         .success()
@@ -38,7 +38,7 @@ fn get_set_unset_round_trip_and_keep_comments() {
         .zip(after.lines())
         .filter(|(a, b)| a != b)
         .collect();
-    assert_eq!(changed, [("baud = 38400", "baud = 19200")]);
+    assert_eq!(changed, [("baud = 57600", "baud = 19200")]);
     assert_eq!(before.lines().count(), after.lines().count());
 
     config(&dir, &["set", "http.max_clients", "5"]).success();
@@ -173,15 +173,15 @@ fn errors_point_at_file_line_and_column() {
         |text: &str, needle: &str| text.lines().position(|l| l.starts_with(needle)).unwrap() + 1;
 
     // malformed TOML
-    let broken = good.replace("baud = 38400", "baud = = 38400");
+    let broken = good.replace("baud = 57600", "baud = = 57600");
     std::fs::write(&path, &broken).unwrap();
-    let line = line_of(&broken, "baud = = 38400");
+    let line = line_of(&broken, "baud = = 57600");
     config(&dir, &["check"])
         .code(1)
         .stderr(predicate::str::contains(format!("nanoesp.toml:{line}:")));
 
     // unknown key, with the list of known ones
-    let unknown = good.replace("baud = 38400", "baud = 38400\nspeed = 1");
+    let unknown = good.replace("baud = 57600", "baud = 57600\nspeed = 1");
     std::fs::write(&path, &unknown).unwrap();
     let line = line_of(&unknown, "speed = 1");
     config(&dir, &["check"]).code(1).stderr(
@@ -190,7 +190,7 @@ fn errors_point_at_file_line_and_column() {
     );
 
     // wrong type
-    let wrong = good.replace("baud = 38400", "baud = \"fast\"");
+    let wrong = good.replace("baud = 57600", "baud = \"fast\"");
     std::fs::write(&path, &wrong).unwrap();
     let line = line_of(&wrong, "baud = \"fast\"");
     config(&dir, &["check"])

@@ -40,7 +40,7 @@ fn defaults_produce_a_complete_project() {
         "kind = \"soft\"",
         "rx = \"D8\"",
         "tx = \"D9\"",
-        "baud = 38400",
+        "baud = 57600",
         "ssid = \"lab\"",
         "hostname = \"nanoesp\"",
         "port = 80",

@@ -125,7 +125,7 @@ fn main() {
     writeln!(out, "pub const BUILD_ID: &str = \"{hash:08x}\";").unwrap();
     writeln!(out, "pub const NANO_BOARD: &str = {:?};", string(&config, "nano.board", "nano")).unwrap();
     writeln!(out, "pub const ESP_MODULE: &str = {:?};", string(&config, "esp.module", "esp12e")).unwrap();
-    writeln!(out, "pub const LINK_BAUD: u32 = {};", int(&config, "link.baud", 38_400)).unwrap();
+    writeln!(out, "pub const LINK_BAUD: u32 = {};", int(&config, "link.baud", 57_600)).unwrap();
     writeln!(out, "pub const LINK_RX: u8 = {};", pin_number(&string(&config, "link.rx", "D8"))).unwrap();
     writeln!(out, "pub const LINK_TX: u8 = {};", pin_number(&string(&config, "link.tx", "D9"))).unwrap();
     writeln!(out, "pub const CONSOLE_BAUD: u32 = {};", int(&config, "console.baud", 115_200)).unwrap();
