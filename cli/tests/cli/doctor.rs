@@ -3,10 +3,7 @@
 //! that serves one client at a time, a broken config) each fail the right check with the
 //! right advice.
 
-use std::io::{BufRead, BufReader};
-use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
 use crate::helpers::*;
@@ -267,36 +264,7 @@ fn stale_firmware_is_detected_against_the_last_build() {
     let tmp = scratch();
     let dir = new_project(tmp.path(), "stale", &[]);
     // The firmware of today runs on the bench...
-    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("nanoesp"));
-    cmd.args([
-        "sim",
-        "--fast",
-        "--http",
-        "127.0.0.1:0",
-        "--timeout",
-        "120",
-        "--project",
-    ])
-    .arg(&dir)
-    .env("CI", "true")
-    .env("CARGO_TARGET_DIR", avr_target_dir())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::null())
-    .process_group(0);
-    let mut child = cmd.spawn().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let _running = Running::new(child);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(url) = line.strip_prefix("open ") {
-                let _ = tx.send(url.to_string());
-            }
-        }
-    });
-    let url = rx
-        .recv_timeout(Duration::from_secs(600))
-        .expect("nanoesp sim never served");
+    let (_running, url, _console) = start_sim(&dir);
     let (code, report) = doctor_json(&dir, &["--url", &url]);
     assert_eq!(code, 0, "{report:#}");
     assert_eq!(check(&report, "nano.firmware")["status"], "ok");

@@ -5,7 +5,7 @@ use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
@@ -168,4 +168,47 @@ pub fn bootloader_bench(dir: &Path, bootloader: &str) -> (Running, mpsc::Receive
     wait_for_path(&dir.join(".nanoesp/sim/nano"), 30);
     wait_for_path(&dir.join(".nanoesp/sim/esp"), 30);
     (running, rx)
+}
+
+/// Starts `nanoesp sim` on the project; returns it, the URL it printed, and the console
+/// lines (still being collected by a thread).
+pub fn start_sim(dir: &std::path::Path) -> (Running, String, Arc<Mutex<Vec<String>>>) {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("nanoesp"));
+    cmd.args([
+        "sim",
+        "--fast",
+        "--http",
+        "127.0.0.1:0",
+        "--timeout",
+        "120",
+        "--project",
+    ])
+    .arg(dir)
+    .env("CI", "true")
+    .env("CARGO_TARGET_DIR", avr_target_dir())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::inherit())
+    .process_group(0);
+    let mut child = cmd.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let running = Running::new(child);
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let (url_tx, url_rx) = std::sync::mpsc::channel();
+    let sink = lines.clone();
+    // Keep draining the console so the simulator never blocks on a full pipe.
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(url) = line.strip_prefix("open ") {
+                let _ = url_tx.send(url.to_string());
+            }
+            sink.lock().unwrap().push(line);
+        }
+    });
+    match url_rx.recv_timeout(Duration::from_secs(600)) {
+        Ok(url) => (running, url, lines),
+        Err(_) => panic!(
+            "nanoesp sim ended without serving:\n{}",
+            lines.lock().unwrap().join("\n")
+        ),
+    }
 }

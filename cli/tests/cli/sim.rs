@@ -1,56 +1,10 @@
 //! `nanoesp sim`: the project's real firmware on the virtual bench, reached by a real HTTP
 //! client on 127.0.0.1 (client → TCP bridge → emulated ESP8266 → simulated Nano → back).
 
-use std::io::{BufRead, BufReader};
-use std::os::unix::process::CommandExt;
-use std::process::Stdio;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::helpers::*;
-
-/// Starts `nanoesp sim` on the project; returns it, the URL it printed, and the console
-/// lines (still being collected by a thread).
-fn start(dir: &std::path::Path) -> (Running, String, Arc<Mutex<Vec<String>>>) {
-    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("nanoesp"));
-    cmd.args([
-        "sim",
-        "--fast",
-        "--http",
-        "127.0.0.1:0",
-        "--timeout",
-        "120",
-        "--project",
-    ])
-    .arg(dir)
-    .env("CI", "true")
-    .env("CARGO_TARGET_DIR", avr_target_dir())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::inherit())
-    .process_group(0);
-    let mut child = cmd.spawn().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let running = Running::new(child);
-    let lines = Arc::new(Mutex::new(Vec::new()));
-    let (url_tx, url_rx) = std::sync::mpsc::channel();
-    let sink = lines.clone();
-    // Keep draining the console so the simulator never blocks on a full pipe.
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(url) = line.strip_prefix("open ") {
-                let _ = url_tx.send(url.to_string());
-            }
-            sink.lock().unwrap().push(line);
-        }
-    });
-    match url_rx.recv_timeout(Duration::from_secs(600)) {
-        Ok(url) => (running, url, lines),
-        Err(_) => panic!(
-            "nanoesp sim ended without serving:\n{}",
-            lines.lock().unwrap().join("\n")
-        ),
-    }
-}
 
 /// Waits until a console line contains `needle`.
 fn wait_for(lines: &Mutex<Vec<String>>, needle: &str) -> String {
@@ -71,7 +25,7 @@ fn wait_for(lines: &Mutex<Vec<String>>, needle: &str) -> String {
 fn serves_status(name: &str, flags: &[&str]) {
     let tmp = scratch();
     let dir = new_project(tmp.path(), name, flags);
-    let (_running, url, console) = start(&dir);
+    let (_running, url, console) = start_sim(&dir);
     let record: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join(".nanoesp/build.json")).unwrap())
             .unwrap();
@@ -138,7 +92,7 @@ fn stored_wifi_mode_serves_on_a_provisioned_esp() {
         .success();
     // The bench's emulated ESP holds the project's network, as after `flash --provision`;
     // the firmware carries no password and never joins itself.
-    let (_running, url, console) = start(&dir);
+    let (_running, url, console) = start_sim(&dir);
     wait_for(&console, "nanoesp: ready http://");
     assert!(get(&url, "/api/status").contains("\"firmware\""));
     let config = generated_config("simstored");
