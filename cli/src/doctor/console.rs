@@ -287,4 +287,18 @@ mod tests {
         // Non-ASCII SSIDs are text, not noise.
         assert_eq!(noise_bytes("ssid=café\r\n".as_bytes()), 0);
     }
+
+    proptest::proptest! {
+        /// Whatever a console sends (noise at the wrong baud, cut lines, binary), the
+        /// doctor's reading of it never panics.
+        #[test]
+        fn any_console_bytes_are_read_without_panicking(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400)
+        ) {
+            let facts = ConsoleFacts::from_bytes(&bytes);
+            let _ = facts.garbled();
+            let _ = facts.ip();
+            proptest::prop_assert!(noise_bytes(&bytes) <= bytes.len());
+        }
+    }
 }
