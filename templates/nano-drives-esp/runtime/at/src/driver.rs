@@ -146,7 +146,10 @@ enum Wait {
     /// The command line is being handed out.
     Line,
     Final,
+    /// `AT+CIPSEND` written, its `OK` not yet seen.
     Prompt,
+    /// `OK` seen: the next `>` is the prompt (a `>` in line noise before the `OK` is not).
+    PromptOk,
     Payload,
     SendResult,
 }
@@ -560,7 +563,7 @@ impl Driver {
             }
             Token::Ok | Token::Error | Token::Fail => self.final_result(matches!(tok, Token::Ok)),
             Token::Prompt => {
-                if self.wait == Wait::Prompt {
+                if self.wait == Wait::PromptOk {
                     self.wait = Wait::Payload;
                     self.tx_off = 0;
                     self.deadline = self.after(PROMPT_MS);
@@ -654,9 +657,15 @@ impl Driver {
         let cmd = self.cmd?;
         match (cmd, self.wait) {
             // `OK` comes before the prompt.
-            (Command::Send { .. }, Wait::Prompt) if ok => None,
+            (Command::Send { .. }, Wait::Prompt) if ok => {
+                self.wait = Wait::PromptOk;
+                None
+            }
             // ERROR before the prompt, during the payload or instead of SEND OK.
-            (Command::Send { .. }, Wait::Prompt | Wait::Payload | Wait::SendResult) => {
+            (
+                Command::Send { .. },
+                Wait::Prompt | Wait::PromptOk | Wait::Payload | Wait::SendResult,
+            ) => {
                 self.finish();
                 Some(Event::SendDone {
                     link: self.target,

@@ -263,13 +263,25 @@ impl Parser {
         if self.len & 0x80 != 0 {
             self.len = 0;
         }
-        if self.len == 0 {
-            if b == b'>' {
-                return Some(Token::Prompt);
-            }
-            if b == b' ' {
-                return None;
-            }
+        // Line noise (a byte no AT line contains) restarts the line, so a response that
+        // follows garbage on the wire is still recognised.
+        if !(b' '..=b'~').contains(&b) {
+            self.len = 0;
+            return None;
+        }
+        // `>` appears in no line we parse: it is the prompt even after noise (`\x96\xbf> `);
+        // the driver only takes it once the CIPSEND's `OK` has come.
+        if b == b'>' {
+            self.len = 0;
+            return Some(Token::Prompt);
+        }
+        // A `+` starts a line (`+IPD`, `+CIPRECVDATA`, ...) unless it follows an echoed `AT`:
+        // noise before such a header is dropped instead of hiding it.
+        if b == b'+' && !(self.len == 2 && self.line[0] == b'A') {
+            self.len = 0;
+        }
+        if self.len == 0 && b == b' ' {
+            return None;
         }
         if (self.len as usize) < LINE_MAX {
             self.line[self.len as usize] = b;
