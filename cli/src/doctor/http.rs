@@ -332,6 +332,22 @@ fn note(load: &mut Load, a: &Attempt) {
     *load.statuses.entry(key).or_default() += 1;
 }
 
+/// Counts one finished request: its latency when correct, its error (with `suffix`) when
+/// not.
+fn tally(load: &mut Load, latencies: &mut Vec<f64>, a: &Attempt, suffix: &str) {
+    load.requests += 1;
+    match &a.result {
+        Ok(ms) => {
+            load.ok += 1;
+            latencies.push(*ms);
+        }
+        Err(e) => {
+            load.failed += 1;
+            record_error(load, &format!("{e}{suffix}"));
+        }
+    }
+}
+
 fn record_error(load: &mut Load, e: &str) {
     if load.errors.len() < 5 {
         load.errors.push(e.to_string());
@@ -361,34 +377,14 @@ pub fn round(target: &Target, plan: &LoadPlan) -> Load {
             }
             continue;
         }
-        load.requests += 1;
-        match &a.result {
-            Ok(ms) => {
-                load.ok += 1;
-                latencies.push(*ms);
-            }
-            Err(e) => {
-                load.failed += 1;
-                record_error(&mut load, e);
-            }
-        }
+        tally(&mut load, &mut latencies, a, "");
     }
     load.retried = busy;
     if busy > 0 {
         std::thread::sleep(pause);
         for a in parallel(target, plan, busy) {
             note(&mut load, &a);
-            load.requests += 1;
-            match &a.result {
-                Ok(ms) => {
-                    load.ok += 1;
-                    latencies.push(*ms);
-                }
-                Err(e) => {
-                    load.failed += 1;
-                    record_error(&mut load, &format!("{e} (after a 503)"));
-                }
-            }
+            tally(&mut load, &mut latencies, &a, " (after a 503)");
         }
     }
     summarise(&mut load, latencies);
