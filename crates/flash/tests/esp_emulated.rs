@@ -198,24 +198,30 @@ fn silent_chip_is_not_in_download_mode() {
     assert!(text.contains("GPIO0") && text.contains("TX/RX"), "{text}");
 }
 
-#[test]
-fn bad_checksum_answer_is_an_error() {
-    for stub in [false, true] {
+/// Writes 200 KB of incompressible bytes (several blocks on either path) to a chip with
+/// `fault`, through the ROM path and the stub path; the error of each.
+fn write_error_with(fault: RomFault) -> [(bool, EspError); 2] {
+    [false, true].map(|stub| {
         let port = MockPort::new(RomConfig {
-            fault: RomFault::BadChecksumAt {
-                block: 2,
-                always: true,
-            },
+            fault: fault.clone(),
             ..cfg(MB)
         });
         let mut session = connect(&port, stub).unwrap();
         let image = Image {
             name: "app.bin".into(),
             addr: 0,
-            // Incompressible enough for several compressed blocks.
             data: noise(200_000),
         };
-        let err = session.write(&[image], &mut NoProgress).unwrap_err();
+        (stub, session.write(&[image], &mut NoProgress).unwrap_err())
+    })
+}
+
+#[test]
+fn bad_checksum_answer_is_an_error() {
+    for (stub, err) in write_error_with(RomFault::BadChecksumAt {
+        block: 2,
+        always: true,
+    }) {
         assert!(
             matches!(err, EspError::Rejected { .. }),
             "stub {stub}: {err:?}"
@@ -225,18 +231,7 @@ fn bad_checksum_answer_is_an_error() {
 
 #[test]
 fn stall_mid_write_is_a_timeout() {
-    for stub in [false, true] {
-        let port = MockPort::new(RomConfig {
-            fault: RomFault::StallMidWrite { after: 3 },
-            ..cfg(MB)
-        });
-        let mut session = connect(&port, stub).unwrap();
-        let image = Image {
-            name: "app.bin".into(),
-            addr: 0,
-            data: noise(200_000),
-        };
-        let err = session.write(&[image], &mut NoProgress).unwrap_err();
+    for (stub, err) in write_error_with(RomFault::StallMidWrite { after: 3 }) {
         assert!(
             matches!(err, EspError::Timeout { .. }),
             "stub {stub}: {err:?}"
