@@ -202,10 +202,7 @@ fn silent_chip_is_not_in_download_mode() {
 /// `fault`, through the ROM path and the stub path; the error of each.
 fn write_error_with(fault: RomFault) -> [(bool, EspError); 2] {
     [false, true].map(|stub| {
-        let port = MockPort::new(RomConfig {
-            fault: fault.clone(),
-            ..cfg(MB)
-        });
+        let port = MockPort::new(RomConfig { fault, ..cfg(MB) });
         let mut session = connect(&port, stub).unwrap();
         let image = Image {
             name: "app.bin".into(),
