@@ -22,11 +22,10 @@ fn bridge_round_trip(baud: u32) {
     ]);
     sim.wait_line("nanoesp-sim: console", 10);
     let console = Port::open(&link, 115200);
-    let banner = console.read_until(b"READY", 5.0);
-    assert!(
-        contains(&banner, format!("BRIDGE READY {baud}").as_bytes()),
-        "{banner:?}"
-    );
+    // wait for the whole line: stopping at "READY" raced the baud digits still in flight
+    let expected = format!("BRIDGE READY {baud}\r\n");
+    let banner = console.read_until(expected.as_bytes(), 5.0);
+    assert!(contains(&banner, expected.as_bytes()), "{banner:?}");
     // console -> firmware -> bit-banged D9 -> sampled by the bench -> "ESP"
     let line = b"hello soft serial 0123456789 \x01\x7f\x80\xfe\r\n";
     console.write(line);
