@@ -70,7 +70,7 @@ fn main() {
         table(&name, &root, &files, &mut out);
     }
 
-    let firmware = templates.join("nano-drives-esp/runtime");
+    let firmware = templates.join("runtime");
     let mut runtime = Vec::new();
     for krate in ["at", "http", "server", "hal"] {
         let root = firmware.join(krate);

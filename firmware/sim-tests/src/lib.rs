@@ -83,9 +83,7 @@ pub fn build_firmware(link: LinkKind, baud: u32) -> PathBuf {
     std::fs::create_dir_all(scratch.join("runtime")).unwrap();
     for crate_dir in ["at", "http", "server", "hal"] {
         link_dir(
-            &root
-                .join("templates/nano-drives-esp/runtime")
-                .join(crate_dir),
+            &root.join("templates/runtime").join(crate_dir),
             &scratch.join("runtime").join(crate_dir),
         );
     }
