@@ -27,14 +27,11 @@ fn walk(root: &Path, dir: &Path, skip: &dyn Fn(&Path) -> bool, out: &mut Vec<Pat
     }
 }
 
-fn table(name: &str, root: &Path, files: &[PathBuf], out: &mut String) {
+/// Writes `pub static NAME` holding each `(relative path, file)` of `files`.
+fn table(name: &str, files: &[(PathBuf, PathBuf)], out: &mut String) {
     writeln!(out, "pub static {name}: &[(&str, &[u8])] = &[").unwrap();
-    for file in files {
-        let rel = file
-            .strip_prefix(root)
-            .unwrap()
-            .to_string_lossy()
-            .replace('\\', "/");
+    for (rel, file) in files {
+        let rel = rel.to_string_lossy().replace('\\', "/");
         writeln!(
             out,
             "    ({rel:?}, include_bytes!({:?})),",
@@ -59,21 +56,43 @@ fn main() {
             .map(|c| c.as_os_str().to_string_lossy().into_owned());
         first.as_deref() == Some("runtime") || rel.ends_with("target")
     };
-    // One template per project mode (esp-master is not part of this release).
-    const MODES: &[&str] = &["nano-drives-esp"];
+    // One template per project mode: the files every mode has (`templates/shared`: the nano
+    // crate's toolchain and ravedude files, secrets, ignore lists, cargo-generate manifest)
+    // under the mode's own files, which win on a clash.
+    const MODES: &[&str] = &["nano-drives-esp", "esp-master"];
+    let shared_root = templates.join("shared");
+    let mut shared = Vec::new();
+    walk(&templates, &shared_root, &skip_template, &mut shared);
     for mode in MODES {
         let root = templates.join(mode);
-        let mut files = Vec::new();
-        walk(&templates, &root, &skip_template, &mut files);
-        let files: Vec<PathBuf> = files;
+        let mut own = Vec::new();
+        walk(&templates, &root, &skip_template, &mut own);
+        let mut files: Vec<(PathBuf, PathBuf)> = own
+            .iter()
+            .map(|f| (f.strip_prefix(&root).unwrap().to_path_buf(), f.clone()))
+            .collect();
+        for f in &shared {
+            let rel = f.strip_prefix(&shared_root).unwrap().to_path_buf();
+            if !files.iter().any(|(r, _)| *r == rel) {
+                files.push((rel, f.clone()));
+            }
+        }
+        files.sort();
         let name = format!("TEMPLATE_{}", mode.replace('-', "_").to_uppercase());
-        table(&name, &root, &files, &mut out);
+        table(&name, &files, &mut out);
     }
 
     let firmware = templates.join("runtime");
     let mut runtime = Vec::new();
-    for krate in ["at", "http", "server", "hal"] {
-        let root = firmware.join(krate);
+    // Every crate in templates/runtime, so a new one needs no change here.
+    println!("cargo::rerun-if-changed={}", firmware.display());
+    let mut crates: Vec<PathBuf> = std::fs::read_dir(&firmware)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("Cargo.toml").is_file())
+        .collect();
+    crates.sort();
+    for root in crates {
         println!("cargo::rerun-if-changed={}", root.join("src").display());
         println!(
             "cargo::rerun-if-changed={}",
@@ -82,7 +101,11 @@ fn main() {
         runtime.push(root.join("Cargo.toml"));
         walk(&firmware, &root.join("src"), &|_| false, &mut runtime);
     }
-    table("RUNTIME", &firmware, &runtime, &mut out);
+    let runtime: Vec<(PathBuf, PathBuf)> = runtime
+        .into_iter()
+        .map(|f| (f.strip_prefix(&firmware).unwrap().to_path_buf(), f))
+        .collect();
+    table("RUNTIME", &runtime, &mut out);
 
     let dest = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("embedded.rs");
     std::fs::write(dest, out).unwrap();

@@ -19,6 +19,11 @@ pub fn nano_drives_esp() -> &'static [(&'static str, &'static [u8])] {
     embedded::TEMPLATE_NANO_DRIVES_ESP
 }
 
+/// Files of the esp-master template, relative to the template root.
+pub fn esp_master() -> &'static [(&'static str, &'static [u8])] {
+    embedded::TEMPLATE_ESP_MASTER
+}
+
 /// Files of the firmware runtime crates, relative to `runtime/` (`at/src/lib.rs`, ...).
 pub fn runtime() -> &'static [(&'static str, &'static [u8])] {
     embedded::RUNTIME
@@ -181,63 +186,6 @@ mod tests {
             );
         }
         assert!(runtime().iter().all(|(p, _)| !p.contains("target/")));
-    }
-
-    /// The template directory itself, as `cargo generate --path templates/nano-drives-esp`
-    /// uses it: the output must hold the runtime crates and validate.
-    #[test]
-    fn repository_template_works_with_plain_cargo_generate() {
-        let template = Path::new(env!("CARGO_MANIFEST_DIR")).join("../templates/nano-drives-esp");
-        let out = tempfile::tempdir().unwrap();
-        let values = [
-            "nano_board=nano",
-            "esp_module=esp12e",
-            "link_kind=soft",
-            "link_rx=D8",
-            "link_tx=D9",
-            "link_baud=57600",
-            "wifi_ssid=lab",
-            "wifi_password=",
-            "hostname=nanoesp",
-            "http_port=80",
-            "max_clients=3",
-        ];
-        let args = cargo_generate::GenerateArgs {
-            template_path: cargo_generate::TemplatePath {
-                path: Some(template.to_string_lossy().into_owned()),
-                ..Default::default()
-            },
-            name: Some("plain".into()),
-            force: true,
-            silent: true,
-            vcs: Some(cargo_generate::Vcs::None),
-            define: values.iter().map(|v| v.to_string()).collect(),
-            destination: Some(out.path().to_path_buf()),
-            config: Some(out.path().join("empty-config.toml")),
-            no_workspace: true,
-            no_fmt: true,
-            ..Default::default()
-        };
-        std::fs::write(out.path().join("empty-config.toml"), "").unwrap();
-        if std::env::var_os("USER").is_none() {
-            // SAFETY: set before any thread of this test touches the environment.
-            unsafe { std::env::set_var("USER", "nanoesp-test") };
-        }
-        let dir = cargo_generate::generate(args).unwrap();
-        for file in [
-            "nanoesp.toml",
-            "nano/build.rs",
-            "nano/src/main.rs",
-            "runtime/at/Cargo.toml",
-            "runtime/hal/src/lib.rs",
-        ] {
-            assert!(dir.join(file).is_file(), "{file} missing");
-        }
-        assert!(
-            !dir.join("runtime/at/tests").exists(),
-            "host-only tests stay out"
-        );
-        nanoesp_project::Project::open(&dir).expect("the plain cargo-generate output validates");
     }
 
     #[test]

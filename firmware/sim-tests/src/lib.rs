@@ -75,9 +75,10 @@ pub fn build_firmware(link: LinkKind, baud: u32) -> PathBuf {
         &std::fs::read_to_string(template.join("build.rs")).unwrap(),
     );
     // The template's runner is ravedude; the tests only build.
-    let cargo_config = std::fs::read_to_string(template.join(".cargo/config.toml"))
-        .unwrap()
-        .replace("runner = \"ravedude\"", "");
+    let cargo_config =
+        std::fs::read_to_string(root.join("templates/shared/nano/.cargo/config.toml"))
+            .unwrap()
+            .replace("runner = \"ravedude\"", "");
     write_if_changed(&nano.join(".cargo/config.toml"), &cargo_config);
     link_dir(&template.join("src"), &nano.join("src"));
     std::fs::create_dir_all(scratch.join("runtime")).unwrap();
