@@ -82,7 +82,7 @@ pub fn build_firmware(link: LinkKind, baud: u32) -> PathBuf {
     write_if_changed(&nano.join(".cargo/config.toml"), &cargo_config);
     link_dir(&template.join("src"), &nano.join("src"));
     std::fs::create_dir_all(scratch.join("runtime")).unwrap();
-    for crate_dir in ["at", "http", "server", "hal"] {
+    for crate_dir in ["at", "http", "server", "hal", "buildcfg"] {
         link_dir(
             &root.join("templates/runtime").join(crate_dir),
             &scratch.join("runtime").join(crate_dir),

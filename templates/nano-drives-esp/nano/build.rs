@@ -1,152 +1,29 @@
 //! Turns the project's `nanoesp.toml` and `secrets.toml` into `$OUT_DIR/config.rs`, the
-//! constants the firmware is built with.
+//! constants the firmware is built with (reading and emitting: `runtime/buildcfg`).
 //!
-//! Configuration reaches the firmware here, at build time, so the Wi-Fi password never passes
-//! through a command line, an environment variable or a log: it goes from `secrets.toml`
-//! into a byte array in the build directory. Strings are emitted as byte arrays, so quotes,
-//! commas, backslashes and non-ASCII reach the firmware intact (the AT driver escapes them).
-//! `nanoesp build` validates the configuration before building; this script only reads it.
+//! The Wi-Fi password goes from `secrets.toml` into a byte array in the build directory,
+//! never through a command line, an environment variable or a log; with `wifi.mode =
+//! "stored"` it is not read at all. Strings are byte arrays, so quotes, commas, backslashes
+//! and non-ASCII reach the firmware intact (the AT driver escapes them).
 
-use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
-
-fn project_dir() -> PathBuf {
-    match std::env::var_os("NANOESP_PROJECT_DIR") {
-        Some(dir) => PathBuf::from(dir),
-        None => Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap()).join(".."),
-    }
-}
-
-fn read_table(path: &Path, required: bool) -> toml::Table {
-    println!("cargo::rerun-if-changed={}", path.display());
-    match std::fs::read_to_string(path) {
-        Ok(text) => text
-            .parse()
-            .unwrap_or_else(|e| panic!("{}: {e}\nRun `nanoesp config check` for details.", path.display())),
-        Err(_) if !required => toml::Table::new(),
-        Err(e) => panic!(
-            "cannot read {}: {e}\nBuild from a nanoesp project (nanoesp build), or set NANOESP_PROJECT_DIR.",
-            path.display()
-        ),
-    }
-}
-
-fn get<'a>(table: &'a toml::Table, dotted: &str) -> Option<&'a toml::Value> {
-    let mut parts = dotted.split('.');
-    let mut value = table.get(parts.next()?)?;
-    for part in parts {
-        value = value.get(part)?;
-    }
-    Some(value)
-}
-
-fn string(table: &toml::Table, key: &str, default: &str) -> String {
-    get(table, key)
-        .and_then(|v| v.as_str())
-        .unwrap_or(default)
-        .to_string()
-}
-
-fn int(table: &toml::Table, key: &str, default: i64) -> i64 {
-    get(table, key).and_then(|v| v.as_integer()).unwrap_or(default)
-}
-
-/// Arduino pin name to digital number: `D8` → 8, `A0` → 14.
-fn pin_number(name: &str) -> u8 {
-    let n = |s: &str| s.parse::<u8>().unwrap_or_else(|_| panic!("bad pin name {name}"));
-    match name.as_bytes().first() {
-        Some(b'D' | b'd') => n(&name[1..]),
-        Some(b'A' | b'a') => 14 + n(&name[1..]),
-        _ => panic!("bad pin name {name}"),
-    }
-}
-
-/// Escapes text for the HTML page (title and text are user input).
-fn html(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-fn bytes(out: &mut String, name: &str, value: &[u8]) {
-    write!(out, "pub const {name}: &[u8] = &[").unwrap();
-    for b in value {
-        write!(out, "{b},").unwrap();
-    }
-    out.push_str("];\n");
-}
-
-/// FNV-1a over the firmware's inputs, so a changed source or setting changes the build id.
-fn fnv1a(hash: &mut u32, data: &[u8]) {
-    for &b in data {
-        *hash ^= u32::from(b);
-        *hash = hash.wrapping_mul(0x0100_0193);
-    }
-}
-
-fn hash_tree(hash: &mut u32, dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    paths.sort();
-    for path in paths {
-        let name = path.file_name().unwrap_or_default().to_string_lossy();
-        if name == "target" || name.starts_with('.') {
-            continue;
-        }
-        if path.is_dir() {
-            hash_tree(hash, &path);
-        } else if let Ok(data) = std::fs::read(&path) {
-            fnv1a(hash, name.as_bytes());
-            fnv1a(hash, &data);
-        }
-    }
-}
+use nanoesp_buildcfg::{html, Project};
 
 fn main() {
-    let project = project_dir();
-    println!("cargo::rerun-if-env-changed=NANOESP_PROJECT_DIR");
-    let config_path = project.join("nanoesp.toml");
-    let config = read_table(&config_path, true);
-    let secrets = read_table(&project.join("secrets.toml"), false);
-
-    let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
-    let runtime = project.join("runtime");
-    println!("cargo::rerun-if-changed={}", runtime.display());
-    let mut hash = 0x811c_9dc5u32;
-    fnv1a(&mut hash, &std::fs::read(&config_path).unwrap_or_default());
-    hash_tree(&mut hash, &manifest.join("src"));
-    hash_tree(&mut hash, &runtime);
-
-    let link_kind = string(&config, "link.kind", "soft");
-    let mut out = String::from("// Generated by build.rs from nanoesp.toml and secrets.toml. Do not edit.\n");
-    writeln!(out, "pub const BUILD_ID: &str = \"{hash:08x}\";").unwrap();
-    writeln!(out, "pub const NANO_BOARD: &str = {:?};", string(&config, "nano.board", "nano")).unwrap();
-    writeln!(out, "pub const ESP_MODULE: &str = {:?};", string(&config, "esp.module", "esp12e")).unwrap();
-    writeln!(out, "pub const LINK_BAUD: u32 = {};", int(&config, "link.baud", 57_600)).unwrap();
-    writeln!(out, "pub const LINK_RX: u8 = {};", pin_number(&string(&config, "link.rx", "D8"))).unwrap();
-    writeln!(out, "pub const LINK_TX: u8 = {};", pin_number(&string(&config, "link.tx", "D9"))).unwrap();
-    writeln!(out, "pub const CONSOLE_BAUD: u32 = {};", int(&config, "console.baud", 115_200)).unwrap();
-    bytes(&mut out, "WIFI_SSID", string(&config, "wifi.ssid", "").as_bytes());
-    let wifi_mode = string(&config, "wifi.mode", "station");
+    let project = Project::load();
+    let mut out = project.common_constants("nanoesp.toml and secrets.toml");
+    out.bytes("WIFI_SSID", project.string("wifi.ssid", "").as_bytes());
+    let wifi_mode = project.string("wifi.mode", "station");
     // Stored mode: the ESP joins what `nanoesp flash --provision` saved; the password never
     // enters the firmware.
     let stored = wifi_mode == "stored";
-    let password = if stored { String::new() } else { string(&secrets, "wifi.password", "") };
-    bytes(&mut out, "WIFI_PASSWORD", password.as_bytes());
-    writeln!(out, "pub const WIFI_SOFTAP: bool = {};", wifi_mode == "softap").unwrap();
-    writeln!(out, "pub const WIFI_STORED: bool = {stored};").unwrap();
-    bytes(&mut out, "HOSTNAME", string(&config, "wifi.hostname", "nanoesp").as_bytes());
-    writeln!(out, "pub const HTTP_PORT: u16 = {};", int(&config, "http.port", 80)).unwrap();
-    writeln!(out, "pub const MAX_CLIENTS: u8 = {};", int(&config, "http.max_clients", 3)).unwrap();
-    bytes(&mut out, "PAGE_TITLE", html(&string(&config, "http.title", "nanoesp")).as_bytes());
-    bytes(&mut out, "PAGE_TEXT", html(&string(&config, "http.text", "")).as_bytes());
-
-    let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap());
-    std::fs::write(out_dir.join("config.rs"), out).unwrap();
-
-    println!("cargo::rustc-check-cfg=cfg(nanoesp_link, values(\"soft\", \"usart\"))");
-    println!("cargo::rustc-cfg=nanoesp_link=\"{link_kind}\"");
+    let password = if stored { String::new() } else { project.secret("wifi.password", "") };
+    out.bytes("WIFI_PASSWORD", password.as_bytes());
+    out.value("WIFI_SOFTAP", "bool", wifi_mode == "softap");
+    out.value("WIFI_STORED", "bool", stored);
+    out.bytes("HOSTNAME", project.string("wifi.hostname", "nanoesp").as_bytes());
+    out.value("HTTP_PORT", "u16", project.int("http.port", 80));
+    out.value("MAX_CLIENTS", "u8", project.int("http.max_clients", 3));
+    out.bytes("PAGE_TITLE", html(&project.string("http.title", "nanoesp")).as_bytes());
+    out.bytes("PAGE_TEXT", html(&project.string("http.text", "")).as_bytes());
+    project.write(out);
 }
