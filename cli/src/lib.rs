@@ -8,6 +8,7 @@
 
 pub mod cmd;
 pub mod doctor;
+pub mod esp_sketch;
 pub mod firmware;
 pub mod progress;
 pub mod simulator;

@@ -19,11 +19,15 @@ use crate::firmware::{self, Usage};
 use crate::toolchain::{self, Toolchain};
 use crate::ui::Ui;
 
-/// Build the Nano firmware and report its flash and SRAM use.
+/// Build the Nano firmware and report its flash and SRAM use; in esp-master projects also
+/// the ESP8266 sketch (with arduino-cli).
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
     pub project: ProjectArgs,
+    /// Build only one chip's firmware: nano, or esp (esp-master projects).
+    #[arg(long, value_name = "CHIP", value_parser = ["nano", "esp"])]
+    pub only: Option<String>,
     /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -50,6 +54,9 @@ pub struct BuildRecord {
     pub toolchain: String,
     /// Wall time of the build.
     pub seconds: f64,
+    /// esp-master: the last sketch build (kept across `--only nano` builds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub esp: Option<crate::esp_sketch::SketchBuild>,
 }
 
 /// Where the last build record of a project lives.
@@ -198,23 +205,71 @@ pub fn build(project: &nanoesp_project::Project, ui: &Ui) -> miette::Result<Buil
         sram_limit: u64::from(board.sram_bytes),
         toolchain: toolchain.describe(),
         seconds: started.elapsed().as_secs_f64(),
+        esp: last_record(project.dir()).and_then(|r| r.esp),
     };
-    let path = record_path(project.dir());
+    save_record(project.dir(), &record)?;
+    Ok(record)
+}
+
+/// The last build record of a project, if any.
+pub fn last_record(project: &Path) -> Option<BuildRecord> {
+    let text = std::fs::read_to_string(record_path(project)).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+fn save_record(project: &Path, record: &BuildRecord) -> miette::Result<()> {
+    let path = record_path(project);
     std::fs::create_dir_all(path.parent().expect("has a parent")).into_diagnostic()?;
     nanoesp_project::write_atomic(
         &path,
-        serde_json::to_string_pretty(&record)
+        serde_json::to_string_pretty(record)
             .into_diagnostic()?
             .as_bytes(),
         0o644,
     )?;
+    Ok(())
+}
+
+/// Builds an esp-master project's sketch and stores it in the build record (which needs a
+/// Nano build first).
+///
+/// # Errors
+/// Missing arduino-cli or core (with install commands), a failed compile, no Nano build yet.
+pub fn build_esp(project: &nanoesp_project::Project, ui: &Ui) -> miette::Result<BuildRecord> {
+    let Some(mut record) = last_record(project.dir()) else {
+        miette::bail!(miette::miette!(
+            help = "Run `nanoesp build` (both chips) first.",
+            "no Nano build yet"
+        ));
+    };
+    let board = &project.config.esp.module;
+    ui.status(
+        "Building",
+        format!("ESP8266 sketch for {board} with arduino-cli"),
+    );
+    let sketch = crate::esp_sketch::build_image(project)?;
+    record.esp = Some(sketch);
+    save_record(project.dir(), &record)?;
     Ok(record)
 }
 
 /// Runs `nanoesp build`.
 pub fn run(args: Args, ui: &Ui) -> miette::Result<Outcome> {
     let project = args.project.open()?;
-    let record = build(&project, ui)?;
+    let esp_master = project.config.mode == nanoesp_project::model::Mode::EspMaster;
+    if args.only.as_deref() == Some("esp") && !esp_master {
+        miette::bail!(miette::miette!(
+            help = "In nano-drives-esp projects the ESP runs Espressif's AT firmware: flash it with `nanoesp flash --only esp --at-firmware DIR`.",
+            "--only esp builds the sketch of esp-master projects; this project is nano-drives-esp"
+        ));
+    }
+    let mut record = match args.only.as_deref() {
+        Some("esp") => build_esp(&project, ui)?,
+        _ => build(&project, ui)?,
+    };
+    if esp_master && args.only.is_none() {
+        record = build_esp(&project, ui)?;
+    }
     let over_flash = record.flash > record.flash_limit;
     let over_sram = record.sram > record.sram_limit;
     if args.json {
@@ -236,6 +291,20 @@ pub fn run(args: Args, ui: &Ui) -> miette::Result<Outcome> {
             firmware::figure("Flash", record.flash, record.flash_limit),
             firmware::figure("SRAM", record.sram, record.sram_limit)
         ));
+        if let Some(esp) = record
+            .esp
+            .as_ref()
+            .filter(|_| args.only.as_deref() != Some("nano"))
+        {
+            ui.out(format!(
+                "ESP   {} ({} {}, {} B) in {:.1} s",
+                esp.image.display(),
+                esp.fqbn,
+                esp.esp_id,
+                firmware::thousands(esp.bytes),
+                esp.seconds
+            ));
+        }
     }
     if over_flash || over_sram {
         let what = match (over_flash, over_sram) {

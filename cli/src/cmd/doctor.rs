@@ -17,6 +17,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use miette::Context as _;
 use miette::IntoDiagnostic;
 use nanoesp_flash::ports::{self, Identity};
 use nanoesp_project::Project;
@@ -242,7 +243,13 @@ pub fn run(mut args: Args, ui: &Ui) -> miette::Result<Outcome> {
                             ),
                         ));
                         ev.expected = Some(record.build_id.clone());
-                        bench_guard = Some(start_bench(&args, p, &record.elf, &mut ev, ui)?);
+                        bench_guard = Some(if p.config.mode == Mode::EspMaster {
+                            bench::AnyBench::EspMaster(start_esp_master_bench(
+                                &args, p, &mut ev, ui,
+                            )?)
+                        } else {
+                            bench::AnyBench::Nano(start_bench(&args, p, &record.elf, &mut ev, ui)?)
+                        });
                     }
                     Err(e) => {
                         checks.push(Check::fail(
@@ -497,6 +504,81 @@ fn start_bench(
     if ev.url.is_none() {
         ev.url_skip = "the firmware never brought its server up".into();
     }
+    Ok(b)
+}
+
+/// esp.at, esp.baud and wifi.join for esp-master, where the ESP runs our sketch (no AT
+/// firmware) and its `/api/status` answer is the evidence: it only answers with the Nano's
+/// build id once its Firmata exchange over the link works.
+fn judge_esp_master(status: Option<&http::Status>, project: &Project, checks: &mut Vec<Check>) {
+    let Some(s) = status else {
+        for id in ["esp.at", "esp.baud", "wifi.join"] {
+            checks.push(Check::skip(
+                id,
+                "esp-master: no status answer from the ESP's sketch",
+            ));
+        }
+        return;
+    };
+    let built = super::build::last_record(project.dir())
+        .and_then(|r| r.esp)
+        .map(|e| e.esp_id);
+    match built {
+        Some(b) if s.esp.starts_with("esp-") && s.esp != b => checks.push(Check::fail(
+            "esp.at",
+            format!("the ESP runs sketch {}, the last build is {b}", s.esp),
+            "Flash the last build: `nanoesp flash --only esp` (after `nanoesp build` if the sources changed).",
+        )),
+        _ => checks.push(Check::ok(
+            "esp.at",
+            format!("esp-master: the ESP runs the nanoesp sketch {} (no AT firmware)", s.esp),
+        )),
+    }
+    checks.push(Check::ok(
+        "esp.baud",
+        format!(
+            "{} baud: the sketch reads the Nano (build {}) over Firmata",
+            project.config.link.baud, s.firmware
+        ),
+    ));
+    checks.push(Check::ok(
+        "wifi.join",
+        "joined (the sketch's server answers)",
+    ));
+}
+
+/// The esp-master bench: `nanoesp sim` on a free port, its Nano console lines as evidence.
+fn start_esp_master_bench(
+    args: &Args,
+    project: &Project,
+    ev: &mut Evidence,
+    ui: &Ui,
+) -> miette::Result<bench::EspMasterBench> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .into_diagnostic()
+        .wrap_err("cannot find a free local port for the bench")?;
+    ui.status(
+        "Starting",
+        "the virtual bench (simulated Nano with Firmata, the sketch's logic built for this computer)",
+    );
+    let mut b = bench::EspMasterBench::start(project.dir(), &format!("127.0.0.1:{port}"))
+        .map_err(|e| miette::miette!("{e}"))?;
+    let seen = b.wait(Duration::from_secs(args.bench_wait.max(1) + 30));
+    if seen.url.is_none() {
+        let log = b.stop();
+        let tail: Vec<&str> = log.lines().rev().take(15).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        miette::bail!(miette::miette!(
+            help = "`nanoesp sim` runs the same bench in the foreground.",
+            "the virtual bench did not come up\n{}",
+            tail.join("\n")
+        ));
+    }
+    ui.status("Bench", format!("serving after {:.1} s", seen.seconds));
+    ev.console = Some(ConsoleFacts::from_bytes(&seen.console));
+    ev.url = seen.url;
     Ok(b)
 }
 
@@ -1002,6 +1084,11 @@ fn judge_firmware_and_esp(
             "nano.firmware",
             "no banner and no status answer to read the build id from",
         )),
+    }
+
+    if let Some(p) = project.filter(|p| p.config.mode == Mode::EspMaster) {
+        judge_esp_master(status, p, checks);
+        return;
     }
 
     // esp.at.

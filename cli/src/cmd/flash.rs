@@ -75,7 +75,15 @@ pub fn run(args: Args, ui: &Ui) -> miette::Result<Outcome> {
     let catalog = Catalog::load().expect("embedded board data is valid (tested)");
     let do_nano = args.only != Some(Only::Esp);
     let do_esp = args.only != Some(Only::Nano);
-    let esp_work = args.at_firmware.is_some() || args.esp_bin.is_some() || args.provision;
+    let esp_master = project.config.mode == nanoesp_project::model::Mode::EspMaster;
+    if esp_master && (args.at_firmware.is_some() || args.provision) {
+        miette::bail!(miette::miette!(
+            help = "esp-master projects flash their own sketch (built by `nanoesp build`) and compile the Wi-Fi settings into it: leave out --at-firmware and --provision.",
+            "--at-firmware and --provision are for nano-drives-esp projects (the ESP's AT firmware)"
+        ));
+    }
+    let esp_work =
+        esp_master || args.at_firmware.is_some() || args.esp_bin.is_some() || args.provision;
     if args.only == Some(Only::Esp) && !esp_work {
         miette::bail!(miette::miette!(
             help = "Pass --at-firmware PATH (Espressif's NonOS AT 1.7.x directory or zip), \
@@ -94,6 +102,13 @@ pub fn run(args: Args, ui: &Ui) -> miette::Result<Outcome> {
             path, &module, args.force,
         )?)),
         (None, Some(path), true) => Some(load_esp_bin(path, args.force)?),
+        // esp-master: the project's sketch, built (incrementally) now.
+        (None, None, true) if esp_master => {
+            super::build::build(&project, ui)?;
+            let record = super::build::build_esp(&project, ui)?;
+            let image = record.esp.expect("build_esp stores the sketch").image;
+            Some(load_esp_bin(&image, args.force)?)
+        }
         _ => None,
     };
     let snapshot = project.clone();

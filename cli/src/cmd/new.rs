@@ -154,12 +154,6 @@ fn resolve(args: &Args, ui: &Ui) -> miette::Result<Values> {
         };
     }
     let mode = choose!(args.mode, "Project mode", ModeArg::NanoDrivesEsp);
-    if mode == ModeArg::EspMaster {
-        miette::bail!(miette::miette!(
-            help = "Use --mode nano-drives-esp. The esp-master templates (Firmata I/O firmware and the ESP sketch) are not part of this nanoesp release.",
-            "esp-master mode is not available yet"
-        ));
-    }
     let nano = choose!(args.nano, "Nano bootloader", NanoArg::Nano);
     let esp = choose!(args.esp, "ESP8266 module", EspArg::Esp12e);
     let kind = choose!(args.link.link, "Link between Nano and ESP", LinkArg::Soft);
@@ -194,7 +188,10 @@ fn resolve(args: &Args, ui: &Ui) -> miette::Result<Values> {
     };
     let http_port = args.http_port.unwrap_or(80);
     let config = Config {
-        mode: Mode::NanoDrivesEsp,
+        mode: match mode {
+            ModeArg::NanoDrivesEsp => Mode::NanoDrivesEsp,
+            ModeArg::EspMaster => Mode::EspMaster,
+        },
         nano: NanoSection {
             board: value_name(nano),
             port: "auto".into(),
@@ -318,8 +315,11 @@ pub fn run(args: Args, ui: &Ui) -> miette::Result<Outcome> {
     std::fs::create_dir_all(&parent)
         .into_diagnostic()
         .wrap_err_with(|| format!("cannot create {}", parent.display()))?;
-    let (staging, rendered) =
-        template::render(template::nano_drives_esp(), &name, &defines, &parent)?;
+    let files = match c.mode {
+        Mode::NanoDrivesEsp => template::nano_drives_esp(),
+        Mode::EspMaster => template::esp_master(),
+    };
+    let (staging, rendered) = template::render(files, &name, &defines, &parent)?;
     set_secret_mode(&rendered.join(nanoesp_project::SECRETS_FILE))?;
 
     // The rendered project must open cleanly: the same checks `config check` runs.

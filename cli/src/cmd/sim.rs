@@ -67,6 +67,9 @@ pub struct Args {
     /// means .nanoesp/sim/esp), in download mode, for `nanoesp flash --only esp`.
     #[arg(long, value_name = "PATH")]
     pub esp_adapter: Option<PathBuf>,
+    /// Voltage on a Nano analog pin, e.g. A0=2500 (millivolts, AVcc = 5000). Repeatable.
+    #[arg(long, value_name = "PIN=MV")]
+    pub adc: Vec<String>,
 }
 
 /// Where a project's virtual bench keeps its ptys and flash images.
@@ -79,6 +82,12 @@ pub fn run(args: Args, ui: &Ui) -> miette::Result<Outcome> {
     let mut sim_args: Vec<String> = vec!["run".into()];
     if args.bootloader.is_some() {
         return run_with_bootloader(args, ui);
+    }
+    if args.elf.is_none() {
+        let project = args.project.open()?;
+        if project.config.mode == nanoesp_project::model::Mode::EspMaster {
+            return run_esp_master(&args, &project, ui);
+        }
     }
     let (elf, link, ap, project_dir) = match &args.elf {
         Some(elf) => {
@@ -115,6 +124,7 @@ pub fn run(args: Args, ui: &Ui) -> miette::Result<Outcome> {
     if args.exit_after_ready {
         sim_args.push("--exit-after-ready".into());
     }
+    sim_args.extend(adc_args(&args));
     if let Some(t) = args.timeout {
         sim_args.push("--timeout".into());
         sim_args.push(t.to_string());
@@ -159,6 +169,189 @@ fn project_link_args(args: &Args, project: &nanoesp_project::Project) -> Vec<Str
         .link
         .resolve(args.link.link.unwrap_or(own.kind), Some(&own));
     simulator::link_args(link.kind.as_str(), &link.rx, &link.tx, link.baud)
+}
+
+/// `--adc` values for the simulator.
+fn adc_args(args: &Args) -> Vec<String> {
+    args.adc
+        .iter()
+        .flat_map(|a| ["--adc".to_string(), a.clone()])
+        .collect()
+}
+
+/// esp-master on the bench: the Nano's Firmata firmware in the simulator, its link exposed
+/// as a pty (`.nanoesp/sim/link`), and the sketch's logic built for the host
+/// (`nanoesp-esp-host`) on the far end of that pty, serving on `--http`.
+fn run_esp_master(
+    args: &Args,
+    project: &nanoesp_project::Project,
+    ui: &Ui,
+) -> miette::Result<Outcome> {
+    if args.esp != "emu" {
+        miette::bail!(miette::miette!(
+            help = "In esp-master mode the ESP side is the sketch's logic built for this computer; leave --esp out.",
+            "--esp {} is for nano-drives-esp projects",
+            args.esp
+        ));
+    }
+    let record = super::build::build(project, ui)?;
+    let (host, esp_id) = crate::esp_sketch::build_host(project)?;
+    let bench = bench_dir(project.dir());
+    std::fs::create_dir_all(&bench).into_diagnostic()?;
+    let link_pty = bench.join("link");
+    let _ = std::fs::remove_file(&link_pty);
+    let c = &project.config;
+    let sim = simulator::locate()?;
+    let mut sim_args: Vec<String> = vec!["run".into(), record.elf.to_string_lossy().into_owned()];
+    sim_args.extend(project_link_args(args, project));
+    sim_args.push("--esp".into());
+    sim_args.push(format!("pty:{}", link_pty.display()));
+    if let Some(pty) = &args.console_pty {
+        sim_args.push("--console-pty".into());
+        sim_args.push(pty.to_string_lossy().into_owned());
+    }
+    if !args.fast {
+        sim_args.push("--realtime".into());
+    }
+    sim_args.extend(adc_args(args));
+    ui.status(
+        "Simulating",
+        format!(
+            "{} (Firmata) on a simulated ATmega328P, link on {}",
+            record.elf.display(),
+            link_pty.display()
+        ),
+    );
+    let mut nano = KillOnDrop(
+        Command::new(&sim)
+            .args(&sim_args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .into_diagnostic()
+            .wrap_err_with(|| format!("cannot start {}", sim.display()))?,
+    );
+    leave_interrupts_to_children();
+    let nano_out = nano.0.stdout.take().expect("piped");
+    let nano_lines = {
+        let ui = ui.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(nano_out)
+                .lines()
+                .map_while(Result::ok)
+            {
+                match line.strip_prefix("nanoesp-sim: ") {
+                    Some(rest) => ui.status("Bench", rest),
+                    None => ui.out(format!("nano | {line}")),
+                }
+            }
+        })
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !link_pty.exists() {
+        if std::time::Instant::now() > deadline || nano.0.try_wait().ok().flatten().is_some() {
+            miette::bail!(
+                "the simulator did not open the link pty {}",
+                link_pty.display()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // The host program binds what it is given; port 0 ("any free port") is resolved here so
+    // the address is known before it starts.
+    let listen = match args.http.strip_suffix(":0") {
+        Some(host_part) => {
+            let port = std::net::TcpListener::bind((host_part, 0))
+                .and_then(|l| l.local_addr())
+                .into_diagnostic()
+                .wrap_err_with(|| format!("cannot find a free port on {host_part}"))?
+                .port();
+            format!("{host_part}:{port}")
+        }
+        None => args.http.clone(),
+    };
+    let mut esp = KillOnDrop(
+        Command::new(&host)
+            .arg("--serial")
+            .arg(&link_pty)
+            .args(["--baud", &c.link.baud.to_string()])
+            .args(["--listen", &listen])
+            .args(["--max-clients", &c.http.max_clients.to_string()])
+            .args(["--title", &c.http.title, "--text", &c.http.text])
+            .args(["--esp-id", &esp_id])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .into_diagnostic()
+            .wrap_err_with(|| format!("cannot start {}", host.display()))?,
+    );
+    ui.status(
+        "ESP",
+        format!("{} ({esp_id}) on {}", host.display(), link_pty.display()),
+    );
+    let publish = Publish::for_project(project.dir(), args.console_pty.clone());
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<String>();
+    let esp_out = esp.0.stdout.take().expect("piped");
+    let esp_lines = {
+        let ui = ui.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(esp_out)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if let Some(url) = line.strip_prefix("nanoesp: ready ") {
+                    let _ = ready_tx.send(url.trim().to_string());
+                }
+                ui.out(format!("esp  | {line}"));
+            }
+        })
+    };
+    let timeout = std::time::Duration::from_secs(u64::from(args.timeout.unwrap_or(30)));
+    match ready_rx.recv_timeout(timeout) {
+        Ok(url) => {
+            ui.status("Serving", &url);
+            ui.out(format!("open {url}"));
+            publish.write(&url);
+        }
+        Err(_) => {
+            drop(esp);
+            drop(nano);
+            let _ = std::fs::remove_file(&publish.path);
+            miette::bail!(miette::miette!(
+                help = "The lines above show where it stopped: the Nano's banner (nano |) and the ESP logic's progress (esp |).",
+                "the ESP logic never reported ready (the Nano did not answer Firmata, or the port {} is taken)",
+                listen
+            ));
+        }
+    }
+    if args.exit_after_ready {
+        drop(esp);
+        drop(nano);
+        let _ = std::fs::remove_file(&publish.path);
+        let _ = esp_lines.join();
+        let _ = nano_lines.join();
+        return Ok(Outcome::Ok);
+    }
+    // Until Ctrl-C (which both children get) or until either side ends.
+    let status = loop {
+        if let Some(status) = esp.0.try_wait().into_diagnostic()? {
+            break Some(status);
+        }
+        if nano.0.try_wait().into_diagnostic()?.is_some() {
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    drop(esp);
+    drop(nano);
+    let _ = std::fs::remove_file(&publish.path);
+    let _ = esp_lines.join();
+    let _ = nano_lines.join();
+    match status {
+        Some(s) if s.success() || s.code().is_none() => Ok(Outcome::Ok),
+        Some(s) => Err(miette::miette!("the ESP logic ended ({s})")),
+        None => Ok(Outcome::Ok),
+    }
 }
 
 /// The emulated ESP, the HTTP bridge, the seed and the pace.

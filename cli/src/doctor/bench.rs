@@ -268,3 +268,144 @@ fn read_console(
         }
     }
 }
+
+/// The esp-master bench for `doctor --sim`: our own `nanoesp sim` (the simulated Nano's
+/// Firmata firmware plus the sketch's logic built for the host) in a process group of its
+/// own, whose relayed Nano console lines (`nano | ...`) are the console evidence.
+pub struct EspMasterBench {
+    child: Child,
+    console: Arc<Mutex<Vec<u8>>>,
+    url: Arc<Mutex<Option<String>>>,
+    log: Arc<Mutex<String>>,
+    reader: Option<JoinHandle<()>>,
+}
+
+impl EspMasterBench {
+    /// Starts `nanoesp sim` for `project` serving on `http`.
+    ///
+    /// # Errors
+    /// Our own executable could not be started.
+    pub fn start(project: &std::path::Path, http: &str) -> Result<EspMasterBench, String> {
+        use std::os::unix::process::CommandExt;
+        let exe =
+            std::env::current_exe().map_err(|e| format!("cannot find nanoesp itself: {e}"))?;
+        let mut child = Command::new(&exe)
+            .arg("sim")
+            .arg("--project")
+            .arg(project)
+            .args(["--http", http])
+            .env("CI", "true")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .map_err(|e| format!("cannot start {} sim: {e}", exe.display()))?;
+        let console = Arc::new(Mutex::new(Vec::new()));
+        let url = Arc::new(Mutex::new(None));
+        let log = Arc::new(Mutex::new(String::new()));
+        let stdout = child.stdout.take().expect("piped");
+        let stderr = child.stderr.take().expect("piped");
+        {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    let mut l = log.lock().unwrap_or_else(|e| e.into_inner());
+                    l.push_str(&line);
+                    l.push('\n');
+                }
+            });
+        }
+        let reader = {
+            let (console, url, log) = (console.clone(), url.clone(), log.clone());
+            std::thread::spawn(move || {
+                for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                    if let Some(text) = line.strip_prefix("nano | ") {
+                        let mut c = console.lock().unwrap_or_else(|e| e.into_inner());
+                        c.extend_from_slice(text.as_bytes());
+                        c.extend_from_slice(b"\r\n");
+                    } else if let Some(u) = line.strip_prefix("open ") {
+                        *url.lock().unwrap_or_else(|e| e.into_inner()) = Some(u.trim().to_string());
+                    }
+                    let mut l = log.lock().unwrap_or_else(|e| e.into_inner());
+                    l.push_str(&line);
+                    l.push('\n');
+                }
+            })
+        };
+        Ok(EspMasterBench {
+            child,
+            console,
+            url,
+            log,
+            reader: Some(reader),
+        })
+    }
+
+    /// Waits until the server is up, the bench ended, or `timeout`.
+    pub fn wait(&mut self, timeout: Duration) -> Observed {
+        let started = Instant::now();
+        let mut exited = None;
+        while started.elapsed() < timeout {
+            if self.url.lock().unwrap_or_else(|e| e.into_inner()).is_some() {
+                break;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                exited = Some(status.code().unwrap_or(-1));
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Observed {
+            console: self
+                .console
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+            url: self.url.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+            has_console: true,
+            console_error: None,
+            exited,
+            seconds: started.elapsed().as_secs_f64(),
+        }
+    }
+
+    /// Stops the bench (Ctrl-C to its process group, so the simulator and the host program
+    /// clean up) and returns everything it printed.
+    pub fn stop(mut self) -> String {
+        let pgid = self.child.id() as libc::pid_t;
+        // SAFETY: kill(2) on the process group we created for this child.
+        unsafe { libc::kill(-pgid, libc::SIGINT) };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // SAFETY: as above; harmless when the group is gone.
+        unsafe { libc::kill(-pgid, libc::SIGKILL) };
+        let _ = self.child.wait();
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+        self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// Either kind of private bench.
+pub enum AnyBench {
+    /// nano-drives-esp: the simulator with the emulated ESP.
+    Nano(Bench),
+    /// esp-master: `nanoesp sim` with the host-built sketch.
+    EspMaster(EspMasterBench),
+}
+
+impl AnyBench {
+    /// Stops it and returns its log.
+    pub fn stop(self) -> String {
+        match self {
+            AnyBench::Nano(b) => b.stop(),
+            AnyBench::EspMaster(b) => b.stop(),
+        }
+    }
+}

@@ -200,14 +200,15 @@ pub fn arduino_cli(esp_master: bool, os: Os) -> Check {
             "not needed: the Nano drives the ESP's stock AT firmware (nano-drives-esp)",
         );
     }
-    match first_line(Command::new("arduino-cli").arg("version")) {
+    let program = crate::esp_sketch::arduino_cli_program();
+    match first_line(Command::new(&program).arg("version")) {
         None => Check::fail(
             "toolchain.arduino-cli",
             "arduino-cli not found",
             install_hint("arduino-cli", os),
         ),
         Some(v) => {
-            let cores = Command::new("arduino-cli")
+            let cores = Command::new(&program)
                 .args(["core", "list"])
                 .output()
                 .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())

@@ -3,6 +3,7 @@
 mod build;
 mod config;
 mod doctor;
+mod esp_master;
 mod flash;
 mod helpers;
 mod new;

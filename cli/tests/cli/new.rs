@@ -246,10 +246,19 @@ fn refuses_a_baud_the_soft_link_cannot_do() {
 }
 
 #[test]
-fn esp_master_says_it_is_not_available() {
-    refused(
-        &["--mode", "esp-master"],
-        "esp-master mode is not available yet",
+fn esp_master_refuses_the_stored_wifi_mode_of_the_at_firmware() {
+    let tmp = scratch();
+    let dir = new_project(tmp.path(), "master", &["--mode", "esp-master"]);
+    let out = nanoesp()
+        .args(["config", "set", "wifi.mode", "stored", "--project"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{}", all_output(&out));
+    assert!(
+        all_output(&out).contains("needs the ESP's AT firmware"),
+        "{}",
+        all_output(&out)
     );
 }
 

@@ -158,6 +158,13 @@ pub struct EspBoard {
     pub reset_method: String,
     /// Pins carrying the AT command UART.
     pub at_uart: String,
+    /// arduino-cli board (FQBN) for esp-master sketches.
+    pub arduino_fqbn: String,
+    /// esp-master: GPIO receiving from the Nano's link TX (software serial), or -1 for the
+    /// hardware UART0 (GPIO3), the only choice where no other pins are broken out.
+    pub master_link_rx_gpio: i8,
+    /// esp-master: GPIO driving the Nano's link RX, or -1 for UART0 (GPIO1).
+    pub master_link_tx_gpio: i8,
     /// USB bridge ids seen on this board.
     #[serde(default)]
     pub usb_ids: Vec<UsbId>,

@@ -67,11 +67,13 @@ pub fn cwjap_line_len(ssid: &str, password: &str) -> usize {
 pub fn validate(config: &Config, secrets: &Secrets, catalog: &Catalog) -> Vec<Problem> {
     let mut problems = Vec::new();
 
-    if config.mode == Mode::EspMaster {
+    // Provisioning stores the network with AT commands, which an esp-master ESP (running
+    // our sketch, not the AT firmware) does not understand.
+    if config.mode == Mode::EspMaster && config.wifi.mode == WifiMode::Stored {
         problems.push(Problem::new(
-            "mode",
-            "esp-master mode is not available yet",
-            "Use mode = \"nano-drives-esp\"; the esp-master templates are not part of this nanoesp release.",
+            "wifi.mode",
+            "wifi.mode = \"stored\" needs the ESP's AT firmware (nano-drives-esp)",
+            "Use station or softap: in esp-master mode the ESP sketch is built with the network from nanoesp.toml and secrets.toml.",
         ));
     }
 
