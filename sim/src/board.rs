@@ -123,6 +123,20 @@ enum Link {
     },
 }
 
+/// A pin printed by `--watch-pin`.
+struct Watched {
+    /// Id given to [`Avr::watch_pin`] (0 is the soft link's TX).
+    id: u8,
+    /// Arduino name, e.g. `D13`.
+    name: String,
+    /// Last level reported.
+    level: bool,
+}
+
+/// Watch ids available to [`Board::watch_pin`]: the shim records up to 4 pins, and id 0
+/// belongs to the soft link's TX.
+const MAX_WATCHED: usize = 4;
+
 /// One simulated Nano wired to an ESP port and a console.
 pub struct Board {
     /// The core.
@@ -140,6 +154,9 @@ pub struct Board {
     pub pty_resets: u32,
     /// `NANOESP_SIM_TRACE` is set: report link errors on stderr as they happen.
     trace: bool,
+    watched: Vec<Watched>,
+    /// Level changes of watched pins not yet taken, oldest first.
+    pin_changes: Vec<(String, bool)>,
 }
 
 impl Board {
@@ -192,7 +209,46 @@ impl Board {
             transcript: VecDeque::new(),
             pty_resets: 0,
             trace,
+            watched: Vec::new(),
+            pin_changes: Vec::new(),
         })
+    }
+
+    /// Reports the level of `pin` (called `name`) now and at every change, through
+    /// [`Board::take_pin_changes`].
+    pub fn watch_pin(&mut self, name: &str, pin: Pin) -> Result<(), SimError> {
+        let taken = match self.link {
+            Link::Soft { tx, .. } => {
+                if tx == pin {
+                    return Err(SimError::Usage(format!(
+                        "--watch-pin {name}: the soft link's TX pin is watched by the link already"
+                    )));
+                }
+                1
+            }
+            Link::Usart { .. } => 0,
+        };
+        if taken + self.watched.len() >= MAX_WATCHED {
+            return Err(SimError::Usage(format!(
+                "--watch-pin {name}: at most {} pins with this link",
+                MAX_WATCHED - taken
+            )));
+        }
+        let id = (1 + self.watched.len()) as u8;
+        self.avr.watch_pin(pin, id)?;
+        let level = self.avr.pin_level(pin);
+        self.watched.push(Watched {
+            id,
+            name: name.to_string(),
+            level,
+        });
+        self.pin_changes.push((name.to_string(), level));
+        Ok(())
+    }
+
+    /// Watched pins' levels since the last call: (name, level), oldest first.
+    pub fn take_pin_changes(&mut self) -> Vec<(String, bool)> {
+        std::mem::take(&mut self.pin_changes)
     }
 
     /// MCUSR value for resets caused by the console port opening (default EXTRF).
@@ -320,6 +376,16 @@ impl Board {
         let now_us = cycles_to_us(now);
         let mut to_esp: Vec<(u64, u8)> = Vec::new();
         let mut console_bytes: Vec<(u64, u8)> = Vec::new();
+        let mut edges = Vec::new();
+        self.avr.take_edges(&mut edges);
+        for e in edges.iter().filter(|e| e.pin != 0) {
+            if let Some(w) = self.watched.iter_mut().find(|w| w.id == e.pin)
+                && w.level != e.level
+            {
+                w.level = e.level;
+                self.pin_changes.push((w.name.clone(), e.level));
+            }
+        }
         match &mut self.link {
             Link::Usart { outgoing } => {
                 let mut written = Vec::new();
@@ -334,14 +400,9 @@ impl Board {
                     to_esp.push((due, byte));
                 }
             }
-            Link::Soft {
-                tx, decoder, baud, ..
-            } => {
+            Link::Soft { decoder, baud, .. } => {
                 let decoder_baud = *baud;
-                let mut edges = Vec::new();
-                self.avr.take_edges(&mut edges);
-                for e in edges {
-                    debug_assert_eq!(e.pin, 0, "only the TX pin is watched, {tx}");
+                for e in edges.iter().filter(|e| e.pin == 0) {
                     decoder.edge(e.cycle, e.level);
                 }
                 let mut decoded = Vec::new();

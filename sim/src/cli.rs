@@ -104,7 +104,9 @@ fn link_pin(name: &str, flag: &str) -> Result<Pin, SimError> {
 /// The ESP8266 end of the link.
 #[derive(Debug, Clone, clap::Args)]
 pub struct EspArgs {
-    /// emu (the emulator), none, or serial:PATH (a real ESP8266 on a USB-serial adapter).
+    /// emu (the emulator), none, serial:PATH (a real ESP8266 on a USB-serial adapter), or
+    /// pty:PATH (a new pty linked at PATH whose user plays the ESP, e.g. a Firmata client;
+    /// opening it does not reset the Nano).
     #[arg(long, default_value = "emu")]
     pub esp: EspChoice,
     /// Options of the emulator.
@@ -197,6 +199,10 @@ pub struct RunArgs {
     /// Voltage on an analog pin, e.g. A0=2500 (millivolts, AVcc = 5000). Repeatable.
     #[arg(long, value_name = "PIN=MV")]
     pub adc: Vec<String>,
+    /// Print `nanoesp-sim: pin D13=1` on stderr at start and at each level change of a pin
+    /// (D0–D13, A0–A5). Repeatable: up to 3 pins with the soft link, 4 with the USART.
+    #[arg(long, value_name = "PIN")]
+    pub watch_pin: Vec<String>,
 }
 
 /// `nanoesp-sim bench`.
@@ -227,6 +233,16 @@ pub struct BenchArgs {
     pub json: Option<PathBuf>,
 }
 
+/// Parses a `--watch-pin` name into its canonical spelling (`D13`) and pin.
+pub fn parse_watch_pin(name: &str) -> Result<(String, Pin), SimError> {
+    let pin = Pin::from_arduino(name).ok_or_else(|| {
+        SimError::Usage(format!(
+            "--watch-pin {name}: not a Nano pin (allowed: D0–D13, A0–A5)"
+        ))
+    })?;
+    Ok((name.trim().to_ascii_uppercase(), pin))
+}
+
 /// Parses `A0=2500` into (channel, millivolts).
 pub fn parse_adc(spec: &str) -> Result<(u8, u32), SimError> {
     let bad = || SimError::Usage(format!("--adc {spec}: expected A0..A7=MILLIVOLTS"));
@@ -254,6 +270,15 @@ mod tests {
         assert!(parse_adc("A8=1").is_err());
         assert!(parse_adc("A0=9000").is_err());
         assert!(parse_adc("D3=1").is_err());
+    }
+
+    #[test]
+    fn watch_pin_names_parse() {
+        let (name, pin) = parse_watch_pin("d13").unwrap();
+        assert_eq!((name.as_str(), pin), ("D13", Pin { port: b'B', bit: 5 }));
+        assert_eq!(parse_watch_pin("A5").unwrap().1, Pin { port: b'C', bit: 5 });
+        assert!(parse_watch_pin("D14").is_err());
+        assert!(parse_watch_pin("A6").is_err());
     }
 
     #[test]

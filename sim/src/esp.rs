@@ -1,6 +1,7 @@
-//! The three ESP8266 ends of the link: the emulator (`nanoesp-espemu`), nothing, or a
-//! real module on a serial port.
+//! The ESP8266 ends of the link: the emulator (`nanoesp-espemu`), nothing, a real module on
+//! a serial port, or a new pty whose other end is any program playing the ESP.
 
+use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -9,7 +10,7 @@ use nanoesp_espemu::{Esp, EspConfig, Faults, Profile};
 
 use crate::board::EspPort;
 use crate::error::SimError;
-use crate::pty::open_serial;
+use crate::pty::{Pty, open_serial};
 
 /// Which ESP8266 end to attach (`--esp`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +21,8 @@ pub enum EspChoice {
     None,
     /// A real ESP8266 behind a USB-serial adapter.
     Serial(PathBuf),
+    /// A new pty linked at the path: the program that opens it is the ESP8266.
+    Pty(PathBuf),
 }
 
 impl std::str::FromStr for EspChoice {
@@ -28,9 +31,12 @@ impl std::str::FromStr for EspChoice {
         match s {
             "emu" => Ok(EspChoice::Emu),
             "none" => Ok(EspChoice::None),
-            _ => match s.strip_prefix("serial:") {
-                Some(path) if !path.is_empty() => Ok(EspChoice::Serial(PathBuf::from(path))),
-                _ => Err(format!("expected emu, none or serial:PATH, got `{s}`")),
+            _ => match (s.strip_prefix("serial:"), s.strip_prefix("pty:")) {
+                (Some(path), _) if !path.is_empty() => Ok(EspChoice::Serial(PathBuf::from(path))),
+                (_, Some(path)) if !path.is_empty() => Ok(EspChoice::Pty(PathBuf::from(path))),
+                _ => Err(format!(
+                    "expected emu, none, serial:PATH or pty:PATH, got `{s}`"
+                )),
             },
         }
     }
@@ -190,6 +196,61 @@ impl EspPort for SerialPort {
     }
 }
 
+/// The far end of the link as a pty whose slave is linked at a path: the program that
+/// opens it (the host build of the ESP sketch, a Firmata client) plays the ESP8266.
+///
+/// Unlike the console pty, opening it does not reset the Nano: an ESP's serial line has
+/// no DTR. Bytes from the program enter the link no faster than one per 10 bit times at
+/// the link baud, as an ESP's UART sends them (a burst would otherwise overrun USART0);
+/// bytes from the Nano are dropped while nobody has the port open, as on a bare wire.
+pub struct PtyPort {
+    pty: Pty,
+    rx: VecDeque<u8>,
+    byte_us: u64,
+    next_us: u64,
+}
+
+impl PtyPort {
+    /// Creates the pty and links `path` to its slave.
+    pub fn create(path: &Path, baud: u32) -> Result<PtyPort, SimError> {
+        if baud == 0 {
+            return Err(SimError::Usage("--baud must be positive".into()));
+        }
+        Ok(PtyPort {
+            pty: Pty::create(Some(path))?,
+            rx: VecDeque::new(),
+            byte_us: (10_000_000 / u64::from(baud)).max(1),
+            next_us: 0,
+        })
+    }
+
+    /// The slave device, e.g. `/dev/pts/4`.
+    pub fn slave_name(&self) -> &str {
+        self.pty.slave_name()
+    }
+}
+
+impl EspPort for PtyPort {
+    fn uart_rx(&mut self, byte: u8, _now_us: u64) {
+        self.pty.write(&[byte]);
+    }
+    fn uart_tx(&mut self, now_us: u64) -> Option<u8> {
+        if self.rx.is_empty() {
+            // also notices the program opening and closing the port (no reset either way)
+            self.rx.extend(self.pty.poll().data);
+        }
+        if now_us < self.next_us {
+            return None;
+        }
+        let byte = self.rx.pop_front()?;
+        self.next_us = now_us + self.byte_us;
+        Some(byte)
+    }
+    fn next_event_us(&self) -> Option<u64> {
+        (!self.rx.is_empty()).then_some(self.next_us)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,6 +263,11 @@ mod tests {
             Ok(EspChoice::Serial("/dev/ttyUSB0".into()))
         );
         assert!("serial:".parse::<EspChoice>().is_err());
+        assert_eq!(
+            "pty:/tmp/x/link".parse::<EspChoice>(),
+            Ok(EspChoice::Pty("/tmp/x/link".into()))
+        );
+        assert!("pty:".parse::<EspChoice>().is_err());
         assert!("wifi".parse::<EspChoice>().is_err());
     }
 

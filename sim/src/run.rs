@@ -2,11 +2,13 @@
 //!
 //! Output contract (stdout, one line each, parsed by `nanoesp sim`):
 //! - `nanoesp-sim: console <pty> at <PATH>` when `--console-pty` is given;
+//! - `nanoesp-sim: esp link <pty> at <PATH>` with `--esp pty:PATH`;
 //! - the Nano's console lines verbatim (soft link without `--console-pty`);
 //! - `nanoesp-sim: serving http://127.0.0.1:PORT/` once the emulated ESP's server is up
 //!   and `--http` bridges it (`nanoesp-sim: server up on esp port N` without `--http`).
 //!
-//! Diagnostics go to stderr, prefixed `nanoesp-sim:`.
+//! Diagnostics go to stderr, prefixed `nanoesp-sim:`, among them `nanoesp-sim: pin D13=1`
+//! for each `--watch-pin` at start and at every level change.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,9 +16,9 @@ use std::time::{Duration, Instant};
 
 use crate::avr::F_CPU;
 use crate::board::{Board, ConsoleMode, EspPort, LinkKind, NoEsp};
-use crate::cli::{RunArgs, parse_adc};
+use crate::cli::{RunArgs, parse_adc, parse_watch_pin};
 use crate::error::SimError;
-use crate::esp::{EspChoice, SerialPort};
+use crate::esp::{EspChoice, PtyPort, SerialPort};
 use crate::image::{FlashPlan, FlashStore, power_on};
 use crate::pty::Pty;
 
@@ -42,6 +44,7 @@ enum EspEnd {
     Emu(Box<crate::esp::EmuPort>),
     None(NoEsp),
     Serial(SerialPort),
+    Pty(PtyPort),
 }
 
 impl EspEnd {
@@ -51,7 +54,14 @@ impl EspEnd {
             EspEnd::Emu(e) => e.as_mut(),
             EspEnd::None(n) => n,
             EspEnd::Serial(s) => s,
+            EspEnd::Pty(p) => p,
         }
+    }
+
+    /// Whether a web server is expected at this end (the emulator's or a real ESP's AT
+    /// server): then not coming up is an error. A pty's program is not watched for one.
+    fn serves(&self) -> bool {
+        !matches!(self, EspEnd::None(_) | EspEnd::Pty(_))
     }
 
     fn server_port(&self) -> Option<u16> {
@@ -83,6 +93,11 @@ pub fn run(args: RunArgs) -> Result<u8, SimError> {
         .adc
         .iter()
         .map(|s| parse_adc(s))
+        .collect::<Result<_, _>>()?;
+    let watch: Vec<(String, crate::avr::Pin)> = args
+        .watch_pin
+        .iter()
+        .map(|s| parse_watch_pin(s))
         .collect::<Result<_, _>>()?;
     let plan = FlashPlan {
         firmware: args.firmware.clone(),
@@ -141,6 +156,15 @@ pub fn run(args: RunArgs) -> Result<u8, SimError> {
         }
         EspChoice::None => EspEnd::None(NoEsp),
         EspChoice::Serial(path) => EspEnd::Serial(SerialPort::open(path, link.baud)?),
+        EspChoice::Pty(path) => {
+            let port = PtyPort::create(path, link.baud)?;
+            println!(
+                "nanoesp-sim: esp link {} at {}",
+                port.slave_name(),
+                path.display()
+            );
+            EspEnd::Pty(port)
+        }
     };
     #[cfg(feature = "espemu")]
     let mut http = match (&args.http, &esp) {
@@ -165,6 +189,9 @@ pub fn run(args: RunArgs) -> Result<u8, SimError> {
         ));
     }
     let mut board = Board::new(avr, link, console)?;
+    for (name, pin) in &watch {
+        board.watch_pin(name, *pin)?;
+    }
     install_signal_handlers();
 
     let wall_start = Instant::now();
@@ -189,6 +216,9 @@ pub fn run(args: RunArgs) -> Result<u8, SimError> {
         {
             break Err(SimError::Usage(err.to_string()));
         }
+        for (name, level) in board.take_pin_changes() {
+            eprintln!("nanoesp-sim: pin {name}={}", u8::from(level));
+        }
         let lines = board.take_console_lines();
         let console_ready = lines.iter().any(|l| l.starts_with("nanoesp: ready "));
         if !lines.is_empty() {
@@ -204,9 +234,7 @@ pub fn run(args: RunArgs) -> Result<u8, SimError> {
             let bridge_waiting = http.as_ref().is_some_and(|b| !b.is_listening());
             #[cfg(not(feature = "espemu"))]
             let bridge_waiting = false;
-            if !bridge_waiting
-                && (server.is_some() || (console_ready && !matches!(esp, EspEnd::None(_))))
-            {
+            if !bridge_waiting && (server.is_some() || (console_ready && esp.serves())) {
                 ready = true;
                 let mut out = stdout.lock();
                 #[cfg(feature = "espemu")]
@@ -226,11 +254,7 @@ pub fn run(args: RunArgs) -> Result<u8, SimError> {
             }
         }
         let elapsed = board.avr.cycle() - sim_start;
-        if !ready
-            && !warned
-            && elapsed >= NOT_READY_WARNING_S * F_CPU
-            && !matches!(esp, EspEnd::None(_))
-        {
+        if !ready && !warned && elapsed >= NOT_READY_WARNING_S * F_CPU && esp.serves() {
             warned = true;
             eprintln!(
                 "nanoesp-sim: warning: no server after {NOT_READY_WARNING_S} s simulated; last serial exchange:\n{}",
@@ -240,7 +264,7 @@ pub fn run(args: RunArgs) -> Result<u8, SimError> {
         if let Some(limit) = timeout_cycles
             && elapsed >= limit
         {
-            if ready || matches!(esp, EspEnd::None(_)) {
+            if ready || !esp.serves() {
                 break Ok(0);
             }
             break Err(SimError::NotReady {
