@@ -14,6 +14,7 @@ NANOESP_APT_PACKAGES=(
   libudev-dev                              # serial port enumeration (serialport crate)
   arduino-core-avr                         # optiboot/ATmegaBOOT sources, built at test time
   socat python3 python3-venv curl
+  g++                                      # builds and tests the esp-master ESP8266 core on the host
 )
 
 missing=()
