@@ -8,5 +8,6 @@ mod bench; // the load benchmark and the HTTP bridge, with a tiny AT server firm
 mod bootloader; // avrdude through optiboot and ATmegaBOOT, strict baud
 mod console; // USART0 on a pty: echo, reset on open, strict baud
 mod esp_adapter; // nanoesp-flash through the emulated ESP8266 on a pty: flash, AT, vanish
+mod esp_pty; // --esp pty:PATH on both link kinds (no reset on open, paced bursts), --watch-pin
 mod soft_uart; // pin-level soft UART (ICP1 receive) and the emulated ESP8266
 mod timer1; // how simavr drives OC1A: the facts the firmware relies on
