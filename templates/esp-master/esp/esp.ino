@@ -122,7 +122,7 @@ static void start_server() {
 }
 
 static void accept_clients(uint32_t now) {
-    for (;;) {
+    for (int batch = 0; batch < 4; ++batch) {  // bounded: the link must not starve
         WiFiClient incoming = server.accept();
         if (!incoming) return;
         int slot = -1;

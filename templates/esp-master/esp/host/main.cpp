@@ -320,7 +320,8 @@ int main(int argc, char** argv) {
             }
         }
         if (fds[listen_i].revents & POLLIN) {
-            for (;;) {
+            // A bounded batch per pass: a flood of connections must not starve the link.
+            for (int batch = 0; batch < 16; ++batch) {
                 int cfd = nanoesp_host::accept_client(listen_fd);
                 if (cfd < 0) break;
                 Slot* free_slot = nullptr;
