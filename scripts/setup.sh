@@ -46,3 +46,15 @@ if ! command -v ravedude >/dev/null 2>&1; then
   echo "nanoesp setup: installing ravedude $NANOESP_RAVEDUDE_VERSION into $NANOESP_TOOLS" >&2
   "$NANOESP_CARGO" install --quiet --locked ravedude --version "$NANOESP_RAVEDUDE_VERSION" --root "$NANOESP_TOOLS"
 fi
+
+# A Firmata client nobody here wrote, for the esp-master interoperability test
+# (firmware/sim-tests/tests/firmata_client.py): pyFirmata2 from PyPI, pinned, in a venv.
+NANOESP_PYFIRMATA2_VERSION=2.5.1
+NANOESP_PYSERIAL_VERSION=3.5
+if ! "$NANOESP_TOOLS/venv/bin/python" -c "import pyfirmata2" >/dev/null 2>&1; then
+  echo "nanoesp setup: installing pyFirmata2 $NANOESP_PYFIRMATA2_VERSION into $NANOESP_TOOLS/venv" >&2
+  python3 -m venv "$NANOESP_TOOLS/venv"
+  "$NANOESP_TOOLS/venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+    "pyFirmata2==$NANOESP_PYFIRMATA2_VERSION" "pyserial==$NANOESP_PYSERIAL_VERSION"
+fi
+export NANOESP_PYTHON="$NANOESP_TOOLS/venv/bin/python"

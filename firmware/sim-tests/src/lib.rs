@@ -62,32 +62,13 @@ pub fn build_firmware(link: LinkKind, baud: u32) -> PathBuf {
     let root = repo_root();
     let scratch =
         std::env::temp_dir().join(format!("nanoesp-hal-sim-tests/{}-{baud}", link.name()));
-    let nano = scratch.join("nano");
-    std::fs::create_dir_all(nano.join(".cargo")).unwrap();
-    let template = root.join("templates/nano-drives-esp/nano");
-
-    let manifest = std::fs::read_to_string(template.join("Cargo.toml.liquid"))
-        .expect("templates/nano-drives-esp/nano/Cargo.toml.liquid")
-        .replace("{{project-name}}", "simtest");
-    write_if_changed(&nano.join("Cargo.toml"), &manifest);
-    write_if_changed(
-        &nano.join("build.rs"),
-        &std::fs::read_to_string(template.join("build.rs")).unwrap(),
+    let nano = lay_out(
+        &root,
+        "nano-drives-esp",
+        &scratch,
+        "simtest",
+        &["at", "http", "server", "hal", "buildcfg"],
     );
-    // The template's runner is ravedude; the tests only build.
-    let cargo_config =
-        std::fs::read_to_string(root.join("templates/shared/nano/.cargo/config.toml"))
-            .unwrap()
-            .replace("runner = \"ravedude\"", "");
-    write_if_changed(&nano.join(".cargo/config.toml"), &cargo_config);
-    link_dir(&template.join("src"), &nano.join("src"));
-    std::fs::create_dir_all(scratch.join("runtime")).unwrap();
-    for crate_dir in ["at", "http", "server", "hal", "buildcfg"] {
-        link_dir(
-            &root.join("templates/runtime").join(crate_dir),
-            &scratch.join("runtime").join(crate_dir),
-        );
-    }
     let (rx, tx) = match link {
         LinkKind::Soft => ("D8", "D9"),
         LinkKind::Usart => ("D0", "D1"),
@@ -105,6 +86,94 @@ pub fn build_firmware(link: LinkKind, baud: u32) -> PathBuf {
     );
     write_if_changed(&scratch.join("secrets.toml"), &secrets_toml());
 
+    let target_dir = cargo_build_avr(&nano, &scratch);
+    let elf = target_dir.join("avr-none/release/simtest-nano.elf");
+    // Keep a copy per variant: the next build overwrites the shared output.
+    let copy = scratch.join(format!("firmware-{}-{baud}.elf", link.name()));
+    std::fs::copy(&elf, &copy).unwrap_or_else(|e| panic!("{}: {e}", elf.display()));
+    copy
+}
+
+/// Builds the esp-master Nano firmware (Firmata on the link) for `link` at `baud` and
+/// returns the ELF path. The scratch project has `nanoesp.toml` (no `secrets.toml`: this
+/// firmware never reads it), `nano/` from `templates/esp-master/nano` and the runtime
+/// crates it uses.
+pub fn build_esp_master_firmware(link: LinkKind, baud: u32) -> PathBuf {
+    let _guard = BUILD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let root = repo_root();
+    let scratch = std::env::temp_dir().join(format!(
+        "nanoesp-hal-sim-tests/esp-master-{}-{baud}",
+        link.name()
+    ));
+    let nano = lay_out(
+        &root,
+        "esp-master",
+        &scratch,
+        "simtest-esp-master",
+        &["hal", "firmata", "buildcfg"],
+    );
+    let (rx, tx) = match link {
+        LinkKind::Soft => ("D8", "D9"),
+        LinkKind::Usart => ("D0", "D1"),
+    };
+    write_if_changed(
+        &scratch.join("nanoesp.toml"),
+        &format!(
+            "mode = \"esp-master\"\n\n[nano]\nboard = \"nano\"\n\n[esp]\nmodule = \"esp12e\"\n\n\
+             [link]\nkind = \"{}\"\nbaud = {baud}\nrx = \"{rx}\"\ntx = \"{tx}\"\n\n\
+             [console]\nbaud = 115200\n",
+            link.name()
+        ),
+    );
+    let target_dir = cargo_build_avr(&nano, &scratch);
+    let elf = target_dir.join("avr-none/release/simtest-esp-master-nano.elf");
+    let copy = scratch.join(format!("firmware-{}-{baud}.elf", link.name()));
+    std::fs::copy(&elf, &copy).unwrap_or_else(|e| panic!("{}: {e}", elf.display()));
+    copy
+}
+
+/// Lays out `scratch/nano` from `templates/<mode>/nano` (manifest rendered with
+/// `project_name`, build script, the shared `.cargo/config.toml` without its ravedude
+/// runner, `src` linked) and links `scratch/runtime/<crate>` for each of `runtime`.
+/// Returns the firmware crate's directory.
+fn lay_out(
+    root: &Path,
+    mode: &str,
+    scratch: &Path,
+    project_name: &str,
+    runtime: &[&str],
+) -> PathBuf {
+    let nano = scratch.join("nano");
+    std::fs::create_dir_all(nano.join(".cargo")).unwrap();
+    let template = root.join("templates").join(mode).join("nano");
+    let manifest = std::fs::read_to_string(template.join("Cargo.toml.liquid"))
+        .unwrap_or_else(|e| panic!("templates/{mode}/nano/Cargo.toml.liquid: {e}"))
+        .replace("{{project-name}}", project_name);
+    write_if_changed(&nano.join("Cargo.toml"), &manifest);
+    write_if_changed(
+        &nano.join("build.rs"),
+        &std::fs::read_to_string(template.join("build.rs")).unwrap(),
+    );
+    // The template's runner is ravedude; the tests only build.
+    let cargo_config =
+        std::fs::read_to_string(root.join("templates/shared/nano/.cargo/config.toml"))
+            .unwrap()
+            .replace("runner = \"ravedude\"", "");
+    write_if_changed(&nano.join(".cargo/config.toml"), &cargo_config);
+    link_dir(&template.join("src"), &nano.join("src"));
+    std::fs::create_dir_all(scratch.join("runtime")).unwrap();
+    for crate_dir in runtime {
+        link_dir(
+            &root.join("templates/runtime").join(crate_dir),
+            &scratch.join("runtime").join(crate_dir),
+        );
+    }
+    nano
+}
+
+/// `cargo build --release` of the firmware crate `nano` of the project `project` for AVR;
+/// returns the target directory.
+fn cargo_build_avr(nano: &Path, project: &Path) -> PathBuf {
     let target_dir = std::env::var_os("NANOESP_AVR_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| std::env::temp_dir().join("nanoesp-hal-sim-tests-avr"));
@@ -112,11 +181,11 @@ pub fn build_firmware(link: LinkKind, baud: u32) -> PathBuf {
     let path = format!("/usr/bin:{}", std::env::var("PATH").unwrap_or_default());
     let output = Command::new(&cargo)
         .args(["build", "--release", "--quiet"])
-        .current_dir(&nano)
+        .current_dir(nano)
         .env("PATH", path)
         .env("RUSTC_BOOTSTRAP", "1")
         .env("CARGO_TARGET_DIR", &target_dir)
-        .env("NANOESP_PROJECT_DIR", &scratch)
+        .env("NANOESP_PROJECT_DIR", project)
         // A host toolchain's variables must not leak into the AVR build.
         .env_remove("RUSTUP_TOOLCHAIN")
         .env_remove("RUSTC")
@@ -125,11 +194,7 @@ pub fn build_firmware(link: LinkKind, baud: u32) -> PathBuf {
         .output()
         .unwrap_or_else(|e| panic!("cannot run {cargo}: {e}"));
     assert_success("firmware build", &output);
-    let elf = target_dir.join("avr-none/release/simtest-nano.elf");
-    // Keep a copy per variant: the next build overwrites the shared output.
-    let copy = scratch.join(format!("firmware-{}-{baud}.elf", link.name()));
-    std::fs::copy(&elf, &copy).unwrap_or_else(|e| panic!("{}: {e}", elf.display()));
-    copy
+    target_dir
 }
 
 fn secrets_toml() -> String {
