@@ -9,6 +9,7 @@
 pub mod cmd;
 pub mod doctor;
 pub mod esp_sketch;
+pub mod firmata_probe;
 pub mod firmware;
 pub mod progress;
 pub mod simulator;

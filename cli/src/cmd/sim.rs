@@ -200,7 +200,6 @@ fn run_esp_master(
     std::fs::create_dir_all(&bench).into_diagnostic()?;
     let link_pty = bench.join("link");
     let _ = std::fs::remove_file(&link_pty);
-    let c = &project.config;
     let sim = simulator::locate()?;
     let mut sim_args: Vec<String> = vec!["run".into(), record.elf.to_string_lossy().into_owned()];
     sim_args.extend(project_link_args(args, project));
@@ -257,28 +256,9 @@ fn run_esp_master(
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    // The host program binds what it is given; port 0 ("any free port") is resolved here so
-    // the address is known before it starts.
-    let listen = match args.http.strip_suffix(":0") {
-        Some(host_part) => {
-            let port = std::net::TcpListener::bind((host_part, 0))
-                .and_then(|l| l.local_addr())
-                .into_diagnostic()
-                .wrap_err_with(|| format!("cannot find a free port on {host_part}"))?
-                .port();
-            format!("{host_part}:{port}")
-        }
-        None => args.http.clone(),
-    };
+    let listen = resolve_listen(&args.http)?;
     let mut esp = KillOnDrop(
-        Command::new(&host)
-            .arg("--serial")
-            .arg(&link_pty)
-            .args(["--baud", &c.link.baud.to_string()])
-            .args(["--listen", &listen])
-            .args(["--max-clients", &c.http.max_clients.to_string()])
-            .args(["--title", &c.http.title, "--text", &c.http.text])
-            .args(["--esp-id", &esp_id])
+        esp_host_command(&host, project, &link_pty, &listen, &esp_id)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -352,6 +332,42 @@ fn run_esp_master(
         Some(s) => Err(miette::miette!("the ESP logic ended ({s})")),
         None => Ok(Outcome::Ok),
     }
+}
+
+/// `HOST:0` ("any free port") resolved to a free port now: the host program binds what it
+/// is given, and the address must be known before it starts.
+pub fn resolve_listen(http: &str) -> miette::Result<String> {
+    match http.strip_suffix(":0") {
+        Some(host_part) => {
+            let port = std::net::TcpListener::bind((host_part, 0))
+                .and_then(|l| l.local_addr())
+                .into_diagnostic()
+                .wrap_err_with(|| format!("cannot find a free port on {host_part}"))?
+                .port();
+            Ok(format!("{host_part}:{port}"))
+        }
+        None => Ok(http.to_string()),
+    }
+}
+
+/// The sketch's host program for `project`, on the link pty, serving on `listen`.
+pub fn esp_host_command(
+    host: &std::path::Path,
+    project: &nanoesp_project::Project,
+    link_pty: &std::path::Path,
+    listen: &str,
+    esp_id: &str,
+) -> Command {
+    let c = &project.config;
+    let mut cmd = Command::new(host);
+    cmd.arg("--serial")
+        .arg(link_pty)
+        .args(["--baud", &c.link.baud.to_string()])
+        .args(["--listen", listen])
+        .args(["--max-clients", &c.http.max_clients.to_string()])
+        .args(["--title", &c.http.title, "--text", &c.http.text])
+        .args(["--esp-id", esp_id]);
+    cmd
 }
 
 /// The emulated ESP, the HTTP bridge, the seed and the pace.
@@ -545,7 +561,7 @@ fn leave_interrupts_to_children() {
 }
 
 /// A helper process that must not outlive `nanoesp sim`.
-struct KillOnDrop(std::process::Child);
+pub struct KillOnDrop(pub std::process::Child);
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
