@@ -16,14 +16,27 @@ fn main() {
     // Stored mode: the ESP joins what `nanoesp flash --provision` saved; the password never
     // enters the firmware.
     let stored = wifi_mode == "stored";
-    let password = if stored { String::new() } else { project.secret("wifi.password", "") };
+    let password = if stored {
+        String::new()
+    } else {
+        project.secret("wifi.password", "")
+    };
     out.bytes("WIFI_PASSWORD", password.as_bytes());
     out.value("WIFI_SOFTAP", "bool", wifi_mode == "softap");
     out.value("WIFI_STORED", "bool", stored);
-    out.bytes("HOSTNAME", project.string("wifi.hostname", "nanoesp").as_bytes());
+    out.bytes(
+        "HOSTNAME",
+        project.string("wifi.hostname", "nanoesp").as_bytes(),
+    );
     out.value("HTTP_PORT", "u16", project.int("http.port", 80));
     out.value("MAX_CLIENTS", "u8", project.int("http.max_clients", 3));
-    out.bytes("PAGE_TITLE", html(&project.string("http.title", "nanoesp")).as_bytes());
-    out.bytes("PAGE_TEXT", html(&project.string("http.text", "")).as_bytes());
+    out.bytes(
+        "PAGE_TITLE",
+        html(&project.string("http.title", "nanoesp")).as_bytes(),
+    );
+    out.bytes(
+        "PAGE_TEXT",
+        html(&project.string("http.text", "")).as_bytes(),
+    );
     project.write(out);
 }

@@ -19,9 +19,9 @@
 #![no_main]
 #![feature(abi_avr_interrupt)]
 
+use avr_device::atmega328p::{PORTB, TC2};
 use nanoesp_firmata::{Firmata, Identity, Io, Parser, Sink};
 use nanoesp_hal::adc::Adc;
-use avr_device::atmega328p::{PORTB, TC2};
 use nanoesp_hal::clock::Clock;
 use nanoesp_hal::pins::{self, Pins};
 use nanoesp_hal::Serial;
@@ -125,7 +125,9 @@ impl NanoIo {
             11 => TCCR2A_COM2A1,
             _ => return,
         };
-        self.tc2.tccr2a().modify(|r, w| unsafe { w.bits(r.bits() & !com) });
+        self.tc2
+            .tccr2a()
+            .modify(|r, w| unsafe { w.bits(r.bits() & !com) });
     }
 }
 
@@ -137,7 +139,10 @@ fn portb() -> &'static avr_device::atmega328p::portb::RegisterBlock {
 impl Io for NanoIo {
     fn reserved(&self, pin: u8) -> bool {
         // the link's pins and, with the soft link, the console's (USART0 on D0/D1)
-        !matches!(pins::reservation(pin, LINK), None | Some(pins::Reserved::Led))
+        !matches!(
+            pins::reservation(pin, LINK),
+            None | Some(pins::Reserved::Led)
+        )
     }
 
     fn pwm_capable(&self, pin: u8) -> bool {
@@ -165,7 +170,13 @@ impl Io for NanoIo {
         if pin == pins::LED {
             let p = portb();
             p.ddrb().modify(|r, w| unsafe { w.bits(r.bits() & !PB5) });
-            p.portb().modify(|r, w| unsafe { w.bits(if pull_up { r.bits() | PB5 } else { r.bits() & !PB5 }) });
+            p.portb().modify(|r, w| unsafe {
+                w.bits(if pull_up {
+                    r.bits() | PB5
+                } else {
+                    r.bits() & !PB5
+                })
+            });
         } else {
             let _ = self.pins.set_input(pin, pull_up);
         }
@@ -185,7 +196,9 @@ impl Io for NanoIo {
             self.tc2.ocr2a().write(|w| unsafe { w.bits(duty) });
             TCCR2A_COM2A1
         };
-        self.tc2.tccr2a().modify(|r, w| unsafe { w.bits(r.bits() | com) });
+        self.tc2
+            .tccr2a()
+            .modify(|r, w| unsafe { w.bits(r.bits() | com) });
     }
 
     fn analog_read(&mut self, channel: u8) -> u16 {
@@ -203,8 +216,12 @@ fn main() -> ! {
     let link = Link::new(dp.TC1);
     #[cfg(nanoesp_link = "usart")]
     let link = Link::new::<{ config::LINK_BAUD }>(dp.USART0, true);
-    dp.TC2.tccr2a().write(|w| unsafe { w.bits(TCCR2A_FAST_PWM) });
-    dp.TC2.tccr2b().write(|w| unsafe { w.bits(TCCR2B_CLK_DIV64) });
+    dp.TC2
+        .tccr2a()
+        .write(|w| unsafe { w.bits(TCCR2A_FAST_PWM) });
+    dp.TC2
+        .tccr2b()
+        .write(|w| unsafe { w.bits(TCCR2B_CLK_DIV64) });
     let mut io = NanoIo {
         adc: Adc::new(dp.ADC),
         pins: Pins::new(dp.PORTB, dp.PORTC, dp.PORTD, LINK),
@@ -216,7 +233,8 @@ fn main() -> ! {
 
     #[cfg(nanoesp_link = "soft")]
     let mut console = {
-        let mut console = nanoesp_hal::usart::Usart0::new::<{ config::CONSOLE_BAUD }>(dp.USART0, false);
+        let mut console =
+            nanoesp_hal::usart::Usart0::new::<{ config::CONSOLE_BAUD }>(dp.USART0, false);
         // `nanoesp <id> board=...` is the banner `nanoesp ports`/`doctor` look for.
         console.write_all(b"nanoesp ");
         console.write_all(config::BUILD_ID.as_bytes());
