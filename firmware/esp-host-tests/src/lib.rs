@@ -108,6 +108,23 @@ pub fn build_unit_tests(out_dir: &Path) -> PathBuf {
     .unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// The unit tests again, with AddressSanitizer and UBSan (any finding aborts the run).
+pub fn build_unit_tests_sanitized(out_dir: &Path) -> PathBuf {
+    compile(
+        &out_dir.join("nanoesp-esp-unit-tests-asan"),
+        &["src/nanoesp", "tests"],
+        &[
+            "-I",
+            "tests",
+            "-g",
+            "-fsanitize=address,undefined",
+            "-fno-sanitize-recover=all",
+            "-fno-omit-frame-pointer",
+        ],
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
 // ---- fake Nano --------------------------------------------------------------------------
 
 /// What the fake Nano has seen and will answer.

@@ -6,8 +6,17 @@ use std::process::Command;
 #[test]
 fn cpp_unit_tests_pass() {
     let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("esp-host-tests");
-    let bin = nanoesp_esp_host_tests::build_unit_tests(&out);
-    let o = Command::new(&bin).output().expect("run the unit tests");
+    run_unit_tests(&nanoesp_esp_host_tests::build_unit_tests(&out));
+}
+
+#[test]
+fn cpp_unit_tests_pass_under_address_and_undefined_sanitizers() {
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("esp-host-tests");
+    run_unit_tests(&nanoesp_esp_host_tests::build_unit_tests_sanitized(&out));
+}
+
+fn run_unit_tests(bin: &Path) {
+    let o = Command::new(bin).output().expect("run the unit tests");
     let stdout = String::from_utf8_lossy(&o.stdout);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(
