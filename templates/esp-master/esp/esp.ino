@@ -23,6 +23,9 @@
 //   NANOESP_CONSOLE_BAUD   integer  speed of the log port
 //   NANOESP_ESP_ID         string   this firmware's id ("esp" in /api/status)
 //
+// Needs the esp8266 Arduino core 3.x (WiFiServer::accept, WiFiClient::stop(ms)); the link's
+// SoftwareSerial is the EspSoftwareSerial library bundled with the core.
+//
 // Log lines end in \r\n; exactly one `nanoesp: ready http://<ip>:<port>/` follows the
 // progress lines once Wi-Fi is up, the server listens and the Nano handshake is done.
 
