@@ -7,6 +7,9 @@
 # until Ctrl-C.
 #
 # Usage: scripts/demo.sh [DIR]   (default /tmp/nanoesp-demo)
+#   NANOESP_DEMO_MODE=esp-master        the other project mode: the Nano runs the Firmata I/O
+#                                      firmware, the ESP side is the sketch's logic built for
+#                                      this computer (arduino-cli is only needed for a real ESP)
 #   NANOESP_DEMO_HTTP=127.0.0.1:8080   where the bench listens
 #   NANOESP_DEMO_SIM_ARGS="..."        extra `nanoesp sim` flags (e.g. --esp-faults realistic);
 #                                      --exit-after-ready stops after the report (for CI);
@@ -33,8 +36,14 @@ done
 NANOESP="$PWD/target/release/nanoesp"
 export NANOESP_SIM="${NANOESP_SIM:-$PWD/target/release/nanoesp-sim}"
 
-"$NANOESP" new "$DEMO_DIR" --yes --force --ssid nanoesp-lab
-"$NANOESP" build --project "$DEMO_DIR"
+MODE="${NANOESP_DEMO_MODE:-nano-drives-esp}"
+"$NANOESP" new "$DEMO_DIR" --yes --force --ssid nanoesp-lab --mode "$MODE"
+if [ "$MODE" = esp-master ]; then
+  # The sketch's real build needs arduino-cli and the esp8266 core (not on the bench).
+  "$NANOESP" build --only nano --project "$DEMO_DIR"
+else
+  "$NANOESP" build --project "$DEMO_DIR"
+fi
 
 BENCH_LOG="$DEMO_DIR/.nanoesp/sim/demo-bench.log"
 NANO_PORT="$DEMO_DIR/.nanoesp/sim/nano"

@@ -415,8 +415,22 @@ fn run_with_bootloader(args: Args, ui: &Ui) -> miette::Result<Outcome> {
         "--strict-baud".into(),
     ];
     sim_args.extend(project_link_args(&args, &project));
-    sim_args.extend(simulator::ap_args(&project));
-    sim_args.extend(emulator_args(&args));
+    let esp_master = project.config.mode == nanoesp_project::model::Mode::EspMaster;
+    let link_pty = bench.join("link");
+    if esp_master {
+        // The far end of the link is the sketch's host program, started below; it waits
+        // for the Firmata firmware that `nanoesp flash` is about to write.
+        let _ = std::fs::remove_file(&link_pty);
+        sim_args.push("--esp".into());
+        sim_args.push(format!("pty:{}", link_pty.display()));
+        if !args.fast {
+            sim_args.push("--realtime".into());
+        }
+        sim_args.extend(adc_args(&args));
+    } else {
+        sim_args.extend(simulator::ap_args(&project));
+        sim_args.extend(emulator_args(&args));
+    }
     let adapter = match &args.esp_adapter {
         Some(path) => {
             let path = if path.as_os_str() == "auto" {
@@ -453,12 +467,74 @@ fn run_with_bootloader(args: Args, ui: &Ui) -> miette::Result<Outcome> {
         ),
     );
     let publish = Publish::for_project(project.dir(), Some(console.clone()));
-    let status = relay(&sim, &sim_args, Some(publish), ui)?;
+    let status = if esp_master {
+        let (host, esp_id) = crate::esp_sketch::build_host(&project)?;
+        let listen = resolve_listen(&args.http)?;
+        let mut cmd = esp_host_command(&host, &project, &link_pty, &listen, &esp_id);
+        relay_with_esp_host(&sim, &sim_args, &link_pty, &mut cmd, publish, ui)?
+    } else {
+        relay(&sim, &sim_args, Some(publish), ui)?
+    };
     drop(adapter);
     match status.code() {
         Some(0) | None => Ok(Outcome::Ok),
         Some(code) => Err(miette::miette!("the simulator failed (exit code {code})")),
     }
+}
+
+/// [`relay`] for an esp-master bench: once the simulator has made the link pty, the sketch's
+/// host program is started on it; its lines are shown as `esp  | ...` and its ready line
+/// publishes the URL. It is stopped when the simulator ends.
+fn relay_with_esp_host(
+    sim: &std::path::Path,
+    sim_args: &[String],
+    link_pty: &std::path::Path,
+    host: &mut Command,
+    publish: Publish,
+    ui: &Ui,
+) -> miette::Result<std::process::ExitStatus> {
+    let published = publish.path.clone();
+    let starter = {
+        let link_pty = link_pty.to_path_buf();
+        let ui = ui.clone();
+        let mut host = std::mem::replace(host, Command::new("true"));
+        std::thread::spawn(move || -> Option<KillOnDrop> {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            while !link_pty.exists() {
+                if std::time::Instant::now() > deadline {
+                    ui.warn(format!("the simulator never made the link pty {}", link_pty.display()));
+                    return None;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            let mut child = match host.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn() {
+                Ok(c) => c,
+                Err(e) => {
+                    ui.warn(format!("cannot start the sketch's host program: {e}"));
+                    return None;
+                }
+            };
+            let out = child.stdout.take().expect("piped");
+            std::thread::spawn(move || {
+                for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                    if let Some(url) = line.strip_prefix("nanoesp: ready ") {
+                        let url = url.trim();
+                        ui.status("Serving", url);
+                        ui.out(format!("open {url}"));
+                        publish.write(url);
+                    }
+                    ui.out(format!("esp  | {line}"));
+                }
+            });
+            Some(KillOnDrop(child))
+        })
+    };
+    let status = relay(sim, sim_args, None, ui);
+    if let Ok(Some(host)) = starter.join() {
+        drop(host);
+    }
+    let _ = std::fs::remove_file(&published);
+    status
 }
 
 /// Runs `nanoesp-sim` with `sim_args` until it ends, turning its stdout into our output:
