@@ -502,7 +502,10 @@ fn relay_with_esp_host(
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
             while !link_pty.exists() {
                 if std::time::Instant::now() > deadline {
-                    ui.warn(format!("the simulator never made the link pty {}", link_pty.display()));
+                    ui.warn(format!(
+                        "the simulator never made the link pty {}",
+                        link_pty.display()
+                    ));
                     return None;
                 }
                 std::thread::sleep(std::time::Duration::from_millis(20));
