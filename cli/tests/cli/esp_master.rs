@@ -142,7 +142,11 @@ fn build_needs_arduino_cli_with_the_core_and_hands_it_the_configured_sketch() {
 
     // No arduino-cli: the Nano builds, the sketch fails with the install commands.
     let out = build(&dir, Path::new("/nonexistent/arduino-cli"), &[]);
-    let text = all_output(&out);
+    // miette wraps long help lines.
+    let text = all_output(&out)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     assert!(!out.status.success(), "{text}");
     assert!(text.contains("arduino-cli was not found"), "{text}");
     assert!(text.contains("core install esp8266:esp8266"), "{text}");
