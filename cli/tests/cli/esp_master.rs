@@ -18,7 +18,7 @@ use crate::helpers::*;
 
 /// A stand-in arduino-cli in `dir`; `core` says whether the esp8266 core is "installed".
 /// `compile` checks the staged sketch holds the generated header and writes an image.
-fn fake_arduino_cli(dir: &Path, core: bool) -> PathBuf {
+pub fn fake_arduino_cli(dir: &Path, core: bool) -> PathBuf {
     let path = dir.join(if core {
         "arduino-cli"
     } else {
@@ -37,7 +37,7 @@ fn fake_arduino_cli(dir: &Path, core: bool) -> PathBuf {
          compile)\n\
            [ \"$2\" = --fqbn ] && [ \"$4\" = --output-dir ] || exit 3\n\
            [ -f \"$6/esp.ino\" ] && [ -f \"$6/nanoesp_config.h\" ] || {{ echo 'no sketch or header' >&2; exit 4; }}\n\
-           printf '\\351' > \"$5/esp.ino.bin\"; head -c 4095 /dev/zero >> \"$5/esp.ino.bin\"\n\
+           printf '\\351' > \"$5/esp.ino.bin\"; head -c 4095 /dev/zero | tr '\\000' 'N' >> \"$5/esp.ino.bin\"\n\
            echo \"$3\" > \"$5/fqbn.txt\";;\n\
          *) exit 2;;\n\
          esac\n"

@@ -467,3 +467,49 @@ fn esp_bin_is_written_at_zero_and_anything_else_is_refused() {
     let flash = std::fs::read(&flash_file).unwrap();
     assert!(flash[..image.len()] == image[..], "image not at 0x0");
 }
+
+#[test]
+fn esp_master_flashes_its_built_sketch_at_zero_and_refuses_at_firmware() {
+    let tmp = scratch();
+    let dir = new_project(tmp.path(), "master", &["--mode", "esp-master"]);
+    let cli = crate::esp_master::fake_arduino_cli(tmp.path(), true);
+    let flash_file = tmp.path().join("esp-flash.bin");
+    let (adapter, pty) = esp_adapter(tmp.path(), &["--flash-file", flash_file.to_str().unwrap()]);
+    let refused = flash(
+        &dir,
+        &[
+            "--only",
+            "esp",
+            "--esp-port",
+            pty.to_str().unwrap(),
+            "--provision",
+        ],
+    );
+    assert!(!refused.status.success());
+    assert!(
+        flatten(&all_output(&refused)).contains("are for nano-drives-esp projects"),
+        "{}",
+        all_output(&refused)
+    );
+    let out = nanoesp()
+        .args(["flash", "--only", "esp", "--esp-port"])
+        .arg(&pty)
+        .arg("--project")
+        .arg(&dir)
+        .env("CARGO_TARGET_DIR", avr_target_dir())
+        .env("NANOESP_ARDUINO_CLI", &cli)
+        .output()
+        .unwrap();
+    let text = all_output(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("verified (MD5)"), "{text}");
+    drop(adapter); // saves the flash file
+    let image = std::fs::read(dir.join(".nanoesp/build/esp/esp.ino.bin")).unwrap();
+    assert_eq!(image.len(), 4096);
+    assert_eq!(image[0], 0xe9);
+    let flash = std::fs::read(&flash_file).unwrap();
+    assert!(
+        flash[..image.len()] == image[..],
+        "the sketch is not at 0x0"
+    );
+}
