@@ -786,6 +786,9 @@ fn hardware(
 /// Reads the ESP port at 74880 baud for a moment and decodes the ROM banner.
 fn rom_banner(port: &Path) -> Option<nanoesp_flash::esp::banner::RomBanner> {
     use std::io::Read;
+    // The probes before us just closed the port: without a gap the open may not count as
+    // a reset, and no banner comes.
+    std::thread::sleep(ports::REOPEN_GAP);
     let mut serial = ports::open(port, 74_880).ok()?;
     let deadline = Instant::now() + Duration::from_millis(1200);
     let mut bytes = Vec::new();

@@ -159,8 +159,9 @@ pub fn open(port: &Path, baud: u32) -> Result<serialport::TTYPort, PortError> {
         })
 }
 
-/// Idle time between closing a port and opening it again for the next probe.
-const REOPEN_GAP: Duration = Duration::from_millis(150);
+/// Idle time between closing a port and opening it again for the next probe: a close
+/// followed at once by an open may make no reset edge (see [`probe_stk500`]).
+pub const REOPEN_GAP: Duration = Duration::from_millis(150);
 
 /// STK500v1 get-sync (`0x30 0x20`) and its answer (`0x14 0x10`).
 const STK_GET_SYNC: [u8; 2] = [0x30, 0x20];
