@@ -485,3 +485,85 @@ fn faults_profile_two_and_five_concurrent_clients_keep_being_served() {
         }
     }
 }
+
+/// K clients in a closed loop (each reconnects as soon as its answer is complete), as the
+/// simulator's benchmark drives them, for `secs` simulated seconds: every request must be
+/// answered correctly within `limit_ms`. Returns the answers per client.
+fn closed_loop(cfg: EspConfig, max_clients: u8, k: usize, secs: u64, limit_ms: u64) -> Vec<u32> {
+    use nanoesp_espemu::NetEvent;
+    let mut b = ready_bench(cfg, max_clients);
+    let end = b.now_us + secs * 1_000_000;
+    let mut clients: Vec<(nanoesp_espemu::ConnId, u64, Vec<u8>)> = Vec::new();
+    let mut answered = vec![0u32; k];
+    for i in 0..k {
+        let c = b.connect_and_send(if i % 2 == 0 { GET_STATUS } else { GET_PAGE });
+        clients.push((c, b.now_us, Vec::new()));
+    }
+    while b.now_us < end {
+        b.step();
+        for (i, (c, started, got)) in clients.iter_mut().enumerate() {
+            match b.esp.net_poll(*c) {
+                NetEvent::Data(d) => got.extend_from_slice(&d),
+                NetEvent::Pending => {
+                    let waited_ms = (b.now_us - *started) / 1000;
+                    assert!(
+                        waited_ms < limit_ms,
+                        "client {i} waited {waited_ms} ms (answered so far: {answered:?}); transcript:\n{}",
+                        b.esp.transcript_text()
+                    );
+                }
+                NetEvent::Refused => panic!("client {i} refused"),
+                NetEvent::Closed => {
+                    let r = Response::parse(got).unwrap_or_else(|e| panic!("client {i}: {e}"));
+                    assert!(
+                        r.status == 200 || r.status == 503,
+                        "client {i}: {}",
+                        r.status
+                    );
+                    if r.status == 200 {
+                        answered[i] += 1;
+                    }
+                    let request = if answered[i] % 2 == 0 {
+                        GET_STATUS
+                    } else {
+                        GET_PAGE
+                    };
+                    let now = b.now_us;
+                    *c = b.esp.net_connect(now);
+                    b.esp.net_send(*c, request, now);
+                    *started = now;
+                    got.clear();
+                }
+            }
+        }
+    }
+    answered
+}
+
+#[test]
+fn every_slot_gets_its_turn_when_clients_reconnect_at_once() {
+    // The ESP gives a freed link id to the next client at once; "lowest slot first" let two
+    // busy slots starve the others for 10 s.
+    let answered = closed_loop(EspConfig::realistic(), 4, 4, 30, 4_000);
+    eprintln!("answered {answered:?}");
+    assert!(answered.iter().all(|&n| n >= 10), "{answered:?}");
+}
+
+#[test]
+#[ignore = "long: five simulated minutes per configuration"]
+fn five_minutes_closed_loop() {
+    for (max, k) in [(4u8, 4usize), (3, 5), (4, 5), (3, 2)] {
+        let slow = |mut c: EspConfig| {
+            c.baud = 57_600;
+            c
+        };
+        for cfg in [
+            EspConfig::realistic(),
+            slow(EspConfig::realistic()),
+            EspConfig::default(),
+        ] {
+            let answered = closed_loop(cfg, max, k, 300, 10_000);
+            eprintln!("max {max} k {k}: {answered:?}");
+        }
+    }
+}

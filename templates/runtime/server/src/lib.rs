@@ -203,6 +203,10 @@ pub struct Server<'c, const N: usize> {
     cfg: &'c Config,
     drv: Driver,
     slots: [Slot; N],
+    /// Round-robin start for picking the next slot to pull from or answer: the ESP hands a
+    /// freed link id to the next client, so "lowest slot first" let two busy slots starve
+    /// the others (requests on links 2 and 3 waited 10 s while 0 and 1 took turns).
+    turn: u8,
     tx: Option<Tx>,
     cache: TxCache,
     snap: Snapshot,
@@ -240,6 +244,7 @@ impl<'c, const N: usize> Server<'c, N> {
             cfg,
             drv,
             slots: [FREE_SLOT; N],
+            turn: 0,
             tx: None,
             cache: TxCache {
                 buf: [0; TX_CACHE],
@@ -459,7 +464,8 @@ impl<'c, const N: usize> Server<'c, N> {
                 return;
             }
         }
-        if let Some(i) = self.slots.iter().position(|s| s.state == SlotState::Ready) {
+        if let Some(i) = self.next_slot(|s, _| s.state == SlotState::Ready) {
+            self.turn = i as u8 + 1;
             let link = self.slots[i].link;
             if !self.drv.is_open(link) {
                 self.slots[i].state = SlotState::Free;
@@ -484,19 +490,35 @@ impl<'c, const N: usize> Server<'c, N> {
                 return;
             }
         }
-        if self.drv.is_passive() {
-            for s in self.slots.iter() {
-                if s.state == SlotState::Receiving && self.drv.pending(s.link) > 0 {
-                    let link = s.link;
-                    self.drv.issue(AtRequest::Pull {
-                        link,
-                        max: PULL_MAX,
-                    });
-                    return;
-                }
-            }
+        let pull = if self.drv.is_passive() {
+            self.next_slot(|s, drv| s.state == SlotState::Receiving && drv.pending(s.link) > 0)
+        } else {
+            None
+        };
+        if let Some(i) = pull {
+            self.turn = i as u8 + 1;
+            let link = self.slots[i].link;
+            self.drv.issue(AtRequest::Pull {
+                link,
+                max: PULL_MAX,
+            });
+            return;
         }
         self.drv.housekeeping();
+    }
+
+    /// The first slot `want` accepts, scanning from `turn` and wrapping around.
+    fn next_slot(&self, want: impl Fn(&Slot, &Driver) -> bool) -> Option<usize> {
+        (0..N)
+            .map(|k| {
+                let i = self.turn as usize + k;
+                if i >= N {
+                    i - N
+                } else {
+                    i
+                }
+            })
+            .find(|&i| want(&self.slots[i], &self.drv))
     }
 
     fn current_link(&self, id: u8) -> Option<Link> {
