@@ -39,9 +39,16 @@ pub struct RunReport {
     pub attempts: u64,
     /// Responses that were complete and correct.
     pub ok: u64,
+    /// Complete `503` answers: connections beyond `http.max_clients`, turned away at once
+    /// by design (the client tries again 100 ms later, like a browser).
+    pub busy_503: u64,
     /// Failures by kind: timeout, refused, bad_status, truncated, bad_body.
     pub failures: BTreeMap<String, u64>,
-    /// Correct responses per simulated second.
+    /// Simulated seconds from the first request to the last answer: the load window plus
+    /// the drain, in which requests still in flight at its end are finished (never counted
+    /// as failures for being cut off), so `attempts = ok + busy_503 + failures`.
+    pub measured_s: f64,
+    /// Correct responses per simulated second of `measured_s`.
     pub requests_per_s: f64,
     /// Latency of correct responses, simulated ms.
     pub latency_ms: Latency,
@@ -92,7 +99,9 @@ pub struct BenchReport {
 pub enum Outcome {
     /// Status 200, Content-Length matches, body parses.
     Ok,
-    /// A non-200 status (503 included).
+    /// A complete `503 Service Unavailable` (the server's designed answer when full).
+    Busy,
+    /// A non-200 status other than a complete 503.
     BadStatus,
     /// Closed before the headers or the announced body were complete.
     Truncated,
@@ -104,6 +113,7 @@ impl Outcome {
     fn key(self) -> &'static str {
         match self {
             Outcome::Ok => "ok",
+            Outcome::Busy => "busy_503",
             Outcome::BadStatus => "bad_status",
             Outcome::Truncated => "truncated",
             Outcome::BadBody => "bad_body",
@@ -137,6 +147,9 @@ pub fn check_response(path: &str, raw: &[u8]) -> Outcome {
         Some(n) if body.len() > n => return Outcome::BadBody,
         None => return Outcome::Truncated,
         _ => {}
+    }
+    if code == "503" {
+        return Outcome::Busy;
     }
     if code != "200" {
         return Outcome::BadStatus;
@@ -235,7 +248,9 @@ pub fn run_one(
         ready_ms: None,
         attempts: 0,
         ok: 0,
+        busy_503: 0,
         failures: BTreeMap::new(),
+        measured_s: 0.0,
         requests_per_s: 0.0,
         latency_ms: Latency::default(),
         uart_bytes_to_esp_per_request: 0.0,
@@ -283,13 +298,18 @@ pub fn run_one(
     let mut finished: u64 = 0;
     loop {
         let now = board.now_us();
-        if now >= load_end {
+        let in_flight = clients
+            .iter()
+            .any(|c| matches!(c.state, ClientState::Waiting { .. }));
+        // After the load window, only finish what is in flight (each request is bounded by
+        // its own timeout).
+        if now >= load_end && !in_flight {
             break;
         }
         for client in &mut clients {
             match &mut client.state {
                 ClientState::Idle { at_us } => {
-                    if now >= *at_us {
+                    if now >= *at_us && now < load_end {
                         let path = if client.requests % 2 == 0 {
                             "/api/status"
                         } else {
@@ -343,11 +363,18 @@ pub fn run_one(
                     };
                     if let Some(kind) = done {
                         finished += 1;
-                        if kind != "ok" {
-                            *failures.entry(kind.to_string()).or_default() += 1;
+                        match kind {
+                            "ok" => {}
+                            "busy_503" => report.busy_503 += 1,
+                            _ => *failures.entry(kind.to_string()).or_default() += 1,
                         }
-                        // a refused client backs off a little, like a browser retrying
-                        let pause = if kind == "refused" { 100_000 } else { 0 };
+                        // a refused or turned-away client backs off a little, like a
+                        // browser retrying
+                        let pause = if matches!(kind, "refused" | "busy_503") {
+                            100_000
+                        } else {
+                            0
+                        };
                         client.state = ClientState::Idle { at_us: now + pause };
                     }
                 }
@@ -357,8 +384,8 @@ pub fn run_one(
         board.take_console_lines();
     }
     let stats = board.stats();
-    let duration_s = (load_end - load_start) as f64 / 1e6;
-    report.requests_per_s = report.ok as f64 / duration_s;
+    report.measured_s = (board.now_us() - load_start) as f64 / 1e6;
+    report.requests_per_s = report.ok as f64 / report.measured_s;
     latencies.sort_by(|a, b| a.total_cmp(b));
     report.latency_ms = percentiles(&latencies);
     let to_esp = (stats.to_esp - stats_before.to_esp) as f64;
@@ -415,11 +442,12 @@ fn print_table(report: &BenchReport) {
         report.firmware, report.link, report.baud, report.esp_faults, report.duration_s
     );
     println!(
-        "{:>3} {:>9} {:>8} {:>6} {:>8} {:>7} {:>8} {:>8} {:>8} {:>6}  failures",
+        "{:>3} {:>9} {:>8} {:>6} {:>5} {:>8} {:>7} {:>8} {:>8} {:>8} {:>6}  failures",
         "K",
         "ready_ms",
         "attempts",
         "ok",
+        "503",
         "req/s",
         "p50_ms",
         "p95_ms",
@@ -435,13 +463,14 @@ fn print_table(report: &BenchReport) {
             .map(|(k, n)| format!("{k}={n}"))
             .collect();
         println!(
-            "{:>3} {:>9} {:>8} {:>6} {:>8.2} {:>7.1} {:>8.1} {:>8.1} {:>8.2} {:>6.2}  {}",
+            "{:>3} {:>9} {:>8} {:>6} {:>5} {:>8.2} {:>7.1} {:>8.1} {:>8.1} {:>8.2} {:>6.2}  {}",
             r.clients,
             r.ready_ms
                 .map(|v| format!("{v:.0}"))
                 .unwrap_or_else(|| "never".into()),
             r.attempts,
             r.ok,
+            r.busy_503,
             r.requests_per_s,
             r.latency_ms.p50,
             r.latency_ms.p95,
@@ -479,6 +508,10 @@ mod tests {
                 "/api/status",
                 &response("503 Service Unavailable", "busy", 4)
             ),
+            Outcome::Busy
+        );
+        assert_eq!(
+            check_response("/api/status", &response("500 Oops", "x", 1)),
             Outcome::BadStatus
         );
         assert_eq!(

@@ -57,8 +57,16 @@ fn bench_counts_correct_responses_and_wire_bytes() {
             .all(|v| v == 0),
         "{one}"
     );
+    // Requests in flight when the load window ends are finished, never cut off.
+    let measured = one["measured_s"].as_f64().unwrap();
+    assert!((3.0..13.0).contains(&measured), "{one}");
     let rps = one["requests_per_s"].as_f64().unwrap();
-    assert!((rps - ok as f64 / 3.0).abs() < 1e-6);
+    assert!((rps - ok as f64 / measured).abs() < 1e-6);
+    assert_eq!(
+        one["attempts"].as_u64().unwrap(),
+        ok + one["busy_503"].as_u64().unwrap(),
+        "every attempt is answered: {one}"
+    );
     // the request (~97 B) and response (~142 B) plus AT framing cross the wire each time
     let to_esp = one["uart_bytes_to_esp_per_request"].as_f64().unwrap();
     let from_esp = one["uart_bytes_from_esp_per_request"].as_f64().unwrap();
