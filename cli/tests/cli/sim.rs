@@ -98,3 +98,50 @@ fn stored_wifi_mode_serves_on_a_provisioned_esp() {
     let config = generated_config("simstored");
     assert!(config.contains("WIFI_STORED: bool = true"), "{config}");
 }
+
+#[test]
+fn bench_answers_every_request_of_four_clients_on_four_slots() {
+    // Four clients keep the Nano busy all the time on the soft link: a link the firmware
+    // lost track of must still be found by its link-status poll (it was not: one request
+    // waited 10 s), and the ESP reusing freed link ids at once must not starve a slot.
+    let tmp = scratch();
+    let dir = new_project(tmp.path(), "four", &[]);
+    nanoesp()
+        .args(["config", "set", "http.max_clients", "5", "--project"])
+        .arg(&dir)
+        .assert()
+        .success();
+    let out = nanoesp()
+        .args([
+            "bench",
+            "--clients",
+            "4",
+            "--duration",
+            "60",
+            "--profiles",
+            "realistic",
+            "--out",
+        ])
+        .arg(tmp.path())
+        .arg("--project")
+        .arg(&dir)
+        .env("CARGO_TARGET_DIR", avr_target_dir())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", all_output(&out));
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(tmp.path().join("bench-realistic.json")).unwrap(),
+    )
+    .unwrap();
+    let run = &report["runs"][0];
+    assert!(run["ok"].as_u64().unwrap() >= 180, "{run}");
+    assert!(
+        run["failures"]
+            .as_object()
+            .unwrap()
+            .values()
+            .all(|v| v == 0),
+        "{run}"
+    );
+    assert_eq!(run["attempts"], run["ok"], "{run}");
+}

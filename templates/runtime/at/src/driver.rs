@@ -435,8 +435,15 @@ impl Driver {
         true
     }
 
+    /// Whether the periodic link-table poll is a whole period late: under constant load
+    /// the caller always has something to [`Driver::issue`], and a lost `CONNECT` or
+    /// `+IPD` would never be found. Then [`Driver::housekeeping`] should go first.
+    pub fn poll_overdue(&self) -> bool {
+        due(self.now, self.next_poll.wrapping_add(u32::from(POLL_MS)))
+    }
+
     /// Runs the periodic link-table re-synchronisation when idle; call when there is
-    /// nothing to [`Driver::issue`].
+    /// nothing to [`Driver::issue`] (or first, when [`Driver::poll_overdue`]).
     pub fn housekeeping(&mut self) {
         if !self.is_idle() {
             return;

@@ -456,6 +456,14 @@ impl<'c, const N: usize> Server<'c, N> {
             self.send_chunk(tx);
             return;
         }
+        // Only the link-status poll finds a lost CONNECT or +IPD; under constant load there
+        // is always other work, so an overdue poll goes first.
+        if self.drv.poll_overdue() {
+            self.drv.housekeeping();
+            if !self.drv.is_idle() {
+                return;
+            }
+        }
         if self.close != 0 {
             let id = driver::lowest_bit(self.close);
             self.close &= !(1 << id);
