@@ -20,6 +20,11 @@ pub trait EspPort {
     fn uart_tx(&mut self, now_us: u64) -> Option<u8>;
     /// When the port next has something to do without input.
     fn next_event_us(&self) -> Option<u64>;
+    /// The far end's UART rate when it is modelled (the emulator), so a Nano USART at
+    /// another rate exchanges garbage with it as on hardware; `None`: not modelled.
+    fn baud(&self) -> Option<u32> {
+        None
+    }
 }
 
 /// No ESP at all: the Nano's link pins float at idle.
@@ -450,13 +455,21 @@ impl Board {
                 self.avr.uart_take(&mut console_bytes);
             }
         }
+        // On the USART both ends have a rate: if the Nano's differs from the ESP's (baud
+        // negotiation, a misconfigured module) each byte arrives garbled both ways.
+        let mismatch = matches!(self.link, Link::Usart { .. })
+            && esp
+                .baud()
+                .is_some_and(|b| baud_mismatch(Some(b), self.avr.uart_cycles_per_bit()));
         for (cycle, byte) in to_esp {
             self.stats.to_esp += 1;
             self.record(Dir::ToEsp, byte);
+            let byte = if mismatch { garble(byte) } else { byte };
             esp.uart_rx(byte, cycles_to_us(cycle));
         }
         // ESP → Nano
         while let Some(byte) = esp.uart_tx(now_us) {
+            let byte = if mismatch { garble(byte) } else { byte };
             match &mut self.link {
                 Link::Usart { .. } => {
                     if !self.avr.uart_enabled() {

@@ -136,6 +136,10 @@ pub struct EmulatorArgs {
     /// `nanoesp flash --provision`) and joins by itself after boot: for `wifi.mode = "stored"`.
     #[arg(long)]
     pub esp_stored_wifi: bool,
+    /// UART rate the emulated ESP starts at, when it differs from the link's (e.g. 115200,
+    /// the AT firmware's factory rate): on the USART link the firmware must negotiate.
+    #[arg(long, value_name = "BAUD")]
+    pub esp_start_baud: Option<u32>,
 }
 
 impl EmulatorArgs {
@@ -149,7 +153,7 @@ impl EmulatorArgs {
         Ok(EmuSettings {
             profile: self.esp_profile,
             faults: self.esp_faults,
-            baud,
+            baud: self.esp_start_baud.unwrap_or(baud),
             ap_ssid: self.ap_ssid.clone(),
             ap_password,
             seed: self.seed,

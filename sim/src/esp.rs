@@ -158,6 +158,9 @@ impl EspPort for EmuPort {
     fn next_event_us(&self) -> Option<u64> {
         self.0.next_event_us()
     }
+    fn baud(&self) -> Option<u32> {
+        Some(self.0.baud())
+    }
 }
 
 /// A real ESP8266 on a serial port. Only meaningful in real time: the module does not

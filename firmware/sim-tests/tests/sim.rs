@@ -9,7 +9,7 @@
 
 use nanoesp_hal_sim_tests::{
     HttpBench, LinkKind, PASSWORD, SSID, build_firmware, http_request, json_array, json_number,
-    json_string, run_for, status_and_body,
+    json_string, run_for, sim_command, status_and_body,
 };
 use std::time::Duration;
 
@@ -242,6 +242,27 @@ fn http_traffic_at_57600_is_clean_both_ways() {
 #[test]
 fn usart_at_115200_exchanges_at_traffic_cleanly() {
     assert_clean_bring_up(LinkKind::Usart, 115200);
+}
+
+#[test]
+fn usart_link_negotiates_with_an_esp_still_at_its_factory_baud() {
+    // The firmware is built for 57600; the module answers only at 115200 (its factory
+    // rate). Bytes at the wrong rate arrive garbled both ways, so the server comes up only
+    // if the firmware probes at 115200, sends AT+UART_CUR=57600 and switches its USART back.
+    let firmware = build_firmware(LinkKind::Usart, 57600);
+    let output = sim_command(&firmware, LinkKind::Usart, 57600)
+        .args([
+            "--esp-start-baud",
+            "115200",
+            "--exit-after-ready",
+            "--timeout",
+            "40",
+        ])
+        .output()
+        .expect("nanoesp-sim run");
+    let all = format!("{}{}", stdout(&output), stderr(&output));
+    assert!(output.status.success(), "{all}");
+    assert!(all.contains("nanoesp-sim: server up"), "{all}");
 }
 
 // --- HTTP through the bridge --------------------------------------------------------------

@@ -90,6 +90,22 @@ impl Usart0 {
         Self { _regs: usart }
     }
 
+    /// Switches to `BAUD` at run time (the AT driver's baud negotiation), once the bytes
+    /// already written have left: the last one may still be in the shift register, so this
+    /// waits one frame at the slowest rate (9600 baud: about 1 ms) first.
+    pub fn switch<const BAUD: u32>(&mut self) {
+        let setting = const {
+            let s = baud_setting(BAUD);
+            assert!(s.error_permille <= 25, "baud rate is more than 2.5 % off at 16 MHz: pick another");
+            s
+        };
+        let r = regs();
+        while r.ucsr0a().read().bits() & UCSR0A_UDRE0 == 0 {}
+        avr_device::asm::delay_cycles(F_CPU / 960);
+        r.ucsr0a().write(|w| unsafe { w.bits(if setting.double_speed { UCSR0A_U2X0 } else { 0 }) });
+        r.ubrr0().write(|w| unsafe { w.bits(setting.ubrr) });
+    }
+
     /// Receive-complete interrupt body: moves UDR0 into the ring, counting framing errors,
     /// hardware overruns and ring overflows.
     #[inline(always)]
