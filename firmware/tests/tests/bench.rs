@@ -523,7 +523,7 @@ fn closed_loop(cfg: EspConfig, max_clients: u8, k: usize, secs: u64, limit_ms: u
                     if r.status == 200 {
                         answered[i] += 1;
                     }
-                    let request = if answered[i] % 2 == 0 {
+                    let request = if answered[i].is_multiple_of(2) {
                         GET_STATUS
                     } else {
                         GET_PAGE
