@@ -100,12 +100,13 @@ fn stored_wifi_mode_serves_on_a_provisioned_esp() {
 }
 
 #[test]
-fn bench_answers_every_request_of_four_clients_on_four_slots() {
-    // Four clients keep the Nano busy all the time on the soft link: a link the firmware
-    // lost track of must still be found by its link-status poll (it was not: one request
-    // waited 10 s), and the ESP reusing freed link ids at once must not starve a slot.
+fn bench_answers_every_request_of_five_clients_on_five_slots() {
+    // Five clients keep the Nano busy all the time on the soft link: a link the firmware
+    // lost track of must still be found by its link-status poll (it was not: requests
+    // waited 10 s), the ESP reusing freed link ids at once must not starve a slot, and
+    // max_clients = 5 serves five at once (it used to serve four and answer the fifth 503).
     let tmp = scratch();
-    let dir = new_project(tmp.path(), "four", &[]);
+    let dir = new_project(tmp.path(), "five", &[]);
     nanoesp()
         .args(["config", "set", "http.max_clients", "5", "--project"])
         .arg(&dir)
@@ -115,7 +116,7 @@ fn bench_answers_every_request_of_four_clients_on_four_slots() {
         .args([
             "bench",
             "--clients",
-            "4",
+            "5",
             "--duration",
             "60",
             "--profiles",

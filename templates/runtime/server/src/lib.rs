@@ -65,8 +65,10 @@ use nanoesp_http::sink::{measure, render_window};
 use nanoesp_http::{Method, PStr, Progress, Request, Status};
 pub use render::{Body, Line};
 
-/// Most slots a server can be built with (the AT firmware has 5 links, one kept for 503).
-pub const MAX_SLOTS: usize = 4;
+/// Most slots a server can be built with: the AT firmware's 5 links. Below that one more
+/// link than slots is opened, so the extra client is told 503 at once; with 5 slots the
+/// ESP itself turns a sixth connection away.
+pub const MAX_SLOTS: usize = 5;
 /// A client that has not completed its request after this long is answered 408.
 pub const REQUEST_TIMEOUT_MS: u32 = 10_000;
 /// A response that is still not out after this long is abandoned.
@@ -235,8 +237,9 @@ impl<'c, const N: usize> Server<'c, N> {
             softap: cfg.softap,
             stored: cfg.stored,
             port: cfg.port,
-            // One link more than we serve, so the extra client can be told 503 at once.
-            max_conn: max as u8 + 1,
+            // One link more than we serve, so the extra client can be told 503 at once
+            // (the ESP has 5 links).
+            max_conn: (max as u8 + 1).min(MAX_SLOTS as u8),
             idle_timeout_s: IDLE_TIMEOUT_S,
             baud: cfg.link_baud,
         });
