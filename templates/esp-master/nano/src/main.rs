@@ -63,34 +63,7 @@ static IDENTITY: Identity = Identity {
 };
 
 // Interrupt vectors: only the drivers in use are bound, so unused ones are not linked.
-#[cfg(nanoesp_link = "soft")]
-#[avr_device::interrupt(atmega328p)]
-fn TIMER1_CAPT() {
-    Link::on_capture();
-}
-
-#[cfg(nanoesp_link = "soft")]
-#[avr_device::interrupt(atmega328p)]
-fn TIMER1_COMPA() {
-    Link::on_tx_compare();
-}
-
-#[cfg(nanoesp_link = "soft")]
-#[avr_device::interrupt(atmega328p)]
-fn TIMER1_COMPB() {
-    Link::on_rx_timeout();
-}
-
-#[cfg(nanoesp_link = "usart")]
-#[avr_device::interrupt(atmega328p)]
-fn USART_RX() {
-    nanoesp_hal::usart::Usart0::on_rx_complete();
-}
-
-#[avr_device::interrupt(atmega328p)]
-fn TIMER0_COMPA() {
-    Clock::on_tick();
-}
+nanoesp_hal::bind_interrupts!(Link);
 
 /// Firmata's replies go straight onto the link.
 struct Out(Link);

@@ -32,3 +32,42 @@ pub use serial::Serial;
 
 /// CPU clock of the Nano's crystal. Every Nano (old and new bootloader) runs at 16 MHz.
 pub const F_CPU: u32 = 16_000_000;
+
+/// Binds the interrupt vectors of the drivers a firmware uses, so only those are linked:
+/// Timer0 for [`clock::Clock`], and for the ESP link either Timer1's three vectors
+/// ([`soft_serial::SoftSerial`], with `cfg(nanoesp_link = "soft")`) or `USART_RX`
+/// ([`usart::Usart0`], with `cfg(nanoesp_link = "usart")`). `$link` is the firmware's
+/// soft-serial type; the `cfg`s are the firmware crate's own (set by its build script).
+#[macro_export]
+macro_rules! bind_interrupts {
+    ($link:ty) => {
+        #[cfg(nanoesp_link = "soft")]
+        #[$crate::avr_device::interrupt(atmega328p)]
+        fn TIMER1_CAPT() {
+            <$link>::on_capture();
+        }
+
+        #[cfg(nanoesp_link = "soft")]
+        #[$crate::avr_device::interrupt(atmega328p)]
+        fn TIMER1_COMPA() {
+            <$link>::on_tx_compare();
+        }
+
+        #[cfg(nanoesp_link = "soft")]
+        #[$crate::avr_device::interrupt(atmega328p)]
+        fn TIMER1_COMPB() {
+            <$link>::on_rx_timeout();
+        }
+
+        #[cfg(nanoesp_link = "usart")]
+        #[$crate::avr_device::interrupt(atmega328p)]
+        fn USART_RX() {
+            $crate::usart::Usart0::on_rx_complete();
+        }
+
+        #[$crate::avr_device::interrupt(atmega328p)]
+        fn TIMER0_COMPA() {
+            $crate::clock::Clock::on_tick();
+        }
+    };
+}
