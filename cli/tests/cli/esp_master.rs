@@ -8,10 +8,8 @@
 //! `arduino-cli` script that checks what nanoesp hands it; the real compile is what only a
 //! machine with the core proves.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::helpers::*;
@@ -215,48 +213,6 @@ fn build_only_esp_is_refused_for_nano_drives_esp() {
     assert!(text.contains("--at-firmware"), "{text}");
 }
 
-/// `nanoesp sim` on an esp-master project with `--adc` values; returns it, the URL and the
-/// relayed lines.
-fn start_master_sim(dir: &Path, adc: &[&str]) -> (Running, String, Arc<Mutex<Vec<String>>>) {
-    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("nanoesp"));
-    cmd.args([
-        "sim",
-        "--http",
-        "127.0.0.1:0",
-        "--timeout",
-        "60",
-        "--project",
-    ])
-    .arg(dir)
-    .env("CI", "true")
-    .env("CARGO_TARGET_DIR", avr_target_dir())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::inherit())
-    .process_group(0);
-    for a in adc {
-        cmd.args(["--adc", a]);
-    }
-    use std::os::unix::process::CommandExt;
-    let mut child = cmd.spawn().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let running = Running::new(child);
-    let lines = Arc::new(Mutex::new(Vec::new()));
-    let (tx, rx) = std::sync::mpsc::channel();
-    let sink = lines.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(url) = line.strip_prefix("open ") {
-                let _ = tx.send(url.to_string());
-            }
-            sink.lock().unwrap().push(line);
-        }
-    });
-    let url = rx
-        .recv_timeout(Duration::from_secs(300))
-        .unwrap_or_else(|_| panic!("no URL; output: {:?}", lines.lock().unwrap()));
-    (running, url, lines)
-}
-
 fn request(url: &str, raw: &str) -> String {
     let addr = url.trim_start_matches("http://").trim_end_matches('/');
     let mut stream = std::net::TcpStream::connect(addr).unwrap();
@@ -278,7 +234,7 @@ fn body(response: &str) -> serde_json::Value {
 fn sim_serves_the_nanos_readings_through_the_host_built_sketch() {
     let tmp = scratch();
     let dir = new_project(tmp.path(), "master", &["--mode", "esp-master"]);
-    let (_running, url, lines) = start_master_sim(&dir, &["A0=2500", "A3=1000"]);
+    let (_running, url, lines) = start_sim_with(&dir, &["--adc", "A0=2500", "--adc", "A3=1000"]);
     let record: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join(".nanoesp/build.json")).unwrap())
             .unwrap();

@@ -170,25 +170,27 @@ pub fn bootloader_bench(dir: &Path, bootloader: &str) -> (Running, mpsc::Receive
     (running, rx)
 }
 
-/// Starts `nanoesp sim` on the project; returns it, the URL it printed, and the console
-/// lines (still being collected by a thread).
+/// Starts `nanoesp sim --fast` on the project; returns it, the URL it printed, and the
+/// console lines (still being collected by a thread).
 pub fn start_sim(dir: &std::path::Path) -> (Running, String, Arc<Mutex<Vec<String>>>) {
+    start_sim_with(dir, &["--fast"])
+}
+
+/// [`start_sim`] with other `nanoesp sim` flags (`extra`) instead of `--fast`.
+pub fn start_sim_with(
+    dir: &std::path::Path,
+    extra: &[&str],
+) -> (Running, String, Arc<Mutex<Vec<String>>>) {
     let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("nanoesp"));
-    cmd.args([
-        "sim",
-        "--fast",
-        "--http",
-        "127.0.0.1:0",
-        "--timeout",
-        "120",
-        "--project",
-    ])
-    .arg(dir)
-    .env("CI", "true")
-    .env("CARGO_TARGET_DIR", avr_target_dir())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::inherit())
-    .process_group(0);
+    cmd.arg("sim")
+        .args(extra)
+        .args(["--http", "127.0.0.1:0", "--timeout", "120", "--project"])
+        .arg(dir)
+        .env("CI", "true")
+        .env("CARGO_TARGET_DIR", avr_target_dir())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .process_group(0);
     let mut child = cmd.spawn().unwrap();
     let stdout = child.stdout.take().unwrap();
     let running = Running::new(child);
