@@ -148,7 +148,7 @@ fn esp_master(
     ui: &Ui,
 ) -> miette::Result<Outcome> {
     use crate::firmata_probe::{Message, Peer};
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     let record = super::build::build(project, ui)?;
     let (host, esp_id) = crate::esp_sketch::build_host(project)?;
@@ -175,14 +175,11 @@ fn esp_master(
             .spawn()
             .into_diagnostic()
             .wrap_err_with(|| format!("cannot start {}", sim.display()))?;
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !link_pty.exists() {
-            if Instant::now() > deadline {
-                miette::bail!("the simulator did not open {}", link_pty.display());
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        let mut child = super::sim::KillOnDrop(child);
+        if !super::sim::wait_for_link_pty(&link_pty, 10, Some(&mut child.0)) {
+            miette::bail!("the simulator did not open {}", link_pty.display());
         }
-        Ok(super::sim::KillOnDrop(child))
+        Ok(child)
     };
 
     // (1) The link, timed from the ESP's side.

@@ -246,15 +246,11 @@ fn run_esp_master(
             }
         })
     };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !link_pty.exists() {
-        if std::time::Instant::now() > deadline || nano.0.try_wait().ok().flatten().is_some() {
-            miette::bail!(
-                "the simulator did not open the link pty {}",
-                link_pty.display()
-            );
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
+    if !wait_for_link_pty(&link_pty, 10, Some(&mut nano.0)) {
+        miette::bail!(
+            "the simulator did not open the link pty {}",
+            link_pty.display()
+        );
     }
     let listen = resolve_listen(&args.http)?;
     let mut esp = KillOnDrop(
@@ -332,6 +328,26 @@ fn run_esp_master(
         Some(s) => Err(miette::miette!("the ESP logic ended ({s})")),
         None => Ok(Outcome::Ok),
     }
+}
+
+/// Waits up to `secs` for the simulator's link pty to appear; false on time-out or when
+/// `sim` (the simulator, if given) has ended.
+pub fn wait_for_link_pty(
+    path: &std::path::Path,
+    secs: u64,
+    mut sim: Option<&mut std::process::Child>,
+) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while !path.exists() {
+        let ended = sim
+            .as_deref_mut()
+            .is_some_and(|c| c.try_wait().ok().flatten().is_some());
+        if ended || std::time::Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    true
 }
 
 /// `HOST:0` ("any free port") resolved to a free port now: the host program binds what it
@@ -499,16 +515,12 @@ fn relay_with_esp_host(
         let ui = ui.clone();
         let mut host = std::mem::replace(host, Command::new("true"));
         std::thread::spawn(move || -> Option<KillOnDrop> {
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-            while !link_pty.exists() {
-                if std::time::Instant::now() > deadline {
-                    ui.warn(format!(
-                        "the simulator never made the link pty {}",
-                        link_pty.display()
-                    ));
-                    return None;
-                }
-                std::thread::sleep(std::time::Duration::from_millis(20));
+            if !wait_for_link_pty(&link_pty, 20, None) {
+                ui.warn(format!(
+                    "the simulator never made the link pty {}",
+                    link_pty.display()
+                ));
+                return None;
             }
             let mut child = match host.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn() {
                 Ok(c) => c,
