@@ -403,6 +403,12 @@ pub fn run(mut args: Args, ui: &Ui) -> miette::Result<Outcome> {
     })
 }
 
+/// The last `n` lines of `text`, in order.
+fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
 fn first_line(text: &str) -> String {
     text.lines().next().unwrap_or_default().to_string()
 }
@@ -473,12 +479,10 @@ fn start_bench(
         && code != 0
     {
         let log = b.stop();
-        let tail: Vec<&str> = log.lines().rev().take(15).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
         miette::bail!(miette::miette!(
             help = "The simulator's own messages above say why; `nanoesp sim` runs the same bench in the foreground.",
             "the virtual bench stopped (exit code {code})\n{}",
-            tail.join("\n")
+            last_lines(&log, 15)
         ));
     }
     ui.status(
@@ -568,12 +572,10 @@ fn start_esp_master_bench(
     let seen = b.wait(Duration::from_secs(args.bench_wait.max(1) + 30));
     if seen.url.is_none() {
         let log = b.stop();
-        let tail: Vec<&str> = log.lines().rev().take(15).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
         miette::bail!(miette::miette!(
             help = "`nanoesp sim` runs the same bench in the foreground.",
             "the virtual bench did not come up\n{}",
-            tail.join("\n")
+            last_lines(&log, 15)
         ));
     }
     ui.status("Bench", format!("serving after {:.1} s", seen.seconds));
