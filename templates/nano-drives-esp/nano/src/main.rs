@@ -30,33 +30,12 @@ mod config {
     include!(concat!(env!("OUT_DIR"), "/config.rs"));
 }
 
-#[cfg(not(any(nanoesp_link = "soft", nanoesp_link = "usart")))]
-compile_error!("no ESP link chosen: build.rs must emit cfg nanoesp_link = \"soft\" or \"usart\"");
-
 // The ESP link and, with the soft link, the console.
-#[cfg(nanoesp_link = "soft")]
-type Link = nanoesp_hal::soft_serial::SoftSerial<{ config::LINK_BAUD }>;
-#[cfg(nanoesp_link = "soft")]
-const LINK: pins::Link = pins::Link::Soft;
+nanoesp_hal::declare_link!(baud: config::LINK_BAUD, rx: config::LINK_RX, tx: config::LINK_TX);
 #[cfg(nanoesp_link = "soft")]
 const LINK_NAME: &[u8] = b"soft";
-#[cfg(nanoesp_link = "soft")]
-const _: () = assert!(
-    config::LINK_RX == 8 && config::LINK_TX == 9,
-    "the soft-serial link runs on D8 (RX, ICP1) and D9 (TX, OC1A) only"
-);
-
-#[cfg(nanoesp_link = "usart")]
-type Link = nanoesp_hal::usart::Usart0;
-#[cfg(nanoesp_link = "usart")]
-const LINK: pins::Link = pins::Link::Usart;
 #[cfg(nanoesp_link = "usart")]
 const LINK_NAME: &[u8] = b"usart";
-#[cfg(nanoesp_link = "usart")]
-const _: () = assert!(
-    config::LINK_RX == 0 && config::LINK_TX == 1,
-    "the USART link runs on D0 (RX) and D1 (TX) only"
-);
 
 /// Client slots compiled in: `MAX_CLIENTS`, at most what the server supports.
 const SLOTS: usize = if (config::MAX_CLIENTS as usize) < MAX_SLOTS {

@@ -71,3 +71,35 @@ macro_rules! bind_interrupts {
         }
     };
 }
+
+/// Declares the firmware's ESP link from its build-time configuration: `type Link` (the
+/// driver), `const LINK` (the pins it reserves) and compile-time checks that the configured
+/// pins are the ones that driver uses. The choice is the firmware crate's
+/// `cfg(nanoesp_link = "soft" | "usart")`, set by its build script.
+#[macro_export]
+macro_rules! declare_link {
+    (baud: $baud:expr, rx: $rx:expr, tx: $tx:expr) => {
+        #[cfg(not(any(nanoesp_link = "soft", nanoesp_link = "usart")))]
+        compile_error!("no ESP link chosen: build.rs must emit cfg nanoesp_link = \"soft\" or \"usart\"");
+
+        #[cfg(nanoesp_link = "soft")]
+        type Link = $crate::soft_serial::SoftSerial<{ $baud }>;
+        #[cfg(nanoesp_link = "soft")]
+        const LINK: $crate::pins::Link = $crate::pins::Link::Soft;
+        #[cfg(nanoesp_link = "soft")]
+        const _: () = assert!(
+            $rx == 8 && $tx == 9,
+            "the soft-serial link runs on D8 (RX, ICP1) and D9 (TX, OC1A) only"
+        );
+
+        #[cfg(nanoesp_link = "usart")]
+        type Link = $crate::usart::Usart0;
+        #[cfg(nanoesp_link = "usart")]
+        const LINK: $crate::pins::Link = $crate::pins::Link::Usart;
+        #[cfg(nanoesp_link = "usart")]
+        const _: () = assert!(
+            $rx == 0 && $tx == 1,
+            "the USART link runs on D0 (RX) and D1 (TX) only"
+        );
+    };
+}
