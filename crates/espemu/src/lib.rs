@@ -249,6 +249,17 @@ pub struct Esp {
     accept_scheduled: bool,
     next_client_port: u16,
     resets: u32,
+    // Accounting only (never read by the behaviour): see [`Esp::send_wait_us`].
+    /// Finished send waits, µs.
+    send_wait_done_us: u64,
+    /// Start of the send wait in progress.
+    send_wait_since: Option<u64>,
+    /// Payloads accepted (`Recv <n> bytes`).
+    sends: u64,
+    /// UART bytes received during send waits (refused with `busy s...`).
+    bytes_rx_in_send_wait: u64,
+    /// When the station last got its address.
+    got_ip_at_us: u64,
 }
 
 impl Esp {
@@ -294,6 +305,11 @@ impl Esp {
             accept_scheduled: false,
             next_client_port: 51234,
             resets: 0,
+            send_wait_done_us: 0,
+            send_wait_since: None,
+            sends: 0,
+            bytes_rx_in_send_wait: 0,
+            got_ip_at_us: 0,
             cfg,
         };
         esp.boot(false);
@@ -310,6 +326,9 @@ impl Esp {
     pub fn uart_rx(&mut self, byte: u8, now_us: u64) {
         self.advance(now_us);
         self.bytes_rx += 1;
+        if self.send_wait_since.is_some() {
+            self.bytes_rx_in_send_wait += 1;
+        }
         self.transcript.record(Dir::ToEsp, byte);
         self.on_rx(byte);
     }
@@ -372,6 +391,30 @@ impl Esp {
         self.bytes_tx
     }
 
+    /// Simulated µs spent so far between accepting a CIPSEND payload (`Recv <n> bytes`)
+    /// and reporting its end (`SEND OK`/`SEND FAIL`, or the reset that cut it short),
+    /// including the wait in progress up to [`Esp::now_us`]. All links share this one
+    /// wait: every command line received meanwhile gets `busy s...`. The output gaps of
+    /// [`Faults::max_gap_us`] that may delay the `SEND OK` line on the wire are not part
+    /// of it.
+    pub fn send_wait_us(&self) -> u64 {
+        let running = self
+            .send_wait_since
+            .map_or(0, |since| self.now_us.saturating_sub(since));
+        self.send_wait_done_us + running
+    }
+
+    /// CIPSEND payloads accepted so far (each one starts a send wait, see
+    /// [`Esp::send_wait_us`]).
+    pub fn sends(&self) -> u64 {
+        self.sends
+    }
+
+    /// UART bytes received from the Nano during send waits (all refused: `busy s...`).
+    pub fn uart_bytes_rx_in_send_wait(&self) -> u64 {
+        self.bytes_rx_in_send_wait
+    }
+
     /// Recent UART exchange (last [`TRANSCRIPT_CAPACITY`]–2× that many bytes), raw, with a
     /// marker ([`MARK_TO_ESP`] `"\n--> "`, [`MARK_FROM_ESP`] `"\n<-- "`) before each run of
     /// bytes in one direction.
@@ -420,6 +463,12 @@ impl Esp {
     /// True once the station has an address (`WIFI GOT IP`).
     pub fn wifi_joined(&self) -> bool {
         self.wifi == WifiState::GotIp
+    }
+
+    /// Simulated µs at which the station got its current address (the `WIFI GOT IP` line
+    /// is queued then, even if a fault drops it on the wire); `None` while not joined.
+    pub fn wifi_got_ip_us(&self) -> Option<u64> {
+        self.wifi_joined().then_some(self.got_ip_at_us)
     }
 
     /// `Some(port)` once `AT+CIPSERVER=1[,<port>]` succeeded (until reset or `=0`).
@@ -664,6 +713,8 @@ impl Esp {
             data,
             failed: !alive,
         };
+        self.sends += 1;
+        self.send_wait_since = Some(self.now_us);
         let delay = self.draw(self.cfg.timing.send_ok_us);
         self.schedule_in(delay, Timer::SendDone);
     }
@@ -714,6 +765,7 @@ impl Esp {
             }
             Timer::JoinGotIp { epoch } if epoch == self.join_epoch => {
                 self.wifi = WifiState::GotIp;
+                self.got_ip_at_us = self.now_us;
                 self.urc(b"WIFI GOT IP\r\n");
                 if self.mode == Mode::Joining {
                     self.ok();
@@ -735,6 +787,7 @@ impl Esp {
             }
             Timer::AutoGotIp { epoch } if epoch == self.join_epoch => {
                 self.wifi = WifiState::GotIp;
+                self.got_ip_at_us = self.now_us;
                 self.urc(b"WIFI GOT IP\r\n");
             }
             Timer::JoinConnected { .. }
@@ -765,6 +818,7 @@ impl Esp {
         else {
             return;
         };
+        self.end_send_wait();
         if !failed && self.link_sendable(link, epoch) {
             if let Some(conn) = self.links[link].as_ref().map(|l| l.conn)
                 && let Some(c) = self.conns.get_mut(conn.0 as usize)
@@ -782,8 +836,16 @@ impl Esp {
         self.go_idle();
     }
 
+    /// Closes the send wait in progress, if any (accounting for [`Esp::send_wait_us`]).
+    fn end_send_wait(&mut self) {
+        if let Some(since) = self.send_wait_since.take() {
+            self.send_wait_done_us += self.now_us.saturating_sub(since);
+        }
+    }
+
     /// `AT+RST`: links dropped (optionally reported), reboot once the OK is out.
     fn restart(&mut self) {
+        self.end_send_wait();
         let report = self.cfg.switches.rst_reports_closed;
         self.drop_all_links(report);
         self.timers
@@ -835,6 +897,8 @@ impl Esp {
     }
 
     fn boot_with_noise(&mut self, noise: Vec<u8>) {
+        // A crash ends a send wait without SEND OK.
+        self.end_send_wait();
         self.mode = Mode::Booting;
         self.line.clear();
         self.busy_line.clear();

@@ -701,6 +701,65 @@ fn realistic_profile_auto_joins_after_boot() {
 // ---------------------------------------------------------------- observability
 
 #[test]
+fn send_wait_counts_the_time_from_recv_to_send_ok() {
+    let mut cfg = EspConfig::default();
+    cfg.timing.send_ok_us = (250_000, 250_000);
+    let mut b = ready_server(cfg, false);
+    b.connect();
+    b.run_for(5_000);
+    b.take();
+    assert_eq!((b.esp.sends(), b.esp.send_wait_us()), (0, 0));
+    // the command and the prompt wait are not send wait
+    b.send(b"AT+CIPSEND=0,1\r\n");
+    b.until(b"> ", 100_000);
+    assert_eq!(b.esp.send_wait_us(), 0);
+    b.send(b"x");
+    assert_eq!(b.esp.sends(), 1);
+    // the wait in progress counts up to now
+    b.run_for(100_000);
+    assert_eq!(b.esp.send_wait_us(), 100_000);
+    // a command meanwhile is refused, and its bytes are counted as sent into the wait
+    b.send(b"AT\r\n");
+    assert_eq!(b.esp.uart_bytes_rx_in_send_wait(), 4);
+    b.until(b"SEND OK\r\n", 1_000_000);
+    assert_eq!(b.esp.send_wait_us(), 250_000);
+    b.run_for(50_000);
+    assert_eq!(b.esp.send_wait_us(), 250_000, "no wait after SEND OK");
+    b.cmd_is("AT", b"\r\nOK\r\n");
+    assert_eq!(b.esp.uart_bytes_rx_in_send_wait(), 4);
+    // a second send adds its own wait; one cut short by a crash counts until the crash
+    b.send(b"AT+CIPSEND=0,1\r\n");
+    b.until(b"> ", 100_000);
+    b.send(b"y");
+    b.until(b"SEND OK\r\n", 1_000_000);
+    b.send(b"AT+CIPSEND=0,1\r\n");
+    b.until(b"> ", 100_000);
+    b.send(b"z");
+    b.run_for(30_000);
+    let t = b.t;
+    b.esp.reset(t);
+    b.run_for(1_000_000);
+    assert_eq!(b.esp.sends(), 3);
+    assert_eq!(b.esp.send_wait_us(), 2 * 250_000 + 30_000);
+}
+
+#[test]
+fn wifi_got_ip_time_is_when_the_address_came() {
+    let mut cfg = EspConfig::realistic();
+    cfg.timing.auto_join_us = (1_000_000, 1_000_000);
+    let mut b = Bench::new(cfg);
+    b.boot();
+    assert_eq!(b.esp.wifi_got_ip_us(), None);
+    b.until_contains(b"WIFI GOT IP\r\n", 3_000_000);
+    // boot 0.3 s, auto-join 1 s, association to address 1 s
+    assert_eq!(b.esp.wifi_got_ip_us(), Some(2_300_000));
+    let t = b.t;
+    b.esp.reset(t);
+    b.run_for(1_000);
+    assert_eq!(b.esp.wifi_got_ip_us(), None, "a reset drops the address");
+}
+
+#[test]
 fn transcript_and_counters() {
     let mut b = Bench::new(EspConfig::at2());
     b.boot();
