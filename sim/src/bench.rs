@@ -11,6 +11,37 @@
 //! link is full duplex, so the busier direction bounds throughput:
 //! `max_rps = (baud / 10) / max(bytes_to_esp, bytes_from_esp) per request`, and
 //! `wire_bound_ratio = requests_per_s / max_rps` (1.0 = the firmware saturates the wire).
+//!
+//! ESP-bound ratio: the wire is not the only limit. The AT firmware runs one `AT+CIPSEND`
+//! at a time for all links, and from the end of the payload (`Recv <n> bytes`) until it
+//! reports `SEND OK`/`SEND FAIL` it refuses every command line with `busy s...`: towards
+//! the ESP nothing useful can move during that "send wait" (the emulator draws it per send
+//! from `Timing::send_ok_us`). The emulator accounts the waits exactly
+//! (`Esp::send_wait_us`: the ESP's own state, without the output gaps that may delay the
+//! `SEND OK` line on the wire further). Per finished request — the same denominator and
+//! window (`measured_s`) as the byte counts above — the bench reports
+//! `send_wait_ms_per_request`, `sends_per_request`, and the bytes sent to the ESP during
+//! waits (`uart_bytes_to_esp_in_send_wait_per_request`: refused, so wasted; 0 for a
+//! firmware that waits for `SEND OK`). Then, per request,
+//! `esp_bound_requests_per_s = 1 / ((bytes_to_esp - bytes_in_wait) / (baud / 10) + send_wait_s)`
+//! and `esp_bound_ratio = requests_per_s / esp_bound_requests_per_s`.
+//!
+//! Why this bounds any firmware that sends the same bytes with the same number of sends:
+//! within the window, the wire time of each byte towards the ESP that is not sent into a
+//! wait, and the waits themselves, are disjoint stretches of time, so
+//! `measured_s ≥ finished × (useful bytes × 10 / baud + wait)` per request: finished
+//! requests per second (≥ `requests_per_s`, which counts correct ones only) cannot exceed
+//! the bound. The wait per send is the module's doing, not the firmware's (random per
+//! send, so the bound holds for this run's draws and on average for any run): a firmware
+//! can only raise the bound by sending fewer bytes or fewer `CIPSEND`s per request. The
+//! ESP → Nano direction never stalls this way; `wire_max_requests_per_s` bounds it.
+//!
+//! Start-up: `ready_ms` counts from power-on, so it includes the ESP's boot and its Wi-Fi
+//! join (the firmware's `AT+CWJAP`, or the auto-join 1–6 s after boot with saved
+//! credentials). `wifi_joined_ms` is when the emulated ESP got its address (`WIFI GOT IP`,
+//! from the emulator's state, even if a fault drops the line), and
+//! `up_after_join_ms = ready_ms - wifi_joined_ms` is the firmware's share: how long the
+//! server took to come up once Wi-Fi was there.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -35,6 +66,12 @@ pub struct RunReport {
     pub clients: u32,
     /// Simulated ms from reset to the server accepting clients (None: never).
     pub ready_ms: Option<f64>,
+    /// Simulated ms from reset to the emulated ESP getting its address (`WIFI GOT IP`) for
+    /// the join the server came up on (None: never ready).
+    pub wifi_joined_ms: Option<f64>,
+    /// `ready_ms - wifi_joined_ms`: the server start once Wi-Fi is up (0 when the server
+    /// was set up before the join completed).
+    pub up_after_join_ms: Option<f64>,
     /// Requests started.
     pub attempts: u64,
     /// Responses that were complete and correct.
@@ -60,6 +97,17 @@ pub struct RunReport {
     pub wire_max_requests_per_s: f64,
     /// requests_per_s / wire_max_requests_per_s.
     pub wire_bound_ratio: f64,
+    /// Mean simulated ms per finished request the ESP spent in send waits (payload
+    /// accepted, `SEND OK`/`SEND FAIL` not yet reported; all commands get `busy s...`).
+    pub send_wait_ms_per_request: f64,
+    /// Mean `AT+CIPSEND` payloads accepted by the ESP per finished request.
+    pub sends_per_request: f64,
+    /// Mean UART bytes Nano → ESP per finished request sent during send waits (refused).
+    pub uart_bytes_to_esp_in_send_wait_per_request: f64,
+    /// Requests per second the ESP allows for those bytes and waits (see the module doc).
+    pub esp_bound_requests_per_s: f64,
+    /// requests_per_s / esp_bound_requests_per_s.
+    pub esp_bound_ratio: f64,
     /// ESP bytes lost to USART overruns (hardware link only).
     pub overruns: u64,
     /// Soft-UART frames from the firmware with a low stop bit.
@@ -246,6 +294,8 @@ pub fn run_one(
     let mut report = RunReport {
         clients: k,
         ready_ms: None,
+        wifi_joined_ms: None,
+        up_after_join_ms: None,
         attempts: 0,
         ok: 0,
         busy_503: 0,
@@ -257,6 +307,11 @@ pub fn run_one(
         uart_bytes_from_esp_per_request: 0.0,
         wire_max_requests_per_s: 0.0,
         wire_bound_ratio: 0.0,
+        send_wait_ms_per_request: 0.0,
+        sends_per_request: 0.0,
+        uart_bytes_to_esp_in_send_wait_per_request: 0.0,
+        esp_bound_requests_per_s: 0.0,
+        esp_bound_ratio: 0.0,
         overruns: 0,
         framing_errors: 0,
     };
@@ -266,6 +321,14 @@ pub fn run_one(
         let now = board.now_us();
         if esp.0.accepting_clients() {
             report.ready_ms = Some((now - start_us) as f64 / 1000.0);
+            // accepting clients implies an address, so this is the join the server uses
+            if let Some(got_ip_us) = esp.0.wifi_got_ip_us() {
+                let joined_us = got_ip_us.saturating_sub(start_us);
+                report.wifi_joined_ms = Some(joined_us as f64 / 1000.0);
+                // in whole µs, so the JSON shows no float noise
+                let up_us = (now - start_us).saturating_sub(joined_us);
+                report.up_after_join_ms = Some(up_us as f64 / 1000.0);
+            }
             break;
         }
         if now >= ready_deadline {
@@ -285,6 +348,7 @@ pub fn run_one(
     let load_end = load_start + (args.duration * 1e6) as u64;
     let timeout_us = (args.request_timeout * 1e6) as u64;
     let stats_before = board.stats();
+    let (wait_before, sends_before, in_wait_before) = send_counters(&esp.0);
     let mut clients: Vec<Client> = (0..k)
         // stagger the first connects by 1 ms so clients do not arrive in lock step
         .map(|i| Client {
@@ -384,6 +448,7 @@ pub fn run_one(
         board.take_console_lines();
     }
     let stats = board.stats();
+    let (wait_after, sends_after, in_wait_after) = send_counters(&esp.0);
     report.measured_s = (board.now_us() - load_start) as f64 / 1e6;
     report.requests_per_s = report.ok as f64 / report.measured_s;
     latencies.sort_by(|a, b| a.total_cmp(b));
@@ -400,6 +465,19 @@ pub fn run_one(
             report.wire_max_requests_per_s = link.baud as f64 / 10.0 / busiest;
             report.wire_bound_ratio = report.requests_per_s / report.wire_max_requests_per_s;
         }
+        let n = finished as f64;
+        report.send_wait_ms_per_request = (wait_after - wait_before) as f64 / 1000.0 / n;
+        report.sends_per_request = (sends_after - sends_before) as f64 / n;
+        let in_wait = (in_wait_after - in_wait_before) as f64 / n;
+        report.uart_bytes_to_esp_in_send_wait_per_request = in_wait;
+        // bytes refused during a wait took wire time inside it: count them once
+        let useful = (report.uart_bytes_to_esp_per_request - in_wait).max(0.0);
+        let per_request_s =
+            useful * 10.0 / link.baud as f64 + report.send_wait_ms_per_request / 1000.0;
+        if per_request_s > 0.0 {
+            report.esp_bound_requests_per_s = 1.0 / per_request_s;
+            report.esp_bound_ratio = report.requests_per_s / report.esp_bound_requests_per_s;
+        }
     }
     report.overruns = stats.overruns - stats_before.overruns;
     report.framing_errors = stats.framing_errors - stats_before.framing_errors;
@@ -411,6 +489,15 @@ pub fn run_one(
         );
     }
     Ok(report)
+}
+
+/// The emulator's send-wait accounting: (wait µs, sends, bytes received during waits).
+fn send_counters(esp: &Esp) -> (u64, u64, u64) {
+    (
+        esp.send_wait_us(),
+        esp.sends(),
+        esp.uart_bytes_rx_in_send_wait(),
+    )
 }
 
 fn tail(esp: &Esp) -> String {
@@ -442,9 +529,10 @@ fn print_table(report: &BenchReport) {
         report.firmware, report.link, report.baud, report.esp_faults, report.duration_s
     );
     println!(
-        "{:>3} {:>9} {:>8} {:>6} {:>5} {:>8} {:>7} {:>8} {:>8} {:>8} {:>6}  failures",
+        "{:>3} {:>9} {:>6} {:>8} {:>6} {:>5} {:>8} {:>7} {:>8} {:>8} {:>8} {:>6} {:>7} {:>7} {:>5}  failures",
         "K",
         "ready_ms",
+        "up_ms",
         "attempts",
         "ok",
         "503",
@@ -453,7 +541,10 @@ fn print_table(report: &BenchReport) {
         "p95_ms",
         "max_ms",
         "wire_max",
-        "ratio"
+        "wire_r",
+        "wait_ms",
+        "esp_max",
+        "esp_r"
     );
     for r in &report.runs {
         let failures: Vec<String> = r
@@ -463,11 +554,14 @@ fn print_table(report: &BenchReport) {
             .map(|(k, n)| format!("{k}={n}"))
             .collect();
         println!(
-            "{:>3} {:>9} {:>8} {:>6} {:>5} {:>8.2} {:>7.1} {:>8.1} {:>8.1} {:>8.2} {:>6.2}  {}",
+            "{:>3} {:>9} {:>6} {:>8} {:>6} {:>5} {:>8.2} {:>7.1} {:>8.1} {:>8.1} {:>8.2} {:>6.2} {:>7.1} {:>7.2} {:>5.2}  {}",
             r.clients,
             r.ready_ms
                 .map(|v| format!("{v:.0}"))
                 .unwrap_or_else(|| "never".into()),
+            r.up_after_join_ms
+                .map(|v| format!("{v:.0}"))
+                .unwrap_or_else(|| "-".into()),
             r.attempts,
             r.ok,
             r.busy_503,
@@ -477,6 +571,9 @@ fn print_table(report: &BenchReport) {
             r.latency_ms.max,
             r.wire_max_requests_per_s,
             r.wire_bound_ratio,
+            r.send_wait_ms_per_request,
+            r.esp_bound_requests_per_s,
+            r.esp_bound_ratio,
             if failures.is_empty() {
                 "-".into()
             } else {
@@ -484,6 +581,11 @@ fn print_table(report: &BenchReport) {
             }
         );
     }
+    println!(
+        "up_ms: ready after WIFI GOT IP; wire_r: req/s over wire_max; wait_ms: ESP send wait \
+         (Recv..SEND OK, commands refused) per request; esp_max: req/s those bytes and waits \
+         allow; esp_r: req/s over esp_max"
+    );
 }
 
 #[cfg(test)]

@@ -80,6 +80,90 @@ fn bench_counts_correct_responses_and_wire_bytes() {
     // +IPD arriving meanwhile overruns the USART, which the bench must report
     assert!(runs[1]["overruns"].as_u64().unwrap() > 0, "{}", runs[1]);
     assert_eq!(one["overruns"], 0, "{one}");
+    for run in runs {
+        check_esp_bound_and_start_up(run, 115_200);
+    }
+    assert!(
+        stdout.contains("esp_r") && stdout.contains("up_ms"),
+        "{stdout}"
+    );
+}
+
+/// The send-wait accounting, the ESP bound and the start-up split of one run.
+#[track_caller]
+fn check_esp_bound_and_start_up(run: &serde_json::Value, baud: u32) {
+    let f = |key: &str| {
+        run[key]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{key} missing: {run}"))
+    };
+    // one CIPSEND per response (this firmware answers in one piece), each followed by a
+    // 5–50 ms wait for SEND OK (the emulator's default timing)
+    let sends = f("sends_per_request");
+    assert!((0.9..=1.0).contains(&sends), "{run}");
+    let wait = f("send_wait_ms_per_request");
+    assert!((5.0 * sends..=50.0 * sends).contains(&wait), "{run}");
+    assert_eq!(
+        f("uart_bytes_to_esp_in_send_wait_per_request"),
+        0.0,
+        "{run}"
+    );
+    // the bound is the formula of the module doc, and no run beats it
+    let to_esp = f("uart_bytes_to_esp_per_request");
+    let bound = f("esp_bound_requests_per_s");
+    let want = 1.0 / (to_esp * 10.0 / f64::from(baud) + wait / 1000.0);
+    assert!(
+        (bound - want).abs() < 1e-9 * want,
+        "{bound} vs {want}: {run}"
+    );
+    let rps = f("requests_per_s");
+    assert!(bound >= rps * 0.999, "{run}");
+    // the waits cost more than the wire here: the ESP bound is the tighter one
+    assert!(bound < f("wire_max_requests_per_s"), "{run}");
+    let ratio = f("esp_bound_ratio");
+    assert!(ratio > 0.0 && ratio <= 1.05, "{run}");
+    assert!((ratio - rps / bound).abs() < 1e-9, "{run}");
+    // start-up: the join (boot 0.3 s + CWJAP 3 s + 1 s) then the firmware's own setup
+    let ready = f("ready_ms");
+    let joined = f("wifi_joined_ms");
+    let up = f("up_after_join_ms");
+    assert!(joined > 4_000.0 && joined < ready, "{run}");
+    assert!(up > 0.0 && up < 3_000.0, "{run}");
+    assert!((ready - joined - up).abs() < 1e-6, "{run}");
+}
+
+#[test]
+fn bench_measures_send_waits_and_start_up_with_output_gaps() {
+    let fw = firmware("at-http-mini");
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("bench.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_nanoesp-sim"))
+        .args(["bench", "--firmware", fw.to_str().unwrap()])
+        .args([
+            "--link",
+            "usart",
+            "--baud",
+            "115200",
+            "--esp-faults",
+            "realistic",
+        ])
+        .args(["--clients", "1", "--duration", "3", "--json"])
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let run = &report["runs"][0];
+    assert!(run["ok"].as_u64().unwrap() >= 5, "{run}");
+    // 0–50 ms gaps before each output chunk slow the firmware, not the ESP's own waits:
+    // the ratio drops below the gap-free run's while the bound stays put
+    check_esp_bound_and_start_up(run, 115_200);
+    assert!(run["esp_bound_ratio"].as_f64().unwrap() < 0.6, "{run}");
 }
 
 #[test]
