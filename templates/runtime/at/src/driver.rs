@@ -192,19 +192,21 @@ struct LinkState {
 }
 
 /// The driver (about 110 bytes of RAM).
+///
+/// `repr(C)` keeps the declaration order: on the AVR a field within 64 bytes of the struct's
+/// start is one `ldd`/`std`, one further away first needs its address computed, so the
+/// fields every step touches come first and the long buffers last.
+#[repr(C)]
 pub struct Driver {
-    cfg: Config,
-    parser: Parser,
-    phase: Phase,
-    cmd: Option<Command>,
     wait: Wait,
+    cmd: Option<Command>,
+    phase: Phase,
     target: Link,
     tx_off: u16,
+    now: u32,
     deadline: u32,
     not_before: u32,
-    now: u32,
-    boot_armed: bool,
-    links: [LinkState; LINKS],
+    next_poll: u32,
     /// Links to report as closed / connected from `tick` (found by polling).
     stale: u8,
     missed: u8,
@@ -218,13 +220,16 @@ pub struct Driver {
     join_failures: u8,
     join_code: u8,
     poll_recvlen: bool,
-    next_poll: u32,
-    version: [u8; VERSION_MAX],
-    version_len: u8,
+    boot_armed: bool,
+    links: [LinkState; LINKS],
     ip: [u8; 4],
+    version_len: u8,
     /// Baud the caller must use; `baud_changed` until it took it.
     uart_baud: u32,
     baud_changed: bool,
+    cfg: Config,
+    parser: Parser,
+    version: [u8; VERSION_MAX],
 }
 
 /// Index of the lowest set bit of a non-zero link mask (`trailing_zeros` is large on AVR).
