@@ -378,6 +378,21 @@ impl Board {
     /// Moves bytes after a run slice.
     fn service(&mut self, esp: &mut dyn EspPort) {
         let now = self.avr.cycle();
+        // The ESP's UART samples and drives the soft link at its own rate: after an
+        // `AT+UART_CUR` it follows the ESP, and a firmware at another rate is heard as junk.
+        if let Link::Soft {
+            baud,
+            encoder,
+            decoder,
+            ..
+        } = &mut self.link
+            && let Some(esp_baud) = esp.baud()
+            && esp_baud != *baud
+        {
+            *baud = esp_baud;
+            encoder.set_baud(esp_baud);
+            decoder.set_baud(esp_baud);
+        }
         let now_us = cycles_to_us(now);
         let mut to_esp: Vec<(u64, u8)> = Vec::new();
         let mut console_bytes: Vec<(u64, u8)> = Vec::new();

@@ -137,7 +137,8 @@ pub struct EmulatorArgs {
     #[arg(long)]
     pub esp_stored_wifi: bool,
     /// UART rate the emulated ESP starts at, when it differs from the link's (e.g. 115200,
-    /// the AT firmware's factory rate): on the USART link the firmware must negotiate.
+    /// the AT firmware's factory rate): the firmware must negotiate. On either link the
+    /// ESP's end samples and drives the wire at the ESP's current rate.
     #[arg(long, value_name = "BAUD")]
     pub esp_start_baud: Option<u32>,
 }

@@ -19,6 +19,8 @@ pub struct Encoder {
     next_bit: usize,
     /// Earliest cycle the next frame may start (end of the previous stop bit).
     free_at: u64,
+    /// Rate for the frames after the current one (the peer switched its baud).
+    next_baud: Option<u32>,
 }
 
 impl Encoder {
@@ -31,6 +33,16 @@ impl Encoder {
             frame: None,
             next_bit: 0,
             free_at: 0,
+            next_baud: None,
+        }
+    }
+
+    /// Sends the frames that have not started yet at `baud` (a frame in flight keeps its rate).
+    pub fn set_baud(&mut self, baud: u32) {
+        if self.frame.is_some() {
+            self.next_baud = Some(baud);
+        } else {
+            self.baud = baud;
         }
     }
 
@@ -89,6 +101,9 @@ impl Encoder {
             self.free_at = self.bit_cycle(start, 10);
             self.frame = None;
             self.queue.pop_front();
+            if let Some(baud) = self.next_baud.take() {
+                self.baud = baud;
+            }
         }
         Some(level)
     }
@@ -132,6 +147,8 @@ pub struct Decoder {
     /// Framing errors so far.
     pub framing_errors: u64,
     recent: VecDeque<(u64, bool)>,
+    /// Rate for the frames after the current one (the receiver switched its baud).
+    next_baud: Option<u32>,
 }
 
 impl Decoder {
@@ -147,6 +164,17 @@ impl Decoder {
             max_edge_deviation: 0,
             framing_errors: 0,
             recent: VecDeque::new(),
+            next_baud: None,
+        }
+    }
+
+    /// Samples the frames that have not started yet at `baud` (as a UART does after its
+    /// rate register is rewritten; a frame being received keeps its rate).
+    pub fn set_baud(&mut self, baud: u32) {
+        if self.start.is_some() {
+            self.next_baud = Some(baud);
+        } else {
+            self.baud = baud;
         }
     }
 
@@ -231,6 +259,9 @@ impl Decoder {
             }
             let stop = self.level_at(stop_sample);
             self.start = None;
+            if let Some(baud) = self.next_baud.take() {
+                self.baud = baud;
+            }
             if stop {
                 out.push(Decoded::Byte {
                     cycle: start + (10.0 * bit) as u64,
@@ -286,6 +317,65 @@ mod tests {
                 .collect();
             assert_eq!(bytes, data, "baud {baud}");
         }
+    }
+
+    #[test]
+    fn a_rate_change_applies_from_the_next_frame_on() {
+        let mut enc = Encoder::new(F, 57600);
+        let mut dec = Decoder::new(F, 57600, true);
+        enc.send(0x41);
+        enc.send(0x54);
+        let mut now = 100;
+        let mut out = Vec::new();
+        let mut switched = false;
+        while let Some(at) = enc.next_edge(now) {
+            now = at;
+            let level = enc.poll(now).unwrap();
+            dec.edge(now, level);
+            dec.poll(now, &mut out);
+            if !switched {
+                // mid-way through the first frame, both ends move to 115200
+                enc.set_baud(115_200);
+                dec.set_baud(115_200);
+                switched = true;
+            }
+            dec.poll(now, &mut out);
+        }
+        dec.poll(now + F, &mut out);
+        let bytes: Vec<u8> = out
+            .iter()
+            .map(|d| match d {
+                Decoded::Byte { byte, .. } => *byte,
+                Decoded::FramingError { .. } => panic!("framing error: {out:?}"),
+            })
+            .collect();
+        assert_eq!(bytes, b"AT");
+        assert_eq!((enc.baud, dec.baud), (115_200, 115_200));
+    }
+
+    #[test]
+    fn a_receiver_at_the_wrong_rate_sees_garbage() {
+        let mut enc = Encoder::new(F, 57600);
+        let mut dec = Decoder::new(F, 115_200, true);
+        for &b in b"AT\r\n" {
+            enc.send(b);
+        }
+        let mut now = 100;
+        let mut out = Vec::new();
+        while let Some(at) = enc.next_edge(now) {
+            now = at;
+            let level = enc.poll(now).unwrap();
+            dec.edge(now, level);
+        }
+        dec.poll(now + F, &mut out);
+        let bytes: Vec<u8> = out
+            .iter()
+            .filter_map(|d| match d {
+                Decoded::Byte { byte, .. } => Some(*byte),
+                Decoded::FramingError { .. } => None,
+            })
+            .collect();
+        assert_ne!(bytes, b"AT\r\n");
     }
 
     #[test]

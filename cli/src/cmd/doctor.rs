@@ -1140,7 +1140,7 @@ fn judge_firmware_and_esp(
                 id: "esp-silent",
                 summary: "the firmware's AT probe got no answer from the ESP".into(),
                 advice: format!(
-                    "ESP TX → Nano {rx}, Nano {tx} → 5 V→3.3 V divider (e.g. 1 kΩ/2 kΩ) → ESP RX, GND common; EN/CH_PD and RST high, GPIO15 low, GPIO0/GPIO2 high; a 3.3 V regulator of ≥ 300 mA (not the Nano's 3.3 V pin). The ESP's AT firmware must run at the link speed: send `AT+UART_DEF={b},8,1,0,0` once from a USB adapter.",
+                    "ESP TX → Nano {rx}, Nano {tx} → 5 V→3.3 V divider (e.g. 1 kΩ/2 kΩ) → ESP RX, GND common; EN/CH_PD and RST high, GPIO15 low, GPIO0/GPIO2 high; a 3.3 V regulator of ≥ 300 mA (not the Nano's 3.3 V pin). The firmware tries {b} baud and the factory 115200 (then switches the ESP with AT+UART_CUR); an ESP saved at another speed needs `AT+UART_DEF={b},8,1,0,0` once from a USB adapter.",
                     rx = link.map_or("D8", |l| l.rx.as_str()),
                     tx = link.map_or("D9", |l| l.tx.as_str()),
                     b = baud.unwrap_or(57_600)
@@ -1180,7 +1180,7 @@ fn judge_firmware_and_esp(
                         b.map_or("?".into(), |b| b.to_string())
                     ),
                     format!(
-                        "If the wiring is right, the ESP runs at another speed (115200 from the factory): set it once with `AT+UART_DEF={},8,1,0,0` from a USB adapter.",
+                        "If the wiring is right, the ESP runs at a speed that is neither the link's nor the factory 115200 (both are tried): set it once with `AT+UART_DEF={},8,1,0,0` from a USB adapter.",
                         b.unwrap_or(57_600)
                     ),
                 )),

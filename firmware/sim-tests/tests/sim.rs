@@ -237,6 +237,28 @@ fn http_traffic_at_57600_is_clean_both_ways() {
     assert_clean_http_traffic(57600);
 }
 
+#[test]
+fn soft_link_negotiates_with_an_esp_still_at_its_factory_baud() {
+    // The simulator samples and drives D8/D9 at the emulated ESP's rate, which starts at
+    // 115200: the firmware's probes at 57600 reach it as junk. The server comes up only if
+    // the firmware transmits AT+UART_CUR=57600 blind at 115200 (its receiver is off at that
+    // rate) and then goes back to 57600 with the receiver on.
+    let firmware = build_firmware(LinkKind::Soft, 57600);
+    let output = sim_command(&firmware, LinkKind::Soft, 57600)
+        .args([
+            "--esp-start-baud",
+            "115200",
+            "--exit-after-ready",
+            "--timeout",
+            "40",
+        ])
+        .output()
+        .expect("nanoesp-sim run");
+    let all = format!("{}{}", stdout(&output), stderr(&output));
+    assert!(output.status.success(), "{all}");
+    assert!(all.contains("nanoesp-sim: server up"), "{all}");
+}
+
 // --- hardware USART on D0/D1 --------------------------------------------------------------
 
 #[test]

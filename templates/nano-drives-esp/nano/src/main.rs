@@ -17,7 +17,6 @@
 #![feature(abi_avr_interrupt)]
 #![feature(asm_experimental_arch)]
 
-#[cfg(nanoesp_link = "usart")]
 use nanoesp_at::driver::FACTORY_BAUD;
 use nanoesp_hal::adc::Adc;
 use nanoesp_hal::clock::Clock;
@@ -126,17 +125,13 @@ fn main() -> ! {
         server.tick(now, &mut board);
         let n = server.poll_uart_tx(&mut buf);
         link.write_all(&buf[..n]);
-        // Baud negotiation with an ESP still at its factory rate (bring-up only).
-        #[cfg(nanoesp_link = "usart")]
+        // Baud negotiation with an ESP still at its factory rate (bring-up only). The soft
+        // link only transmits at 115200, which is all the driver's blind switch needs.
         match server.poll_baud() {
             Some(FACTORY_BAUD) => link.switch::<FACTORY_BAUD>(),
             Some(_) => link.switch::<{ config::LINK_BAUD }>(),
             None => {}
         }
-        // The soft link cannot run at the factory 115200: the ESP must already be at
-        // link.baud (`AT+UART_DEF` once, see README), so the request is only consumed.
-        #[cfg(nanoesp_link = "soft")]
-        let _ = server.poll_baud();
         #[cfg(nanoesp_link = "soft")]
         {
             let n = server.poll_console(&mut buf);

@@ -26,7 +26,8 @@
 //! and critical sections must stay well under 278 cycles at 57600 baud. Measured on the
 //! virtual bench (sequential and three concurrent HTTP clients, padded requests): no error
 //! at 9600, 19200, 38400 and 57600 baud; at 76800 padded requests time out; 115200 does
-//! not get through bring-up.
+//! not get through bring-up. Transmitting alone at 115200 works (the receiver is then off,
+//! see [`SoftSerial::switch`]): that is all the AT driver's blind baud switch needs.
 //!
 //! Timer1 facts relied on (datasheet §16; the bench's simulator models them, see
 //! sim/README.md "simavr 1.6 Timer1 facts"): OC1A overrides PORTB1 while COM1A1:0 ≠ 0 and
@@ -101,6 +102,34 @@ static RX_ERRORS: AtomicU8 = AtomicU8::new(0);
 static RECEIVER: IsrCell<Receiver> = IsrCell::new(Receiver { left: 0, byte: 0 });
 // TIMER1_COMPA and, inside a critical section while the transmitter is idle, `write_byte`.
 static TRANSMITTER: IsrCell<Transmitter> = IsrCell::new(Transmitter { left: TX_IDLE, byte: 0 });
+// Read by all three handlers; written by `new` and `switch` with interrupts off.
+static TIMING: IsrCell<Timing> = IsrCell::new(Timing { bit: 0, first_sample: 0 });
+
+/// Bit timing of the current baud, in Timer1 cycles.
+#[derive(Clone, Copy)]
+struct Timing {
+    bit: u16,
+    /// From the start edge to the match that samples data bit 0.
+    first_sample: u16,
+}
+
+impl Timing {
+    const fn at(baud: u32) -> Timing {
+        assert!(baud >= 4800 && baud <= 115_200, "soft serial supports 4800..=115200 baud");
+        let bit = ((F_CPU + baud / 2) / baud) as u16;
+        Timing { bit, first_sample: bit + bit / 2 - RX_SAMPLE_EARLY }
+    }
+}
+
+/// Fastest baud the receiver runs at. Above it (the AT firmware's factory 115200, for baud
+/// negotiation only) the link transmits but does not listen: with both directions busy the
+/// handlers need more than one bit time, so transmitted edges would come late.
+pub const RX_MAX_BAUD: u32 = 57_600;
+
+fn timing() -> Timing {
+    // SAFETY: written only with interrupts off (`new`, `switch`); a copy is read.
+    unsafe { *TIMING.get() }
+}
 
 fn tc1() -> &'static avr_device::atmega328p::tc1::RegisterBlock {
     // SAFETY: `SoftSerial` consumed the TC1 token; its handlers and methods are the only users.
@@ -120,23 +149,22 @@ fn count_rx_error() {
     RX_ERRORS.store(n.saturating_add(1), Ordering::Relaxed);
 }
 
-/// Timer1-driven software UART, 8N1, at `BAUD` (4800..=115200).
+/// Timer1-driven software UART, 8N1, starting at `BAUD` (4800..=[`RX_MAX_BAUD`]); see
+/// [`SoftSerial::switch`] for the factory rate of the AT firmware.
 pub struct SoftSerial<const BAUD: u32> {
     _timer: TC1,
 }
 
 impl<const BAUD: u32> SoftSerial<BAUD> {
     /// Timer1 cycles per bit, rounded (error ≤ 0.1 % up to 115200 baud).
-    pub const BIT_TICKS: u16 = {
-        assert!(BAUD >= 4800 && BAUD <= 115_200, "soft serial supports 4800..=115200 baud");
-        ((F_CPU + BAUD / 2) / BAUD) as u16
-    };
-    /// From the start edge to the match that samples data bit 0.
-    const FIRST_SAMPLE_TICKS: u16 = Self::BIT_TICKS + Self::BIT_TICKS / 2 - RX_SAMPLE_EARLY;
+    pub const BIT_TICKS: u16 = Timing::at(BAUD).bit;
 
     /// Takes Timer1 and pins D8/D9, idles the TX line high and starts listening.
     /// Interrupts must be enabled by the caller afterwards.
     pub fn new(timer: TC1) -> Self {
+        const { assert!(BAUD <= RX_MAX_BAUD, "the soft link receives at 57600 baud at most") };
+        // SAFETY: interrupts are still off (the caller enables them afterwards).
+        unsafe { *TIMING.get() = const { Timing::at(BAUD) } };
         let t = tc1();
         let port = portb();
         // OC1A's output latch starts at 0 (§16.7.3): force a "set" match while D9 is still an
@@ -152,8 +180,41 @@ impl<const BAUD: u32> SoftSerial<BAUD> {
         t.tccr1b().write(|w| unsafe { w.bits(TCCR1B_ICNC1 | TCCR1B_CLK1) });
         t.tifr1().write(|w| unsafe { w.bits(TIFR1_ICF1 | TIFR1_OCF1A | TIFR1_OCF1B) });
         t.timsk1().write(|w| unsafe { w.bits(TIMSK1_ICIE1 | TIMSK1_OCIE1B) });
-        let _ = Self::FIRST_SAMPLE_TICKS;
         Self { _timer: timer }
+    }
+
+    /// Switches to `NEW` at run time (the AT driver's baud negotiation), once the bytes
+    /// already written have left. Above [`RX_MAX_BAUD`] the receiver is off until the next
+    /// switch: the driver sends its `AT+UART_CUR` blind at the factory rate.
+    pub fn switch<const NEW: u32>(&mut self) {
+        let timing = const { Timing::at(NEW) };
+        loop {
+            let idle = avr_device::interrupt::free(|_| {
+                // SAFETY: interrupts are off.
+                let tx = unsafe { TRANSMITTER.get() };
+                if tx.left != TX_IDLE {
+                    return false;
+                }
+                // SAFETY: interrupts are off; the transmitter is idle, so no handler uses it.
+                unsafe { *TIMING.get() = timing };
+                let t = tc1();
+                // SAFETY: interrupts are off.
+                unsafe { RECEIVER.get().left = 0 };
+                const RX: u8 = TIMSK1_ICIE1 | TIMSK1_OCIE1B;
+                if NEW <= RX_MAX_BAUD {
+                    // Drop an edge captured while not listening (on the hardware the flag
+                    // stays set; the simulator forgets it, see the module docs).
+                    t.tifr1().write(|w| unsafe { w.bits(TIFR1_ICF1) });
+                    t.timsk1().modify(|r, w| unsafe { w.bits(r.bits() | RX) });
+                } else {
+                    t.timsk1().modify(|r, w| unsafe { w.bits(r.bits() & !RX) });
+                }
+                true
+            });
+            if idle {
+                return;
+            }
+        }
     }
 
     /// Receive errors (framing, ring full) since reset, saturating at 255.
@@ -180,7 +241,7 @@ impl<const BAUD: u32> SoftSerial<BAUD> {
             }
         }
         rx.left = 9;
-        t.ocr1b().write(|w| unsafe { w.bits(start.wrapping_add(Self::FIRST_SAMPLE_TICKS)) });
+        t.ocr1b().write(|w| unsafe { w.bits(start.wrapping_add(timing().first_sample)) });
     }
 
     /// `TIMER1_COMPB` handler: a bit centre of the frame being received.
@@ -202,7 +263,7 @@ impl<const BAUD: u32> SoftSerial<BAUD> {
         rx.left = left;
         if left != 0 {
             rx.byte = (rx.byte >> 1) | if level != 0 { 0x80 } else { 0 };
-            t.ocr1b().write(|w| unsafe { w.bits(due.wrapping_add(Self::BIT_TICKS)) });
+            t.ocr1b().write(|w| unsafe { w.bits(due.wrapping_add(timing().bit)) });
         } else if level == 0 || !RX_RING.push(rx.byte) {
             // Low stop bit (a break or a baud mismatch), or the ring is full.
             count_rx_error();
@@ -246,7 +307,7 @@ impl<const BAUD: u32> SoftSerial<BAUD> {
             return;
         };
         t.tccr1a().write(|w| unsafe { w.bits(mode) });
-        t.ocr1a().write(|w| unsafe { w.bits(due.wrapping_add(Self::BIT_TICKS)) });
+        t.ocr1a().write(|w| unsafe { w.bits(due.wrapping_add(timing().bit)) });
     }
 }
 
