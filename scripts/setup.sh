@@ -47,6 +47,13 @@ if ! command -v ravedude >/dev/null 2>&1; then
   "$NANOESP_CARGO" install --quiet --locked ravedude --version "$NANOESP_RAVEDUDE_VERSION" --root "$NANOESP_TOOLS"
 fi
 
+# cargo-fuzz drives the parsers' fuzz targets (scripts/fuzz.sh; a short run in the tests).
+NANOESP_CARGO_FUZZ_VERSION=0.13.2
+if ! command -v cargo-fuzz >/dev/null 2>&1; then
+  echo "nanoesp setup: installing cargo-fuzz $NANOESP_CARGO_FUZZ_VERSION into $NANOESP_TOOLS" >&2
+  "$NANOESP_CARGO" install --quiet --locked cargo-fuzz --version "$NANOESP_CARGO_FUZZ_VERSION" --root "$NANOESP_TOOLS"
+fi
+
 # A Firmata client nobody here wrote, for the esp-master interoperability test
 # (firmware/sim-tests/tests/firmata_client.py): pyFirmata2 from PyPI, pinned, in a venv.
 NANOESP_PYFIRMATA2_VERSION=2.5.1
