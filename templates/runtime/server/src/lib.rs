@@ -61,8 +61,7 @@ pub mod render;
 use nanoesp_at::driver::{self, Driver, Event, Link, Request as AtRequest};
 use nanoesp_at::WifiParams;
 use nanoesp_http::pstr;
-use nanoesp_http::sink::{measure, render_window};
-use nanoesp_http::{Method, PStr, Progress, Request, Status};
+use nanoesp_http::{Method, PStr, Progress, Request, Status, Window};
 pub use render::{Body, Line};
 
 /// Most slots a server can be built with: the AT firmware's 5 links. Below that one more
@@ -147,6 +146,18 @@ pub struct Snapshot {
     pub served: u32,
     /// Errors so far.
     pub errors: u32,
+    /// The ESP's AT version, copied so rendering needs nothing from the driver (which is
+    /// busy handing out the bytes while a window is rendered).
+    pub esp_version: [u8; driver::VERSION_MAX],
+    /// Bytes of `esp_version` used.
+    pub esp_version_len: u8,
+}
+
+impl Snapshot {
+    /// The ESP's AT version.
+    pub fn esp_version(&self) -> &[u8] {
+        &self.esp_version[..self.esp_version_len as usize]
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -342,7 +353,7 @@ impl<'c, const N: usize> Server<'c, N> {
                         s.state = SlotState::Free;
                     }
                 }
-                if self.tx.is_some_and(|t| t.link.id == link.id) {
+                if self.tx.as_ref().is_some_and(|t| t.link.id == link.id) {
                     self.tx = None;
                 }
                 if self.clients() as usize >= self.max_clients() {
@@ -361,7 +372,7 @@ impl<'c, const N: usize> Server<'c, N> {
                 if let Some(i) = self.slot_of(link) {
                     self.slots[i].state = SlotState::Free;
                 }
-                if self.tx.is_some_and(|t| t.link == link) {
+                if self.tx.as_ref().is_some_and(|t| t.link == link) {
                     self.tx = None;
                 }
             }
@@ -392,26 +403,27 @@ impl<'c, const N: usize> Server<'c, N> {
     }
 
     fn send_done(&mut self, link: Link, ok: bool) {
-        let Some(mut tx) = self.tx else { return };
+        let Some(tx) = &mut self.tx else { return };
         if tx.link != link {
             return;
         }
-        if ok {
+        let slot = tx.slot;
+        let failed = if ok {
             tx.sent += tx.chunk;
             tx.chunk = 0;
             if tx.sent < tx.total {
-                self.tx = Some(tx);
                 return;
             }
             self.served += 1;
-            if tx.body.status().is_error() {
-                self.errors += 1;
-            }
+            tx.body.status().is_error()
         } else {
+            true
+        };
+        if failed {
             self.errors += 1;
         }
         self.tx = None;
-        self.finish_link(link, tx.slot);
+        self.finish_link(link, slot);
     }
 
     /// Frees the slot and queues the link for `AT+CIPCLOSE`.
@@ -444,19 +456,17 @@ impl<'c, const N: usize> Server<'c, N> {
                 s.req.fail_with(Status::RequestTimeout);
             }
         }
-        if let Some(tx) = self.tx {
+        if let Some(tx) = &self.tx {
             if now_ms.wrapping_sub(tx.started) > RESPONSE_TIMEOUT_MS {
-                self.tx = None;
-                self.errors += 1;
-                self.finish_link(tx.link, tx.slot);
+                self.abandon_response();
             }
         }
         if !self.drv.is_idle() {
             return;
         }
-        if let Some(tx) = self.tx {
+        if self.tx.is_some() {
             // Next chunk of the response in progress.
-            self.send_chunk(tx);
+            self.send_chunk();
             return;
         }
         // Only the link-status poll finds a lost CONNECT or +IPD; under constant load there
@@ -596,49 +606,61 @@ impl<'c, const N: usize> Server<'c, N> {
             for (ch, a) in analog.iter_mut().enumerate() {
                 *a = board.analog_read(ch as u8);
             }
+            let version = self.drv.version();
+            let mut esp_version = [0u8; driver::VERSION_MAX];
+            esp_version[..version.len()].copy_from_slice(version);
             self.snap = Snapshot {
                 uptime_ms: self.now,
                 analog,
                 clients: self.clients(),
                 served: self.served,
                 errors: self.errors,
+                esp_version,
+                esp_version_len: version.len() as u8,
             };
         }
         self.cache.len = 0;
-        let (cfg, snap, ver) = (self.cfg, &self.snap, self.drv.version());
-        let body_len = measure(&mut |s| render::body(s, body, cfg, snap, ver));
-        let head_len = measure(&mut |s| {
-            nanoesp_http::response::write_head(s, body.status(), body.content_type(), body_len)
-        });
-        let total = head_len + if head_only { 0 } else { body_len };
-        let tx = Tx {
+        let mut tx = Tx {
             link,
             slot,
             body,
             head_only,
-            body_len,
-            total,
+            body_len: 0,
+            total: 0,
             sent: 0,
             chunk: 0,
             started: self.now,
         };
-        self.send_chunk(tx);
+        let (cfg, snap) = (self.cfg, &self.snap);
+        let mut w = Window::new(0, &mut []);
+        render::body(&mut w, body, cfg, snap);
+        tx.body_len = w.total();
+        let mut w = Window::new(0, &mut []);
+        render_response(&mut w, &tx, cfg, snap);
+        tx.total = w.total();
+        self.tx = Some(tx);
+        self.send_chunk();
     }
 
+    /// Asks the driver to send the next chunk of the response in flight.
     #[inline(never)]
-    fn send_chunk(&mut self, mut tx: Tx) {
+    fn send_chunk(&mut self) {
+        let Some(tx) = &mut self.tx else { return };
         tx.chunk = (tx.total - tx.sent).min(CHUNK_MAX);
-        self.tx = Some(tx);
-        if !self.drv.issue(AtRequest::Send {
-            link: tx.link,
-            len: tx.chunk,
-        }) {
-            // The link is gone (the Closed event frees the slot) or the driver is busy.
-            if !self.drv.is_open(tx.link) {
-                self.tx = None;
-                self.errors += 1;
-                self.finish_link(tx.link, tx.slot);
-            }
+        let (link, chunk) = (tx.link, tx.chunk);
+        if !self.drv.issue(AtRequest::Send { link, len: chunk }) && !self.drv.is_open(link) {
+            // The link is gone (the Closed event frees the slot); otherwise the driver is
+            // busy and the chunk goes later.
+            self.abandon_response();
+        }
+    }
+
+    /// Drops the response in flight as failed and closes its link.
+    #[inline(never)]
+    fn abandon_response(&mut self) {
+        if let Some(tx) = self.tx.take() {
+            self.errors += 1;
+            self.finish_link(tx.link, tx.slot);
         }
     }
 
@@ -653,11 +675,8 @@ impl<'c, const N: usize> Server<'c, N> {
             cache,
             ..
         } = self;
-        let tx = *tx;
+        let tx = tx.as_ref();
         let cfg: &Config = cfg;
-        let mut version = [0u8; driver::VERSION_MAX];
-        let vlen = drv.version().len();
-        version[..vlen].copy_from_slice(drv.version());
         drv.poll_transmit(out, &mut |link, off, buf| {
             let Some(t) = tx else { return 0 };
             if t.link != link {
@@ -670,17 +689,9 @@ impl<'c, const N: usize> Server<'c, N> {
             let cached = at >= cache.off && at < cache.off + cache.len as u16;
             if !cached {
                 cache.off = at;
-                cache.len = render_window(at, &mut cache.buf, &mut |s| {
-                    nanoesp_http::response::write_head(
-                        s,
-                        t.body.status(),
-                        t.body.content_type(),
-                        t.body_len,
-                    );
-                    if !t.head_only {
-                        render::body(s, t.body, cfg, snap, &version[..vlen]);
-                    }
-                }) as u8;
+                let mut w = Window::new(at, &mut cache.buf);
+                render_response(&mut w, t, cfg, snap);
+                cache.len = w.filled() as u8;
             }
             let from = (at - cache.off) as usize;
             let n = (cache.len as usize - from).min(buf.len());
@@ -720,6 +731,16 @@ impl<'c, const N: usize> Server<'c, N> {
             }
         }
         n
+    }
+}
+
+/// Writes the response `tx` describes: head, then the body unless it answers a `HEAD`.
+#[inline(never)]
+fn render_response(s: &mut Window, tx: &Tx, cfg: &Config, snap: &Snapshot) {
+    let body = tx.body;
+    nanoesp_http::response::write_head(s, body.status(), body.content_type(), tx.body_len);
+    if !tx.head_only {
+        render::body(s, body, cfg, snap);
     }
 }
 

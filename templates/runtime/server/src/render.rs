@@ -68,7 +68,7 @@ fn put_json_p(s: &mut Window, p: PStr) {
 
 /// Writes the body of `body`.
 #[inline(never)]
-pub fn body(s: &mut Window, body: Body, cfg: &Config, snap: &Snapshot, esp_version: &[u8]) {
+pub fn body(s: &mut Window, body: Body, cfg: &Config, snap: &Snapshot) {
     match body {
         Body::Page => {
             put_p(s, pstr!(b"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>"));
@@ -86,7 +86,7 @@ pub fn body(s: &mut Window, body: Body, cfg: &Config, snap: &Snapshot, esp_versi
             put_p(s, pstr!(b"{\"firmware\":\""));
             put_json_p(s, cfg.build_id);
             put_p(s, pstr!(b"\",\"esp\":\""));
-            put_json(s, esp_version);
+            put_json(s, snap.esp_version());
             put_p(s, pstr!(b"\",\"uptime_ms\":"));
             put_u32(s, snap.uptime_ms);
             put_p(s, pstr!(b",\"analog\":["));
