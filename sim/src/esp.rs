@@ -48,9 +48,10 @@ pub enum FaultLevel {
     /// A perfect module.
     #[default]
     None,
-    /// Occasional noise and gaps, as seen on real modules.
+    /// Timing as seen on real modules: 0–50 ms gaps before output chunks, SEND OK 5–300 ms
+    /// after the payload.
     Realistic,
-    /// Dropped URCs, garbage and spontaneous resets.
+    /// Realistic, plus dropped URCs, garbage and spontaneous resets.
     Faults,
 }
 
@@ -116,6 +117,11 @@ pub fn build_emulator(s: &EmuSettings) -> Esp {
         seed: s.seed,
         ..EspConfig::default()
     };
+    if s.faults != FaultLevel::None {
+        // A module on a desk takes the spec's 5–300 ms to SEND OK (the TCP ack), not the
+        // perfect module's 5–50 ms; the Wi-Fi join stays the firmware's own.
+        cfg.timing = EspConfig::realistic().timing;
+    }
     if let Some(ssid) = &s.ap_ssid {
         cfg.ap_ssid = ssid.as_bytes().to_vec();
     }

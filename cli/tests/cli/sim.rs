@@ -135,7 +135,8 @@ fn bench_answers_every_request_of_five_clients_on_five_slots() {
     )
     .unwrap();
     let run = &report["runs"][0];
-    assert!(run["ok"].as_u64().unwrap() >= 180, "{run}");
+    // about 2.5 answers/s with the realistic ESP's 5–300 ms SEND OK (155 measured)
+    assert!(run["ok"].as_u64().unwrap() >= 120, "{run}");
     assert!(
         run["failures"]
             .as_object()

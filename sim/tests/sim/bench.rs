@@ -81,7 +81,7 @@ fn bench_counts_correct_responses_and_wire_bytes() {
     assert!(runs[1]["overruns"].as_u64().unwrap() > 0, "{}", runs[1]);
     assert_eq!(one["overruns"], 0, "{one}");
     for run in runs {
-        check_esp_bound_and_start_up(run, 115_200);
+        check_esp_bound_and_start_up(run, 115_200, 50.0);
     }
     assert!(
         stdout.contains("esp_r") && stdout.contains("up_ms"),
@@ -91,18 +91,18 @@ fn bench_counts_correct_responses_and_wire_bytes() {
 
 /// The send-wait accounting, the ESP bound and the start-up split of one run.
 #[track_caller]
-fn check_esp_bound_and_start_up(run: &serde_json::Value, baud: u32) {
+fn check_esp_bound_and_start_up(run: &serde_json::Value, baud: u32, max_wait_ms: f64) {
     let f = |key: &str| {
         run[key]
             .as_f64()
             .unwrap_or_else(|| panic!("{key} missing: {run}"))
     };
     // one CIPSEND per response (this firmware answers in one piece), each followed by a
-    // 5–50 ms wait for SEND OK (the emulator's default timing)
+    // wait for SEND OK of 5 ms to `max_wait_ms` (50 by default, 300 with realistic timing)
     let sends = f("sends_per_request");
     assert!((0.9..=1.0).contains(&sends), "{run}");
     let wait = f("send_wait_ms_per_request");
-    assert!((5.0 * sends..=50.0 * sends).contains(&wait), "{run}");
+    assert!((5.0 * sends..=max_wait_ms * sends).contains(&wait), "{run}");
     assert_eq!(
         f("uart_bytes_to_esp_in_send_wait_per_request"),
         0.0,
@@ -162,7 +162,12 @@ fn bench_measures_send_waits_and_start_up_with_output_gaps() {
     assert!(run["ok"].as_u64().unwrap() >= 5, "{run}");
     // 0–50 ms gaps before each output chunk slow the firmware, not the ESP's own waits:
     // the ratio drops below the gap-free run's while the bound stays put
-    check_esp_bound_and_start_up(run, 115_200);
+    check_esp_bound_and_start_up(run, 115_200, 300.0);
+    // the spec's 5–300 ms SEND OK, not the perfect module's 5–50 ms
+    assert!(
+        run["send_wait_ms_per_request"].as_f64().unwrap() > 50.0,
+        "{run}"
+    );
     assert!(run["esp_bound_ratio"].as_f64().unwrap() < 0.6, "{run}");
 }
 
