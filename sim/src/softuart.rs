@@ -7,11 +7,40 @@
 
 use std::collections::VecDeque;
 
+/// A line rate that the frame on the wire keeps: a change applies from the next frame on,
+/// as when a UART's rate register is rewritten mid-frame.
+#[derive(Debug)]
+struct Rate {
+    baud: u32,
+    next: Option<u32>,
+}
+
+impl Rate {
+    fn new(baud: u32) -> Rate {
+        Rate { baud, next: None }
+    }
+
+    fn set(&mut self, baud: u32, in_frame: bool) {
+        if in_frame {
+            self.next = Some(baud);
+        } else {
+            self.baud = baud;
+            self.next = None;
+        }
+    }
+
+    fn frame_done(&mut self) {
+        if let Some(baud) = self.next.take() {
+            self.baud = baud;
+        }
+    }
+}
+
 /// 8N1 bit edges for a queue of bytes, with cycle times rounded from the exact baud.
 #[derive(Debug)]
 pub struct Encoder {
     cycles_per_second: u64,
-    baud: u32,
+    rate: Rate,
     queue: VecDeque<u8>,
     /// Current frame: start cycle and the 10 line levels (start, 8 data, stop).
     frame: Option<(u64, [bool; 10])>,
@@ -19,8 +48,6 @@ pub struct Encoder {
     next_bit: usize,
     /// Earliest cycle the next frame may start (end of the previous stop bit).
     free_at: u64,
-    /// Rate for the frames after the current one (the peer switched its baud).
-    next_baud: Option<u32>,
 }
 
 impl Encoder {
@@ -28,22 +55,17 @@ impl Encoder {
     pub fn new(cycles_per_second: u64, baud: u32) -> Encoder {
         Encoder {
             cycles_per_second,
-            baud,
+            rate: Rate::new(baud),
             queue: VecDeque::new(),
             frame: None,
             next_bit: 0,
             free_at: 0,
-            next_baud: None,
         }
     }
 
     /// Sends the frames that have not started yet at `baud` (a frame in flight keeps its rate).
     pub fn set_baud(&mut self, baud: u32) {
-        if self.frame.is_some() {
-            self.next_baud = Some(baud);
-        } else {
-            self.baud = baud;
-        }
+        self.rate.set(baud, self.frame.is_some());
     }
 
     /// Queues a byte to send as soon as the line is free.
@@ -68,7 +90,8 @@ impl Encoder {
 
     fn bit_cycle(&self, start: u64, k: usize) -> u64 {
         // cumulative rounding keeps the frame free of drift
-        start + (k as u64 * self.cycles_per_second + self.baud as u64 / 2) / self.baud as u64
+        let baud = u64::from(self.rate.baud);
+        start + (k as u64 * self.cycles_per_second + baud / 2) / baud
     }
 
     /// Cycle of the next line change, if any, given the current cycle `now`.
@@ -101,9 +124,7 @@ impl Encoder {
             self.free_at = self.bit_cycle(start, 10);
             self.frame = None;
             self.queue.pop_front();
-            if let Some(baud) = self.next_baud.take() {
-                self.baud = baud;
-            }
+            self.rate.frame_done();
         }
         Some(level)
     }
@@ -132,7 +153,7 @@ pub enum Decoded {
 #[derive(Debug)]
 pub struct Decoder {
     cycles_per_second: u64,
-    baud: u32,
+    rate: Rate,
     /// Edges not yet consumed, oldest first: (cycle, level).
     edges: VecDeque<(u64, bool)>,
     /// Level before the first queued edge.
@@ -147,8 +168,6 @@ pub struct Decoder {
     /// Framing errors so far.
     pub framing_errors: u64,
     recent: VecDeque<(u64, bool)>,
-    /// Rate for the frames after the current one (the receiver switched its baud).
-    next_baud: Option<u32>,
 }
 
 impl Decoder {
@@ -156,7 +175,7 @@ impl Decoder {
     pub fn new(cycles_per_second: u64, baud: u32, level: bool) -> Decoder {
         Decoder {
             cycles_per_second,
-            baud,
+            rate: Rate::new(baud),
             edges: VecDeque::new(),
             level,
             armed: level,
@@ -164,23 +183,18 @@ impl Decoder {
             max_edge_deviation: 0,
             framing_errors: 0,
             recent: VecDeque::new(),
-            next_baud: None,
         }
     }
 
-    /// Samples the frames that have not started yet at `baud` (as a UART does after its
-    /// rate register is rewritten; a frame being received keeps its rate).
+    /// Samples the frames that have not started yet at `baud` (a frame being received
+    /// keeps its rate).
     pub fn set_baud(&mut self, baud: u32) {
-        if self.start.is_some() {
-            self.next_baud = Some(baud);
-        } else {
-            self.baud = baud;
-        }
+        self.rate.set(baud, self.start.is_some());
     }
 
     /// Bit period in cycles (fractional).
     fn bit(&self) -> f64 {
-        self.cycles_per_second as f64 / self.baud as f64
+        self.cycles_per_second as f64 / self.rate.baud as f64
     }
 
     /// Records a level change.
@@ -259,9 +273,7 @@ impl Decoder {
             }
             let stop = self.level_at(stop_sample);
             self.start = None;
-            if let Some(baud) = self.next_baud.take() {
-                self.baud = baud;
-            }
+            self.rate.frame_done();
             if stop {
                 out.push(Decoded::Byte {
                     cycle: start + (10.0 * bit) as u64,
@@ -350,7 +362,7 @@ mod tests {
             })
             .collect();
         assert_eq!(bytes, b"AT");
-        assert_eq!((enc.baud, dec.baud), (115_200, 115_200));
+        assert_eq!((enc.rate.baud, dec.rate.baud), (115_200, 115_200));
     }
 
     #[test]

@@ -239,12 +239,19 @@ fn http_traffic_at_57600_is_clean_both_ways() {
 
 #[test]
 fn soft_link_negotiates_with_an_esp_still_at_its_factory_baud() {
-    // The simulator samples and drives D8/D9 at the emulated ESP's rate, which starts at
-    // 115200: the firmware's probes at 57600 reach it as junk. The server comes up only if
-    // the firmware transmits AT+UART_CUR=57600 blind at 115200 (its receiver is off at that
-    // rate) and then goes back to 57600 with the receiver on.
-    let firmware = build_firmware(LinkKind::Soft, 57600);
-    let output = sim_command(&firmware, LinkKind::Soft, 57600)
+    // The simulator samples and drives D8/D9 at the emulated ESP's rate: the server comes up
+    // only if the firmware transmits AT+UART_CUR=57600 blind at 115200 (its receiver is off
+    // at that rate) and then goes back to 57600 with the receiver on.
+    assert_negotiates_from_the_factory_baud(LinkKind::Soft);
+}
+
+/// The firmware is built for 57600; the module answers only at 115200 (its factory rate).
+/// Bytes at the wrong rate arrive garbled both ways, so the server comes up only if the
+/// firmware moves to 115200, sends AT+UART_CUR=57600 and switches its link back.
+#[track_caller]
+fn assert_negotiates_from_the_factory_baud(link: LinkKind) {
+    let firmware = build_firmware(link, 57600);
+    let output = sim_command(&firmware, link, 57600)
         .args([
             "--esp-start-baud",
             "115200",
@@ -268,23 +275,7 @@ fn usart_at_115200_exchanges_at_traffic_cleanly() {
 
 #[test]
 fn usart_link_negotiates_with_an_esp_still_at_its_factory_baud() {
-    // The firmware is built for 57600; the module answers only at 115200 (its factory
-    // rate). Bytes at the wrong rate arrive garbled both ways, so the server comes up only
-    // if the firmware probes at 115200, sends AT+UART_CUR=57600 and switches its USART back.
-    let firmware = build_firmware(LinkKind::Usart, 57600);
-    let output = sim_command(&firmware, LinkKind::Usart, 57600)
-        .args([
-            "--esp-start-baud",
-            "115200",
-            "--exit-after-ready",
-            "--timeout",
-            "40",
-        ])
-        .output()
-        .expect("nanoesp-sim run");
-    let all = format!("{}{}", stdout(&output), stderr(&output));
-    assert!(output.status.success(), "{all}");
-    assert!(all.contains("nanoesp-sim: server up"), "{all}");
+    assert_negotiates_from_the_factory_baud(LinkKind::Usart);
 }
 
 // --- HTTP through the bridge --------------------------------------------------------------
