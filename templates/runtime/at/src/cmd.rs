@@ -105,94 +105,92 @@ fn put_quoted(sink: &mut Window, s: PStr) {
     sink.put(b'"');
 }
 
-#[inline(never)]
-fn put_cur(sink: &mut Window, plain: bool) {
-    if !plain {
-        put_p(sink, pstr!(b"_CUR"));
-    }
-}
+// Field markers in the command texts below (bytes no command contains).
+const CUR: u8 = 1;
+const SSID: u8 = 2;
+const PASSWORD: u8 = 3;
+const HOSTNAME: u8 = 4;
+const ARG: u8 = 5;
+const ARG2: u8 = 6;
+const ENCRYPTION: u8 = 7;
 
 impl Command {
     /// Writes the whole command line including `\r\n`.
+    ///
+    /// Each command is a line of one flash text (what follows `AT`) with field markers,
+    /// filled in by one loop: a `put` call per piece of every command cost twice the flash.
     #[inline(never)]
     pub fn emit(&self, s: &mut Window, wifi: &WifiParams) {
+        // (line of the text, numbers for ARG / ARG2, the 2.x spelling without `_CUR`)
+        let (line, arg, arg2, plain): (u8, u32, u16, bool) = match *self {
+            Command::At => (0, 0, 0, false),
+            Command::EchoOff => (1, 0, 0, false),
+            Command::Version => (2, 0, 0, false),
+            Command::WifiMode { mode, plain } => (3, mode as u32, 0, plain),
+            Command::Join { plain } => (4, 0, 0, plain),
+            Command::SoftAp { plain } => (5, 0, 0, plain),
+            Command::Hostname => (6, 0, 0, false),
+            Command::Mux => (7, 0, 0, false),
+            Command::PassiveRecv => (8, 0, 0, false),
+            Command::ServerMaxConn(n) => (9, n as u32, 0, false),
+            Command::Server(port) => (10, port as u32, 0, false),
+            Command::ServerTimeout(secs) => (11, secs as u32, 0, false),
+            Command::LocalIp => (12, 0, 0, false),
+            Command::Mdns(port) => (13, port as u32, 0, false),
+            Command::LinkStatus => (14, 0, 0, false),
+            Command::RecvLen => (15, 0, 0, false),
+            Command::RecvData { id, max } => (16, id as u32, max, false),
+            Command::Send { id, len } => (17, id as u32, len, false),
+            Command::Close(id) => (18, id as u32, 0, false),
+            Command::UartCur(baud) => (19, baud, 0, false),
+        };
+        let text = pstr!(
+            b"\n\
+            E0\n\
+            +GMR\n\
+            +CWMODE\x01=\x05\n\
+            +CWJAP\x01=\x02,\x03\n\
+            +CWSAP\x01=\x02,\x03,5,\x07\n\
+            +CWHOSTNAME=\x04\n\
+            +CIPMUX=1\n\
+            +CIPRECVMODE=1\n\
+            +CIPSERVERMAXCONN=\x05\n\
+            +CIPSERVER=1,\x05\n\
+            +CIPSTO=\x05\n\
+            +CIFSR\n\
+            +MDNS=1,\x04,\"http\",\x05\n\
+            +CIPSTATUS\n\
+            +CIPRECVLEN?\n\
+            +CIPRECVDATA=\x05,\x06\n\
+            +CIPSEND=\x05,\x06\n\
+            +CIPCLOSE=\x05\n\
+            +UART_CUR=\x05,8,1,0,0\n"
+        );
         put_p(s, pstr!(b"AT"));
-        match *self {
-            Command::At => {}
-            Command::EchoOff => put_p(s, pstr!(b"E0")),
-            Command::Version => put_p(s, pstr!(b"+GMR")),
-            Command::WifiMode { mode, plain } => {
-                put_p(s, pstr!(b"+CWMODE"));
-                put_cur(s, plain);
-                s.put(b'=');
-                put_u16(s, mode as u16);
+        let mut skip = line;
+        for i in 0..text.len() {
+            let b = text.get(i);
+            if b == b'\n' {
+                if skip == 0 {
+                    break;
+                }
+                skip -= 1;
+                continue;
             }
-            Command::Join { plain } => {
-                put_p(s, pstr!(b"+CWJAP"));
-                put_cur(s, plain);
-                s.put(b'=');
-                put_quoted(s, wifi.ssid);
-                s.put(b',');
-                put_quoted(s, wifi.password);
+            if skip != 0 {
+                continue;
             }
-            Command::SoftAp { plain } => {
-                put_p(s, pstr!(b"+CWSAP"));
-                put_cur(s, plain);
-                s.put(b'=');
-                put_quoted(s, wifi.ssid);
-                s.put(b',');
-                put_quoted(s, wifi.password);
-                // Channel 5; WPA2-PSK, or open when there is no password.
-                put_p(s, pstr!(b",5,"));
-                s.put(if wifi.password.is_empty() { b'0' } else { b'3' });
-            }
-            Command::Hostname => {
-                put_p(s, pstr!(b"+CWHOSTNAME="));
-                put_quoted(s, wifi.hostname);
-            }
-            Command::Mux => put_p(s, pstr!(b"+CIPMUX=1")),
-            Command::PassiveRecv => put_p(s, pstr!(b"+CIPRECVMODE=1")),
-            Command::ServerMaxConn(n) => {
-                put_p(s, pstr!(b"+CIPSERVERMAXCONN="));
-                put_u16(s, n as u16);
-            }
-            Command::Server(port) => {
-                put_p(s, pstr!(b"+CIPSERVER=1,"));
-                put_u16(s, port);
-            }
-            Command::ServerTimeout(secs) => {
-                put_p(s, pstr!(b"+CIPSTO="));
-                put_u16(s, secs);
-            }
-            Command::LocalIp => put_p(s, pstr!(b"+CIFSR")),
-            Command::Mdns(port) => {
-                put_p(s, pstr!(b"+MDNS=1,"));
-                put_quoted(s, wifi.hostname);
-                put_p(s, pstr!(b",\"http\","));
-                put_u16(s, port);
-            }
-            Command::LinkStatus => put_p(s, pstr!(b"+CIPSTATUS")),
-            Command::RecvLen => put_p(s, pstr!(b"+CIPRECVLEN?")),
-            Command::RecvData { id, max } => {
-                put_p(s, pstr!(b"+CIPRECVDATA="));
-                put_u16(s, id as u16);
-                s.put(b',');
-                put_u16(s, max);
-            }
-            Command::Send { id, len } => {
-                put_p(s, pstr!(b"+CIPSEND="));
-                put_u16(s, id as u16);
-                s.put(b',');
-                put_u16(s, len);
-            }
-            Command::Close(id) => {
-                put_p(s, pstr!(b"+CIPCLOSE="));
-                put_u16(s, id as u16);
-            }
-            Command::UartCur(baud) => {
-                put_p(s, pstr!(b"+UART_CUR="));
-                put_u32(s, baud);
-                put_p(s, pstr!(b",8,1,0,0"));
+            match b {
+                CUR if !plain => put_p(s, pstr!(b"_CUR")),
+                CUR => {}
+                SSID => put_quoted(s, wifi.ssid),
+                PASSWORD => put_quoted(s, wifi.password),
+                HOSTNAME => put_quoted(s, wifi.hostname),
+                ARG => put_u32(s, arg),
+                ARG2 => put_u16(s, arg2),
+                // WPA2-PSK, or open when there is no password.
+                ENCRYPTION => s.put(if wifi.password.is_empty() { b'0' } else { b'3' }),
+                _ => s.put(b),
             }
         }
         put_p(s, pstr!(b"\r\n"));
