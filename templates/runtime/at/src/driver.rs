@@ -195,14 +195,16 @@ struct LinkState {
 ///
 /// `repr(C)` keeps the declaration order: on the AVR a field within 64 bytes of the struct's
 /// start is one `ldd`/`std`, one further away first needs its address computed, so the
-/// fields every step touches come first and the long buffers last.
+/// fields every step touches come first (in the order that measured smallest) and the long
+/// buffers last.
 #[repr(C)]
 pub struct Driver {
-    wait: Wait,
-    cmd: Option<Command>,
-    phase: Phase,
-    target: Link,
+    poll_recvlen: bool,
     tx_off: u16,
+    target: Link,
+    cmd: Option<Command>,
+    wait: Wait,
+    phase: Phase,
     now: u32,
     deadline: u32,
     not_before: u32,
@@ -219,17 +221,16 @@ pub struct Driver {
     failures: u8,
     join_failures: u8,
     join_code: u8,
-    poll_recvlen: bool,
     boot_armed: bool,
     links: [LinkState; LINKS],
     ip: [u8; 4],
-    version_len: u8,
     /// Baud the caller must use; `baud_changed` until it took it.
     uart_baud: u32,
     baud_changed: bool,
     cfg: Config,
     parser: Parser,
     version: [u8; VERSION_MAX],
+    version_len: u8,
 }
 
 /// Index of the lowest set bit of a non-zero link mask (`trailing_zeros` is large on AVR).

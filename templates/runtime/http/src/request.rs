@@ -64,14 +64,18 @@ pub enum Progress {
 }
 
 /// Parser state for one connection (about 45 bytes).
+///
+/// `repr(C)`: the field order is the one that measured smallest in the AVR firmware (where
+/// a field's offset decides whether it is one `ldd`/`std` away or needs its address
+/// computed first).
 #[derive(Clone, Debug)]
+#[repr(C)]
 pub struct Request {
-    state: State,
+    /// Bytes of the current method/version token or header line (saturating).
+    token_len: u8,
     method: Method,
     path: [u8; PATH_MAX],
     path_len: u8,
-    /// Bytes of the current method/version token or header line (saturating).
-    token_len: u8,
     /// Position reached matching `content-length:` at the start of a header line; 0xFF = no match.
     cl_match: u8,
     target_len: u16,
@@ -80,6 +84,7 @@ pub struct Request {
     body_seen: u16,
     body_first: u8,
     body_bytes: u8,
+    state: State,
 }
 
 const CL_LEN: usize = 15;
