@@ -22,22 +22,41 @@ pub enum Token {
     Ok,
     /// `ERROR` (also `ERR CODE:...` is reported as `Other`)
     Error,
-    /// `FAIL` (1.x end of a failed join)
-    Fail,
     /// `SEND OK`
     SendOk,
     /// `SEND FAIL`
     SendFail,
+    /// `FAIL` (1.x end of a failed join)
+    Fail,
+    /// `ready`: the ESP (re)booted
+    Ready,
     /// `busy p...`: the command line was dropped
     BusyP,
     /// `busy s...`: a send is still in progress, the command was dropped
     BusyS,
-    /// The `> ` / `>` data prompt
-    Prompt,
-    /// `ready`: the ESP (re)booted
-    Ready,
+    /// `+CIPRECVLEN:<l0>,...,<l4>`; the lengths are read with [`Parser::recv_lens`] (kept out
+    /// of the token so every token stays small to copy)
+    RecvLen,
+    /// `AT version:...`; the line is available from [`Parser::line`]
+    AtVersion,
+    /// `WIFI CONNECTED`
+    WifiConnected,
+    /// `WIFI GOT IP`
+    WifiGotIp,
+    /// `WIFI DISCONNECT`
+    WifiDisconnect,
+    /// `link is not valid`
+    LinkInvalid,
+    /// `UNLINK`
+    Unlink,
+    /// `no change`
+    NoChange,
     /// An echoed command line (`AT...`); after `ATE0` this means the ESP was reset
     Echo,
+    /// `ALREADY CONNECTED`
+    AlreadyConnected,
+    /// The `> ` / `>` data prompt
+    Prompt,
     /// `<id>,CONNECT`
     Connect(u8),
     /// `<id>,CLOSED`
@@ -64,9 +83,6 @@ pub enum Token {
     Data(u8),
     /// `Recv <n> bytes`
     Recv(u16),
-    /// `+CIPRECVLEN:<l0>,...,<l4>`; the lengths are read with [`Parser::recv_lens`] (kept out
-    /// of the token so every token stays small to copy)
-    RecvLen,
     /// `STATUS:<n>`
     Status(u8),
     /// `+CIPSTATUS:<id>,...`: link `id` is open
@@ -79,22 +95,6 @@ pub enum Token {
         /// softAP interface
         ap: bool,
     },
-    /// `AT version:...`; the line is available from [`Parser::line`]
-    AtVersion,
-    /// `WIFI CONNECTED`
-    WifiConnected,
-    /// `WIFI GOT IP`
-    WifiGotIp,
-    /// `WIFI DISCONNECT`
-    WifiDisconnect,
-    /// `link is not valid`
-    LinkInvalid,
-    /// `UNLINK`
-    Unlink,
-    /// `ALREADY CONNECTED`
-    AlreadyConnected,
-    /// `no change`
-    NoChange,
     /// Any other non-empty line (boot noise, `SDK version:`, ...)
     Other,
 }
@@ -154,6 +154,61 @@ fn scan_number(line: &[u8], mut i: usize) -> (u16, usize) {
         i += 1;
     }
     (v, i)
+}
+
+/// The entry of `table` that `line` matches. Entries are `=` (the whole line) or `^` (its
+/// start), the text, and a 0 byte: one loop over flash text instead of a compare call per
+/// text.
+#[inline(never)]
+fn lookup(line: &[u8], table: PStr) -> Option<u8> {
+    let mut i = 0;
+    let mut n = 0;
+    while i < table.len() {
+        let whole = table.get(i) == b'=';
+        let start = i + 1;
+        i = start;
+        // `get` is 0 past the end, too.
+        while table.get(i) != 0 {
+            i += 1;
+        }
+        let len = i - start;
+        let fits = if whole {
+            line.len() == len
+        } else {
+            line.len() >= len
+        };
+        if fits && (0..len).all(|k| table.get(start + k) == line[k]) {
+            return Some(n);
+        }
+        i += 1;
+        n += 1;
+    }
+    None
+}
+
+/// Token `i` of the tables in `Parser::classify`: the first 18 variants of [`Token`], in
+/// declaration order, so this is no lookup table (which would be copied into SRAM).
+fn simple_token(i: u8) -> Token {
+    match i {
+        0 => Token::Ok,
+        1 => Token::Error,
+        2 => Token::SendOk,
+        3 => Token::SendFail,
+        4 => Token::Fail,
+        5 => Token::Ready,
+        6 => Token::BusyP,
+        7 => Token::BusyS,
+        8 => Token::RecvLen,
+        9 => Token::AtVersion,
+        10 => Token::WifiConnected,
+        11 => Token::WifiGotIp,
+        12 => Token::WifiDisconnect,
+        13 => Token::LinkInvalid,
+        14 => Token::Unlink,
+        15 => Token::NoChange,
+        16 => Token::Echo,
+        _ => Token::AlreadyConnected,
+    }
 }
 
 fn link_id(b: u8) -> Option<u8> {
@@ -328,30 +383,17 @@ impl Parser {
         while let [rest @ .., b' '] = line {
             line = rest;
         }
-        let exact = |p: PStr| p.eq_bytes(line);
-        if exact(pstr!(b"OK")) {
-            return Token::Ok;
-        }
-        if exact(pstr!(b"ERROR")) {
-            return Token::Error;
-        }
-        if exact(pstr!(b"SEND OK")) {
-            return Token::SendOk;
-        }
-        if exact(pstr!(b"SEND FAIL")) {
-            return Token::SendFail;
-        }
-        if exact(pstr!(b"FAIL")) {
-            return Token::Fail;
-        }
-        if exact(pstr!(b"ready")) {
-            return Token::Ready;
-        }
-        if starts(line, pstr!(b"busy p")) {
-            return Token::BusyP;
-        }
-        if starts(line, pstr!(b"busy s")) {
-            return Token::BusyS;
+        // These texts share no start with the lines checked below, so trying them first
+        // gives the same tokens.
+        if let Some(i) = lookup(
+            line,
+            pstr!(
+                b"=OK\0=ERROR\0=SEND OK\0=SEND FAIL\0=FAIL\0=ready\0^busy p\0^busy s\0\
+                ^+CIPRECVLEN:\0^AT version:\0^WIFI CONNECTED\0^WIFI GOT IP\0^WIFI DISCONNECT\0\
+                =link is not valid\0=UNLINK\0=no change\0"
+            ),
+        ) {
+            return simple_token(i);
         }
         if line.len() >= 3 && line[1] == b',' {
             if let Some(id) = link_id(line[0]) {
@@ -380,9 +422,6 @@ impl Parser {
                 return Token::Recv(n);
             }
         }
-        if starts(line, pstr!(b"+CIPRECVLEN:")) {
-            return Token::RecvLen;
-        }
         if starts(line, pstr!(b"+CIPSTATUS:")) {
             if let Some(id) = line.get(11).and_then(|&b| link_id(b)) {
                 return Token::CipStatus(id);
@@ -404,21 +443,6 @@ impl Parser {
         if starts(line, pstr!(b"+CIFSR:APIP,\"")) && parse_ip(line, AP_IP_AT).is_some() {
             return Token::Ip { ap: true };
         }
-        if starts(line, pstr!(b"AT version:")) {
-            return Token::AtVersion;
-        }
-        if starts(line, pstr!(b"WIFI ")) {
-            let rest = &line[5..];
-            if starts(rest, pstr!(b"CONNECTED")) {
-                return Token::WifiConnected;
-            }
-            if starts(rest, pstr!(b"GOT IP")) {
-                return Token::WifiGotIp;
-            }
-            if starts(rest, pstr!(b"DISCONNECT")) {
-                return Token::WifiDisconnect;
-            }
-        }
         // A URC spliced onto junk (e.g. inside an echo): `...,1,CONNECT` / `...}0,CLOSED`.
         if line.len() > 8 {
             let n = line.len();
@@ -433,22 +457,11 @@ impl Parser {
                 }
             }
         }
-        if starts(line, pstr!(b"AT")) {
-            return Token::Echo;
+        // After the spliced URCs: an echo may end in `,CLOSED`.
+        match lookup(line, pstr!(b"^AT\0^ALREADY CONNECT\0")) {
+            Some(i) => simple_token(16 + i),
+            None => Token::Other,
         }
-        if exact(pstr!(b"link is not valid")) {
-            return Token::LinkInvalid;
-        }
-        if exact(pstr!(b"UNLINK")) {
-            return Token::Unlink;
-        }
-        if starts(line, pstr!(b"ALREADY CONNECT")) {
-            return Token::AlreadyConnected;
-        }
-        if exact(pstr!(b"no change")) {
-            return Token::NoChange;
-        }
-        Token::Other
     }
 }
 
