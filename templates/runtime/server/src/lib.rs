@@ -722,9 +722,8 @@ impl<'c, const N: usize> Server<'c, N> {
         let mut n = 0;
         while self.console_len > 0 && n < out.len() {
             let line = self.console[self.console_head as usize % CONSOLE_QUEUE];
-            let (cfg, ver, ip) = (self.cfg, self.drv.version(), self.drv.ip());
-            let mut w = nanoesp_http::Window::new(self.console_off, &mut out[n..]);
-            render::line(&mut w, line, cfg, ver, ip);
+            let mut w = Window::new(self.console_off, &mut out[n..]);
+            render::line(&mut w, line, self.cfg, &self.drv);
             let (filled, total) = (w.filled(), w.total());
             n += filled;
             self.console_off += filled as u16;

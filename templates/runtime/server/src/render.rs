@@ -4,6 +4,7 @@
 //! once to measure it and again for every `AT+CIPSEND` window, and get the same bytes.
 
 use crate::{Config, Snapshot};
+use nanoesp_at::Driver;
 use nanoesp_http::pstr;
 use nanoesp_http::sink::{
     put_html_byte, put_ip, put_json_byte, put_nth, put_p, put_u16, put_u32, Window,
@@ -39,10 +40,13 @@ impl Body {
 
     /// Media type of the body.
     pub fn content_type(self) -> ContentType {
-        match self {
-            Body::Page => ContentType::Html,
-            Body::Status | Body::Pin { .. } => ContentType::Json,
-            Body::Error(_) => ContentType::Text,
+        // Tests rather than one `match`, which became a lookup table copied into SRAM.
+        if let Body::Error(_) = self {
+            ContentType::Text
+        } else if self == Body::Page {
+            ContentType::Html
+        } else {
+            ContentType::Json
         }
     }
 }
@@ -148,7 +152,8 @@ pub enum Line {
 }
 
 /// Writes one console line.
-pub fn line(s: &mut Window, line: Line, cfg: &Config, version: &[u8], ip: [u8; 4]) {
+#[inline(never)]
+pub fn line(s: &mut Window, line: Line, cfg: &Config, esp: &Driver) {
     if line == Line::Banner {
         put_p(s, pstr!(b"nanoesp "));
         put_p(s, cfg.build_id);
@@ -173,7 +178,7 @@ pub fn line(s: &mut Window, line: Line, cfg: &Config, version: &[u8], ip: [u8; 4
             ),
             Line::Version => {
                 put_p(s, pstr!(b"ESP AT version "));
-                nanoesp_http::sink::put_bytes(s, version);
+                nanoesp_http::sink::put_bytes(s, esp.version());
             }
             Line::At2Warning => put_p(
                 s,
@@ -202,7 +207,7 @@ pub fn line(s: &mut Window, line: Line, cfg: &Config, version: &[u8], ip: [u8; 4
             Line::Reset => put_p(s, pstr!(b"ESP reset detected, re-initialising")),
             Line::Ready => {
                 put_p(s, pstr!(b"ready http://"));
-                put_ip(s, ip);
+                put_ip(s, esp.ip());
                 s.put(b':');
                 put_u16(s, cfg.port);
                 s.put(b'/');
