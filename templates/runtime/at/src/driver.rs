@@ -397,13 +397,31 @@ impl Driver {
         self.now.wrapping_add(ms as u32)
     }
 
+    /// No command goes out for `ms` from now.
+    #[inline(never)]
+    fn hold_off(&mut self, ms: u16) {
+        self.not_before = self.after(ms);
+    }
+
+    /// The next link-table poll is due one period from now.
+    #[inline(never)]
+    fn schedule_poll(&mut self) {
+        self.next_poll = self.after(POLL_MS);
+    }
+
+    /// The command in flight times out `ms` from now.
+    #[inline(never)]
+    fn time_out_in(&mut self, ms: u16) {
+        self.deadline = self.after(ms);
+    }
+
     #[inline(never)]
     fn start(&mut self, cmd: Command, target: Link, timeout: u16) {
         self.cmd = Some(cmd);
         self.wait = Wait::Line;
         self.target = target;
         self.tx_off = 0;
-        self.deadline = self.after(timeout);
+        self.time_out_in(timeout);
     }
 
     #[inline(never)]
@@ -459,7 +477,7 @@ impl Driver {
             self.poll_recvlen = false;
             self.start(Command::RecvLen, none, CMD_MS);
         } else if due(self.now, self.next_poll) {
-            self.next_poll = self.after(POLL_MS);
+            self.schedule_poll();
             self.seen = 0;
             self.fresh = 0;
             self.poll_recvlen = self.passive;
@@ -501,7 +519,7 @@ impl Driver {
                 self.tx_off += n as u16;
                 if self.tx_off >= len {
                     self.wait = Wait::SendResult;
-                    self.deadline = self.after(SEND_RESULT_MS);
+                    self.time_out_in(SEND_RESULT_MS);
                 }
                 n
             }
@@ -579,7 +597,7 @@ impl Driver {
                 if self.wait == Wait::PromptOk {
                     self.wait = Wait::Payload;
                     self.tx_off = 0;
-                    self.deadline = self.after(PROMPT_MS);
+                    self.time_out_in(PROMPT_MS);
                 }
                 None
             }
@@ -598,7 +616,7 @@ impl Driver {
                     // The command was dropped: send it again a little later.
                     self.wait = Wait::Line;
                     self.tx_off = 0;
-                    self.not_before = self.after(BUSY_RETRY_MS);
+                    self.hold_off(BUSY_RETRY_MS);
                 }
                 None
             }
@@ -730,15 +748,15 @@ impl Driver {
                 let code = self.join_code;
                 self.join_code = 0;
                 self.join_failures = self.join_failures.saturating_add(1);
-                let retry_s = match self.join_failures {
-                    1 => 5,
-                    2 => 10,
-                    3 => 20,
-                    4 => 40,
-                    _ => 60,
+                // 5, 10, 20, 40, then 60 s: a shift, where a `match` of constants became a
+                // lookup table copied into SRAM.
+                let retry_s = if self.join_failures >= 5 {
+                    60
+                } else {
+                    5u8 << (self.join_failures - 1)
                 };
                 // At most 60 s: the product fits 16 bits (cheaper than a 32-bit multiply).
-                self.not_before = self.after(retry_s as u16 * 1000);
+                self.hold_off(retry_s as u16 * 1000);
                 return Some(Event::JoinFailed { code, retry_s });
             }
             Command::PassiveRecv => {
@@ -747,7 +765,7 @@ impl Driver {
             // Stored mode: no station address (0.0.0.0) means not joined yet; ask again in
             // a second (each try is bounded by CMD_MS), saying so once.
             Command::LocalIp if self.cfg.stored && self.ip[0] == 0 => {
-                self.not_before = self.after(1000);
+                self.hold_off(1000);
                 if self.join_failures == 0 {
                     self.join_failures = 1;
                     return Some(Event::WaitingStored);
@@ -768,7 +786,7 @@ impl Driver {
                 if self.failures > 3 {
                     self.restart_init();
                 } else {
-                    self.not_before = self.after(500);
+                    self.hold_off(500);
                 }
                 return None;
             }
@@ -794,20 +812,20 @@ impl Driver {
     #[inline(never)]
     fn enter_up(&mut self) -> Option<Event> {
         self.phase = Phase::Up;
-        self.next_poll = self.after(POLL_MS);
+        self.schedule_poll();
         Some(Event::Up)
     }
 
     fn baud_done(&mut self) {
         self.set_baud(self.cfg.baud);
         self.phase = Phase::Init(S_PROBE);
-        self.not_before = self.after(50);
+        self.hold_off(50);
     }
 
     fn restart_init(&mut self) {
         self.phase = Phase::Init(S_PROBE);
         self.failures = 0;
-        self.not_before = self.after(500);
+        self.hold_off(500);
     }
 
     #[inline(never)]
@@ -864,7 +882,7 @@ impl Driver {
             Phase::Boot => {
                 if !self.boot_armed {
                     self.boot_armed = true;
-                    self.deadline = self.after(BOOT_WAIT_MS);
+                    self.time_out_in(BOOT_WAIT_MS);
                 } else if due(now, self.deadline) {
                     self.phase = Phase::Init(S_PROBE);
                 }
@@ -944,14 +962,14 @@ impl Driver {
                 }
                 Command::At => {
                     self.failures = self.failures.wrapping_add(1);
-                    self.not_before = self.after(200);
+                    self.hold_off(200);
                     let negotiate = self.cfg.baud != 0 && self.cfg.baud != FACTORY_BAUD;
                     if negotiate && self.failures % (2 * PROBES_BEFORE_BAUD) == PROBES_BEFORE_BAUD {
                         // Maybe the ESP still runs at its factory rate: tell it ours from there.
                         self.set_baud(FACTORY_BAUD);
                         self.phase = Phase::Init(S_BAUD_PROBE);
                         // Let the caller drain and switch before the command goes out.
-                        self.not_before = self.after(50);
+                        self.hold_off(50);
                     }
                     self.failures.is_multiple_of(5).then_some(Event::NoResponse)
                 }
