@@ -61,6 +61,7 @@ unsafe extern "C" {
     fn nsim_pin_drive(s: *mut RawSim, port: c_char, bit: c_int, level: c_int);
     fn nsim_adc_set_mv(s: *mut RawSim, channel: c_int, millivolts: u32);
     fn nsim_data_read(s: *mut RawSim, addr: u16) -> u8;
+    fn nsim_data_write(s: *mut RawSim, addr: u16, value: u8);
     fn nsim_trace_enable(s: *mut RawSim);
     fn nsim_trace_pop(
         s: *mut RawSim,
@@ -362,7 +363,46 @@ impl Avr {
         // SAFETY: raw is valid; the shim bounds-checks.
         unsafe { nsim_data_read(self.raw, addr) }
     }
+
+    /// Fills the whole SRAM with [`RAM_PAINT`] before the firmware starts, so
+    /// [`Avr::sram_touched`] can later tell how much of it the firmware ever used.
+    pub fn paint_sram(&mut self) {
+        for addr in SRAM_START..=SRAM_END {
+            // SAFETY: raw is valid; the shim bounds-checks.
+            unsafe { nsim_data_write(self.raw, addr, RAM_PAINT) }
+        }
+    }
+
+    /// SRAM bytes the firmware has written since [`Avr::paint_sram`]: static data plus the
+    /// deepest the stack went, i.e. everything but the longest stretch of paint left (the
+    /// gap between the end of `.bss` and the stack's low-water mark). A used byte that
+    /// happens to hold the paint value next to the gap is missed, so this can be a few
+    /// bytes low.
+    pub fn sram_touched(&self) -> u16 {
+        let sram: Vec<u8> = (SRAM_START..=SRAM_END).map(|a| self.peek(a)).collect();
+        touched(&sram) as u16
+    }
 }
+
+/// Bytes of `sram` outside its longest run of [`RAM_PAINT`].
+fn touched(sram: &[u8]) -> usize {
+    let (mut longest, mut run) = (0, 0);
+    for &byte in sram {
+        if byte == RAM_PAINT {
+            run += 1;
+            longest = longest.max(run);
+        } else {
+            run = 0;
+        }
+    }
+    sram.len() - longest
+}
+
+/// ATmega328P internal SRAM (data space 0x100..=0x8FF, 2 KiB).
+const SRAM_START: u16 = 0x100;
+const SRAM_END: u16 = 0x8FF;
+/// Fill byte of untouched SRAM: not 0 (`.bss` and cleared locals) nor 0xFF.
+pub const RAM_PAINT: u8 = 0xA5;
 
 impl Avr {
     /// Starts recording Timer1/PORTB register writes and OC1x output events (diagnostics).
@@ -435,6 +475,18 @@ pub fn us_to_cycles(us: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sram_use_is_everything_but_the_untouched_gap() {
+        // static data, an unused gap, a stray paint byte in the stack, the stack
+        let mut sram = vec![0u8; 100];
+        sram.extend([RAM_PAINT; 1000]);
+        sram.extend([1, RAM_PAINT, 2]);
+        sram.extend([3u8; 945]);
+        assert_eq!(touched(&sram), 2048 - 1000);
+        assert_eq!(touched(&[RAM_PAINT; 2048]), 0);
+        assert_eq!(touched(&[0; 2048]), 2048);
+    }
 
     #[test]
     fn arduino_pin_names_map_to_ports() {

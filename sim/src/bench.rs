@@ -112,6 +112,11 @@ pub struct RunReport {
     pub overruns: u64,
     /// Soft-UART frames from the firmware with a low stop bit.
     pub framing_errors: u64,
+    /// SRAM the firmware ever used in this run, from power-on: static data plus the
+    /// deepest stack (SRAM is painted before the firmware starts, see `Avr::sram_touched`).
+    /// The firmware's state lives on `main`'s stack, so this, not `avr-size`'s static
+    /// figure, is what it needs.
+    pub sram_peak_bytes: u16,
 }
 
 /// Latency percentiles.
@@ -278,7 +283,8 @@ pub fn run_one(
         firmware: Some(firmware.to_path_buf()),
         ..FlashPlan::default()
     };
-    let (avr, _) = power_on(&plan)?;
+    let (mut avr, _) = power_on(&plan)?;
+    avr.paint_sram();
     let console = match link.kind {
         LinkKind::Soft { .. } => ConsoleMode::Lines,
         LinkKind::Usart => ConsoleMode::Discard,
@@ -314,6 +320,7 @@ pub fn run_one(
         esp_bound_ratio: 0.0,
         overruns: 0,
         framing_errors: 0,
+        sram_peak_bytes: 0,
     };
     // 1. wait for the server
     let ready_deadline = start_us + (args.ready_timeout * 1e6) as u64;
@@ -481,6 +488,7 @@ pub fn run_one(
     }
     report.overruns = stats.overruns - stats_before.overruns;
     report.framing_errors = stats.framing_errors - stats_before.framing_errors;
+    report.sram_peak_bytes = board.sram_touched();
     report.failures = failures;
     if report.attempts > 0 && report.ok == 0 {
         eprintln!(
@@ -529,7 +537,7 @@ fn print_table(report: &BenchReport) {
         report.firmware, report.link, report.baud, report.esp_faults, report.duration_s
     );
     println!(
-        "{:>3} {:>9} {:>6} {:>8} {:>6} {:>5} {:>8} {:>7} {:>8} {:>8} {:>8} {:>6} {:>7} {:>7} {:>5}  failures",
+        "{:>3} {:>9} {:>6} {:>8} {:>6} {:>5} {:>8} {:>7} {:>8} {:>8} {:>8} {:>6} {:>7} {:>7} {:>5} {:>5}  failures",
         "K",
         "ready_ms",
         "up_ms",
@@ -544,7 +552,8 @@ fn print_table(report: &BenchReport) {
         "wire_r",
         "wait_ms",
         "esp_max",
-        "esp_r"
+        "esp_r",
+        "ram_b"
     );
     for r in &report.runs {
         let failures: Vec<String> = r
@@ -554,7 +563,7 @@ fn print_table(report: &BenchReport) {
             .map(|(k, n)| format!("{k}={n}"))
             .collect();
         println!(
-            "{:>3} {:>9} {:>6} {:>8} {:>6} {:>5} {:>8.2} {:>7.1} {:>8.1} {:>8.1} {:>8.2} {:>6.2} {:>7.1} {:>7.2} {:>5.2}  {}",
+            "{:>3} {:>9} {:>6} {:>8} {:>6} {:>5} {:>8.2} {:>7.1} {:>8.1} {:>8.1} {:>8.2} {:>6.2} {:>7.1} {:>7.2} {:>5.2} {:>5}  {}",
             r.clients,
             r.ready_ms
                 .map(|v| format!("{v:.0}"))
@@ -574,6 +583,7 @@ fn print_table(report: &BenchReport) {
             r.send_wait_ms_per_request,
             r.esp_bound_requests_per_s,
             r.esp_bound_ratio,
+            r.sram_peak_bytes,
             if failures.is_empty() {
                 "-".into()
             } else {
@@ -584,7 +594,7 @@ fn print_table(report: &BenchReport) {
     println!(
         "up_ms: ready after WIFI GOT IP; wire_r: req/s over wire_max; wait_ms: ESP send wait \
          (Recv..SEND OK, commands refused) per request; esp_max: req/s those bytes and waits \
-         allow; esp_r: req/s over esp_max"
+         allow; esp_r: req/s over esp_max; ram_b: peak SRAM (static + deepest stack)"
     );
 }
 

@@ -266,6 +266,12 @@ impl Board {
         cycles_to_us(self.avr.cycle())
     }
 
+    /// SRAM bytes the firmware has used (static data and the deepest stack), when the
+    /// core was painted at power-on ([`Avr::paint_sram`]).
+    pub fn sram_touched(&self) -> u16 {
+        self.avr.sram_touched()
+    }
+
     /// ESP link counters.
     pub fn stats(&self) -> LinkStats {
         let mut s = self.stats;

@@ -123,6 +123,9 @@ fn check_esp_bound_and_start_up(run: &serde_json::Value, baud: u32, max_wait_ms:
     let ratio = f("esp_bound_ratio");
     assert!(ratio > 0.0 && ratio <= 1.05, "{run}");
     assert!((ratio - rps / bound).abs() < 1e-9, "{run}");
+    // SRAM painted at power-on: the firmware used some, and not all, of its 2 KiB
+    let ram = run["sram_peak_bytes"].as_u64().unwrap();
+    assert!((32..2048).contains(&ram), "{run}");
     // start-up: the join (boot 0.3 s + CWJAP 3 s + 1 s) then the firmware's own setup
     let ready = f("ready_ms");
     let joined = f("wifi_joined_ms");
