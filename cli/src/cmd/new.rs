@@ -22,7 +22,7 @@ use crate::{Outcome, template};
 pub enum ModeArg {
     /// The Nano serves HTTP through the ESP8266's AT firmware.
     NanoDrivesEsp,
-    /// The ESP8266 serves HTTP and reads the Nano's I/O (not available yet).
+    /// The ESP8266 serves HTTP and reads the Nano's I/O over Firmata.
     EspMaster,
 }
 
