@@ -149,6 +149,38 @@ fn count_rx_error() {
     RX_ERRORS.store(n.saturating_add(1), Ordering::Relaxed);
 }
 
+/// [`SoftSerial::switch`] without the baud parameter (one copy for every rate).
+#[inline(never)]
+fn switch_timing(timing: Timing, listen: bool) {
+    loop {
+        let idle = avr_device::interrupt::free(|_| {
+            // SAFETY: interrupts are off.
+            let tx = unsafe { TRANSMITTER.get() };
+            if tx.left != TX_IDLE {
+                return false;
+            }
+            // SAFETY: interrupts are off; the transmitter is idle, so no handler uses it.
+            unsafe { *TIMING.get() = timing };
+            let t = tc1();
+            // SAFETY: interrupts are off.
+            unsafe { RECEIVER.get().left = 0 };
+            const RX: u8 = TIMSK1_ICIE1 | TIMSK1_OCIE1B;
+            if listen {
+                // Drop an edge captured while not listening (on the hardware the flag
+                // stays set; the simulator forgets it, see the module docs).
+                t.tifr1().write(|w| unsafe { w.bits(TIFR1_ICF1) });
+                t.timsk1().modify(|r, w| unsafe { w.bits(r.bits() | RX) });
+            } else {
+                t.timsk1().modify(|r, w| unsafe { w.bits(r.bits() & !RX) });
+            }
+            true
+        });
+        if idle {
+            return;
+        }
+    }
+}
+
 /// Timer1-driven software UART, 8N1, starting at `BAUD` (4800..=[`RX_MAX_BAUD`]); see
 /// [`SoftSerial::switch`] for the factory rate of the AT firmware.
 pub struct SoftSerial<const BAUD: u32> {
@@ -187,34 +219,7 @@ impl<const BAUD: u32> SoftSerial<BAUD> {
     /// already written have left. Above [`RX_MAX_BAUD`] the receiver is off until the next
     /// switch: the driver sends its `AT+UART_CUR` blind at the factory rate.
     pub fn switch<const NEW: u32>(&mut self) {
-        let timing = const { Timing::at(NEW) };
-        loop {
-            let idle = avr_device::interrupt::free(|_| {
-                // SAFETY: interrupts are off.
-                let tx = unsafe { TRANSMITTER.get() };
-                if tx.left != TX_IDLE {
-                    return false;
-                }
-                // SAFETY: interrupts are off; the transmitter is idle, so no handler uses it.
-                unsafe { *TIMING.get() = timing };
-                let t = tc1();
-                // SAFETY: interrupts are off.
-                unsafe { RECEIVER.get().left = 0 };
-                const RX: u8 = TIMSK1_ICIE1 | TIMSK1_OCIE1B;
-                if NEW <= RX_MAX_BAUD {
-                    // Drop an edge captured while not listening (on the hardware the flag
-                    // stays set; the simulator forgets it, see the module docs).
-                    t.tifr1().write(|w| unsafe { w.bits(TIFR1_ICF1) });
-                    t.timsk1().modify(|r, w| unsafe { w.bits(r.bits() | RX) });
-                } else {
-                    t.timsk1().modify(|r, w| unsafe { w.bits(r.bits() & !RX) });
-                }
-                true
-            });
-            if idle {
-                return;
-            }
-        }
+        switch_timing(const { Timing::at(NEW) }, NEW <= RX_MAX_BAUD);
     }
 
     /// Receive errors (framing, ring full) since reset, saturating at 255.
