@@ -6,9 +6,10 @@
 //! ([`pstr!`]). Strings in `AT+CWJAP`/`AT+CWSAP` have `"`, `,` and `\` escaped with a
 //! backslash, as the AT firmware requires.
 
+use crate::driver::Config;
 use nanoesp_http::progmem::PStr;
 use nanoesp_http::pstr;
-use nanoesp_http::sink::{put_p, put_u16, put_u32, Window};
+use nanoesp_http::sink::{put_p, put_u32, Window};
 
 /// Wi-Fi parameters some commands need (all in flash).
 #[derive(Clone, Copy)]
@@ -21,70 +22,77 @@ pub struct WifiParams {
     pub hostname: PStr,
 }
 
-/// Every command the driver sends.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Command {
+/// Which command a [`Command`] is: its line in the command text of [`Command::emit`].
+///
+/// The bring-up commands come first, in the driver's bring-up order, so a bring-up step
+/// is its command's number and needs no table to find it.
+pub mod op {
     /// `AT` (probe)
-    At,
+    pub const AT: u8 = 0;
     /// `ATE0`
-    EchoOff,
+    pub const ECHO_OFF: u8 = 1;
     /// `AT+GMR`
-    Version,
-    /// `AT+CWMODE_CUR=<mode>` (`AT+CWMODE=` with `legacy` false... see `plain`)
-    WifiMode {
-        /// 1 station, 2 softAP
-        mode: u8,
-        /// Use the 2.x spelling without `_CUR`.
-        plain: bool,
-    },
-    /// `AT+CWJAP_CUR="ssid","pwd"`
-    Join {
-        /// Use the 2.x spelling without `_CUR`.
-        plain: bool,
-    },
+    pub const VERSION: u8 = 2;
+    /// `AT+CWMODE_CUR=<1 station | 2 softAP>`
+    pub const WIFI_MODE: u8 = 3;
     /// `AT+CWSAP_CUR="ssid","pwd",5,<ecn>`
-    SoftAp {
-        /// Use the 2.x spelling without `_CUR`.
-        plain: bool,
-    },
+    pub const SOFT_AP: u8 = 4;
     /// `AT+CWHOSTNAME="host"`
-    Hostname,
+    pub const HOSTNAME: u8 = 5;
+    /// `AT+CWJAP_CUR="ssid","pwd"`
+    pub const JOIN: u8 = 6;
     /// `AT+CIPMUX=1`
-    Mux,
+    pub const MUX: u8 = 7;
     /// `AT+CIPRECVMODE=1`
-    PassiveRecv,
-    /// `AT+CIPSERVERMAXCONN=<n>`
-    ServerMaxConn(u8),
+    pub const PASSIVE_RECV: u8 = 8;
+    /// `AT+CIPSERVERMAXCONN=<max_conn>`
+    pub const SERVER_MAX_CONN: u8 = 9;
     /// `AT+CIPSERVER=1,<port>`
-    Server(u16),
-    /// `AT+CIPSTO=<s>`
-    ServerTimeout(u16),
+    pub const SERVER: u8 = 10;
+    /// `AT+CIPSTO=<idle_timeout_s>`
+    pub const SERVER_TIMEOUT: u8 = 11;
     /// `AT+CIFSR`
-    LocalIp,
+    pub const LOCAL_IP: u8 = 12;
     /// `AT+MDNS=1,"host","http",<port>`
-    Mdns(u16),
-    /// `AT+CIPSTATUS`
-    LinkStatus,
-    /// `AT+CIPRECVLEN?`
-    RecvLen,
-    /// `AT+CIPRECVDATA=<id>,<max>`
-    RecvData {
-        /// link id
-        id: u8,
-        /// most bytes wanted
-        max: u16,
-    },
-    /// `AT+CIPSEND=<id>,<len>`
-    Send {
-        /// link id
-        id: u8,
-        /// payload bytes (1..=2048)
-        len: u16,
-    },
-    /// `AT+CIPCLOSE=<id>`
-    Close(u8),
+    pub const MDNS: u8 = 13;
     /// `AT+UART_CUR=<baud>,8,1,0,0` (never `_DEF`, which is persistent)
-    UartCur(u32),
+    pub const UART_CUR: u8 = 14;
+    /// `AT+CIPSTATUS`
+    pub const LINK_STATUS: u8 = 15;
+    /// `AT+CIPRECVLEN?`
+    pub const RECV_LEN: u8 = 16;
+    /// `AT+CIPRECVDATA=<id>,<len: most bytes>`; the link operations come last.
+    pub const RECV_DATA: u8 = 17;
+    /// `AT+CIPSEND=<id>,<len: 1..=2048>`
+    pub const SEND: u8 = 18;
+    /// `AT+CIPCLOSE=<id>`
+    pub const CLOSE: u8 = 19;
+}
+
+/// One command the driver sends: which ([`op`]) and, for a link operation, its link.
+///
+/// Plain data rather than an enum with fields: the driver builds a bring-up command from
+/// the step number alone, and `emit` takes the bring-up settings from the [`Config`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Command {
+    /// One of the [`op`] constants.
+    pub op: u8,
+    /// The link id of a link operation, else 0.
+    pub id: u8,
+    /// The length of `AT+CIPRECVDATA` / `AT+CIPSEND`, else 0.
+    pub len: u16,
+}
+
+impl Command {
+    /// Command `op`; its numbers come from the [`Config`].
+    pub const fn new(op: u8) -> Command {
+        Command::link(op, 0, 0)
+    }
+
+    /// Link operation `op` on link `id` (with a length for `RECV_DATA` and `SEND`).
+    pub const fn link(op: u8, id: u8, len: u16) -> Command {
+        Command { op, id, len }
+    }
 }
 
 /// Puts `s` with `"`, `,` and `\` escaped by a backslash.
@@ -105,69 +113,54 @@ fn put_quoted(sink: &mut Window, s: PStr) {
     sink.put(b'"');
 }
 
-// Field markers in the command texts below (bytes no command contains).
+// Field markers in the command texts below (bytes no command contains; `\n` ends a line).
 const CUR: u8 = 1;
 const SSID: u8 = 2;
 const PASSWORD: u8 = 3;
 const HOSTNAME: u8 = 4;
-const ARG: u8 = 5;
-const ARG2: u8 = 6;
+const ID: u8 = 5;
+const LEN: u8 = 6;
 const ENCRYPTION: u8 = 7;
+const MODE: u8 = 8;
+const MAX_CONN: u8 = 9;
+const PORT: u8 = 11;
+const IDLE_S: u8 = 12;
+const BAUD: u8 = 13;
 
 impl Command {
-    /// Writes the whole command line including `\r\n`.
+    /// Writes the whole command line including `\r\n`; `plain` picks the 2.x spelling
+    /// without `_CUR`.
     ///
     /// Each command is a line of one flash text (what follows `AT`) with field markers,
     /// filled in by one loop: a `put` call per piece of every command cost twice the flash.
     #[inline(never)]
-    pub fn emit(&self, s: &mut Window, wifi: &WifiParams) {
-        // (line of the text, numbers for ARG / ARG2, the 2.x spelling without `_CUR`)
-        let (line, arg, arg2, plain): (u8, u32, u16, bool) = match *self {
-            Command::At => (0, 0, 0, false),
-            Command::EchoOff => (1, 0, 0, false),
-            Command::Version => (2, 0, 0, false),
-            Command::WifiMode { mode, plain } => (3, mode as u32, 0, plain),
-            Command::Join { plain } => (4, 0, 0, plain),
-            Command::SoftAp { plain } => (5, 0, 0, plain),
-            Command::Hostname => (6, 0, 0, false),
-            Command::Mux => (7, 0, 0, false),
-            Command::PassiveRecv => (8, 0, 0, false),
-            Command::ServerMaxConn(n) => (9, n as u32, 0, false),
-            Command::Server(port) => (10, port as u32, 0, false),
-            Command::ServerTimeout(secs) => (11, secs as u32, 0, false),
-            Command::LocalIp => (12, 0, 0, false),
-            Command::Mdns(port) => (13, port as u32, 0, false),
-            Command::LinkStatus => (14, 0, 0, false),
-            Command::RecvLen => (15, 0, 0, false),
-            Command::RecvData { id, max } => (16, id as u32, max, false),
-            Command::Send { id, len } => (17, id as u32, len, false),
-            Command::Close(id) => (18, id as u32, 0, false),
-            Command::UartCur(baud) => (19, baud, 0, false),
-        };
+    pub fn emit(&self, s: &mut Window, cfg: &Config, plain: bool) {
+        let wifi = &cfg.wifi;
+        // One line per `op`, in their order.
         let text = pstr!(
             b"\n\
             E0\n\
             +GMR\n\
-            +CWMODE\x01=\x05\n\
-            +CWJAP\x01=\x02,\x03\n\
+            +CWMODE\x01=\x08\n\
             +CWSAP\x01=\x02,\x03,5,\x07\n\
             +CWHOSTNAME=\x04\n\
+            +CWJAP\x01=\x02,\x03\n\
             +CIPMUX=1\n\
             +CIPRECVMODE=1\n\
-            +CIPSERVERMAXCONN=\x05\n\
-            +CIPSERVER=1,\x05\n\
-            +CIPSTO=\x05\n\
+            +CIPSERVERMAXCONN=\x09\n\
+            +CIPSERVER=1,\x0b\n\
+            +CIPSTO=\x0c\n\
             +CIFSR\n\
-            +MDNS=1,\x04,\"http\",\x05\n\
+            +MDNS=1,\x04,\"http\",\x0b\n\
+            +UART_CUR=\x0d,8,1,0,0\n\
             +CIPSTATUS\n\
             +CIPRECVLEN?\n\
             +CIPRECVDATA=\x05,\x06\n\
             +CIPSEND=\x05,\x06\n\
-            +CIPCLOSE=\x05\n\
-            +UART_CUR=\x05,8,1,0,0\n"
+            +CIPCLOSE=\x05\n"
         );
         put_p(s, pstr!(b"AT"));
-        let mut skip = line;
+        let mut skip = self.op;
         for i in 0..text.len() {
             let b = text.get(i);
             if b == b'\n' {
@@ -186,10 +179,21 @@ impl Command {
                 SSID => put_quoted(s, wifi.ssid),
                 PASSWORD => put_quoted(s, wifi.password),
                 HOSTNAME => put_quoted(s, wifi.hostname),
-                ARG => put_u32(s, arg),
-                ARG2 => put_u16(s, arg2),
                 // WPA2-PSK, or open when there is no password.
                 ENCRYPTION => s.put(if wifi.password.is_empty() { b'0' } else { b'3' }),
+                MODE => s.put(if cfg.softap { b'2' } else { b'1' }),
+                // One number printer for every number field.
+                ID | LEN | MAX_CONN | PORT | IDLE_S | BAUD => put_u32(
+                    s,
+                    match b {
+                        ID => self.id as u32,
+                        LEN => self.len as u32,
+                        MAX_CONN => cfg.max_conn as u32,
+                        PORT => cfg.port as u32,
+                        IDLE_S => cfg.idle_timeout_s as u32,
+                        _ => cfg.baud,
+                    },
+                ),
                 _ => s.put(b),
             }
         }
@@ -197,10 +201,10 @@ impl Command {
     }
 
     /// Writes the command line into `out`; `None` if it does not fit.
-    pub fn encode(&self, out: &mut [u8], wifi: &WifiParams) -> Option<usize> {
+    pub fn encode(&self, out: &mut [u8], cfg: &Config, plain: bool) -> Option<usize> {
         let room = out.len();
         let mut w = Window::new(0, out);
-        self.emit(&mut w, wifi);
+        self.emit(&mut w, cfg, plain);
         (w.total() as usize <= room).then_some(w.filled())
     }
 }
@@ -209,82 +213,89 @@ impl Command {
 mod tests {
     use super::*;
 
-    fn line(c: Command) -> String {
-        let wifi = WifiParams {
-            ssid: pstr!(b"my \"lab\",x\\y"),
-            password: pstr!(b"p,w"),
-            hostname: pstr!(b"nano"),
-        };
+    fn config(softap: bool) -> Config {
+        Config {
+            wifi: WifiParams {
+                ssid: pstr!(b"my \"lab\",x\\y"),
+                password: pstr!(b"p,w"),
+                hostname: pstr!(b"nano"),
+            },
+            softap,
+            stored: false,
+            port: 80,
+            max_conn: 4,
+            idle_timeout_s: 30,
+            baud: 115200,
+        }
+    }
+
+    fn spelled(c: Command, softap: bool, plain: bool) -> String {
         let mut out = [0u8; 96];
-        let n = c.encode(&mut out, &wifi).unwrap();
+        let n = c.encode(&mut out, &config(softap), plain).unwrap();
         String::from_utf8(out[..n].to_vec()).unwrap()
+    }
+
+    fn line(c: Command) -> String {
+        spelled(c, false, false)
     }
 
     #[test]
     fn encodes_every_command() {
-        assert_eq!(line(Command::At), "AT\r\n");
-        assert_eq!(line(Command::EchoOff), "ATE0\r\n");
-        assert_eq!(line(Command::Version), "AT+GMR\r\n");
+        assert_eq!(line(Command::new(op::AT)), "AT\r\n");
+        assert_eq!(line(Command::new(op::ECHO_OFF)), "ATE0\r\n");
+        assert_eq!(line(Command::new(op::VERSION)), "AT+GMR\r\n");
+        assert_eq!(line(Command::new(op::WIFI_MODE)), "AT+CWMODE_CUR=1\r\n");
         assert_eq!(
-            line(Command::WifiMode {
-                mode: 1,
-                plain: false
-            }),
-            "AT+CWMODE_CUR=1\r\n"
-        );
-        assert_eq!(
-            line(Command::WifiMode {
-                mode: 2,
-                plain: true
-            }),
+            spelled(Command::new(op::WIFI_MODE), true, true),
             "AT+CWMODE=2\r\n"
         );
         assert_eq!(
-            line(Command::Join { plain: false }),
+            line(Command::new(op::JOIN)),
             "AT+CWJAP_CUR=\"my \\\"lab\\\"\\,x\\\\y\",\"p\\,w\"\r\n"
         );
         assert_eq!(
-            line(Command::Join { plain: true }).get(..10),
+            spelled(Command::new(op::JOIN), false, true).get(..10),
             Some("AT+CWJAP=\"")
         );
-        assert!(line(Command::SoftAp { plain: false }).ends_with("\"p\\,w\",5,3\r\n"));
-        assert_eq!(line(Command::Hostname), "AT+CWHOSTNAME=\"nano\"\r\n");
-        assert_eq!(line(Command::Mux), "AT+CIPMUX=1\r\n");
-        assert_eq!(line(Command::PassiveRecv), "AT+CIPRECVMODE=1\r\n");
-        assert_eq!(line(Command::ServerMaxConn(4)), "AT+CIPSERVERMAXCONN=4\r\n");
-        assert_eq!(line(Command::Server(80)), "AT+CIPSERVER=1,80\r\n");
-        assert_eq!(line(Command::ServerTimeout(30)), "AT+CIPSTO=30\r\n");
-        assert_eq!(line(Command::LocalIp), "AT+CIFSR\r\n");
+        assert!(line(Command::new(op::SOFT_AP)).ends_with("\"p\\,w\",5,3\r\n"));
         assert_eq!(
-            line(Command::Mdns(80)),
+            line(Command::new(op::HOSTNAME)),
+            "AT+CWHOSTNAME=\"nano\"\r\n"
+        );
+        assert_eq!(line(Command::new(op::MUX)), "AT+CIPMUX=1\r\n");
+        assert_eq!(line(Command::new(op::PASSIVE_RECV)), "AT+CIPRECVMODE=1\r\n");
+        assert_eq!(
+            line(Command::new(op::SERVER_MAX_CONN)),
+            "AT+CIPSERVERMAXCONN=4\r\n"
+        );
+        assert_eq!(line(Command::new(op::SERVER)), "AT+CIPSERVER=1,80\r\n");
+        assert_eq!(line(Command::new(op::SERVER_TIMEOUT)), "AT+CIPSTO=30\r\n");
+        assert_eq!(line(Command::new(op::LOCAL_IP)), "AT+CIFSR\r\n");
+        assert_eq!(
+            line(Command::new(op::MDNS)),
             "AT+MDNS=1,\"nano\",\"http\",80\r\n"
         );
-        assert_eq!(line(Command::LinkStatus), "AT+CIPSTATUS\r\n");
-        assert_eq!(line(Command::RecvLen), "AT+CIPRECVLEN?\r\n");
+        assert_eq!(line(Command::new(op::LINK_STATUS)), "AT+CIPSTATUS\r\n");
+        assert_eq!(line(Command::new(op::RECV_LEN)), "AT+CIPRECVLEN?\r\n");
         assert_eq!(
-            line(Command::RecvData { id: 3, max: 256 }),
+            line(Command::link(op::RECV_DATA, 3, 256)),
             "AT+CIPRECVDATA=3,256\r\n"
         );
+        assert_eq!(line(Command::link(op::SEND, 0, 19)), "AT+CIPSEND=0,19\r\n");
+        assert_eq!(line(Command::link(op::CLOSE, 2, 0)), "AT+CIPCLOSE=2\r\n");
         assert_eq!(
-            line(Command::Send { id: 0, len: 19 }),
-            "AT+CIPSEND=0,19\r\n"
-        );
-        assert_eq!(line(Command::Close(2)), "AT+CIPCLOSE=2\r\n");
-        assert_eq!(
-            line(Command::UartCur(115200)),
+            line(Command::new(op::UART_CUR)),
             "AT+UART_CUR=115200,8,1,0,0\r\n"
         );
     }
 
     #[test]
     fn encode_reports_a_too_small_buffer() {
-        let wifi = WifiParams {
-            ssid: pstr!(b"a"),
-            password: pstr!(b""),
-            hostname: pstr!(b""),
-        };
+        let mut cfg = config(false);
+        cfg.wifi.ssid = pstr!(b"a");
+        cfg.wifi.password = pstr!(b"");
         assert_eq!(
-            Command::Join { plain: false }.encode(&mut [0u8; 8], &wifi),
+            Command::new(op::JOIN).encode(&mut [0u8; 8], &cfg, false),
             None
         );
     }

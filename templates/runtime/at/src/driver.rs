@@ -14,7 +14,7 @@
 //! `ready` or an echoed command after `ATE0` means the ESP restarted, so everything is
 //! re-initialised; every wait has a deadline.
 
-use crate::cmd::{Command, WifiParams};
+use crate::cmd::{op, Command, WifiParams};
 use crate::parser::{Parser, Token};
 use nanoesp_http::sink::Window;
 
@@ -161,27 +161,25 @@ enum Phase {
     Up,
 }
 
-// Bring-up steps, in order.
-const S_PROBE: u8 = 0;
-const S_ECHO: u8 = 1;
-const S_VERSION: u8 = 2;
-const S_MODE: u8 = 3;
-const S_SOFTAP: u8 = 4;
-const S_HOSTNAME: u8 = 5;
-const S_JOIN: u8 = 6;
-const S_MUX: u8 = 7;
-const S_PASSIVE: u8 = 8;
-const S_MAXCONN: u8 = 9;
-const S_SERVER: u8 = 10;
-const S_TIMEOUT: u8 = 11;
-const S_IP: u8 = 12;
-const S_MDNS: u8 = 13;
-const S_DONE: u8 = 14;
+// Bring-up steps, in order: each step sends the command of the same number (see
+// `cmd::op`), and after the last one the server is up.
+const S_PROBE: u8 = op::AT;
+const S_ECHO: u8 = op::ECHO_OFF;
+const S_VERSION: u8 = op::VERSION;
+const S_MODE: u8 = op::WIFI_MODE;
+const S_SOFTAP: u8 = op::SOFT_AP;
+const S_HOSTNAME: u8 = op::HOSTNAME;
+const S_JOIN: u8 = op::JOIN;
+const S_MUX: u8 = op::MUX;
+const S_PASSIVE: u8 = op::PASSIVE_RECV;
+const S_MAXCONN: u8 = op::SERVER_MAX_CONN;
+const S_IP: u8 = op::LOCAL_IP;
+const S_MDNS: u8 = op::MDNS;
 /// Outside the normal sequence: `AT+UART_CUR` sent at the factory baud.
-const S_BAUD: u8 = 15;
+const S_BAUD: u8 = op::UART_CUR;
 /// Before it: an `AT` at the factory baud, flushing the junk our wrong-rate probes left in
 /// the ESP's line buffer (any final result will do).
-const S_BAUD_PROBE: u8 = 16;
+const S_BAUD_PROBE: u8 = S_BAUD + 1;
 
 #[derive(Clone, Copy, Debug, Default)]
 struct LinkState {
@@ -441,19 +439,19 @@ impl Driver {
                 if !self.is_open(link) || len == 0 || len > 2048 {
                     return false;
                 }
-                self.start(Command::Send { id: link.id, len }, link, PROMPT_MS);
+                self.start(Command::link(op::SEND, link.id, len), link, PROMPT_MS);
             }
             Request::Close(link) => {
                 if !self.is_open(link) {
                     return false;
                 }
-                self.start(Command::Close(link.id), link, CMD_MS);
+                self.start(Command::link(op::CLOSE, link.id, 0), link, CMD_MS);
             }
             Request::Pull { link, max } => {
                 if !self.is_open(link) || !self.passive {
                     return false;
                 }
-                self.start(Command::RecvData { id: link.id, max }, link, CMD_MS);
+                self.start(Command::link(op::RECV_DATA, link.id, max), link, CMD_MS);
             }
         }
         true
@@ -475,13 +473,13 @@ impl Driver {
         let none = self.target;
         if self.poll_recvlen && self.passive {
             self.poll_recvlen = false;
-            self.start(Command::RecvLen, none, CMD_MS);
+            self.start(Command::new(op::RECV_LEN), none, CMD_MS);
         } else if due(self.now, self.next_poll) {
             self.schedule_poll();
             self.seen = 0;
             self.fresh = 0;
             self.poll_recvlen = self.passive;
-            self.start(Command::LinkStatus, none, CMD_MS);
+            self.start(Command::new(op::LINK_STATUS), none, CMD_MS);
         }
     }
 
@@ -499,21 +497,26 @@ impl Driver {
         }
         match (self.wait, self.cmd) {
             (Wait::Line, Some(cmd)) => {
-                let wifi = self.cfg.wifi;
                 let mut w = Window::new(self.tx_off, out);
-                cmd.emit(&mut w, &wifi);
+                cmd.emit(&mut w, &self.cfg, self.plain);
                 let n = w.filled();
                 let total = w.total();
                 self.tx_off += n as u16;
                 if self.tx_off >= total {
-                    self.wait = match cmd {
-                        Command::Send { .. } => Wait::Prompt,
-                        _ => Wait::Final,
+                    self.wait = if cmd.op == op::SEND {
+                        Wait::Prompt
+                    } else {
+                        Wait::Final
                     };
                 }
                 n
             }
-            (Wait::Payload, Some(Command::Send { len, .. })) => {
+            (
+                Wait::Payload,
+                Some(Command {
+                    op: op::SEND, len, ..
+                }),
+            ) => {
                 let want = ((len - self.tx_off) as usize).min(out.len());
                 let n = payload(self.target, self.tx_off, &mut out[..want]).min(want);
                 self.tx_off += n as u16;
@@ -538,13 +541,12 @@ impl Driver {
         match tok {
             Token::Data(byte) => {
                 if self.data_link == FROM_PULL {
-                    if let Some(Command::RecvData { .. }) = self.cmd {
-                        if self.is_open(self.target) {
-                            return Some(Event::Data {
-                                link: self.target,
-                                byte,
-                            });
-                        }
+                    if self.cmd.is_some_and(|c| c.op == op::RECV_DATA) && self.is_open(self.target)
+                    {
+                        return Some(Event::Data {
+                            link: self.target,
+                            byte,
+                        });
                     }
                     None
                 } else {
@@ -665,11 +667,8 @@ impl Driver {
             }
             Token::WifiDisconnect => (self.phase == Phase::Up).then_some(Event::WifiLost),
             Token::LinkInvalid | Token::Unlink => {
-                if matches!(
-                    self.cmd,
-                    Some(Command::Send { .. } | Command::RecvData { .. } | Command::Close(_))
-                ) && self.is_open(self.target)
-                {
+                // The link operations are the last commands.
+                if self.cmd.is_some_and(|c| c.op >= op::RECV_DATA) && self.is_open(self.target) {
                     return self.close(self.target.id);
                 }
                 None
@@ -686,17 +685,14 @@ impl Driver {
 
     fn final_result(&mut self, ok: bool) -> Option<Event> {
         let cmd = self.cmd?;
-        match (cmd, self.wait) {
+        match (cmd.op, self.wait) {
             // `OK` comes before the prompt.
-            (Command::Send { .. }, Wait::Prompt) if ok => {
+            (op::SEND, Wait::Prompt) if ok => {
                 self.wait = Wait::PromptOk;
                 None
             }
             // ERROR before the prompt, during the payload or instead of SEND OK.
-            (
-                Command::Send { .. },
-                Wait::Prompt | Wait::PromptOk | Wait::Payload | Wait::SendResult,
-            ) => {
+            (op::SEND, Wait::Prompt | Wait::PromptOk | Wait::Payload | Wait::SendResult) => {
                 self.finish();
                 Some(Event::SendDone {
                     link: self.target,
@@ -706,7 +702,7 @@ impl Driver {
             (_, Wait::Final) => {
                 self.finish();
                 match self.phase {
-                    Phase::Init(step) => self.init_result(step, cmd, ok),
+                    Phase::Init(step) => self.init_result(step, ok),
                     _ => self.up_result(cmd, ok),
                 }
             }
@@ -716,13 +712,14 @@ impl Driver {
 
     fn up_result(&mut self, cmd: Command, ok: bool) -> Option<Event> {
         self.failures = 0;
-        match cmd {
-            Command::RecvData { id, .. } if !ok => {
+        let id = self.target.id;
+        match cmd.op {
+            op::RECV_DATA if !ok => {
                 self.links[id as usize].pending = 0;
                 None
             }
-            Command::Close(id) if self.target.gen == self.links[id as usize].gen => self.close(id),
-            Command::LinkStatus if ok => {
+            op::CLOSE if self.target.gen == self.links[id as usize].gen => self.close(id),
+            op::LINK_STATUS if ok => {
                 let open: u8 = (0..LINKS as u8)
                     .filter(|&i| self.links[i as usize].open)
                     .fold(0, |m, i| m | 1 << i);
@@ -733,18 +730,20 @@ impl Driver {
         }
     }
 
-    fn init_result(&mut self, step: u8, cmd: Command, ok: bool) -> Option<Event> {
-        if step == S_BAUD_PROBE {
-            self.phase = Phase::Init(S_BAUD);
-            return None;
-        }
-        match cmd {
-            Command::WifiMode { plain: false, .. } if !ok => {
+    /// The final result of bring-up step `step` (the command of that number, or `AT` for
+    /// `S_BAUD_PROBE`).
+    fn init_result(&mut self, step: u8, ok: bool) -> Option<Event> {
+        match step {
+            S_BAUD_PROBE => {
+                self.phase = Phase::Init(S_BAUD);
+                return None;
+            }
+            S_MODE if !ok && !self.plain => {
                 // 2.x has no `_CUR` variants: retry with the plain spelling.
                 self.plain = true;
                 return None;
             }
-            Command::Join { .. } if !ok => {
+            S_JOIN if !ok => {
                 let code = self.join_code;
                 self.join_code = 0;
                 self.join_failures = self.join_failures.saturating_add(1);
@@ -759,12 +758,12 @@ impl Driver {
                 self.hold_off(retry_s as u16 * 1000);
                 return Some(Event::JoinFailed { code, retry_s });
             }
-            Command::PassiveRecv => {
+            S_PASSIVE => {
                 self.passive = ok;
             }
             // Stored mode: no station address (0.0.0.0) means not joined yet; ask again in
             // a second (each try is bounded by CMD_MS), saying so once.
-            Command::LocalIp if self.cfg.stored && self.ip[0] == 0 => {
+            S_IP if self.cfg.stored && self.ip[0] == 0 => {
                 self.hold_off(1000);
                 if self.join_failures == 0 {
                     self.join_failures = 1;
@@ -775,8 +774,8 @@ impl Driver {
             // After a Nano reset the ESP may still be serving from before: then CIPMUX
             // and CIPSERVERMAXCONN answer ERROR while the running server (same settings,
             // same firmware) is fine, and CIPSERVER=1 answers `no change`.
-            Command::Hostname | Command::Mdns(_) | Command::Mux | Command::ServerMaxConn(_) => {}
-            Command::UartCur(_) => {
+            S_HOSTNAME | S_MDNS | S_MUX | S_MAXCONN => {}
+            S_BAUD => {
                 // `OK` came at the old rate; the ESP switches right after it.
                 self.baud_done();
                 return None;
@@ -793,18 +792,18 @@ impl Driver {
             _ => {}
         }
         self.failures = 0;
-        if matches!(cmd, Command::Join { .. } | Command::LocalIp) {
+        if step == S_JOIN || step == S_IP {
             self.join_failures = 0;
         }
         self.phase = Phase::Init(step + 1);
-        match cmd {
-            Command::Version => {
+        match step {
+            S_VERSION => {
                 if self.is_at2() {
                     self.plain = true;
                 }
                 Some(Event::Version)
             }
-            Command::Mdns(_) => self.enter_up(),
+            S_MDNS => self.enter_up(),
             _ => None,
         }
     }
@@ -895,72 +894,61 @@ impl Driver {
         }
     }
 
+    /// Starts bring-up step `step`, or the next one that applies to this configuration.
     fn init_next(&mut self, mut step: u8) -> Option<Event> {
-        let station = !self.cfg.softap;
-        let plain = self.plain;
-        let none = self.target;
+        let cfg = self.cfg;
+        let station = !cfg.softap;
         loop {
-            let (cmd, timeout) = match step {
-                S_PROBE => (Command::At, PROBE_MS),
-                S_ECHO => (Command::EchoOff, CMD_MS),
-                S_VERSION => (Command::Version, CMD_MS),
-                S_MODE => (
-                    Command::WifiMode {
-                        mode: if station { 1 } else { 2 },
-                        plain,
-                    },
-                    CMD_MS,
-                ),
-                S_SOFTAP if !station => (Command::SoftAp { plain }, JOIN_MS),
-                S_HOSTNAME if station => (Command::Hostname, CMD_MS),
-                S_JOIN if station && !self.cfg.stored => (Command::Join { plain }, JOIN_MS),
-                S_MUX => (Command::Mux, CMD_MS),
-                S_PASSIVE => (Command::PassiveRecv, CMD_MS),
-                S_MAXCONN => (Command::ServerMaxConn(self.cfg.max_conn), CMD_MS),
-                S_SERVER => (Command::Server(self.cfg.port), CMD_MS),
-                S_TIMEOUT => (Command::ServerTimeout(self.cfg.idle_timeout_s), CMD_MS),
-                S_IP => (Command::LocalIp, CMD_MS),
-                S_MDNS if station => (Command::Mdns(self.cfg.port), CMD_MS),
-                S_MDNS => {
-                    self.phase = Phase::Init(S_DONE);
-                    return self.enter_up();
-                }
-                S_BAUD => (Command::UartCur(self.cfg.baud), 300),
-                S_BAUD_PROBE => (Command::At, 300),
-                S_DONE.. => return self.enter_up(),
-                _ => {
-                    step += 1;
-                    continue;
-                }
+            let applies = match step {
+                S_SOFTAP => !station,
+                S_HOSTNAME | S_MDNS => station,
+                S_JOIN => station && !cfg.stored,
+                _ => true,
             };
-            self.phase = Phase::Init(step);
-            self.start(cmd, none, timeout);
-            return match step {
-                S_PROBE if self.failures == 0 => Some(Event::Probing),
-                S_JOIN => Some(Event::Joining),
-                _ => None,
-            };
+            if applies {
+                break;
+            }
+            if step == S_MDNS {
+                // The last step: the softAP is up.
+                return self.enter_up();
+            }
+            step += 1;
+        }
+        let timeout = match step {
+            S_PROBE => PROBE_MS,
+            S_SOFTAP | S_JOIN => JOIN_MS,
+            S_BAUD | S_BAUD_PROBE => 300,
+            _ => CMD_MS,
+        };
+        // `S_BAUD_PROBE` sends a plain `AT`.
+        let cmd = if step == S_BAUD_PROBE { S_PROBE } else { step };
+        self.phase = Phase::Init(step);
+        self.start(Command::new(cmd), self.target, timeout);
+        match step {
+            S_PROBE if self.failures == 0 => Some(Event::Probing),
+            S_JOIN => Some(Event::Joining),
+            _ => None,
         }
     }
 
     fn on_timeout(&mut self) -> Option<Event> {
         let cmd = self.cmd?;
         self.finish();
-        if let Command::Send { .. } = cmd {
+        if cmd.op == op::SEND {
             return Some(Event::SendDone {
                 link: self.target,
                 ok: false,
             });
         }
         match self.phase {
-            Phase::Init(_) => match cmd {
-                Command::At if self.phase == Phase::Init(S_BAUD_PROBE) => {
+            Phase::Init(step) => match step {
+                S_BAUD_PROBE => {
                     // Our receiver may not cope with the factory rate (soft serial): send
                     // the switch blind, as WiFiEspAT's ChangeATBaudRate does.
                     self.phase = Phase::Init(S_BAUD);
                     None
                 }
-                Command::At => {
+                S_PROBE => {
                     self.failures = self.failures.wrapping_add(1);
                     self.hold_off(200);
                     let negotiate = self.cfg.baud != 0 && self.cfg.baud != FACTORY_BAUD;
@@ -973,11 +961,11 @@ impl Driver {
                     }
                     self.failures.is_multiple_of(5).then_some(Event::NoResponse)
                 }
-                Command::UartCur(_) => {
+                S_BAUD => {
                     self.baud_done();
                     None
                 }
-                Command::Join { .. } => {
+                S_JOIN => {
                     self.cmd = Some(cmd);
                     self.wait = Wait::Final;
                     self.final_result(false)
