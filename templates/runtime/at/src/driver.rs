@@ -200,7 +200,8 @@ pub struct Driver {
     poll_recvlen: bool,
     tx_off: u16,
     target: Link,
-    cmd: Option<Command>,
+    /// The command in flight, unless `wait` is `Idle` (then the last one).
+    cmd: Command,
     wait: Wait,
     phase: Phase,
     now: u32,
@@ -254,7 +255,7 @@ impl Driver {
             cfg,
             parser: Parser::new(),
             phase: Phase::Boot,
-            cmd: None,
+            cmd: Command::new(op::AT),
             wait: Wait::Idle,
             target: Link { id: 0, gen: 0 },
             tx_off: 0,
@@ -310,7 +311,7 @@ impl Driver {
     /// True when [`Driver::issue`] would accept a request now.
     #[inline(never)]
     pub fn is_idle(&self) -> bool {
-        self.phase == Phase::Up && self.cmd.is_none() && due(self.now, self.not_before)
+        self.phase == Phase::Up && self.wait == Wait::Idle && due(self.now, self.not_before)
     }
 
     /// The station (or softAP) IP address, valid after [`Event::Up`].
@@ -415,7 +416,7 @@ impl Driver {
 
     #[inline(never)]
     fn start(&mut self, cmd: Command, target: Link, timeout: u16) {
-        self.cmd = Some(cmd);
+        self.cmd = cmd;
         self.wait = Wait::Line;
         self.target = target;
         self.tx_off = 0;
@@ -424,7 +425,6 @@ impl Driver {
 
     #[inline(never)]
     fn finish(&mut self) {
-        self.cmd = None;
         self.wait = Wait::Idle;
     }
 
@@ -495,8 +495,9 @@ impl Driver {
         if !due(self.now, self.not_before) || out.is_empty() {
             return 0;
         }
-        match (self.wait, self.cmd) {
-            (Wait::Line, Some(cmd)) => {
+        let cmd = self.cmd;
+        match self.wait {
+            Wait::Line => {
                 let mut w = Window::new(self.tx_off, out);
                 cmd.emit(&mut w, &self.cfg, self.plain);
                 let n = w.filled();
@@ -511,12 +512,9 @@ impl Driver {
                 }
                 n
             }
-            (
-                Wait::Payload,
-                Some(Command {
-                    op: op::SEND, len, ..
-                }),
-            ) => {
+            // Only a send has a payload.
+            Wait::Payload => {
+                let len = cmd.len;
                 let want = ((len - self.tx_off) as usize).min(out.len());
                 let n = payload(self.target, self.tx_off, &mut out[..want]).min(want);
                 self.tx_off += n as u16;
@@ -541,7 +539,9 @@ impl Driver {
         match tok {
             Token::Data(byte) => {
                 if self.data_link == FROM_PULL {
-                    if self.cmd.is_some_and(|c| c.op == op::RECV_DATA) && self.is_open(self.target)
+                    if self.wait != Wait::Idle
+                        && self.cmd.op == op::RECV_DATA
+                        && self.is_open(self.target)
                     {
                         return Some(Event::Data {
                             link: self.target,
@@ -668,7 +668,10 @@ impl Driver {
             Token::WifiDisconnect => (self.phase == Phase::Up).then_some(Event::WifiLost),
             Token::LinkInvalid | Token::Unlink => {
                 // The link operations are the last commands.
-                if self.cmd.is_some_and(|c| c.op >= op::RECV_DATA) && self.is_open(self.target) {
+                if self.wait != Wait::Idle
+                    && self.cmd.op >= op::RECV_DATA
+                    && self.is_open(self.target)
+                {
                     return self.close(self.target.id);
                 }
                 None
@@ -684,7 +687,8 @@ impl Driver {
     }
 
     fn final_result(&mut self, ok: bool) -> Option<Event> {
-        let cmd = self.cmd?;
+        // Without a command in flight (`Wait::Idle`) no arm matches.
+        let cmd = self.cmd;
         match (cmd.op, self.wait) {
             // `OK` comes before the prompt.
             (op::SEND, Wait::Prompt) if ok => {
@@ -874,7 +878,7 @@ impl Driver {
                 return Some(Event::Connected(link));
             }
         }
-        if self.cmd.is_some() && due(now, self.deadline) {
+        if self.wait != Wait::Idle && due(now, self.deadline) {
             return self.on_timeout();
         }
         match self.phase {
@@ -887,7 +891,7 @@ impl Driver {
                 }
                 None
             }
-            Phase::Init(step) if self.cmd.is_none() && due(now, self.not_before) => {
+            Phase::Init(step) if self.wait == Wait::Idle && due(now, self.not_before) => {
                 self.init_next(step)
             }
             _ => None,
@@ -931,8 +935,9 @@ impl Driver {
         }
     }
 
+    /// The command in flight timed out.
     fn on_timeout(&mut self) -> Option<Event> {
-        let cmd = self.cmd?;
+        let cmd = self.cmd;
         self.finish();
         if cmd.op == op::SEND {
             return Some(Event::SendDone {
@@ -966,7 +971,6 @@ impl Driver {
                     None
                 }
                 S_JOIN => {
-                    self.cmd = Some(cmd);
                     self.wait = Wait::Final;
                     self.final_result(false)
                 }
