@@ -947,12 +947,11 @@ impl Driver {
         }
         match self.phase {
             Phase::Init(step) => match step {
-                S_BAUD_PROBE => {
-                    // Our receiver may not cope with the factory rate (soft serial): send
-                    // the switch blind, as WiFiEspAT's ChangeATBaudRate does.
-                    self.phase = Phase::Init(S_BAUD);
-                    None
-                }
+                // Timed out is taken as failed: the baud probe only flushes the ESP's line
+                // buffer and our receiver may not cope with the factory rate (soft serial),
+                // so the switch goes out blind, as WiFiEspAT's ChangeATBaudRate does; the
+                // switch's `OK` may come at the new rate; a join that never ends failed.
+                S_BAUD_PROBE | S_BAUD | S_JOIN => self.init_result(step, false),
                 S_PROBE => {
                     self.failures = self.failures.wrapping_add(1);
                     self.hold_off(200);
@@ -965,14 +964,6 @@ impl Driver {
                         self.hold_off(50);
                     }
                     self.failures.is_multiple_of(5).then_some(Event::NoResponse)
-                }
-                S_BAUD => {
-                    self.baud_done();
-                    None
-                }
-                S_JOIN => {
-                    self.wait = Wait::Final;
-                    self.final_result(false)
                 }
                 _ => {
                     self.restart_init();
