@@ -114,7 +114,7 @@ fn main() -> ! {
     // SAFETY: all shared state is set up; the handlers bound above are the only ones.
     unsafe { avr_device::interrupt::enable() };
 
-    let mut server: Server<SLOTS> = Server::new(&SERVER_CONFIG);
+    let mut server = new_server();
     let mut buf = [0u8; CHUNK];
     let mut led_on = false;
     loop {
@@ -143,6 +143,13 @@ fn main() -> ! {
             board.pins.set_led(led_on);
         }
     }
+}
+
+/// The server, built in a frame of its own: its temporaries (the slot array is assembled,
+/// then copied) are gone once it returns, instead of staying in `main`'s frame for good.
+#[inline(never)]
+fn new_server() -> Server<'static, SLOTS> {
+    Server::new(&SERVER_CONFIG)
 }
 
 #[panic_handler]
