@@ -863,14 +863,15 @@ impl Driver {
         self.now = now;
         if self.stale != 0 {
             let id = lowest_bit(self.stale);
-            self.stale &= !(1 << id);
+            // `m & (m - 1)` clears the lowest set bit without a shift loop.
+            self.stale &= self.stale - 1;
             if let Some(ev) = self.close(id) {
                 return Some(ev);
             }
         }
         if self.missed != 0 {
             let id = lowest_bit(self.missed);
-            self.missed &= !(1 << id);
+            self.missed &= self.missed - 1;
             if !self.links[id as usize].open && self.phase == Phase::Up {
                 let pending = self.links[id as usize].pending;
                 let link = self.open(id);

@@ -485,7 +485,8 @@ impl<'c, const N: usize> Server<'c, N> {
         }
         if self.close != 0 {
             let id = driver::lowest_bit(self.close);
-            self.close &= !(1 << id);
+            // `m & (m - 1)` clears the lowest set bit (`id`) without a shift loop.
+            self.close &= self.close - 1;
             if let Some(link) = self.current_link(id) {
                 self.drv.issue(AtRequest::Close(link));
                 return;
@@ -505,7 +506,7 @@ impl<'c, const N: usize> Server<'c, N> {
         }
         if self.reject != 0 {
             let id = driver::lowest_bit(self.reject);
-            self.reject &= !(1 << id);
+            self.reject &= self.reject - 1;
             if let Some(link) = self.current_link(id) {
                 self.start_response(
                     link,
