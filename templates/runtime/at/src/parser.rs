@@ -383,65 +383,62 @@ impl Parser {
         while let [rest @ .., b' '] = line {
             line = rest;
         }
-        // These texts share no start with the lines checked below, so trying them first
-        // gives the same tokens.
-        if let Some(i) = lookup(
+        // No two of these texts share a start, nor with the lines checked below, so trying
+        // them first gives the same tokens. The first 16 are whole tokens, the others start
+        // lines that carry numbers.
+        match lookup(
             line,
             pstr!(
                 b"=OK\0=ERROR\0=SEND OK\0=SEND FAIL\0=FAIL\0=ready\0^busy p\0^busy s\0\
                 ^+CIPRECVLEN:\0^AT version:\0^WIFI CONNECTED\0^WIFI GOT IP\0^WIFI DISCONNECT\0\
-                =link is not valid\0=UNLINK\0=no change\0"
+                =link is not valid\0=UNLINK\0=no change\0\
+                ^+IPD,\0^Recv \0^+CIPSTATUS:\0^STATUS:\0^+CWJAP:\0^+CIFSR:STAIP,\"\0\
+                ^+CIFSR:APIP,\"\0"
             ),
         ) {
-            return simple_token(i);
+            Some(i @ 0..=15) => return simple_token(i),
+            Some(16) => {
+                if let (Some(id), Some(b',')) = (line.get(5).and_then(|&b| link_id(b)), line.get(6))
+                {
+                    if let Some(len) = number(line, 7) {
+                        return Token::IpdNotice { id, len };
+                    }
+                }
+                return Token::Other;
+            }
+            Some(17) => {
+                if let Some(n) = number(line, 5) {
+                    return Token::Recv(n);
+                }
+            }
+            Some(18) => {
+                if let Some(id) = line.get(11).and_then(|&b| link_id(b)) {
+                    return Token::CipStatus(id);
+                }
+            }
+            Some(19) => {
+                if let Some(n) = number(line, 7) {
+                    return Token::Status(n as u8);
+                }
+            }
+            Some(20) => {
+                if let Some(n) = number(line, 7) {
+                    return Token::Cwjap(n as u8);
+                }
+            }
+            Some(21) if parse_ip(line, STA_IP_AT).is_some() => return Token::Ip { ap: false },
+            Some(22) if parse_ip(line, AP_IP_AT).is_some() => return Token::Ip { ap: true },
+            _ => {}
         }
         if line.len() >= 3 && line[1] == b',' {
             if let Some(id) = link_id(line[0]) {
-                let rest = &line[2..];
-                if pstr!(b"CONNECT").eq_bytes(rest) {
-                    return Token::Connect(id);
-                }
-                if pstr!(b"CLOSED").eq_bytes(rest) {
-                    return Token::Closed(id);
-                }
-                if pstr!(b"CONNECT FAIL").eq_bytes(rest) {
-                    return Token::ConnectFail(id);
+                match lookup(&line[2..], pstr!(b"=CONNECT\0=CLOSED\0=CONNECT FAIL\0")) {
+                    Some(0) => return Token::Connect(id),
+                    Some(1) => return Token::Closed(id),
+                    Some(2) => return Token::ConnectFail(id),
+                    _ => {}
                 }
             }
-        }
-        if starts(line, pstr!(b"+IPD,")) {
-            if let (Some(id), Some(b',')) = (line.get(5).and_then(|&b| link_id(b)), line.get(6)) {
-                if let Some(len) = number(line, 7) {
-                    return Token::IpdNotice { id, len };
-                }
-            }
-            return Token::Other;
-        }
-        if starts(line, pstr!(b"Recv ")) {
-            if let Some(n) = number(line, 5) {
-                return Token::Recv(n);
-            }
-        }
-        if starts(line, pstr!(b"+CIPSTATUS:")) {
-            if let Some(id) = line.get(11).and_then(|&b| link_id(b)) {
-                return Token::CipStatus(id);
-            }
-        }
-        if starts(line, pstr!(b"STATUS:")) {
-            if let Some(n) = number(line, 7) {
-                return Token::Status(n as u8);
-            }
-        }
-        if starts(line, pstr!(b"+CWJAP:")) {
-            if let Some(n) = number(line, 7) {
-                return Token::Cwjap(n as u8);
-            }
-        }
-        if starts(line, pstr!(b"+CIFSR:STAIP,\"")) && parse_ip(line, STA_IP_AT).is_some() {
-            return Token::Ip { ap: false };
-        }
-        if starts(line, pstr!(b"+CIFSR:APIP,\"")) && parse_ip(line, AP_IP_AT).is_some() {
-            return Token::Ip { ap: true };
         }
         // A URC spliced onto junk (e.g. inside an echo): `...,1,CONNECT` / `...}0,CLOSED`.
         if line.len() > 8 {
