@@ -365,8 +365,9 @@ impl Driver {
         }
     }
 
+    /// A new client on link `id` (reported as connected).
     #[inline(never)]
-    fn open(&mut self, id: u8) -> Link {
+    fn open(&mut self, id: u8) -> Option<Event> {
         let l = &mut self.links[id as usize];
         l.gen = l.gen.wrapping_add(1);
         l.open = true;
@@ -376,7 +377,17 @@ impl Driver {
             // Early data may come without a +IPD notice (esp-at#294): ask for the lengths.
             self.poll_recvlen = true;
         }
-        self.link(id)
+        Some(Event::Connected(self.link(id)))
+    }
+
+    /// A link the ESP reports in use: a client connected unless we know it already.
+    #[inline(never)]
+    fn adopt(&mut self, id: u8) -> Option<Event> {
+        if self.links[id as usize].open {
+            None
+        } else {
+            self.open(id)
+        }
     }
 
     #[inline(never)]
@@ -434,26 +445,16 @@ impl Driver {
         if !self.is_idle() {
             return false;
         }
-        match req {
-            Request::Send { link, len } => {
-                if !self.is_open(link) || len == 0 || len > 2048 {
-                    return false;
-                }
-                self.start(Command::link(op::SEND, link.id, len), link, PROMPT_MS);
-            }
-            Request::Close(link) => {
-                if !self.is_open(link) {
-                    return false;
-                }
-                self.start(Command::link(op::CLOSE, link.id, 0), link, CMD_MS);
-            }
-            Request::Pull { link, max } => {
-                if !self.is_open(link) || !self.passive {
-                    return false;
-                }
-                self.start(Command::link(op::RECV_DATA, link.id, max), link, CMD_MS);
-            }
+        let (link, kind, len, allowed) = match req {
+            Request::Send { link, len } => (link, op::SEND, len, len != 0 && len <= 2048),
+            Request::Close(link) => (link, op::CLOSE, 0, true),
+            Request::Pull { link, max } => (link, op::RECV_DATA, max, self.passive),
+        };
+        if !allowed || !self.is_open(link) {
+            return false;
         }
+        let timeout = if kind == op::SEND { PROMPT_MS } else { CMD_MS };
+        self.start(Command::link(kind, link.id, len), link, timeout);
         true
     }
 
@@ -558,10 +559,7 @@ impl Driver {
             }
             Token::IpdData { id, .. } => {
                 self.data_link = id;
-                if !self.links[id as usize].open {
-                    return Some(Event::Connected(self.open(id)));
-                }
-                None
+                self.adopt(id)
             }
             Token::RecvData(n) => {
                 self.data_link = FROM_PULL;
@@ -570,11 +568,7 @@ impl Driver {
                 None
             }
             Token::IpdNotice { id, len } => {
-                let ev = if !self.links[id as usize].open {
-                    Some(Event::Connected(self.open(id)))
-                } else {
-                    None
-                };
+                let ev = self.adopt(id);
                 // AT 1.7 re-announces the total buffered, AT 2.x the amount that arrived;
                 // taking the larger is safe either way (a pull returns what there is).
                 let l = &mut self.links[id as usize];
@@ -583,7 +577,7 @@ impl Driver {
             }
             Token::Connect(id) => {
                 // A CONNECT on a live id means we missed its CLOSED: it is a new client.
-                Some(Event::Connected(self.open(id)))
+                self.open(id)
             }
             Token::Closed(id) | Token::ConnectFail(id) => self.close(id),
             Token::Ready => self.reset_detected(),
@@ -637,10 +631,7 @@ impl Driver {
             }
             Token::CipStatus(id) => {
                 self.seen |= 1 << id;
-                if !self.links[id as usize].open {
-                    return Some(Event::Connected(self.open(id)));
-                }
-                None
+                self.adopt(id)
             }
             Token::Cwjap(code) => {
                 self.join_code = code;
@@ -874,9 +865,9 @@ impl Driver {
             self.missed &= self.missed - 1;
             if !self.links[id as usize].open && self.phase == Phase::Up {
                 let pending = self.links[id as usize].pending;
-                let link = self.open(id);
+                let ev = self.open(id);
                 self.links[id as usize].pending = pending;
-                return Some(Event::Connected(link));
+                return ev;
             }
         }
         if self.wait != Wait::Idle && due(now, self.deadline) {

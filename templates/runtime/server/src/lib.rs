@@ -609,22 +609,21 @@ impl<'c, const N: usize> Server<'c, N> {
         board: &mut dyn Board,
     ) {
         if body == Body::Status {
-            let mut analog = [0u16; 8];
-            for (ch, a) in analog.iter_mut().enumerate() {
+            // Filled in place: building a `Snapshot` and moving it in cost a copy.
+            let clients = self.clients();
+            let snap = &mut self.snap;
+            snap.uptime_ms = self.now;
+            for (ch, a) in snap.analog.iter_mut().enumerate() {
                 *a = board.analog_read(ch as u8);
             }
+            snap.clients = clients;
+            snap.served = self.served;
+            snap.errors = self.errors;
             let version = self.drv.version();
-            let mut esp_version = [0u8; driver::VERSION_MAX];
-            esp_version[..version.len()].copy_from_slice(version);
-            self.snap = Snapshot {
-                uptime_ms: self.now,
-                analog,
-                clients: self.clients(),
-                served: self.served,
-                errors: self.errors,
-                esp_version,
-                esp_version_len: version.len() as u8,
-            };
+            for (to, &b) in snap.esp_version.iter_mut().zip(version) {
+                *to = b;
+            }
+            snap.esp_version_len = version.len() as u8;
         }
         self.cache.len = 0;
         let mut tx = Tx {
