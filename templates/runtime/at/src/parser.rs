@@ -9,7 +9,7 @@
 //! [`Token::Other`]. The `> ` prompt has no line end and is recognised by a `>` at the start
 //! of a line.
 
-use nanoesp_http::progmem::PStr;
+use nanoesp_http::progmem::{lookup, PStr};
 use nanoesp_http::pstr;
 
 /// Bytes of a line kept for classification (the rest of a longer line is dropped).
@@ -154,36 +154,6 @@ fn scan_number(line: &[u8], mut i: usize) -> (u16, usize) {
         i += 1;
     }
     (v, i)
-}
-
-/// The entry of `table` that `line` matches. Entries are `=` (the whole line) or `^` (its
-/// start), the text, and a 0 byte: one loop over flash text instead of a compare call per
-/// text.
-#[inline(never)]
-fn lookup(line: &[u8], table: PStr) -> Option<u8> {
-    let mut i = 0;
-    let mut n = 0;
-    while i < table.len() {
-        let whole = table.get(i) == b'=';
-        let start = i + 1;
-        i = start;
-        // `get` is 0 past the end, too.
-        while table.get(i) != 0 {
-            i += 1;
-        }
-        let len = i - start;
-        let fits = if whole {
-            line.len() == len
-        } else {
-            line.len() >= len
-        };
-        if fits && (0..len).all(|k| table.get(start + k) == line[k]) {
-            return Some(n);
-        }
-        i += 1;
-        n += 1;
-    }
-    None
 }
 
 /// Token `i` of the tables in `Parser::classify`: the first 18 variants of [`Token`], in

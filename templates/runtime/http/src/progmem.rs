@@ -48,6 +48,36 @@ impl PStr {
     }
 }
 
+/// The entry of `table` that `line` matches. Entries are `=` (the whole line) or `^` (its
+/// start), the text, and a 0 byte: one loop over flash text instead of a compare call per
+/// text.
+#[inline(never)]
+pub fn lookup(line: &[u8], table: PStr) -> Option<u8> {
+    let mut i = 0;
+    let mut n = 0;
+    while i < table.len() {
+        let whole = table.get(i) == b'=';
+        let start = i + 1;
+        i = start;
+        // `get` is 0 past the end, too.
+        while table.get(i) != 0 {
+            i += 1;
+        }
+        let len = i - start;
+        let fits = if whole {
+            line.len() == len
+        } else {
+            line.len() >= len
+        };
+        if fits && (0..len).all(|k| table.get(start + k) == line[k]) {
+            return Some(n);
+        }
+        i += 1;
+        n += 1;
+    }
+    None
+}
+
 #[cfg(not(target_arch = "avr"))]
 #[inline]
 fn read_byte(s: &'static [u8], i: usize) -> u8 {

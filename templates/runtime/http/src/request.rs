@@ -172,17 +172,15 @@ impl Request {
                         return self.fail(Status::BadRequest);
                     }
                     let token = &self.path[..self.token_len as usize];
-                    let is = |name: crate::PStr| name.eq_bytes(token);
-                    self.method = if is(crate::pstr!(b"GET")) {
-                        Method::Get
-                    } else if is(crate::pstr!(b"HEAD")) {
-                        Method::Head
-                    } else if is(crate::pstr!(b"POST")) {
-                        Method::Post
-                    } else if is(crate::pstr!(b"PUT")) {
-                        Method::Put
-                    } else {
-                        Method::Other
+                    self.method = match crate::progmem::lookup(
+                        token,
+                        crate::pstr!(b"=GET\0=HEAD\0=POST\0=PUT\0"),
+                    ) {
+                        Some(0) => Method::Get,
+                        Some(1) => Method::Head,
+                        Some(2) => Method::Post,
+                        Some(3) => Method::Put,
+                        _ => Method::Other,
                     };
                     self.token_len = 0;
                     self.state = State::Target;

@@ -60,6 +60,7 @@ pub mod render;
 
 use nanoesp_at::driver::{self, Driver, Event, Link, Request as AtRequest};
 use nanoesp_at::WifiParams;
+use nanoesp_http::progmem::lookup;
 use nanoesp_http::pstr;
 use nanoesp_http::{Method, PStr, Progress, Request, Status, Window};
 pub use render::{Body, Line};
@@ -562,18 +563,18 @@ impl<'c, const N: usize> Server<'c, N> {
         let head_only = method == Method::Head;
         let readable = matches!(method, Method::Get | Method::Head);
         let path = req.path();
-        let is_status = pstr!(b"/api/status").eq_bytes(path);
-        let pin_prefix = pstr!(b"/api/pin/");
-        let body = if path == b"/" || is_status {
-            if !readable {
-                Body::Error(Status::MethodNotAllowed)
-            } else if path == b"/" {
-                Body::Page
-            } else {
-                Body::Status
+        let body = match lookup(path, pstr!(b"=/\0=/api/status\0^/api/pin/\0")) {
+            Some(page @ (0 | 1)) => {
+                if !readable {
+                    Body::Error(Status::MethodNotAllowed)
+                } else if page == 0 {
+                    Body::Page
+                } else {
+                    Body::Status
+                }
             }
-        } else if path.len() > pin_prefix.len() && pin_prefix.eq_bytes(&path[..pin_prefix.len()]) {
-            match parse_pin(&path[pin_prefix.len()..]) {
+            // `/api/pin/` and its digits (none: 404).
+            Some(_) => match parse_pin(&path[b"/api/pin/".len()..]) {
                 None => Body::Error(Status::NotFound),
                 Some(pin) if readable => match board.digital_read(pin) {
                     Ok(high) => Body::Pin { pin, high },
@@ -592,9 +593,8 @@ impl<'c, const N: usize> Server<'c, N> {
                     }
                 }
                 Some(_) => Body::Error(Status::MethodNotAllowed),
-            }
-        } else {
-            Body::Error(Status::NotFound)
+            },
+            None => Body::Error(Status::NotFound),
         };
         (body, head_only)
     }
