@@ -9,7 +9,7 @@
 //! [`Token::Other`]. The `> ` prompt has no line end and is recognised by a `>` at the start
 //! of a line.
 
-use nanoesp_http::progmem::{lookup, PStr};
+use nanoesp_http::progmem::lookup;
 use nanoesp_http::pstr;
 
 /// Bytes of a line kept for classification (the rest of a longer line is dropped).
@@ -117,10 +117,6 @@ impl Default for Parser {
 /// Where the address starts in `+CIFSR:STAIP,"a.b.c.d"` and `+CIFSR:APIP,"a.b.c.d"`.
 const STA_IP_AT: usize = 14;
 const AP_IP_AT: usize = 13;
-
-fn starts(line: &[u8], p: PStr) -> bool {
-    line.len() >= p.len() && p.eq_bytes(&line[..p.len()])
-}
 
 /// The decimal number at `line[i..]`, if there is one. `-1` gives 0.
 fn number(line: &[u8], i: usize) -> Option<u16> {
@@ -321,21 +317,23 @@ impl Parser {
     /// Recognises `+IPD,<id>,<len>:` and `+CIPRECVDATA` headers as soon as their last byte arrives.
     fn payload_header(&mut self, b: u8) -> Option<Token> {
         let line = &self.line[..self.len as usize];
-        if b == b':' && starts(line, pstr!(b"+IPD,")) {
-            let id = link_id(*line.get(5)?)?;
-            if line.get(6) != Some(&b',') {
-                return None;
-            }
-            let len = number(line, 7)?;
-            self.len = 0;
-            self.remaining = len;
-            return Some(Token::IpdData { id, len });
-        }
         // 1.7 sends `+CIPRECVDATA,<n>:`, 2.x `+CIPRECVDATA:<n>,`.
-        let v17 = b == b':' && starts(line, pstr!(b"+CIPRECVDATA,"));
-        let v2 = b == b',' && starts(line, pstr!(b"+CIPRECVDATA:"));
-        if !(v17 || v2) {
-            return None;
+        match (
+            lookup(line, pstr!(b"^+IPD,\0^+CIPRECVDATA,\0^+CIPRECVDATA:\0")),
+            b,
+        ) {
+            (Some(0), b':') => {
+                let id = link_id(*line.get(5)?)?;
+                if line.get(6) != Some(&b',') {
+                    return None;
+                }
+                let len = number(line, 7)?;
+                self.len = 0;
+                self.remaining = len;
+                return Some(Token::IpdData { id, len });
+            }
+            (Some(1), b':') | (Some(2), b',') => {}
+            _ => return None,
         }
         let (n, end) = scan_number(line, 13);
         // There must be a number, ending right at the separator just received.
