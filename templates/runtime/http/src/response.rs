@@ -51,9 +51,9 @@ impl Status {
         put_nth(s, pstr!(b"OK\nBad Request\nForbidden\nNot Found\nMethod Not Allowed\nRequest Timeout\nContent Too Large\nURI Too Long\nRequest Header Fields Too Large\nService Unavailable\n"), self as u8);
     }
 
-    /// True for 4xx/5xx.
+    /// True for 4xx/5xx: every status but 200 (no code to compute).
     pub fn is_error(self) -> bool {
-        self.code() >= 400
+        self != Status::Ok
     }
 }
 
@@ -125,6 +125,7 @@ mod tests {
         ];
         for (s, c) in all {
             assert_eq!(s.code(), c);
+            assert_eq!(s.is_error(), c >= 400);
         }
     }
 
