@@ -667,9 +667,7 @@ impl Driver {
                 }
                 None
             }
-            Token::Recv(_)
-            | Token::Status(_)
-            | Token::AlreadyConnected
+            Token::AlreadyConnected
             | Token::NoChange
             | Token::WifiConnected
             | Token::WifiGotIp

@@ -81,10 +81,6 @@ pub enum Token {
     RecvData(u16),
     /// One payload byte
     Data(u8),
-    /// `Recv <n> bytes`
-    Recv(u16),
-    /// `STATUS:<n>`
-    Status(u8),
     /// `+CIPSTATUS:<id>,...`: link `id` is open
     CipStatus(u8),
     /// `+CWJAP:<code>`: join failure code
@@ -95,7 +91,8 @@ pub enum Token {
         /// softAP interface
         ap: bool,
     },
-    /// Any other non-empty line (boot noise, `SDK version:`, ...)
+    /// Any other non-empty line (boot noise, `SDK version:`, `Recv <n> bytes`, `STATUS:<n>`,
+    /// ...)
     Other,
 }
 
@@ -374,21 +371,15 @@ impl Parser {
                 }
                 return Token::Other;
             }
-            Some(17) => {
-                if let Some(n) = number(line, 5) {
-                    return Token::Recv(n);
-                }
-            }
+            // `Recv <n> bytes` and `STATUS:<n>` need nothing done, but are told apart so
+            // that no spliced URC is looked for in them.
+            Some(17) if number(line, 5).is_some() => return Token::Other,
             Some(18) => {
                 if let Some(id) = line.get(11).and_then(|&b| link_id(b)) {
                     return Token::CipStatus(id);
                 }
             }
-            Some(19) => {
-                if let Some(n) = number(line, 7) {
-                    return Token::Status(n as u8);
-                }
-            }
+            Some(19) if number(line, 7).is_some() => return Token::Other,
             Some(20) => {
                 if let Some(n) = number(line, 7) {
                     return Token::Cwjap(n as u8);
@@ -514,7 +505,7 @@ mod tests {
         use Token::*;
         assert_eq!(
             tokens(b"Recv 19 bytes\r\nSTATUS:3\r\n+CIPSTATUS:1,\"TCP\",\"192.168.100.200\",51234,80,1\r\n+CWJAP:2\r\n"),
-            [Recv(19), Status(3), CipStatus(1), Cwjap(2)]
+            [Other, Other, CipStatus(1), Cwjap(2)]
         );
         let mut p = Parser::new();
         let mut lens = None;
