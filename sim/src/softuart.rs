@@ -299,8 +299,13 @@ mod tests {
     const F: u64 = 16_000_000;
 
     fn loop_bytes(baud: u32, bytes: &[u8]) -> Vec<Decoded> {
-        let mut enc = Encoder::new(F, baud);
-        let mut dec = Decoder::new(F, baud, true);
+        loop_bytes_at(baud, baud, bytes)
+    }
+
+    /// Sends `bytes` at `tx_baud` into a decoder sampling at `rx_baud`.
+    fn loop_bytes_at(tx_baud: u32, rx_baud: u32, bytes: &[u8]) -> Vec<Decoded> {
+        let mut enc = Encoder::new(F, tx_baud);
+        let mut dec = Decoder::new(F, rx_baud, true);
         for &b in bytes {
             enc.send(b);
         }
@@ -367,19 +372,7 @@ mod tests {
 
     #[test]
     fn a_receiver_at_the_wrong_rate_sees_garbage() {
-        let mut enc = Encoder::new(F, 57600);
-        let mut dec = Decoder::new(F, 115_200, true);
-        for &b in b"AT\r\n" {
-            enc.send(b);
-        }
-        let mut now = 100;
-        let mut out = Vec::new();
-        while let Some(at) = enc.next_edge(now) {
-            now = at;
-            let level = enc.poll(now).unwrap();
-            dec.edge(now, level);
-        }
-        dec.poll(now + F, &mut out);
+        let out = loop_bytes_at(57600, 115_200, b"AT\r\n");
         let bytes: Vec<u8> = out
             .iter()
             .filter_map(|d| match d {
