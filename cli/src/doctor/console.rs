@@ -128,6 +128,12 @@ impl ConsoleFacts {
 
     fn line(&mut self, line: &str) {
         self.lines += 1;
+        // Opening the console resets the Nano, possibly in the middle of a line: the tail
+        // of that line then runs into the new banner ("rmata readynanoesp 1b95…").
+        let line = match line.find("nanoesp") {
+            Some(at) if at > 0 => &line[at..],
+            _ => line,
+        };
         if line.contains("busy p") || line.contains("busy s") {
             self.busy += 1;
         }
@@ -245,6 +251,15 @@ mod tests {
         assert_eq!(f.known_lines, 5);
         assert!(!f.garbled());
         assert_eq!(f.noise_bytes, 0);
+    }
+
+    #[test]
+    fn a_line_cut_by_the_reset_does_not_hide_the_banner_after_it() {
+        let text = "rmata readynanoesp 1b95973e board=nano esp=esp12e link=soft baud=57600 ssid=lab\r\n\
+            nanoesp: ready http://192.168.4.2:80/\r\n";
+        let f = ConsoleFacts::from_bytes(text.as_bytes());
+        assert_eq!(f.banner.map(|b| b.build_id).as_deref(), Some("1b95973e"));
+        assert_eq!((f.lines, f.known_lines), (2, 2));
     }
 
     #[test]
