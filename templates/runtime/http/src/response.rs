@@ -1,7 +1,8 @@
 //! Response heads: status line, `Content-Type`, `Content-Length`, `Connection: close`.
 //!
 //! Bodies are written by the caller's render function into the same [`Window`]; the caller
-//! measures the body first (see [`crate::sink::measure`]) so `Content-Length` is exact.
+//! measures the body first (rendering it into a [`Window`] over an empty buffer counts its
+//! bytes) so `Content-Length` is exact.
 
 use crate::pstr;
 use crate::sink::{put_nth, put_p, put_u16, Window};
