@@ -60,6 +60,8 @@ const TCCR1C_FOC1A: u8 = 1 << 7;
 const TIMSK1_OCIE1A: u8 = 1 << 1;
 const TIMSK1_OCIE1B: u8 = 1 << 2;
 const TIMSK1_ICIE1: u8 = 1 << 5;
+/// The receiver's interrupts: the start-bit capture and the bit-centre samples.
+const TIMSK1_RECEIVE: u8 = TIMSK1_ICIE1 | TIMSK1_OCIE1B;
 const TIFR1_OCF1A: u8 = 1 << 1;
 const TIFR1_OCF1B: u8 = 1 << 2;
 const TIFR1_ICF1: u8 = 1 << 5;
@@ -105,7 +107,7 @@ static TRANSMITTER: IsrCell<Transmitter> = IsrCell::new(Transmitter { left: TX_I
 // Read by all three handlers; written by `new` and `switch` with interrupts off.
 static TIMING: IsrCell<Timing> = IsrCell::new(Timing { bit: 0, first_sample: 0 });
 
-/// Bit timing of the current baud, in Timer1 cycles.
+/// Bit timing of the current baud, in Timer1 cycles (rounded: error ≤ 0.1 % up to 115200).
 #[derive(Clone, Copy)]
 struct Timing {
     bit: u16,
@@ -164,14 +166,13 @@ fn switch_timing(timing: Timing, listen: bool) {
             let t = tc1();
             // SAFETY: interrupts are off.
             unsafe { RECEIVER.get().left = 0 };
-            const RX: u8 = TIMSK1_ICIE1 | TIMSK1_OCIE1B;
             if listen {
                 // Drop an edge captured while not listening (on the hardware the flag
                 // stays set; the simulator forgets it, see the module docs).
                 t.tifr1().write(|w| unsafe { w.bits(TIFR1_ICF1) });
-                t.timsk1().modify(|r, w| unsafe { w.bits(r.bits() | RX) });
+                t.timsk1().modify(|r, w| unsafe { w.bits(r.bits() | TIMSK1_RECEIVE) });
             } else {
-                t.timsk1().modify(|r, w| unsafe { w.bits(r.bits() & !RX) });
+                t.timsk1().modify(|r, w| unsafe { w.bits(r.bits() & !TIMSK1_RECEIVE) });
             }
             true
         });
@@ -188,9 +189,6 @@ pub struct SoftSerial<const BAUD: u32> {
 }
 
 impl<const BAUD: u32> SoftSerial<BAUD> {
-    /// Timer1 cycles per bit, rounded (error ≤ 0.1 % up to 115200 baud).
-    pub const BIT_TICKS: u16 = Timing::at(BAUD).bit;
-
     /// Takes Timer1 and pins D8/D9, idles the TX line high and starts listening.
     /// Interrupts must be enabled by the caller afterwards.
     pub fn new(timer: TC1) -> Self {
@@ -211,7 +209,7 @@ impl<const BAUD: u32> SoftSerial<BAUD> {
         port.ddrb().modify(|r, w| unsafe { w.bits((r.bits() | PB1_TX) & !PB0_RX) });
         t.tccr1b().write(|w| unsafe { w.bits(TCCR1B_ICNC1 | TCCR1B_CLK1) });
         t.tifr1().write(|w| unsafe { w.bits(TIFR1_ICF1 | TIFR1_OCF1A | TIFR1_OCF1B) });
-        t.timsk1().write(|w| unsafe { w.bits(TIMSK1_ICIE1 | TIMSK1_OCIE1B) });
+        t.timsk1().write(|w| unsafe { w.bits(TIMSK1_RECEIVE) });
         Self { _timer: timer }
     }
 
