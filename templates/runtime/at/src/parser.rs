@@ -174,8 +174,11 @@ fn simple_token(i: u8) -> Token {
     }
 }
 
+// Plain comparisons here and in `feed`: `RangeInclusive::contains` stays an out-of-line
+// call on the AVR (46 B, and its bounds as 3-byte constants in SRAM).
+#[allow(clippy::manual_range_contains)]
 fn link_id(b: u8) -> Option<u8> {
-    if (b'0'..=b'4').contains(&b) {
+    if b >= b'0' && b <= b'4' {
         Some(b - b'0')
     } else {
         None
@@ -263,6 +266,7 @@ impl Parser {
     }
 
     /// Feeds one byte from the ESP.
+    #[allow(clippy::manual_range_contains)] // see `link_id`
     pub fn feed(&mut self, b: u8) -> Option<Token> {
         if self.remaining > 0 {
             self.remaining -= 1;
@@ -283,7 +287,7 @@ impl Parser {
         }
         // Line noise (a byte no AT line contains) restarts the line, so a response that
         // follows garbage on the wire is still recognised.
-        if !(b' '..=b'~').contains(&b) {
+        if b < b' ' || b > b'~' {
             self.len = 0;
             return None;
         }
