@@ -28,12 +28,18 @@ pub enum Action {
         /// Dotted key, e.g. link.baud.
         key: String,
     },
-    /// Set a key. wifi.password goes to secrets.toml.
+    /// Set a key, or several at once. wifi.password goes to secrets.toml.
+    ///
+    /// More `KEY VALUE` pairs after the first are checked and written as one change, for
+    /// settings only valid together: `nanoesp config set link.kind usart link.rx D0 link.tx D1`.
     Set {
         /// Dotted key, e.g. link.baud.
         key: String,
         /// New value. For wifi.password, omit it to be asked (terminal) or pass --stdin.
         value: Option<String>,
+        /// Further keys and their values, set together with the first.
+        #[arg(value_name = "KEY VALUE")]
+        more: Vec<String>,
         /// Read the value from standard input (for secrets).
         #[arg(long)]
         stdin: bool,
@@ -60,7 +66,37 @@ pub fn run(args: Args, ui: &Ui) -> miette::Result<Outcome> {
             let project = args.project.open()?;
             ui.out(project.get(&key)?);
         }
-        Action::Set { key, value, stdin } => {
+        Action::Set {
+            key,
+            value,
+            more,
+            stdin,
+        } if !more.is_empty() => {
+            let Some(value) = value.filter(|_| !stdin) else {
+                miette::bail!(miette::miette!(
+                    help = "Set the secret alone: `nanoesp config set wifi.password --stdin`.",
+                    "--stdin reads one value, but several keys were given"
+                ));
+            };
+            if more.len() % 2 == 1 {
+                let last = &more[more.len() - 1];
+                miette::bail!(miette::miette!(
+                    help = "Give every key its value: `KEY VALUE [KEY VALUE]...`.",
+                    "no value given for `{last}`"
+                ));
+            }
+            let mut pairs = vec![(key.as_str(), value.as_str())];
+            pairs.extend(more.chunks(2).map(|kv| (kv[0].as_str(), kv[1].as_str())));
+            let mut project = args.project.open()?;
+            project.set_all(&pairs)?;
+            for (key, _) in pairs {
+                let secret = keys::spec(key).is_some_and(|s| s.file == keys::File::Secrets);
+                report_set(ui, &project, key, secret)?;
+            }
+        }
+        Action::Set {
+            key, value, stdin, ..
+        } => {
             let mut project = args.project.open()?;
             let secret = keys::spec(&key).is_some_and(|s| s.file == keys::File::Secrets);
             let value = match (value, stdin) {
@@ -84,17 +120,7 @@ pub fn run(args: Args, ui: &Ui) -> miette::Result<Outcome> {
                 )),
             };
             project.set(&key, &value)?;
-            let file = if secret {
-                nanoesp_project::SECRETS_FILE
-            } else {
-                nanoesp_project::CONFIG_FILE
-            };
-            let shown = if secret {
-                REDACTED.to_string()
-            } else {
-                project.get(&key)?
-            };
-            ui.status("Set", format!("{key} = {shown} in {file}"));
+            report_set(ui, &project, &key, secret)?;
         }
         Action::Unset { key } => {
             let mut project = args.project.open()?;
@@ -137,4 +163,20 @@ pub fn run(args: Args, ui: &Ui) -> miette::Result<Outcome> {
         },
     }
     Ok(Outcome::Ok)
+}
+
+/// The "Set key = value in file" line; a secret's value is never shown.
+fn report_set(
+    ui: &Ui,
+    project: &nanoesp_project::Project,
+    key: &str,
+    secret: bool,
+) -> miette::Result<()> {
+    let (file, shown) = if secret {
+        (nanoesp_project::SECRETS_FILE, REDACTED.to_string())
+    } else {
+        (nanoesp_project::CONFIG_FILE, project.get(key)?)
+    };
+    ui.status("Set", format!("{key} = {shown} in {file}"));
+    Ok(())
 }

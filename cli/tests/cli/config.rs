@@ -51,6 +51,97 @@ fn get_set_unset_round_trip_and_keep_comments() {
         .stderr(predicate::str::contains("`link.rx` is required"));
 }
 
+/// Output containing `text`, wherever the report wrapped it to the terminal width.
+fn wrapped(text: &'static str) -> impl predicates::Predicate<[u8]> {
+    predicate::function(move |out: &[u8]| {
+        let out = String::from_utf8_lossy(out);
+        out.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .contains(text)
+    })
+}
+
+#[test]
+fn settings_only_valid_together_are_set_in_one_command() {
+    let tmp = scratch();
+    let dir = new_project(tmp.path(), "p", &[]);
+    let before = read(&dir, "nanoesp.toml");
+    // The kind alone cannot change (D8/D9 cannot carry the USART): the error says how.
+    config(&dir, &["set", "link.kind", "usart"])
+        .code(2)
+        .stderr(wrapped(
+            "`nanoesp config set link.kind usart link.rx D0 link.tx D1`",
+        ));
+    assert_eq!(read(&dir, "nanoesp.toml"), before);
+    // A bad pair, or a key without its value, changes nothing either.
+    config(&dir, &["set", "link.kind", "usart", "link.rx", "D0"]).code(2);
+    config(
+        &dir,
+        &["set", "link.kind", "usart", "link.rx", "D0", "link.tx"],
+    )
+    .code(2)
+    .stderr(predicate::str::contains("no value given for `link.tx`"));
+    config(
+        &dir,
+        &["set", "link.kind", "usart", "link.rx", "D0", "--stdin"],
+    )
+    .code(2);
+    assert_eq!(read(&dir, "nanoesp.toml"), before);
+
+    config(
+        &dir,
+        &[
+            "set",
+            "link.kind",
+            "usart",
+            "link.rx",
+            "d0",
+            "link.tx",
+            "D1",
+        ],
+    )
+    .success()
+    .stderr(predicate::str::contains("link.rx = D0"));
+    config(&dir, &["get", "link.kind"])
+        .success()
+        .stdout("usart\n");
+    config(&dir, &["get", "link.tx"]).success().stdout("D1\n");
+    // Back, with the baud the soft link cannot run: the hint names it too.
+    config(&dir, &["set", "link.baud", "115200"]).success();
+    config(
+        &dir,
+        &["set", "link.kind", "soft", "link.rx", "D8", "link.tx", "D9"],
+    )
+    .code(2)
+    .stderr(predicate::str::contains("115200 baud is not supported"));
+    config(&dir, &["set", "link.kind", "soft"])
+        .code(2)
+        .stderr(wrapped(
+            "`nanoesp config set link.kind soft link.rx D8 link.tx D9 link.baud 57600`",
+        ));
+    config(
+        &dir,
+        &[
+            "set",
+            "link.kind",
+            "soft",
+            "link.rx",
+            "D8",
+            "link.tx",
+            "D9",
+            "link.baud",
+            "57600",
+        ],
+    )
+    .success();
+    assert_eq!(
+        read(&dir, "nanoesp.toml"),
+        before,
+        "every line as generated again"
+    );
+}
+
 #[test]
 fn password_goes_to_secrets_and_is_never_printed() {
     let tmp = scratch();

@@ -257,30 +257,25 @@ impl Project {
     /// # Errors
     /// Unknown key, wrong type, invalid result (located in the would-be file), write failure.
     pub fn set(&mut self, key: &str, raw: &str) -> Result<(), ProjectError> {
-        let spec = keys::spec(key).ok_or_else(|| ProjectError::UnknownKey {
-            key: key.to_string(),
-            known: keys::known(),
-        })?;
-        let value: Value = match spec.kind {
-            keys::Kind::Str => raw.into(),
-            keys::Kind::Pin => raw.trim().to_ascii_uppercase().into(),
-            keys::Kind::Int => {
-                let n: i64 = raw.trim().parse().map_err(|_| ProjectError::BadValue {
-                    key: key.to_string(),
-                    expected: "a whole number".to_string(),
-                    value: raw.to_string(),
-                })?;
-                if n < 0 {
-                    return Err(ProjectError::BadValue {
-                        key: key.to_string(),
-                        expected: "a non-negative number".to_string(),
-                        value: raw.to_string(),
-                    });
-                }
-                n.into()
-            }
-        };
-        self.edit(spec, Some(value))
+        self.set_all(&[(key, raw)])
+    }
+
+    /// Sets several keys, checked as one change: for settings only valid together (a new
+    /// `link.kind` with its pins). Each file is written atomically, and nothing is written
+    /// when the result would be invalid.
+    ///
+    /// # Errors
+    /// As [`Project::set`], for the first key that fails.
+    pub fn set_all(&mut self, pairs: &[(&str, &str)]) -> Result<(), ProjectError> {
+        let mut edits = Vec::with_capacity(pairs.len());
+        for &(key, raw) in pairs {
+            let spec = keys::spec(key).ok_or_else(|| ProjectError::UnknownKey {
+                key: key.to_string(),
+                known: keys::known(),
+            })?;
+            edits.push((spec, Some(parse_value(spec, raw)?)));
+        }
+        self.edit(&edits)
     }
 
     /// Removes an optional `key` so its default applies again.
@@ -297,58 +292,88 @@ impl Project {
                 key: key.to_string(),
             });
         }
-        self.edit(spec, None)
+        self.edit(&[(spec, None)])
     }
 
-    fn edit(&mut self, spec: &keys::KeySpec, value: Option<Value>) -> Result<(), ProjectError> {
-        let in_secrets = spec.file == keys::File::Secrets;
-        let original = if in_secrets {
-            self.secrets_text.clone().unwrap_or_default()
-        } else {
-            self.config_text.clone()
-        };
-        let mut doc: DocumentMut = original.parse().map_err(|e: toml_edit::TomlError| {
-            let span = e.span().unwrap_or(0..0);
-            let file = if in_secrets {
-                SECRETS_FILE
-            } else {
-                CONFIG_FILE
-            };
-            let (line, col) = error::line_col(&original, span.start);
-            ProjectError::Syntax(Box::new(error::SyntaxError {
-                location: format!("{file}:{line}:{col}"),
-                message: e.message().to_string(),
-                help: None,
-                src: miette::NamedSource::new(file, original.clone()),
-                span: (span.start, span.end.saturating_sub(span.start)).into(),
-            }))
-        })?;
-        set_in_doc(&mut doc, spec.key, value);
-        let updated = doc.to_string();
+    fn edit(&mut self, edits: &[(&keys::KeySpec, Option<Value>)]) -> Result<(), ProjectError> {
+        let in_file = |file: keys::File| edits.iter().filter(move |(s, _)| s.file == file);
+        let mut config_text = self.config_text.clone();
+        let mut secrets_text = self.secrets_text.clone();
+        let config_edited = in_file(keys::File::Config).next().is_some();
+        let secrets_edited = in_file(keys::File::Secrets).next().is_some();
+        if config_edited {
+            config_text = apply(CONFIG_FILE, &config_text, in_file(keys::File::Config))?;
+        }
+        if secrets_edited {
+            let original = secrets_text.unwrap_or_default();
+            secrets_text = Some(apply(
+                SECRETS_FILE,
+                &original,
+                in_file(keys::File::Secrets),
+            )?);
+        }
 
         let catalog = Catalog::load().expect("embedded board data is valid (tested)");
-        let (config_text, secrets_text) = if in_secrets {
-            (self.config_text.clone(), Some(updated.clone()))
-        } else {
-            (updated.clone(), self.secrets_text.clone())
-        };
         let (config, secrets) = parse_and_check(&config_text, secrets_text.as_deref(), &catalog)?;
 
-        let (path, mode) = if in_secrets {
-            (self.secrets_path(), 0o600)
-        } else {
-            (
-                self.config_path(),
-                existing_mode(&self.config_path()).unwrap_or(0o644),
-            )
-        };
-        write_atomic(&path, updated.as_bytes(), mode)?;
+        if secrets_edited {
+            let text = secrets_text.as_deref().unwrap_or_default();
+            write_atomic(&self.secrets_path(), text.as_bytes(), 0o600)?;
+        }
+        if config_edited {
+            let path = self.config_path();
+            let mode = existing_mode(&path).unwrap_or(0o644);
+            write_atomic(&path, config_text.as_bytes(), mode)?;
+        }
         self.config_text = config_text;
         self.secrets_text = secrets_text;
         self.config = config;
         self.secrets = secrets;
         Ok(())
     }
+}
+
+/// The TOML value `raw` stands for, as `spec`'s type.
+fn parse_value(spec: &keys::KeySpec, raw: &str) -> Result<Value, ProjectError> {
+    let bad = |expected: &str| ProjectError::BadValue {
+        key: spec.key.to_string(),
+        expected: expected.to_string(),
+        value: raw.to_string(),
+    };
+    Ok(match spec.kind {
+        keys::Kind::Str => raw.into(),
+        keys::Kind::Pin => raw.trim().to_ascii_uppercase().into(),
+        keys::Kind::Int => {
+            let n: i64 = raw.trim().parse().map_err(|_| bad("a whole number"))?;
+            if n < 0 {
+                return Err(bad("a non-negative number"));
+            }
+            n.into()
+        }
+    })
+}
+
+/// `original` (the text of `file`) with `edits` applied, comments and order kept.
+fn apply<'a>(
+    file: &str,
+    original: &str,
+    edits: impl Iterator<Item = &'a (&'a keys::KeySpec, Option<Value>)>,
+) -> Result<String, ProjectError> {
+    let mut doc: DocumentMut = original.parse().map_err(|e: toml_edit::TomlError| {
+        let span = e.span().unwrap_or(0..0);
+        let (line, col) = error::line_col(original, span.start);
+        ProjectError::Syntax(Box::new(error::SyntaxError {
+            location: format!("{file}:{line}:{col}"),
+            message: e.message().to_string(),
+            help: None,
+            src: miette::NamedSource::new(file, original.to_string()),
+            span: (span.start, span.end.saturating_sub(span.start)).into(),
+        }))
+    })?;
+    for (spec, value) in edits {
+        set_in_doc(&mut doc, spec.key, value.clone());
+    }
+    Ok(doc.to_string())
 }
 
 fn existing_mode(path: &Path) -> Option<u32> {

@@ -176,7 +176,23 @@ fn check_link(config: &Config, nano: &AvrBoard, problems: &mut Vec<Problem>) {
     let allowed_rx = list(nano.pins_with(rx_function).map(|p| &p.name));
     let allowed_tx = list(nano.pins_with(tx_function).map(|p| &p.name));
     let all_pins = list(nano.pins.iter().map(|p| &p.name));
+    // Pins that suit one link kind never suit the other, so changing `link.kind` alone always
+    // fails: say how to change the kind and its pins (and the baud, where needed) at once.
+    let mut together = format!("nanoesp config set link.kind {}", link.kind.as_str());
+    for (key, function) in [("link.rx", rx_function), ("link.tx", tx_function)] {
+        if let Some(pin) = nano.pins_with(function).next() {
+            together.push_str(&format!(" {key} {}", pin.name));
+        }
+    }
+    // Suggest the fastest rate up to the AT firmware's factory 115200, the usual choice.
+    let fastest = bauds.iter().filter(|&&b| b <= 115_200).max();
+    if let Some(fastest) = fastest.filter(|_| !bauds.contains(&link.baud)) {
+        together.push_str(&format!(" link.baud {fastest}"));
+    }
 
+    let pin_help = |allowed| {
+        format!("{why}; allowed: {allowed}. To set the kind and its pins at once: `{together}`.")
+    };
     for (key, value, function, allowed) in [
         ("link.rx", &link.rx, rx_function, &allowed_rx),
         ("link.tx", &link.tx, tx_function, &allowed_tx),
@@ -190,7 +206,7 @@ fn check_link(config: &Config, nano: &AvrBoard, problems: &mut Vec<Problem>) {
             Some(pin) if pin.analog_only => problems.push(Problem::new(
                 key,
                 format!("pin {} is analog-only", pin.name),
-                format!("{why}; allowed: {allowed}."),
+                pin_help(allowed),
             )),
             Some(pin) if pin.reserved.is_some() && !pin.has_function(function) => {
                 problems.push(Problem::new(
@@ -200,7 +216,7 @@ fn check_link(config: &Config, nano: &AvrBoard, problems: &mut Vec<Problem>) {
                         pin.name,
                         pin.reserved.as_deref().unwrap_or("board")
                     ),
-                    format!("{why}; allowed: {allowed}."),
+                    pin_help(allowed),
                 ))
             }
             Some(pin) if !pin.has_function(function) => problems.push(Problem::new(
@@ -210,7 +226,7 @@ fn check_link(config: &Config, nano: &AvrBoard, problems: &mut Vec<Problem>) {
                     pin.name,
                     link.kind.as_str()
                 ),
-                format!("{why}; allowed: {allowed}."),
+                pin_help(allowed),
             )),
             Some(_) => {}
         }
