@@ -79,11 +79,25 @@ pub struct RunReport {
     /// Complete `503` answers: connections beyond `http.max_clients`, turned away at once
     /// by design (the client tries again 100 ms later, like a browser).
     pub busy_503: u64,
-    /// Failures by kind: timeout, refused, bad_status, truncated, bad_body.
+    /// Failures by kind: timeout, refused, bad_status, truncated, bad_body, and
+    /// not_recovered (an ESP crash after which the server was not back within the ready
+    /// timeout). Requests lost to an ESP crash are not among them (`lost_to_esp_crash`).
     pub failures: BTreeMap<String, u64>,
+    /// ESP crashes in the load window (the faults profile injects one per ten simulated
+    /// minutes on average): the module reboots and drops its server and every connection.
+    pub esp_crashes: u32,
+    /// Requests that failed while an outage overlapped them: from a crash until the
+    /// emulated ESP accepted clients again (the firmware had seen the reboot, Wi-Fi had
+    /// rejoined and the server was set up anew). The module lost them: no firmware can
+    /// answer a client whose connection the ESP dropped, or that connects while it boots.
+    /// An outage longer than the ready timeout excuses nothing (and is `not_recovered`).
+    pub lost_to_esp_crash: u64,
+    /// Longest outage after an ESP crash, simulated ms (None: no crash).
+    pub crash_recovery_ms: Option<f64>,
     /// Simulated seconds from the first request to the last answer: the load window plus
     /// the drain, in which requests still in flight at its end are finished (never counted
-    /// as failures for being cut off), so `attempts = ok + busy_503 + failures`.
+    /// as failures for being cut off), so
+    /// `attempts = ok + busy_503 + lost_to_esp_crash + failures`.
     pub measured_s: f64,
     /// Correct responses per simulated second of `measured_s`.
     pub requests_per_s: f64,
@@ -292,11 +306,17 @@ pub fn run_one(
     let mut board = Board::new(avr, link, console)?;
     let mut esp = EmuPort(build_emulator(settings));
     let start_us = board.now_us();
-    let mut failures: BTreeMap<String, u64> =
-        ["timeout", "refused", "bad_status", "truncated", "bad_body"]
-            .iter()
-            .map(|k| (k.to_string(), 0))
-            .collect();
+    let mut failures: BTreeMap<String, u64> = [
+        "timeout",
+        "refused",
+        "bad_status",
+        "truncated",
+        "bad_body",
+        "not_recovered",
+    ]
+    .iter()
+    .map(|k| (k.to_string(), 0))
+    .collect();
     let mut report = RunReport {
         clients: k,
         ready_ms: None,
@@ -306,6 +326,9 @@ pub fn run_one(
         ok: 0,
         busy_503: 0,
         failures: BTreeMap::new(),
+        esp_crashes: 0,
+        lost_to_esp_crash: 0,
+        crash_recovery_ms: None,
         measured_s: 0.0,
         requests_per_s: 0.0,
         latency_ms: Latency::default(),
@@ -367,8 +390,10 @@ pub fn run_one(
         .collect();
     let mut latencies: Vec<f64> = Vec::new();
     let mut finished: u64 = 0;
+    let mut outages = Outages::new(esp.0.crash_count(), (args.ready_timeout * 1e6) as u64);
     loop {
         let now = board.now_us();
+        outages.observe(&esp.0, now);
         let in_flight = clients
             .iter()
             .any(|c| matches!(c.state, ClientState::Waiting { .. }));
@@ -437,6 +462,7 @@ pub fn run_one(
                         match kind {
                             "ok" => {}
                             "busy_503" => report.busy_503 += 1,
+                            _ if outages.excuse(*started_us, now) => report.lost_to_esp_crash += 1,
                             _ => *failures.entry(kind.to_string()).or_default() += 1,
                         }
                         // a refused or turned-away client backs off a little, like a
@@ -489,6 +515,10 @@ pub fn run_one(
     report.overruns = stats.overruns - stats_before.overruns;
     report.framing_errors = stats.framing_errors - stats_before.framing_errors;
     report.sram_peak_bytes = board.sram_touched();
+    let now = board.now_us();
+    report.esp_crashes = outages.crashes;
+    report.crash_recovery_ms = outages.longest_ms(now);
+    *failures.entry("not_recovered".into()).or_default() += outages.overdue(now);
     report.failures = failures;
     if report.attempts > 0 && report.ok == 0 {
         eprintln!(
@@ -497,6 +527,73 @@ pub fn run_one(
         );
     }
     Ok(report)
+}
+
+/// ESP crashes during the load and the outages they cause: crash → the emulated ESP
+/// accepting clients again (seen at the bench's poll resolution).
+struct Outages {
+    crashes_seen: u32,
+    crashes: u32,
+    /// Finished outages, (start, end) µs.
+    done: Vec<(u64, u64)>,
+    /// Start of the outage in progress.
+    since: Option<u64>,
+    /// Longest outage that still counts as a recovery.
+    limit_us: u64,
+}
+
+impl Outages {
+    fn new(crashes_seen: u32, limit_us: u64) -> Outages {
+        Outages {
+            crashes_seen,
+            crashes: 0,
+            done: Vec::new(),
+            since: None,
+            limit_us,
+        }
+    }
+
+    fn observe(&mut self, esp: &Esp, now: u64) {
+        let crashes = esp.crash_count();
+        if crashes != self.crashes_seen {
+            self.crashes += crashes - self.crashes_seen;
+            self.crashes_seen = crashes;
+            // a crash during an outage extends it
+            self.since.get_or_insert(now);
+        } else if let Some(since) = self.since.filter(|_| esp.accepting_clients()) {
+            self.done.push((since, now));
+            self.since = None;
+        }
+    }
+
+    /// Whether a request from `started` failing at `now` was lost to a crash: an outage
+    /// that ended within the limit (or is still within it) overlapped it.
+    fn excuse(&self, started: u64, now: u64) -> bool {
+        let in_time = |a: u64, b: u64| b - a <= self.limit_us;
+        self.done
+            .iter()
+            .any(|&(a, b)| in_time(a, b) && started <= b && now >= a)
+            || self.since.is_some_and(|a| in_time(a, now))
+    }
+
+    fn longest_ms(&self, now: u64) -> Option<f64> {
+        let open = self.since.map(|a| (a, now));
+        let longest = self
+            .done
+            .iter()
+            .copied()
+            .chain(open)
+            .map(|(a, b)| b - a)
+            .max()?;
+        Some(longest as f64 / 1000.0)
+    }
+
+    /// Outages that outlasted the limit.
+    fn overdue(&self, now: u64) -> u64 {
+        let open = self.since.map(|a| (a, now));
+        let all = self.done.iter().copied().chain(open);
+        all.filter(|&(a, b)| b - a > self.limit_us).count() as u64
+    }
 }
 
 /// The emulator's send-wait accounting: (wait µs, sends, bytes received during waits).
@@ -537,7 +634,7 @@ fn print_table(report: &BenchReport) {
         report.firmware, report.link, report.baud, report.esp_faults, report.duration_s
     );
     println!(
-        "{:>3} {:>9} {:>6} {:>8} {:>6} {:>5} {:>8} {:>7} {:>8} {:>8} {:>8} {:>6} {:>7} {:>7} {:>5} {:>5}  failures",
+        "{:>3} {:>9} {:>6} {:>8} {:>6} {:>5} {:>8} {:>7} {:>8} {:>8} {:>8} {:>6} {:>7} {:>7} {:>5} {:>5} {:>5} {:>5} {:>7}  failures",
         "K",
         "ready_ms",
         "up_ms",
@@ -553,7 +650,10 @@ fn print_table(report: &BenchReport) {
         "wait_ms",
         "esp_max",
         "esp_r",
-        "ram_b"
+        "ram_b",
+        "crash",
+        "lost",
+        "rec_ms"
     );
     for r in &report.runs {
         let failures: Vec<String> = r
@@ -563,7 +663,7 @@ fn print_table(report: &BenchReport) {
             .map(|(k, n)| format!("{k}={n}"))
             .collect();
         println!(
-            "{:>3} {:>9} {:>6} {:>8} {:>6} {:>5} {:>8.2} {:>7.1} {:>8.1} {:>8.1} {:>8.2} {:>6.2} {:>7.1} {:>7.2} {:>5.2} {:>5}  {}",
+            "{:>3} {:>9} {:>6} {:>8} {:>6} {:>5} {:>8.2} {:>7.1} {:>8.1} {:>8.1} {:>8.2} {:>6.2} {:>7.1} {:>7.2} {:>5.2} {:>5} {:>5} {:>5} {:>7}  {}",
             r.clients,
             r.ready_ms
                 .map(|v| format!("{v:.0}"))
@@ -584,6 +684,11 @@ fn print_table(report: &BenchReport) {
             r.esp_bound_requests_per_s,
             r.esp_bound_ratio,
             r.sram_peak_bytes,
+            r.esp_crashes,
+            r.lost_to_esp_crash,
+            r.crash_recovery_ms
+                .map(|v| format!("{v:.0}"))
+                .unwrap_or_else(|| "-".into()),
             if failures.is_empty() {
                 "-".into()
             } else {
@@ -594,7 +699,9 @@ fn print_table(report: &BenchReport) {
     println!(
         "up_ms: ready after WIFI GOT IP; wire_r: req/s over wire_max; wait_ms: ESP send wait \
          (Recv..SEND OK, commands refused) per request; esp_max: req/s those bytes and waits \
-         allow; esp_r: req/s over esp_max; ram_b: peak SRAM (static + deepest stack)"
+         allow; esp_r: req/s over esp_max; ram_b: peak SRAM (static + deepest stack); crash: \
+         ESP crashes (faults profile); lost: requests lost to them; rec_ms: longest crash \
+         until the server accepted clients again"
     );
 }
 
@@ -607,6 +714,35 @@ mod tests {
     fn response(code: &str, body: &str, length: usize) -> Vec<u8> {
         format!("HTTP/1.1 {code}\r\nContent-Type: application/json\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n{body}")
             .into_bytes()
+    }
+
+    #[test]
+    fn failures_overlapping_a_timely_recovered_outage_are_the_modules() {
+        let mut o = Outages::new(0, 10_000);
+        o.done.push((1_000, 5_000));
+        o.crashes = 1;
+        // overlapping it: in flight at the crash, started during it, or ended during it
+        assert!(o.excuse(500, 1_500));
+        assert!(o.excuse(2_000, 9_000));
+        assert!(o.excuse(4_999, 5_000));
+        // before or after it: the firmware's failure
+        assert!(!o.excuse(0, 999));
+        assert!(!o.excuse(5_001, 6_000));
+        assert_eq!(o.longest_ms(20_000), Some(4.0));
+        assert_eq!(o.overdue(20_000), 0);
+        // an outage in progress excuses until it outlasts the limit, then counts itself
+        o.since = Some(30_000);
+        assert!(o.excuse(35_000, 39_000));
+        assert!(!o.excuse(35_000, 41_000));
+        assert_eq!(o.overdue(39_000), 0);
+        assert_eq!(o.overdue(41_000), 1);
+        assert_eq!(o.longest_ms(41_000), Some(11.0));
+        // and a finished one that took too long excuses nothing
+        let mut slow = Outages::new(0, 10_000);
+        slow.done.push((0, 20_000));
+        assert!(!slow.excuse(1_000, 2_000));
+        assert_eq!(slow.overdue(30_000), 1);
+        assert_eq!(Outages::new(0, 1).longest_ms(5), None);
     }
 
     #[test]

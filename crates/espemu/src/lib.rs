@@ -249,6 +249,8 @@ pub struct Esp {
     accept_scheduled: bool,
     next_client_port: u16,
     resets: u32,
+    /// Resets the module did not ask for (see [`Esp::crash_count`]).
+    crashes: u32,
     // Accounting only (never read by the behaviour): see [`Esp::send_wait_us`].
     /// Finished send waits, µs.
     send_wait_done_us: u64,
@@ -305,6 +307,7 @@ impl Esp {
             accept_scheduled: false,
             next_client_port: 51234,
             resets: 0,
+            crashes: 0,
             send_wait_done_us: 0,
             send_wait_since: None,
             sends: 0,
@@ -506,6 +509,13 @@ impl Esp {
     /// Resets so far (`AT+RST`, [`Esp::reset`] and injected ones; not the power-up).
     pub fn reset_count(&self) -> u32 {
         self.resets
+    }
+
+    /// Crashes so far: injected resets ([`Faults::resets_per_s`]) and [`Esp::reset`], not
+    /// `AT+RST`. A client cannot tell them from a firmware fault on the Nano, so benchmarks
+    /// use this to tell which failures the module caused.
+    pub fn crash_count(&self) -> u32 {
+        self.crashes
     }
 
     /// The configuration the module was built with.
@@ -859,6 +869,7 @@ impl Esp {
     /// Crash or brown-out: output lost, nothing reported, reboot now.
     fn crash(&mut self) {
         self.resets += 1;
+        self.crashes += 1;
         self.drop_all_links(false);
         self.timers.clear();
         self.tx.clear(self.baud_saved);
