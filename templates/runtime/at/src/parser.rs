@@ -18,43 +18,46 @@ pub const LINE_MAX: usize = 40;
 /// One recognised piece of ESP output.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Token {
+    // The driver treats neighbours alike (`Ok`..`Fail`, `SendOk`/`SendFail`, the busy
+    // pair, `LinkInvalid`/`Unlink`, `WifiConnected`..`AlreadyConnected`): kept adjacent,
+    // its `match` checks one range per group.
     /// `OK`
     Ok,
     /// `ERROR` (also `ERR CODE:...` is reported as `Other`)
     Error,
+    /// `FAIL` (1.x end of a failed join)
+    Fail,
     /// `SEND OK`
     SendOk,
     /// `SEND FAIL`
     SendFail,
-    /// `FAIL` (1.x end of a failed join)
-    Fail,
-    /// `ready`: the ESP (re)booted
-    Ready,
     /// `busy p...`: the command line was dropped
     BusyP,
     /// `busy s...`: a send is still in progress, the command was dropped
     BusyS,
+    /// `link is not valid`
+    LinkInvalid,
+    /// `UNLINK`
+    Unlink,
+    /// `ready`: the ESP (re)booted
+    Ready,
     /// `+CIPRECVLEN:<l0>,...,<l4>`; the lengths are read with [`Parser::recv_lens`] (kept out
     /// of the token so every token stays small to copy)
     RecvLen,
     /// `AT version:...`; the line is available from [`Parser::line`]
     AtVersion,
+    /// `WIFI DISCONNECT`
+    WifiDisconnect,
     /// `WIFI CONNECTED`
     WifiConnected,
     /// `WIFI GOT IP`
     WifiGotIp,
-    /// `WIFI DISCONNECT`
-    WifiDisconnect,
-    /// `link is not valid`
-    LinkInvalid,
-    /// `UNLINK`
-    Unlink,
     /// `no change`
     NoChange,
-    /// An echoed command line (`AT...`); after `ATE0` this means the ESP was reset
-    Echo,
     /// `ALREADY CONNECTED`
     AlreadyConnected,
+    /// An echoed command line (`AT...`); after `ATE0` this means the ESP was reset
+    Echo,
     /// The `> ` / `>` data prompt
     Prompt,
     /// `<id>,CONNECT`
@@ -155,22 +158,22 @@ fn simple_token(i: u8) -> Token {
     match i {
         0 => Token::Ok,
         1 => Token::Error,
-        2 => Token::SendOk,
-        3 => Token::SendFail,
-        4 => Token::Fail,
-        5 => Token::Ready,
-        6 => Token::BusyP,
-        7 => Token::BusyS,
-        8 => Token::RecvLen,
-        9 => Token::AtVersion,
-        10 => Token::WifiConnected,
-        11 => Token::WifiGotIp,
+        2 => Token::Fail,
+        3 => Token::SendOk,
+        4 => Token::SendFail,
+        5 => Token::BusyP,
+        6 => Token::BusyS,
+        7 => Token::LinkInvalid,
+        8 => Token::Unlink,
+        9 => Token::Ready,
+        10 => Token::RecvLen,
+        11 => Token::AtVersion,
         12 => Token::WifiDisconnect,
-        13 => Token::LinkInvalid,
-        14 => Token::Unlink,
+        13 => Token::WifiConnected,
+        14 => Token::WifiGotIp,
         15 => Token::NoChange,
-        16 => Token::Echo,
-        _ => Token::AlreadyConnected,
+        16 => Token::AlreadyConnected,
+        _ => Token::Echo,
     }
 }
 
@@ -358,9 +361,9 @@ impl Parser {
         match lookup(
             line,
             pstr!(
-                b"=OK\0=ERROR\0=SEND OK\0=SEND FAIL\0=FAIL\0=ready\0^busy p\0^busy s\0\
-                ^+CIPRECVLEN:\0^AT version:\0^WIFI CONNECTED\0^WIFI GOT IP\0^WIFI DISCONNECT\0\
-                =link is not valid\0=UNLINK\0=no change\0\
+                b"=OK\0=ERROR\0=FAIL\0=SEND OK\0=SEND FAIL\0^busy p\0^busy s\0\
+                =link is not valid\0=UNLINK\0=ready\0^+CIPRECVLEN:\0^AT version:\0\
+                ^WIFI DISCONNECT\0^WIFI CONNECTED\0^WIFI GOT IP\0=no change\0\
                 ^+IPD,\0^Recv \0^+CIPSTATUS:\0^STATUS:\0^+CWJAP:\0^+CIFSR:STAIP,\"\0\
                 ^+CIFSR:APIP,\"\0"
             ),
@@ -418,7 +421,7 @@ impl Parser {
             }
         }
         // After the spliced URCs: an echo may end in `,CLOSED`.
-        match lookup(line, pstr!(b"^AT\0^ALREADY CONNECT\0")) {
+        match lookup(line, pstr!(b"^ALREADY CONNECT\0^AT\0")) {
             Some(i) => simple_token(16 + i),
             None => Token::Other,
         }
