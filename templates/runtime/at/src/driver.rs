@@ -740,15 +740,16 @@ impl Driver {
                 let code = self.join_code;
                 self.join_code = 0;
                 self.join_failures = self.join_failures.saturating_add(1);
-                // 5, 10, 20, 40, then 60 s: a shift, where a `match` of constants became a
-                // lookup table copied into SRAM.
-                let retry_s = if self.join_failures >= 5 {
-                    60
+                // 5, 10, 20, 40, then 60 s: shifts, where a `match` of constants became a
+                // lookup table copied into SRAM, and the delay in ms is shifted too rather
+                // than multiplied from the seconds (a multiply costs more on the AVR).
+                let (retry_s, retry_ms) = if self.join_failures >= 5 {
+                    (60, 60_000)
                 } else {
-                    5u8 << (self.join_failures - 1)
+                    let k = self.join_failures - 1;
+                    (5u8 << k, 5000u16 << k)
                 };
-                // At most 60 s: the product fits 16 bits (cheaper than a 32-bit multiply).
-                self.hold_off(retry_s as u16 * 1000);
+                self.hold_off(retry_ms);
                 return Some(Event::JoinFailed { code, retry_s });
             }
             S_PASSIVE => {
