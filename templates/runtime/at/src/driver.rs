@@ -434,7 +434,6 @@ impl Driver {
         self.time_out_in(timeout);
     }
 
-    #[inline(never)]
     fn finish(&mut self) {
         self.wait = Wait::Idle;
     }
