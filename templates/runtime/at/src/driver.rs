@@ -826,10 +826,9 @@ impl Driver {
         self.parser.clear();
         self.finish();
         for l in self.links.iter_mut() {
-            if l.open {
-                l.open = false;
-                l.gen = l.gen.wrapping_add(1);
-            }
+            // A link that was open gets a new generation (no branch: smaller).
+            l.gen = l.gen.wrapping_add(l.open as u8);
+            l.open = false;
             l.pending = 0;
         }
         self.stale = 0;
