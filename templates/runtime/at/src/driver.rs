@@ -598,11 +598,7 @@ impl Driver {
             }
             Token::SendOk | Token::SendFail => {
                 if self.wait == Wait::SendResult {
-                    self.finish();
-                    return Some(Event::SendDone {
-                        link: self.target,
-                        ok: matches!(tok, Token::SendOk),
-                    });
+                    return self.send_done(matches!(tok, Token::SendOk));
                 }
                 None
             }
@@ -674,6 +670,15 @@ impl Driver {
         }
     }
 
+    /// The send in flight is over: `SEND OK` (`ok`), or failed.
+    fn send_done(&mut self, ok: bool) -> Option<Event> {
+        self.finish();
+        Some(Event::SendDone {
+            link: self.target,
+            ok,
+        })
+    }
+
     fn final_result(&mut self, ok: bool) -> Option<Event> {
         // Without a command in flight (`Wait::Idle`) no arm matches.
         let cmd = self.cmd;
@@ -685,11 +690,7 @@ impl Driver {
             }
             // ERROR before the prompt, during the payload or instead of SEND OK.
             (op::SEND, Wait::Prompt | Wait::PromptOk | Wait::Payload | Wait::SendResult) => {
-                self.finish();
-                Some(Event::SendDone {
-                    link: self.target,
-                    ok: false,
-                })
+                self.send_done(false)
             }
             (_, Wait::Final) => {
                 self.finish();
@@ -926,14 +927,10 @@ impl Driver {
 
     /// The command in flight timed out.
     fn on_timeout(&mut self) -> Option<Event> {
-        let cmd = self.cmd;
-        self.finish();
-        if cmd.op == op::SEND {
-            return Some(Event::SendDone {
-                link: self.target,
-                ok: false,
-            });
+        if self.cmd.op == op::SEND {
+            return self.send_done(false);
         }
+        self.finish();
         match self.phase {
             Phase::Init(step) => match step {
                 // Timed out is taken as failed: the baud probe only flushes the ESP's line
