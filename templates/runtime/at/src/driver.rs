@@ -495,16 +495,15 @@ impl Driver {
         if !due(self.now, self.not_before) || out.is_empty() {
             return 0;
         }
-        let cmd = self.cmd;
         match self.wait {
             Wait::Line => {
                 let mut w = Window::new(self.tx_off, out);
-                cmd.emit(&mut w, &self.cfg, self.plain);
+                self.cmd.emit(&mut w, &self.cfg, self.plain);
                 let n = w.filled();
                 let total = w.total();
                 self.tx_off += n as u16;
                 if self.tx_off >= total {
-                    self.wait = if cmd.op == op::SEND {
+                    self.wait = if self.cmd.op == op::SEND {
                         Wait::Prompt
                     } else {
                         Wait::Final
@@ -514,7 +513,7 @@ impl Driver {
             }
             // Only a send has a payload.
             Wait::Payload => {
-                let len = cmd.len;
+                let len = self.cmd.len;
                 let want = ((len - self.tx_off) as usize).min(out.len());
                 let n = payload(self.target, self.tx_off, &mut out[..want]).min(want);
                 self.tx_off += n as u16;
