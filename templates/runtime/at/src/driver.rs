@@ -154,12 +154,12 @@ enum Wait {
     SendResult,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Phase {
-    Boot,
-    Init(u8),
-    Up,
-}
+// The phase is one byte: a bring-up step (below), `BOOT` or `UP`. An enum with the step as
+// a field took two bytes, and two stores at every step.
+/// Waiting for `ready` (or the boot wait) before bring-up.
+const BOOT: u8 = 0xFF;
+/// Serving.
+const UP: u8 = 0xFE;
 
 // Bring-up steps, in order: each step sends the command of the same number (see
 // `cmd::op`), and after the last one the server is up.
@@ -203,7 +203,8 @@ pub struct Driver {
     /// The command in flight, unless `wait` is `Idle` (then the last one).
     cmd: Command,
     wait: Wait,
-    phase: Phase,
+    /// A bring-up step (`S_PROBE..=S_BAUD_PROBE`), `BOOT` or `UP`.
+    phase: u8,
     now: u32,
     deadline: u32,
     not_before: u32,
@@ -254,7 +255,7 @@ impl Driver {
         Driver {
             cfg,
             parser: Parser::new(),
-            phase: Phase::Boot,
+            phase: BOOT,
             cmd: Command::new(op::AT),
             wait: Wait::Idle,
             target: Link { id: 0, gen: 0 },
@@ -305,13 +306,13 @@ impl Driver {
 
     /// True when the server is listening.
     pub fn is_up(&self) -> bool {
-        self.phase == Phase::Up
+        self.phase == UP
     }
 
     /// True when [`Driver::issue`] would accept a request now.
     #[inline(never)]
     pub fn is_idle(&self) -> bool {
-        self.phase == Phase::Up && self.wait == Wait::Idle && due(self.now, self.not_before)
+        self.phase == UP && self.wait == Wait::Idle && due(self.now, self.not_before)
     }
 
     /// The station (or softAP) IP address, valid after [`Event::Up`].
@@ -580,7 +581,7 @@ impl Driver {
             Token::Closed(id) | Token::ConnectFail(id) => self.close(id),
             Token::Ready => self.reset_detected(),
             Token::Echo => {
-                if self.phase == Phase::Up {
+                if self.phase == UP {
                     self.reset_detected()
                 } else {
                     None
@@ -650,7 +651,7 @@ impl Driver {
                 self.version_len = n as u8;
                 None
             }
-            Token::WifiDisconnect => (self.phase == Phase::Up).then_some(Event::WifiLost),
+            Token::WifiDisconnect => (self.phase == UP).then_some(Event::WifiLost),
             Token::LinkInvalid | Token::Unlink => {
                 // The link operations are the last commands.
                 if self.wait != Wait::Idle
@@ -694,8 +695,8 @@ impl Driver {
             (_, Wait::Final) => {
                 self.finish();
                 match self.phase {
-                    Phase::Init(step) => self.init_result(step, ok),
-                    _ => self.up_result(cmd, ok),
+                    UP | BOOT => self.up_result(cmd, ok),
+                    step => self.init_result(step, ok),
                 }
             }
             _ => None,
@@ -727,7 +728,7 @@ impl Driver {
     fn init_result(&mut self, step: u8, ok: bool) -> Option<Event> {
         match step {
             S_BAUD_PROBE => {
-                self.phase = Phase::Init(S_BAUD);
+                self.phase = S_BAUD;
                 return None;
             }
             S_MODE if !ok && !self.plain => {
@@ -788,7 +789,7 @@ impl Driver {
         if step == S_JOIN || step == S_IP {
             self.join_failures = 0;
         }
-        self.phase = Phase::Init(step + 1);
+        self.phase = step + 1;
         match step {
             S_VERSION => {
                 if self.is_at2() {
@@ -803,19 +804,19 @@ impl Driver {
 
     #[inline(never)]
     fn enter_up(&mut self) -> Option<Event> {
-        self.phase = Phase::Up;
+        self.phase = UP;
         self.schedule_poll();
         Some(Event::Up)
     }
 
     fn baud_done(&mut self) {
         self.set_baud(self.cfg.baud);
-        self.phase = Phase::Init(S_PROBE);
+        self.phase = S_PROBE;
         self.hold_off(50);
     }
 
     fn restart_init(&mut self) {
-        self.phase = Phase::Init(S_PROBE);
+        self.phase = S_PROBE;
         self.failures = 0;
         self.hold_off(500);
     }
@@ -835,11 +836,11 @@ impl Driver {
         self.missed = 0;
         self.passive = false;
         self.poll_recvlen = false;
-        self.phase = Phase::Init(S_PROBE);
+        self.phase = S_PROBE;
         self.failures = 0;
         self.not_before = self.now;
         match was {
-            Phase::Boot | Phase::Init(S_PROBE..=S_ECHO) => None,
+            BOOT | S_PROBE..=S_ECHO => None,
             _ => Some(Event::Reset),
         }
     }
@@ -860,7 +861,7 @@ impl Driver {
         if self.missed != 0 {
             let id = lowest_bit(self.missed);
             self.missed &= self.missed - 1;
-            if !self.links[id as usize].open && self.phase == Phase::Up {
+            if !self.links[id as usize].open && self.phase == UP {
                 let pending = self.links[id as usize].pending;
                 let ev = self.open(id);
                 self.links[id as usize].pending = pending;
@@ -871,18 +872,17 @@ impl Driver {
             return self.on_timeout();
         }
         match self.phase {
-            Phase::Boot => {
+            BOOT => {
                 if !self.boot_armed {
                     self.boot_armed = true;
                     self.time_out_in(BOOT_WAIT_MS);
                 } else if due(now, self.deadline) {
-                    self.phase = Phase::Init(S_PROBE);
+                    self.phase = S_PROBE;
                 }
                 None
             }
-            Phase::Init(step) if self.wait == Wait::Idle && due(now, self.not_before) => {
-                self.init_next(step)
-            }
+            UP => None,
+            step if self.wait == Wait::Idle && due(now, self.not_before) => self.init_next(step),
             _ => None,
         }
     }
@@ -915,7 +915,7 @@ impl Driver {
         };
         // `S_BAUD_PROBE` sends a plain `AT`.
         let cmd = if step == S_BAUD_PROBE { S_PROBE } else { step };
-        self.phase = Phase::Init(step);
+        self.phase = step;
         self.start(Command::new(cmd), self.target, timeout);
         match step {
             S_PROBE if self.failures == 0 => Some(Event::Probing),
@@ -931,37 +931,35 @@ impl Driver {
         }
         self.finish();
         match self.phase {
-            Phase::Init(step) => match step {
-                // Timed out is taken as failed: the baud probe only flushes the ESP's line
-                // buffer and our receiver may not cope with the factory rate (soft serial),
-                // so the switch goes out blind, as WiFiEspAT's ChangeATBaudRate does; the
-                // switch's `OK` may come at the new rate; a join that never ends failed.
-                S_BAUD_PROBE | S_BAUD | S_JOIN => self.init_result(step, false),
-                S_PROBE => {
-                    self.failures = self.failures.wrapping_add(1);
-                    self.hold_off(200);
-                    let negotiate = self.cfg.baud != 0 && self.cfg.baud != FACTORY_BAUD;
-                    if negotiate && self.failures % (2 * PROBES_BEFORE_BAUD) == PROBES_BEFORE_BAUD {
-                        // Maybe the ESP still runs at its factory rate: tell it ours from there.
-                        self.set_baud(FACTORY_BAUD);
-                        self.phase = Phase::Init(S_BAUD_PROBE);
-                        // Let the caller drain and switch before the command goes out.
-                        self.hold_off(50);
-                    }
-                    self.failures.is_multiple_of(5).then_some(Event::NoResponse)
+            // Timed out is taken as failed: the baud probe only flushes the ESP's line
+            // buffer and our receiver may not cope with the factory rate (soft serial),
+            // so the switch goes out blind, as WiFiEspAT's ChangeATBaudRate does; the
+            // switch's `OK` may come at the new rate; a join that never ends failed.
+            step @ (S_BAUD_PROBE | S_BAUD | S_JOIN) => self.init_result(step, false),
+            S_PROBE => {
+                self.failures = self.failures.wrapping_add(1);
+                self.hold_off(200);
+                let negotiate = self.cfg.baud != 0 && self.cfg.baud != FACTORY_BAUD;
+                if negotiate && self.failures % (2 * PROBES_BEFORE_BAUD) == PROBES_BEFORE_BAUD {
+                    // Maybe the ESP still runs at its factory rate: tell it ours from there.
+                    self.set_baud(FACTORY_BAUD);
+                    self.phase = S_BAUD_PROBE;
+                    // Let the caller drain and switch before the command goes out.
+                    self.hold_off(50);
                 }
-                _ => {
-                    self.restart_init();
-                    None
-                }
-            },
-            _ => {
+                self.failures.is_multiple_of(5).then_some(Event::NoResponse)
+            }
+            UP | BOOT => {
                 // A lost reply. Three in a row: the ESP is gone or deaf, start over.
                 self.failures += 1;
                 if self.failures >= 3 {
                     self.reset_detected();
                     return Some(Event::Reset);
                 }
+                None
+            }
+            _ => {
+                self.restart_init();
                 None
             }
         }
