@@ -634,7 +634,7 @@ impl Driver {
             }
             Token::Ip { ap } => {
                 if ap == self.cfg.softap {
-                    self.ip = self.parser.ip();
+                    self.parser.read_ip(&mut self.ip);
                 }
                 None
             }

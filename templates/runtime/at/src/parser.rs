@@ -188,23 +188,24 @@ fn link_id(b: u8) -> Option<u8> {
     }
 }
 
-fn parse_ip(line: &[u8], mut i: usize) -> Option<[u8; 4]> {
-    let mut ip = [0u8; 4];
+/// Reads `a.b.c.d` at `line[i..]` into `ip`; false (and `ip` partly written) if there is
+/// none. Written in place: returning the address made a copy through the stack on the AVR.
+fn parse_ip(line: &[u8], mut i: usize, ip: &mut [u8; 4]) -> bool {
     for (k, octet) in ip.iter_mut().enumerate() {
         if k > 0 {
             if line.get(i) != Some(&b'.') {
-                return None;
+                return false;
             }
             i += 1;
         }
         let (v, next) = scan_number(line, i);
         if next == i || v > 255 {
-            return None;
+            return false;
         }
         *octet = v as u8;
         i = next;
     }
-    Some(ip)
+    true
 }
 
 impl Parser {
@@ -248,13 +249,22 @@ impl Parser {
     /// The address on the last line, a `+CIFSR:STAIP` or `+CIFSR:APIP` (valid right after
     /// [`Token::Ip`]).
     pub fn ip(&self) -> [u8; 4] {
+        let mut ip = [0; 4];
+        self.read_ip(&mut ip);
+        ip
+    }
+
+    /// [`Parser::ip`] written into `ip` (no copy through the stack on the AVR).
+    pub fn read_ip(&self, ip: &mut [u8; 4]) {
         let line = self.line();
         let at = if line.get(7) == Some(&b'S') {
             STA_IP_AT
         } else {
             AP_IP_AT
         };
-        parse_ip(line, at).unwrap_or([0; 4])
+        if !parse_ip(line, at, ip) {
+            *ip = [0; 4];
+        }
     }
 
     /// True while a length-counted payload is being handed out.
@@ -394,8 +404,8 @@ impl Parser {
                     return Token::Cwjap(n as u8);
                 }
             }
-            Some(21) if parse_ip(line, STA_IP_AT).is_some() => return Token::Ip { ap: false },
-            Some(22) if parse_ip(line, AP_IP_AT).is_some() => return Token::Ip { ap: true },
+            Some(21) if parse_ip(line, STA_IP_AT, &mut [0; 4]) => return Token::Ip { ap: false },
+            Some(22) if parse_ip(line, AP_IP_AT, &mut [0; 4]) => return Token::Ip { ap: true },
             _ => {}
         }
         if line.len() >= 3 && line[1] == b',' {
