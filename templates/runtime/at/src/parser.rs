@@ -119,6 +119,8 @@ const STA_IP_AT: usize = 14;
 const AP_IP_AT: usize = 13;
 
 /// The decimal number at `line[i..]`, if there is one. `-1` gives 0.
+// Always inlined: left out of line, its calls measured 16 B larger on the AVR.
+#[inline(always)]
 fn number(line: &[u8], i: usize) -> Option<u16> {
     let (v, end) = scan_number(line, i);
     (end != i).then_some(v)
