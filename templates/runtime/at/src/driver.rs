@@ -888,6 +888,8 @@ impl Driver {
     }
 
     /// Starts bring-up step `step`, or the next one that applies to this configuration.
+    // Out of line: inlined into the caller's tick it measured 20 B larger on the AVR.
+    #[inline(never)]
     fn init_next(&mut self, mut step: u8) -> Option<Event> {
         let cfg = self.cfg;
         let station = !cfg.softap;
