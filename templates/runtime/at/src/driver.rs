@@ -641,14 +641,14 @@ impl Driver {
             Token::AtVersion => {
                 let line = self.parser.line();
                 let mut n = 0;
-                for &b in line.iter().skip(11) {
-                    if b == b'(' || b <= b' ' || n == VERSION_MAX {
+                for (v, &b) in self.version.iter_mut().zip(line.iter().skip(11)) {
+                    if b == b'(' || b <= b' ' {
                         break;
                     }
-                    self.version[n] = b;
+                    *v = b;
                     n += 1;
                 }
-                self.version_len = n as u8;
+                self.version_len = n;
                 None
             }
             Token::WifiDisconnect => (self.phase == UP).then_some(Event::WifiLost),
