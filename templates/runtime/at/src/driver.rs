@@ -713,9 +713,13 @@ impl Driver {
             }
             op::CLOSE if self.target.gen == self.links[id as usize].gen => self.close(id),
             op::LINK_STATUS if ok => {
-                let open: u8 = (0..LINKS as u8)
-                    .filter(|&i| self.links[i as usize].open)
-                    .fold(0, |m, i| m | 1 << i);
+                // Bit `id` for each open link, shifted in from the top id down (a constant
+                // shift is one instruction, `1 << id` a loop on the AVR).
+                let open = self
+                    .links
+                    .iter()
+                    .rev()
+                    .fold(0u8, |m, l| m << 1 | l.open as u8);
                 self.stale |= open & !self.seen & !self.fresh;
                 None
             }
