@@ -613,14 +613,16 @@ impl Driver {
             }
             Token::RecvLen => {
                 let lens = self.parser.recv_lens();
-                for (id, &len) in lens.iter().enumerate() {
-                    let l = &mut self.links[id];
+                // The link's bit in `missed`, shifted along (cheaper than `1 << id`).
+                let mut bit = 1;
+                for (l, &len) in self.links.iter_mut().zip(lens.iter()) {
                     // Never lower it: a `+IPD` notice may have overtaken this (older) reply.
                     // A pull of a link without data just answers ERROR, which clears it.
                     l.pending = l.pending.max(len);
                     if len > 0 && !l.open {
-                        self.missed |= 1 << id;
+                        self.missed |= bit;
                     }
+                    bit <<= 1;
                 }
                 None
             }
