@@ -235,9 +235,11 @@ pub struct Driver {
 
 /// Index of the lowest set bit of a non-zero link mask (`trailing_zeros` is large on AVR).
 #[inline(never)]
-pub fn lowest_bit(mask: u8) -> u8 {
+pub fn lowest_bit(mut mask: u8) -> u8 {
     let mut i = 0;
-    while i < 7 && mask & (1 << i) == 0 {
+    // Shifting the mask: `1 << i` is a loop of its own on the AVR.
+    while i < 7 && mask & 1 == 0 {
+        mask >>= 1;
         i += 1;
     }
     i
