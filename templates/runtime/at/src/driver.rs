@@ -375,12 +375,13 @@ impl Driver {
         l.gen = l.gen.wrapping_add(1);
         l.open = true;
         l.pending = 0;
+        let link = Link { id, gen: l.gen };
         self.fresh |= 1 << id;
         if self.passive {
             // Early data may come without a +IPD notice (esp-at#294): ask for the lengths.
             self.poll_recvlen = true;
         }
-        Some(Event::Connected(self.link(id)))
+        Some(Event::Connected(link))
     }
 
     /// A link the ESP reports in use: a client connected unless we know it already.
@@ -401,7 +402,7 @@ impl Driver {
         }
         l.open = false;
         l.pending = 0;
-        Some(Event::Closed(self.link(id)))
+        Some(Event::Closed(Link { id, gen: l.gen }))
     }
 
     /// The time `ms` from now. Delays are 16-bit (all are under a minute): loading a 32-bit
