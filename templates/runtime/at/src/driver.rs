@@ -361,13 +361,6 @@ impl Driver {
         l.open.then_some(Link { id, gen: l.gen })
     }
 
-    fn link(&self, id: u8) -> Link {
-        Link {
-            id,
-            gen: self.links[id as usize].gen,
-        }
-    }
-
     /// A new client on link `id` (reported as connected).
     #[inline(never)]
     fn open(&mut self, id: u8) -> Option<Event> {
@@ -553,10 +546,10 @@ impl Driver {
                     }
                     None
                 } else {
-                    let link = self.link(self.data_link);
-                    self.links[link.id as usize]
-                        .open
-                        .then_some(Event::Data { link, byte })
+                    let id = self.data_link;
+                    let l = &self.links[id as usize];
+                    let link = Link { id, gen: l.gen };
+                    l.open.then_some(Event::Data { link, byte })
                 }
             }
             Token::IpdData { id, .. } => {
