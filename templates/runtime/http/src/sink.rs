@@ -117,12 +117,11 @@ pub fn put_u32(s: &mut Window, v: u32) {
     let mut v = v;
     let mut started = false;
     for k in 0..9 {
-        let p = u32::from_le_bytes([
-            table.get(k * 4),
-            table.get(k * 4 + 1),
-            table.get(k * 4 + 2),
-            table.get(k * 4 + 3),
-        ]);
+        // Shifted in byte by byte: four separate `lpm` reads and a byte array cost more.
+        let mut p = 0u32;
+        for j in (0..4).rev() {
+            p = p << 8 | table.get(k * 4 + j) as u32;
+        }
         let mut d = b'0';
         while v >= p {
             v -= p;
