@@ -331,19 +331,21 @@ impl<'c, const N: usize> Server<'c, N> {
         }
     }
 
-    fn slot_of(&self, link: Link) -> Option<usize> {
+    /// The busy slot serving `link`: a reference, as indexing with a position again kept a
+    /// bounds check and its panic path.
+    fn slot_of(&mut self, link: Link) -> Option<&mut Slot> {
         self.slots
-            .iter()
-            .position(|s| s.state != SlotState::Free && s.link == link)
+            .iter_mut()
+            .find(|s| s.state != SlotState::Free && s.link == link)
     }
 
     fn on_event(&mut self, ev: Event) {
         match ev {
             Event::Data { link, byte } => {
-                if let Some(i) = self.slot_of(link) {
-                    let slot = &mut self.slots[i];
+                let now = self.now;
+                if let Some(slot) = self.slot_of(link) {
                     if slot.state == SlotState::Receiving {
-                        slot.since = self.now;
+                        slot.since = now;
                         if slot.req.feed(byte) != Progress::NeedMore {
                             slot.state = SlotState::Ready;
                         }
@@ -376,8 +378,8 @@ impl<'c, const N: usize> Server<'c, N> {
                 let bit = 1 << link.id;
                 self.reject &= !bit;
                 self.close &= !bit;
-                if let Some(i) = self.slot_of(link) {
-                    self.slots[i].state = SlotState::Free;
+                if let Some(slot) = self.slot_of(link) {
+                    slot.state = SlotState::Free;
                 }
                 if self.tx.as_ref().is_some_and(|t| t.link == link) {
                     self.tx = None;
