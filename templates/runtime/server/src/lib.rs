@@ -497,13 +497,15 @@ impl<'c, const N: usize> Server<'c, N> {
         }
         if let Some(i) = self.next_slot(|s, _| s.state == SlotState::Ready) {
             self.turn = i as u8 + 1;
-            let link = self.slots[i].link;
+            // One bounds check for all the uses of the slot.
+            let slot = &mut self.slots[i];
+            let link = slot.link;
             if !self.drv.is_open(link) {
-                self.slots[i].state = SlotState::Free;
+                slot.state = SlotState::Free;
                 return;
             }
-            let (body, head_only) = self.route(i, board);
-            self.slots[i].state = SlotState::Sending;
+            slot.state = SlotState::Sending;
+            let (body, head_only) = route(&slot.req, board);
             self.start_response(link, i as u8, body, head_only, board);
             return;
         }
@@ -554,51 +556,6 @@ impl<'c, const N: usize> Server<'c, N> {
 
     fn current_link(&self, id: u8) -> Option<Link> {
         self.drv.current(id)
-    }
-
-    fn route(&mut self, i: usize, board: &mut dyn Board) -> (Body, bool) {
-        let req = &self.slots[i].req;
-        if let Progress::Error(st) = req.progress() {
-            return (Body::Error(st), false);
-        }
-        let method = req.method();
-        let head_only = method == Method::Head;
-        let readable = matches!(method, Method::Get | Method::Head);
-        let path = req.path();
-        let body = match lookup(path, pstr!(b"=/\0=/api/status\0^/api/pin/\0")) {
-            Some(page @ (0 | 1)) => {
-                if !readable {
-                    Body::Error(Status::MethodNotAllowed)
-                } else if page == 0 {
-                    Body::Page
-                } else {
-                    Body::Status
-                }
-            }
-            // `/api/pin/` and its digits (none: 404).
-            Some(_) => match parse_pin(&path[b"/api/pin/".len()..]) {
-                None => Body::Error(Status::NotFound),
-                Some(pin) if readable => match board.digital_read(pin) {
-                    Ok(high) => Body::Pin { pin, high },
-                    Err(e) => Body::Error(pin_status(e)),
-                },
-                Some(pin) if matches!(method, Method::Post | Method::Put) => {
-                    match req.body_byte() {
-                        Some(v @ (b'0' | b'1')) => match board.digital_write(pin, v == b'1') {
-                            Ok(()) => Body::Pin {
-                                pin,
-                                high: v == b'1',
-                            },
-                            Err(e) => Body::Error(pin_status(e)),
-                        },
-                        _ => Body::Error(Status::BadRequest),
-                    }
-                }
-                Some(_) => Body::Error(Status::MethodNotAllowed),
-            },
-            None => Body::Error(Status::NotFound),
-        };
-        (body, head_only)
     }
 
     #[inline(never)]
@@ -739,6 +696,49 @@ impl<'c, const N: usize> Server<'c, N> {
         }
         n
     }
+}
+
+/// The response to `req`, and whether it answers a `HEAD` (head only).
+fn route(req: &Request, board: &mut dyn Board) -> (Body, bool) {
+    if let Progress::Error(st) = req.progress() {
+        return (Body::Error(st), false);
+    }
+    let method = req.method();
+    let head_only = method == Method::Head;
+    let readable = matches!(method, Method::Get | Method::Head);
+    let path = req.path();
+    let body = match lookup(path, pstr!(b"=/\0=/api/status\0^/api/pin/\0")) {
+        Some(page @ (0 | 1)) => {
+            if !readable {
+                Body::Error(Status::MethodNotAllowed)
+            } else if page == 0 {
+                Body::Page
+            } else {
+                Body::Status
+            }
+        }
+        // `/api/pin/` and its digits (none: 404).
+        Some(_) => match parse_pin(&path[b"/api/pin/".len()..]) {
+            None => Body::Error(Status::NotFound),
+            Some(pin) if readable => match board.digital_read(pin) {
+                Ok(high) => Body::Pin { pin, high },
+                Err(e) => Body::Error(pin_status(e)),
+            },
+            Some(pin) if matches!(method, Method::Post | Method::Put) => match req.body_byte() {
+                Some(v @ (b'0' | b'1')) => match board.digital_write(pin, v == b'1') {
+                    Ok(()) => Body::Pin {
+                        pin,
+                        high: v == b'1',
+                    },
+                    Err(e) => Body::Error(pin_status(e)),
+                },
+                _ => Body::Error(Status::BadRequest),
+            },
+            Some(_) => Body::Error(Status::MethodNotAllowed),
+        },
+        None => Body::Error(Status::NotFound),
+    };
+    (body, head_only)
 }
 
 /// Writes the response `tx` describes: head, then the body unless it answers a `HEAD`.
