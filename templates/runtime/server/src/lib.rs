@@ -551,7 +551,8 @@ impl<'c, const N: usize> Server<'c, N> {
                     i
                 }
             })
-            .find(|&i| want(&self.slots[i], &self.drv))
+            // `get`: the wrapped index is in range, but the compiler cannot tell.
+            .find(|&i| self.slots.get(i).is_some_and(|s| want(s, &self.drv)))
     }
 
     fn current_link(&self, id: u8) -> Option<Link> {
