@@ -660,8 +660,12 @@ impl<'c, const N: usize> Server<'c, N> {
                 cache.len = w.filled() as u8;
             }
             let from = (at - cache.off) as usize;
-            let n = (cache.len as usize - from).min(buf.len());
-            buf[..n].copy_from_slice(&cache.buf[from..from + n]);
+            // A byte loop: `copy_from_slice` added length checks and a `memcpy` call.
+            let mut n = 0;
+            for (to, &b) in buf.iter_mut().zip(&cache.buf[from..cache.len as usize]) {
+                *to = b;
+                n += 1;
+            }
             n
         })
     }
