@@ -243,6 +243,10 @@ pub struct Server<'c, const N: usize> {
 }
 
 impl<'c, const N: usize> Server<'c, N> {
+    /// Free slots as a constant: an all-zero constant becomes one `memset` in place; the
+    /// repeat expression was built slot by slot on the stack and then copied.
+    const FREE_SLOTS: [Slot; N] = [FREE_SLOT; N];
+
     /// A server that starts by waiting for the ESP's `ready`.
     pub fn new(cfg: &'c Config) -> Self {
         let max = (cfg.max_clients as usize).clamp(1, N.min(MAX_SLOTS));
@@ -264,7 +268,7 @@ impl<'c, const N: usize> Server<'c, N> {
         Server {
             cfg,
             drv,
-            slots: [FREE_SLOT; N],
+            slots: Self::FREE_SLOTS,
             turn: 0,
             tx: None,
             cache: TxCache {
