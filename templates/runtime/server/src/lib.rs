@@ -360,9 +360,10 @@ impl<'c, const N: usize> Server<'c, N> {
                 let bit = 1 << link.id;
                 self.reject &= !bit;
                 self.close &= !bit;
-                // The id may still be bound to an old client whose CLOSED we missed.
+                // The id may still be bound to an old client whose CLOSED we missed (a free
+                // slot's stale id matches, too: it stays free).
                 for s in self.slots.iter_mut() {
-                    if s.state != SlotState::Free && s.link.id == link.id {
+                    if s.link.id == link.id {
                         s.state = SlotState::Free;
                     }
                 }
