@@ -591,25 +591,24 @@ impl<'c, const N: usize> Server<'c, N> {
             snap.esp_version_len = version.len() as u8;
         }
         self.cache.len = 0;
-        let mut tx = Tx {
+        let (cfg, snap) = (self.cfg, &self.snap);
+        let mut w = Window::new(0, &mut []);
+        render::body(&mut w, body, cfg, snap);
+        // Built in place: a `Tx` on the stack was copied in afterwards.
+        let tx = self.tx.insert(Tx {
             link,
             slot,
             body,
             head_only,
-            body_len: 0,
+            body_len: w.total(),
             total: 0,
             sent: 0,
             chunk: 0,
             started: self.now,
-        };
-        let (cfg, snap) = (self.cfg, &self.snap);
+        });
         let mut w = Window::new(0, &mut []);
-        render::body(&mut w, body, cfg, snap);
-        tx.body_len = w.total();
-        let mut w = Window::new(0, &mut []);
-        render_response(&mut w, &tx, cfg, snap);
+        render_response(&mut w, tx, cfg, snap);
         tx.total = w.total();
-        self.tx = Some(tx);
         self.send_chunk();
     }
 
