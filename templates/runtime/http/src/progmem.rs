@@ -57,22 +57,22 @@ pub fn lookup(line: &[u8], table: PStr) -> Option<u8> {
     let mut n = 0;
     while i < table.len() {
         let whole = table.get(i) == b'=';
-        let start = i + 1;
-        i = start;
-        // `get` is 0 past the end, too.
-        while table.get(i) != 0 {
+        i += 1;
+        // Compared while the entry is scanned; `get` is 0 past the end, too.
+        let mut k = 0;
+        let mut same = true;
+        loop {
+            let t = table.get(i);
             i += 1;
+            if t == 0 {
+                break;
+            }
+            same &= line.get(k) == Some(&t);
+            k += 1;
         }
-        let len = i - start;
-        let fits = if whole {
-            line.len() == len
-        } else {
-            line.len() >= len
-        };
-        if fits && (0..len).all(|k| table.get(start + k) == line[k]) {
+        if same && (!whole || k == line.len()) {
             return Some(n);
         }
-        i += 1;
         n += 1;
     }
     None
@@ -142,5 +142,25 @@ mod tests {
         let q = crate::pstr!(NAME);
         assert!(q.eq_bytes(b"lab"));
         assert!(crate::pstr!(b"").is_empty());
+    }
+
+    #[test]
+    fn lookup_matches_whole_lines_and_starts() {
+        let table = crate::pstr!(b"=/\0=/api/status\0^/api/pin/\0^OK\0");
+        let find = |line: &[u8]| super::lookup(line, table);
+        assert_eq!(find(b"/"), Some(0));
+        assert_eq!(find(b"/api/status"), Some(1));
+        assert_eq!(find(b"/api/pin/"), Some(2));
+        assert_eq!(find(b"/api/pin/13"), Some(2));
+        assert_eq!(find(b"OK"), Some(3));
+        assert_eq!(find(b"OKAY"), Some(3));
+        assert_eq!(find(b""), None);
+        assert_eq!(find(b"/x"), None);
+        assert_eq!(find(b"/api/statu"), None);
+        assert_eq!(find(b"/api/status/"), None);
+        assert_eq!(find(b"/api/pin"), None);
+        assert_eq!(find(b"O"), None);
+        assert_eq!(super::lookup(b"", crate::pstr!(b"=\0")), Some(0));
+        assert_eq!(super::lookup(b"a", crate::pstr!(b"")), None);
     }
 }
