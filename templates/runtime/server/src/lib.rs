@@ -344,7 +344,7 @@ impl<'c, const N: usize> Server<'c, N> {
     }
 
     fn on_event(&mut self, ev: Event) {
-        match ev {
+        let line = match ev {
             Event::Data { link, byte } => {
                 let now = self.now;
                 if let Some(slot) = self.slot_of(link) {
@@ -355,6 +355,7 @@ impl<'c, const N: usize> Server<'c, N> {
                         }
                     }
                 }
+                return;
             }
             Event::Connected(link) => {
                 let bit = 1 << link.id;
@@ -378,6 +379,7 @@ impl<'c, const N: usize> Server<'c, N> {
                     s.since = self.now;
                     s.req = Request::new();
                 }
+                return;
             }
             Event::Closed(link) => {
                 let bit = 1 << link.id;
@@ -389,8 +391,9 @@ impl<'c, const N: usize> Server<'c, N> {
                 if self.tx.as_ref().is_some_and(|t| t.link == link) {
                     self.tx = None;
                 }
+                return;
             }
-            Event::SendDone { link, ok } => self.send_done(link, ok),
+            Event::SendDone { link, ok } => return self.send_done(link, ok),
             Event::Reset => {
                 for s in self.slots.iter_mut() {
                     s.state = SlotState::Free;
@@ -398,21 +401,21 @@ impl<'c, const N: usize> Server<'c, N> {
                 self.tx = None;
                 self.reject = 0;
                 self.close = 0;
-                self.say(Line::Reset);
+                Line::Reset
             }
-            Event::Up => self.say(Line::Ready),
-            Event::Probing => self.say(Line::Probing),
-            Event::NoResponse => self.say(Line::NoResponse),
-            Event::Version => {
-                self.say(Line::Version);
-                if self.drv.is_at2() {
-                    self.say(Line::At2Warning);
-                }
-            }
-            Event::Joining => self.say(Line::Joining),
-            Event::JoinFailed { code, retry_s } => self.say(Line::JoinFailed { code, retry_s }),
-            Event::WaitingStored => self.say(Line::WaitingStored),
-            Event::WifiLost => self.say(Line::WifiLost),
+            // The rest only report: one `say` call for all of them.
+            Event::Probing => Line::Probing,
+            Event::NoResponse => Line::NoResponse,
+            Event::Version => Line::Version,
+            Event::Joining => Line::Joining,
+            Event::JoinFailed { code, retry_s } => Line::JoinFailed { code, retry_s },
+            Event::WaitingStored => Line::WaitingStored,
+            Event::WifiLost => Line::WifiLost,
+            Event::Up => Line::Ready,
+        };
+        self.say(line);
+        if line == Line::Version && self.drv.is_at2() {
+            self.say(Line::At2Warning);
         }
     }
 
