@@ -184,17 +184,18 @@ pub fn put_json_byte(s: &mut Window, b: u8) {
 
 /// Puts one byte as it must appear in HTML text.
 pub fn put_html_byte(s: &mut Window, b: u8) {
-    let esc = match b {
-        b'<' => crate::pstr!(b"&lt;"),
-        b'>' => crate::pstr!(b"&gt;"),
-        b'&' => crate::pstr!(b"&amp;"),
-        b'"' => crate::pstr!(b"&quot;"),
+    // One list of entities rather than a string per character.
+    let n = match b {
+        b'<' => 0,
+        b'>' => 1,
+        b'&' => 2,
+        b'"' => 3,
         _ => {
             s.put(b);
             return;
         }
     };
-    put_p(s, esc);
+    put_nth(s, crate::pstr!(b"&lt;\n&gt;\n&amp;\n&quot;\n"), n);
 }
 
 #[cfg(test)]
