@@ -687,26 +687,24 @@ impl<'c, const N: usize> Server<'c, N> {
         self.drv.take_baud()
     }
 
-    /// Fills `out` with console text; returns how many bytes.
+    /// Fills `out` with console text; returns how many bytes. One line at most per call
+    /// (the rest of a full queue follows on the next calls): a loop over lines cost flash.
     #[inline(never)]
     pub fn poll_console(&mut self, out: &mut [u8]) -> usize {
-        let mut n = 0;
-        while self.console_len > 0 && n < out.len() {
-            let line = self.console[self.console_head as usize % CONSOLE_QUEUE];
-            let mut w = Window::new(self.console_off, &mut out[n..]);
-            render::line(&mut w, line, self.cfg, &self.drv);
-            let (filled, total) = (w.filled(), w.total());
-            n += filled;
-            self.console_off += filled as u16;
-            if self.console_off >= total {
-                self.console_head = (self.console_head + 1) % CONSOLE_QUEUE as u8;
-                self.console_len -= 1;
-                self.console_off = 0;
-            } else {
-                break;
-            }
+        if self.console_len == 0 {
+            return 0;
         }
-        n
+        let line = self.console[self.console_head as usize % CONSOLE_QUEUE];
+        let mut w = Window::new(self.console_off, out);
+        render::line(&mut w, line, self.cfg, &self.drv);
+        let (filled, total) = (w.filled(), w.total());
+        self.console_off += filled as u16;
+        if self.console_off >= total {
+            self.console_head = (self.console_head + 1) % CONSOLE_QUEUE as u8;
+            self.console_len -= 1;
+            self.console_off = 0;
+        }
+        filled
     }
 }
 
