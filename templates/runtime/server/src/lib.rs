@@ -659,14 +659,17 @@ impl<'c, const N: usize> Server<'c, N> {
             // ask for a byte or two at a time (a nearly full TX ring), so render
             // TX_CACHE bytes at once and serve small requests from them.
             let at = t.sent + off;
-            let cached = at >= cache.off && at < cache.off + cache.len as u16;
-            if !cached {
+            // Cached when `off <= at < off + len`: one wrapping compare, as responses stay
+            // far below 64 KB (`at < off` wraps to a large value).
+            let mut from = at.wrapping_sub(cache.off);
+            if from >= cache.len as u16 {
                 cache.off = at;
                 let mut w = Window::new(at, &mut cache.buf);
                 render_response(&mut w, t, cfg, snap);
                 cache.len = w.filled() as u8;
+                from = 0;
             }
-            let from = (at - cache.off) as usize;
+            let from = from as usize;
             // A byte loop: `copy_from_slice` added length checks and a `memcpy` call.
             let mut n = 0;
             for (to, &b) in buf.iter_mut().zip(&cache.buf[from..cache.len as usize]) {
