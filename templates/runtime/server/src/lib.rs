@@ -424,23 +424,22 @@ impl<'c, const N: usize> Server<'c, N> {
         if tx.link != link {
             return;
         }
-        let slot = tx.slot;
-        let failed = if ok {
+        if ok {
             tx.sent += tx.chunk;
             tx.chunk = 0;
             if tx.sent < tx.total {
                 return;
             }
             self.served += 1;
-            tx.body.status().is_error()
-        } else {
-            true
-        };
-        if failed {
-            self.errors += 1;
+            if !tx.body.status().is_error() {
+                let slot = tx.slot;
+                self.tx = None;
+                self.finish_link(link, slot);
+                return;
+            }
         }
-        self.tx = None;
-        self.finish_link(link, slot);
+        // A failed send, or an error response out: counted as an error like an abandoned one.
+        self.abandon_response();
     }
 
     /// Frees the slot and queues the link for `AT+CIPCLOSE`.
