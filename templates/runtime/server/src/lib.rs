@@ -771,9 +771,31 @@ fn pin_status(e: PinError) -> Status {
 }
 
 fn parse_pin(digits: &[u8]) -> Option<u8> {
-    if digits.is_empty() || digits.len() > 3 || !digits.iter().all(u8::is_ascii_digit) {
+    if digits.is_empty() || digits.len() > 3 {
         return None;
     }
-    let v = digits.iter().fold(0u16, |v, &d| v * 10 + (d - b'0') as u16);
+    let mut v = 0u16;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + (d - b'0') as u16;
+    }
     u8::try_from(v).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_pin;
+
+    #[test]
+    fn pin_numbers() {
+        assert_eq!(parse_pin(b"0"), Some(0));
+        assert_eq!(parse_pin(b"13"), Some(13));
+        assert_eq!(parse_pin(b"007"), Some(7));
+        assert_eq!(parse_pin(b"255"), Some(255));
+        for bad in [&b""[..], b"256", b"999", b"1234", b"1a", b"a", b"-1", b"1/"] {
+            assert_eq!(parse_pin(bad), None);
+        }
+    }
 }
