@@ -84,9 +84,7 @@ impl ContentType {
 #[inline(never)]
 pub fn write_head(s: &mut Window, status: Status, ctype: ContentType, content_length: u16) {
     put_p(s, pstr!(b"HTTP/1.1 "));
-    put_u16(s, status.code());
-    s.put(b' ');
-    status.put_reason(s);
+    put_status(s, status);
     put_p(s, pstr!(b"\r\nContent-Type: "));
     ctype.put(s);
     put_p(s, pstr!(b"\r\nContent-Length: "));
@@ -99,10 +97,16 @@ pub fn write_head(s: &mut Window, status: Status, ctype: ContentType, content_le
 
 /// Writes the body of an error response: `<code> <reason>\n`.
 pub fn write_error_body(s: &mut Window, status: Status) {
+    put_status(s, status);
+    s.put(b'\n');
+}
+
+/// `<code> <reason>`, as in the status line and error bodies.
+#[inline(never)]
+fn put_status(s: &mut Window, status: Status) {
     put_u16(s, status.code());
     s.put(b' ');
     status.put_reason(s);
-    s.put(b'\n');
 }
 
 #[cfg(test)]
