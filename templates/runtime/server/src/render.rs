@@ -93,11 +93,11 @@ pub fn body(s: &mut Window, body: Body, cfg: &Config, snap: &Snapshot) {
             put_json(s, snap.esp_version());
             put_p(s, pstr!(b"\",\"uptime_ms\":"));
             put_u32(s, snap.uptime_ms);
-            put_p(s, pstr!(b",\"analog\":["));
-            for (i, &a) in snap.analog.iter().enumerate() {
-                if i > 0 {
-                    s.put(b',');
-                }
+            put_p(s, pstr!(b",\"analog\":"));
+            let mut sep = b'[';
+            for &a in snap.analog.iter() {
+                s.put(sep);
+                sep = b',';
                 put_u16(s, a);
             }
             put_p(s, pstr!(b"],\"clients\":"));
@@ -276,6 +276,29 @@ mod tests {
         line(&mut w, l, &CFG, &esp);
         let n = w.filled();
         String::from_utf8(out[..n].to_vec()).unwrap()
+    }
+
+    #[test]
+    fn status_body() {
+        let mut snap = Snapshot {
+            uptime_ms: 4_294_967_295,
+            analog: [0, 1, 2, 3, 1023, 5, 6, 7],
+            clients: 2,
+            served: 10,
+            errors: 0,
+            ..Snapshot::default()
+        };
+        snap.esp_version[..3].copy_from_slice(b"1\"2");
+        snap.esp_version_len = 3;
+        let mut out = [0u8; 200];
+        let mut w = Window::new(0, &mut out);
+        body(&mut w, Body::Status, &CFG, &snap);
+        let n = w.filled();
+        assert_eq!(
+            std::str::from_utf8(&out[..n]).unwrap(),
+            "{\"firmware\":\"12345678\",\"esp\":\"1\\\"2\",\"uptime_ms\":4294967295,\
+             \"analog\":[0,1,2,3,1023,5,6,7],\"clients\":2,\"served\":10,\"errors\":0}"
+        );
     }
 
     #[test]
