@@ -90,15 +90,14 @@ pub fn run(args: Args, ui: &Ui) -> miette::Result<Outcome> {
             let mut project = args.project.open()?;
             project.set_all(&pairs)?;
             for (key, _) in pairs {
-                let secret = keys::spec(key).is_some_and(|s| s.file == keys::File::Secrets);
-                report_set(ui, &project, key, secret)?;
+                report_set(ui, &project, key)?;
             }
         }
         Action::Set {
             key, value, stdin, ..
         } => {
             let mut project = args.project.open()?;
-            let secret = keys::spec(&key).is_some_and(|s| s.file == keys::File::Secrets);
+            let secret = is_secret(&key);
             let value = match (value, stdin) {
                 (Some(v), false) => v,
                 (None, true) | (Some(_), true) => {
@@ -120,7 +119,7 @@ pub fn run(args: Args, ui: &Ui) -> miette::Result<Outcome> {
                 )),
             };
             project.set(&key, &value)?;
-            report_set(ui, &project, &key, secret)?;
+            report_set(ui, &project, &key)?;
         }
         Action::Unset { key } => {
             let mut project = args.project.open()?;
@@ -165,14 +164,14 @@ pub fn run(args: Args, ui: &Ui) -> miette::Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
+/// Whether `key` lives in secrets.toml (its value is never shown).
+fn is_secret(key: &str) -> bool {
+    keys::spec(key).is_some_and(|s| s.file == keys::File::Secrets)
+}
+
 /// The "Set key = value in file" line; a secret's value is never shown.
-fn report_set(
-    ui: &Ui,
-    project: &nanoesp_project::Project,
-    key: &str,
-    secret: bool,
-) -> miette::Result<()> {
-    let (file, shown) = if secret {
+fn report_set(ui: &Ui, project: &nanoesp_project::Project, key: &str) -> miette::Result<()> {
+    let (file, shown) = if is_secret(key) {
         (nanoesp_project::SECRETS_FILE, REDACTED.to_string())
     } else {
         (nanoesp_project::CONFIG_FILE, project.get(key)?)
