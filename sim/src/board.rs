@@ -90,6 +90,9 @@ pub struct LinkStats {
     pub overruns: u64,
     /// Soft-UART frames from the firmware whose stop bit was low.
     pub framing_errors: u64,
+    /// Sub-sample low pulses on the firmware's soft-UART TX line, ignored by the receiver
+    /// (simulator artefacts, see `softuart::Decoder`).
+    pub tx_glitches: u64,
     /// Largest deviation of a firmware TX edge from the ideal bit grid, in cycles.
     pub max_tx_edge_deviation: u64,
 }
@@ -277,6 +280,7 @@ impl Board {
         let mut s = self.stats;
         if let Link::Soft { decoder, .. } = &self.link {
             s.framing_errors = decoder.framing_errors;
+            s.tx_glitches = decoder.glitches;
             s.max_tx_edge_deviation = decoder.max_edge_deviation;
         }
         s

@@ -300,7 +300,7 @@ pub fn run(args: RunArgs) -> Result<u8, SimError> {
     let wall_s = wall_start.elapsed().as_secs_f64();
     let stats = board.stats();
     eprintln!(
-        "nanoesp-sim: exit sim={:.3}s wall={:.3}s ratio={:.2} resets={} to_esp={} from_esp={} overruns={} framing_errors={}",
+        "nanoesp-sim: exit sim={:.3}s wall={:.3}s ratio={:.2} resets={} to_esp={} from_esp={} overruns={} framing_errors={} tx_glitches={}",
         sim_s,
         wall_s,
         if wall_s > 0.0 { sim_s / wall_s } else { 0.0 },
@@ -309,6 +309,7 @@ pub fn run(args: RunArgs) -> Result<u8, SimError> {
         stats.from_esp,
         stats.overruns,
         stats.framing_errors,
+        stats.tx_glitches,
     );
     result
 }

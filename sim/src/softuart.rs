@@ -167,6 +167,8 @@ pub struct Decoder {
     pub max_edge_deviation: u64,
     /// Framing errors so far.
     pub framing_errors: u64,
+    /// Low pulses on an idle line too short for a receiver to see, ignored so far.
+    pub glitches: u64,
     recent: VecDeque<(u64, bool)>,
 }
 
@@ -182,6 +184,7 @@ impl Decoder {
             start: None,
             max_edge_deviation: 0,
             framing_errors: 0,
+            glitches: 0,
             recent: VecDeque::new(),
         }
     }
@@ -263,6 +266,20 @@ impl Decoder {
             let stop_sample = start + (9.5 * bit) as u64;
             if now < stop_sample {
                 return;
+            }
+            // A receiver looks at the line on a clock of its own (16 samples per bit in the
+            // usual UART): a low pulse shorter than one of its ticks is not seen, so it was
+            // no start bit. Such pulses come from the simulator undoing simavr's output
+            // re-application (sim/README "simavr 1.6 Timer1 facts", item 3), not from a pin.
+            if let Some(&(end, true)) = self.edges.front()
+                && end < start + (bit / 16.0) as u64
+            {
+                self.edges.pop_front();
+                self.level = true;
+                self.start = None;
+                self.rate.frame_done();
+                self.glitches += 1;
+                continue;
             }
             let mut byte = 0u8;
             for i in 0..8 {
@@ -406,6 +423,38 @@ mod tests {
         dec.poll(1000 + 12 * bit, &mut out);
         assert!(matches!(out[0], Decoded::FramingError { byte: 0, .. }));
         assert_eq!(dec.framing_errors, 1);
+    }
+
+    #[test]
+    fn a_pulse_too_short_to_sample_is_no_start_bit() {
+        let bit = F / 57600;
+        let mut dec = Decoder::new(F, 57600, true);
+        let mut out = Vec::new();
+        // zero-width and 10-cycle low pulses on the idle line, then 'A' (0x41) a bit later;
+        // the poll between them sees only the first half of the second pulse
+        dec.edge(1000, false);
+        dec.edge(1000, true);
+        dec.edge(1500, false);
+        dec.poll(1501, &mut out);
+        dec.edge(1510, true);
+        let start = 3000;
+        let frame = [
+            (0, false),
+            (1, true),
+            (2, false),
+            (7, true),
+            (8, false),
+            (9, true),
+        ];
+        for (n, level) in frame {
+            dec.edge(start + n * bit, level);
+        }
+        dec.poll(start + 12 * bit, &mut out);
+        assert!(
+            matches!(out[..], [Decoded::Byte { byte: 0x41, .. }]),
+            "{out:?}"
+        );
+        assert_eq!((dec.glitches, dec.framing_errors), (2, 0));
     }
 
     #[test]
