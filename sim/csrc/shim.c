@@ -67,6 +67,15 @@ typedef struct nsim_t {
 	uint64_t oc1_changed_at[2]; /* cycle of that change */
 	uint64_t oc1_write_guard[2]; /* cycle of the last undo by after_ocr1_write */
 	uint64_t timer1_seen_base; /* tov_base when the run loop last looked */
+	/* Timer1 compare A/B: cycle the flag was last raised, whether the handler is running,
+	 * and the longest time from a flag to an OCR1x write by its own handler */
+	uint64_t comp_raised_at[2];
+	uint8_t comp_running[2];
+	uint32_t comp_latency_max[2];
+	/* cycles from the compare B match to the PINB read of its handler (the sample) */
+	uint32_t sample_late_min, sample_late_max;
+	avr_io_read_t pinb_read; /* simavr's own PINB read handler, wrapped */
+	void *pinb_read_param;
 	void (*prev_reset)(avr_t *);
 } nsim_t;
 
@@ -337,6 +346,7 @@ static void on_tccr1c_write(avr_t *avr, avr_io_addr_t addr, uint8_t v, void *par
 }
 
 #define DDRB_ADDR 0x24
+#define PINB_ADDR 0x23
 
 static void trace_rec(nsim_t *s, uint16_t what, uint16_t value)
 {
@@ -480,6 +490,11 @@ static void after_ocr1_write(avr_t *avr, avr_io_addr_t addr, uint8_t v, void *pa
 	nsim_t *s = param;
 	avr_timer_t *p = s->timer1;
 	trace_rec(s, addr, avr->data[addr] | (avr->data[addr + 1] << 8));
+	int own = addr == 0x88 ? 0 : 1;
+	if (s->comp_running[own]) {
+		uint64_t late = avr->cycle - s->comp_raised_at[own];
+		if (late > s->comp_latency_max[own]) s->comp_latency_max[own] = (uint32_t)late;
+	}
 	if (!p) return;
 	for (int c = 0; c < 2; c++) {
 		uint8_t mode = avr_regbit_get(avr, p->comp[c].com);
@@ -491,6 +506,56 @@ static void after_ocr1_write(avr_t *avr, avr_io_addr_t addr, uint8_t v, void *pa
 			trace_rec(s, 0x130 + c, s->oc1_before[c]);
 		}
 	}
+}
+
+/*
+ * How late the soft UART's compare handlers are: a compare handler that moves its OCR1x on
+ * by one bit must do so before the timer gets there, i.e. less than one bit time after the
+ * match that raised it. The flag's cycle is the match (within the 1-4 cycles simavr is late
+ * after an overflow); the write is the handler's last register access of that bit.
+ */
+static void on_comp_pending(struct avr_irq_t *irq, uint32_t value, void *param)
+{
+	nsim_t *s = param;
+	for (int c = 0; c < 2; c++)
+		if (irq == &s->timer1->comp[c].interrupt.irq[AVR_INT_IRQ_PENDING] && value)
+			s->comp_raised_at[c] = s->avr->cycle;
+}
+
+static void on_comp_running(struct avr_irq_t *irq, uint32_t value, void *param)
+{
+	nsim_t *s = param;
+	for (int c = 0; c < 2; c++)
+		if (irq == &s->timer1->comp[c].interrupt.irq[AVR_INT_IRQ_RUNNING])
+			s->comp_running[c] = value ? 1 : 0;
+}
+
+/* The receive handler samples D8 with its first PINB read: when, after its match. */
+static uint8_t on_pinb_read(avr_t *avr, avr_io_addr_t addr, void *param)
+{
+	nsim_t *s = param;
+	if (s->comp_running[1]) {
+		uint32_t late = (uint32_t)(avr->cycle - s->comp_raised_at[1]);
+		if (late < s->sample_late_min) s->sample_late_min = late;
+		if (late > s->sample_late_max) s->sample_late_max = late;
+	}
+	return s->pinb_read ? s->pinb_read(avr, addr, s->pinb_read_param) : avr->data[addr];
+}
+
+/* Since the last call, in cycles: the longest flag-to-OCR1A (tx) and flag-to-OCR1B (rx)
+ * write by the compare handlers, and the earliest and latest flag-to-PINB read of the
+ * receive handler (0, 0 if none); starts over. */
+void nsim_timer1_latency_take(nsim_t *s, uint32_t *tx, uint32_t *rx, uint32_t *sample_min,
+		uint32_t *sample_max)
+{
+	*tx = s->comp_latency_max[0];
+	*rx = s->comp_latency_max[1];
+	int sampled = s->sample_late_max != 0;
+	*sample_min = sampled ? s->sample_late_min : 0;
+	*sample_max = s->sample_late_max;
+	s->comp_latency_max[0] = s->comp_latency_max[1] = 0;
+	s->sample_late_min = UINT32_MAX;
+	s->sample_late_max = 0;
 }
 
 /* ---- ADC ---------------------------------------------------------------------- */
@@ -627,6 +692,18 @@ nsim_t *nsim_new(uint32_t frequency)
 	/* these use simavr's last two shared write slots */
 	register_io_write(avr, 0x88, after_ocr1_write, s);
 	register_io_write(avr, 0x8A, after_ocr1_write, s);
+	if (s->timer1)
+		for (int c = 0; c < 2; c++) {
+			avr_int_vector_t *v = &s->timer1->comp[c].interrupt;
+			avr_irq_register_notify(&v->irq[AVR_INT_IRQ_PENDING], on_comp_pending, s);
+			avr_irq_register_notify(&v->irq[AVR_INT_IRQ_RUNNING], on_comp_running, s);
+		}
+	/* read handlers cannot be shared: wrap the ioport's own one for PINB */
+	s->pinb_read = avr->io[AVR_DATA_TO_IO(PINB_ADDR)].r.c;
+	s->pinb_read_param = avr->io[AVR_DATA_TO_IO(PINB_ADDR)].r.param;
+	avr->io[AVR_DATA_TO_IO(PINB_ADDR)].r.c = on_pinb_read;
+	avr->io[AVR_DATA_TO_IO(PINB_ADDR)].r.param = s;
+	s->sample_late_min = UINT32_MAX;
 	return s;
 }
 

@@ -63,6 +63,13 @@ unsafe extern "C" {
     fn nsim_data_read(s: *mut RawSim, addr: u16) -> u8;
     fn nsim_data_write(s: *mut RawSim, addr: u16, value: u8);
     fn nsim_trace_enable(s: *mut RawSim);
+    fn nsim_timer1_latency_take(
+        s: *mut RawSim,
+        tx: *mut u32,
+        rx: *mut u32,
+        sample_min: *mut u32,
+        sample_max: *mut u32,
+    );
     fn nsim_trace_pop(
         s: *mut RawSim,
         cycles: *mut u64,
@@ -398,6 +405,20 @@ fn touched(sram: &[u8]) -> usize {
     sram.len() - longest
 }
 
+/// Lateness of the Timer1 compare handlers (see [`Avr::timer1_latency_take`]), in cycles
+/// after their match. A handler that moves its compare on by one bit must do so within a
+/// bit time; the receive handler's pin read is its sample of the bit.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct HandlerLatency {
+    /// Longest until compare A's handler wrote OCR1A (the next transmit edge).
+    pub tx_reload_max: u32,
+    /// Longest until compare B's handler wrote OCR1B (the next receive sample).
+    pub rx_reload_max: u32,
+    /// Earliest and latest PINB read by compare B's handler (0 if it never sampled).
+    pub rx_sample_min: u32,
+    pub rx_sample_max: u32,
+}
+
 /// ATmega328P internal SRAM (data space 0x100..=0x8FF, 2 KiB).
 const SRAM_START: u16 = 0x100;
 const SRAM_END: u16 = 0x8FF;
@@ -405,6 +426,23 @@ const SRAM_END: u16 = 0x8FF;
 pub const RAM_PAINT: u8 = 0xA5;
 
 impl Avr {
+    /// How late the soft UART's Timer1 compare handlers ran since the last call, in
+    /// cycles after the match that raised them; starts over.
+    pub fn timer1_latency_take(&mut self) -> HandlerLatency {
+        let mut l = HandlerLatency::default();
+        // SAFETY: raw is valid; the pointers are to fields of a local.
+        unsafe {
+            nsim_timer1_latency_take(
+                self.raw,
+                &mut l.tx_reload_max,
+                &mut l.rx_reload_max,
+                &mut l.rx_sample_min,
+                &mut l.rx_sample_max,
+            )
+        };
+        l
+    }
+
     /// Starts recording Timer1/PORTB register writes and OC1x output events (diagnostics).
     pub fn trace_enable(&mut self) {
         // SAFETY: raw is valid.

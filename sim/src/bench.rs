@@ -49,7 +49,7 @@ use std::path::Path;
 use nanoesp_espemu::{ConnId, Esp, NetEvent};
 use serde::Serialize;
 
-use crate::avr::us_to_cycles;
+use crate::avr::{F_CPU, HandlerLatency, us_to_cycles};
 use crate::board::{Board, ConsoleMode, LinkConfig, LinkKind};
 use crate::cli::BenchArgs;
 use crate::error::SimError;
@@ -126,6 +126,16 @@ pub struct RunReport {
     pub overruns: u64,
     /// Soft-UART frames from the firmware with a low stop bit.
     pub framing_errors: u64,
+    /// Sub-sample low pulses on the firmware's TX line that the receiver ignored: artefacts
+    /// of the simulator, see `softuart::Decoder` (soft link only).
+    pub tx_glitches: u64,
+    /// Soft link, during the load: how late the Timer1 compare handlers ran, in cycles
+    /// after their match. The reloads must stay under one bit (`bit_cycles`) or a bit is
+    /// lost; the receive samples should straddle the match-to-centre offset the firmware
+    /// plans for (its `RX_SAMPLE_EARLY`), within half a bit either way.
+    pub handler_latency: Option<HandlerLatency>,
+    /// CPU cycles per bit on the ESP link.
+    pub bit_cycles: u32,
     /// SRAM the firmware ever used in this run, from power-on: static data plus the
     /// deepest stack (SRAM is painted before the firmware starts, see `Avr::sram_touched`).
     /// The firmware's state lives on `main`'s stack, so this, not `avr-size`'s static
@@ -303,6 +313,8 @@ pub fn run_one(
         LinkKind::Soft { .. } => ConsoleMode::Lines,
         LinkKind::Usart => ConsoleMode::Discard,
     };
+    let soft = matches!(link.kind, LinkKind::Soft { .. });
+    let bit_cycles = (F_CPU / link.baud as u64) as u32;
     let mut board = Board::new(avr, link, console)?;
     let mut esp = EmuPort(build_emulator(settings));
     let start_us = board.now_us();
@@ -343,6 +355,9 @@ pub fn run_one(
         esp_bound_ratio: 0.0,
         overruns: 0,
         framing_errors: 0,
+        tx_glitches: 0,
+        handler_latency: None,
+        bit_cycles,
         sram_peak_bytes: 0,
     };
     // 1. wait for the server
@@ -378,6 +393,7 @@ pub fn run_one(
     let load_end = load_start + (args.duration * 1e6) as u64;
     let timeout_us = (args.request_timeout * 1e6) as u64;
     let stats_before = board.stats();
+    board.avr.timer1_latency_take(); // bring-up ran partly at another rate
     let (wait_before, sends_before, in_wait_before) = send_counters(&esp.0);
     let mut clients: Vec<Client> = (0..k)
         // stagger the first connects by 1 ms so clients do not arrive in lock step
@@ -514,6 +530,10 @@ pub fn run_one(
     }
     report.overruns = stats.overruns - stats_before.overruns;
     report.framing_errors = stats.framing_errors - stats_before.framing_errors;
+    report.tx_glitches = stats.tx_glitches - stats_before.tx_glitches;
+    if soft {
+        report.handler_latency = Some(board.avr.timer1_latency_take());
+    }
     report.sram_peak_bytes = board.sram_touched();
     let now = board.now_us();
     report.esp_crashes = outages.crashes;
@@ -634,7 +654,7 @@ fn print_table(report: &BenchReport) {
         report.firmware, report.link, report.baud, report.esp_faults, report.duration_s
     );
     println!(
-        "{:>3} {:>9} {:>6} {:>8} {:>6} {:>5} {:>8} {:>7} {:>8} {:>8} {:>8} {:>6} {:>7} {:>7} {:>5} {:>5} {:>5} {:>5} {:>7}  failures",
+        "{:>3} {:>9} {:>6} {:>8} {:>6} {:>5} {:>8} {:>7} {:>8} {:>8} {:>8} {:>6} {:>7} {:>7} {:>5} {:>5} {:>5} {:>5} {:>7} {:>6}  failures",
         "K",
         "ready_ms",
         "up_ms",
@@ -653,7 +673,8 @@ fn print_table(report: &BenchReport) {
         "ram_b",
         "crash",
         "lost",
-        "rec_ms"
+        "rec_ms",
+        "isr_%"
     );
     for r in &report.runs {
         let failures: Vec<String> = r
@@ -663,7 +684,7 @@ fn print_table(report: &BenchReport) {
             .map(|(k, n)| format!("{k}={n}"))
             .collect();
         println!(
-            "{:>3} {:>9} {:>6} {:>8} {:>6} {:>5} {:>8.2} {:>7.1} {:>8.1} {:>8.1} {:>8.2} {:>6.2} {:>7.1} {:>7.2} {:>5.2} {:>5} {:>5} {:>5} {:>7}  {}",
+            "{:>3} {:>9} {:>6} {:>8} {:>6} {:>5} {:>8.2} {:>7.1} {:>8.1} {:>8.1} {:>8.2} {:>6.2} {:>7.1} {:>7.2} {:>5.2} {:>5} {:>5} {:>5} {:>7} {:>6}  {}",
             r.clients,
             r.ready_ms
                 .map(|v| format!("{v:.0}"))
@@ -689,6 +710,12 @@ fn print_table(report: &BenchReport) {
             r.crash_recovery_ms
                 .map(|v| format!("{v:.0}"))
                 .unwrap_or_else(|| "-".into()),
+            r.handler_latency
+                .map(|l| {
+                    let late = l.tx_reload_max.max(l.rx_reload_max);
+                    format!("{:.0}", 100.0 * late as f64 / r.bit_cycles as f64)
+                })
+                .unwrap_or_else(|| "-".into()),
             if failures.is_empty() {
                 "-".into()
             } else {
@@ -701,7 +728,8 @@ fn print_table(report: &BenchReport) {
          (Recv..SEND OK, commands refused) per request; esp_max: req/s those bytes and waits \
          allow; esp_r: req/s over esp_max; ram_b: peak SRAM (static + deepest stack); crash: \
          ESP crashes (faults profile); lost: requests lost to them; rec_ms: longest crash \
-         until the server accepted clients again"
+         until the server accepted clients again; isr_%: soft link, the latest a Timer1 \
+         compare handler reprogrammed its compare, in % of a bit (100 loses a bit)"
     );
 }
 
