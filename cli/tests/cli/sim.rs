@@ -146,4 +146,35 @@ fn bench_answers_every_request_of_five_clients_on_five_slots() {
         "{run}"
     );
     assert_eq!(run["attempts"], run["ok"], "{run}");
+    assert_eq!(run["framing_errors"], 0, "{run}");
+    // The soft serial's handlers under this load: each compare reloaded within one bit, and
+    // every receive sample within half a bit of the bit centre, which the firmware puts
+    // RX_SAMPLE_EARLY cycles after the match.
+    let latency = &run["handler_latency"];
+    let cycles = |key: &str| {
+        latency[key]
+            .as_i64()
+            .unwrap_or_else(|| panic!("{key}: {run}"))
+    };
+    let bit = run["bit_cycles"].as_i64().unwrap();
+    assert_eq!(bit, 16_000_000 / 57_600, "{run}");
+    assert!(cycles("tx_reload_max") < bit, "{run}");
+    assert!(cycles("rx_reload_max") < bit, "{run}");
+    let hal = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../templates/runtime/hal/src/soft_serial.rs"
+    );
+    let planned: i64 = std::fs::read_to_string(hal)
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("const RX_SAMPLE_EARLY: u16 = ")?
+                .strip_suffix(';')
+        })
+        .expect("RX_SAMPLE_EARLY in the soft serial")
+        .parse()
+        .unwrap();
+    assert!(cycles("rx_sample_min") > 0, "{run}");
+    assert!(cycles("rx_sample_min") >= planned - bit / 2, "{run}");
+    assert!(cycles("rx_sample_max") <= planned + bit / 2, "{run}");
 }

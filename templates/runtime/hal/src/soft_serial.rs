@@ -9,9 +9,9 @@
 //!   frames OC1A is disconnected and PORTB1 holds D9 high.
 //! - Receive: the input-capture unit timestamps the falling edge of a start bit; compare B
 //!   is set to the first data-bit centre, and its handler samples PB0 at each bit centre,
-//!   moves OCR1B on by one bit time and, after the stop bit, pushes the byte. Captures
-//!   inside a frame are ignored, so the next falling edge after the stop-bit sample starts
-//!   the next frame.
+//!   moves OCR1B on by one bit time and, after the stop bit, pushes the byte. Capture is off
+//!   from the start bit to the last data-bit sample, so the next falling edge after that
+//!   starts the next frame, and no capture handler delays a sample.
 //!
 //! Each handler is a few dozen instructions with no calls and no loops, so both directions
 //! at full speed leave most of the CPU to the main loop and the other interrupts, and no
@@ -19,27 +19,30 @@
 //! `TIMER1_COMPA`, `TIMER1_COMPB` to [`SoftSerial::on_capture`],
 //! [`SoftSerial::on_tx_compare`] and [`SoftSerial::on_rx_timeout`].
 //!
-//! Cost (avr-objdump of the template build): 7–8 saved registers per handler, about 100
-//! cycles per transmitted or received bit including entry and exit, about 50 for an
-//! ignored capture inside a frame. A compare handler must start less than one bit time
-//! after its match (about half a bit for the receive sample), i.e. other interrupt handlers
-//! and critical sections must stay well under 278 cycles at 57600 baud. Measured on the
-//! virtual bench (sequential and three concurrent HTTP clients, padded requests): no error
-//! at 9600, 19200, 38400 and 57600 baud; at 76800 padded requests time out; 115200 does
-//! not get through bring-up. Transmitting alone at 115200 works (the receiver is then off,
-//! see [`SoftSerial::switch`]): that is all the AT driver's blind baud switch needs.
+//! Cost (avr-objdump of the template build): 7–11 saved registers per handler, about 100
+//! cycles per transmitted or received bit including entry and exit. A compare handler must
+//! reload its compare less than one bit time after the match (278 cycles at 57600 baud), and
+//! the receive sample must land within half a bit of the centre, while the handlers wait for
+//! each other and for the millisecond tick. `nanoesp bench` measures both
+//! (`handler_latency`): with five clients at 57600 the reloads came at most 224 cycles after
+//! their match and the samples 27–183 cycles after it, i.e. −83…+73 around the centre (see
+//! `RX_SAMPLE_EARLY`). Measured on the virtual bench (sequential and three concurrent HTTP
+//! clients, padded requests): no error at 9600, 19200, 38400 and 57600 baud; at 76800
+//! padded requests time out; 115200 does not get through bring-up. Transmitting alone at
+//! 115200 works (the receiver is then off, see [`SoftSerial::switch`]): that is all the AT
+//! driver's blind baud switch needs.
 //!
 //! Timer1 facts relied on (datasheet §16; the bench's simulator models them, see
 //! sim/README.md "simavr 1.6 Timer1 facts"): OC1A overrides PORTB1 while COM1A1:0 ≠ 0 and
 //! changes only on a match or FOC1A; a write to OCR1A/OCR1B has no immediate output effect
 //! in normal mode. The simulator gets that last one right by undoing simavr's PWM-style
 //! re-application of the set/clear mode within the same cycle; a "set" mode on a high line
-//! still shows there as a zero-width low pulse, which the bench's peer takes for a start
-//! bit when it waits for one, so OC1A is disconnected from the start of a stop bit that
-//! no frame follows until the next start bit is programmed. Not
-//! relied on: writing TIFR1 (simavr then drops every pending Timer1 flag) and interrupts
-//! raised while their enable bit is clear (simavr forgets them; the handlers instead ignore
-//! stale flags by comparing TCNT1 with the compare register).
+//! still shows there as a zero-width low pulse (the bench's receiver ignores pulses that
+//! short, as a UART does); OC1A is disconnected from the start of a stop bit that no frame
+//! follows until the next start bit is programmed. Not relied on: writing TIFR1 (simavr
+//! then drops every pending Timer1 flag) and interrupts raised while their enable bit is
+//! clear (the chip runs them once enabled, simavr forgets them; the handlers recognise such
+//! stale flags by comparing TCNT1 or ICR1 with the compare register).
 //!
 //! Timer1 (and with it PWM on D9/D10) belongs to this driver; D10 is not usable for PWM.
 
@@ -71,9 +74,12 @@ const PB1_TX: u8 = 1 << 1;
 /// Cycles from "start transmitting now" to the first start-bit edge: long enough for the
 /// code that programs OCR1A to finish before the timer gets there.
 const TX_LEAD_TICKS: u16 = 64;
-/// The receive handler reads PB0 about this many cycles after its compare match (interrupt
-/// response, vector jump, prologue), so the match is set this much before the bit centre.
-const RX_SAMPLE_EARLY: u16 = 32;
+/// The receive handler reads PB0 27 cycles after its compare match when it starts at once
+/// (interrupt response, vector jump, prologue) and up to about 190 when it waits behind the
+/// millisecond tick and the transmit handler (`nanoesp bench`, `handler_latency`). The match
+/// is set this much before the bit centre so that both ends of that range are about equally
+/// far from the centre: ±83 cycles, 0.3 bit at 57600 baud.
+const RX_SAMPLE_EARLY: u16 = 110;
 
 /// Transmit `left`: 1..=9 bits (8 data and the stop bit) are still to be programmed.
 /// The stop bit is on the line; the next match ends it.
@@ -232,11 +238,21 @@ impl<const BAUD: u32> SoftSerial<BAUD> {
         let rx = unsafe { RECEIVER.get() };
         let left = rx.left;
         if left > 1 {
-            return; // an edge between data bits
+            return; // inside a frame (capture is off there: see `on_rx_timeout`)
         }
         let t = tc1();
         let start = t.icr1().read().bits();
         if left == 1 {
+            // On the chip the flag was set by the frame's own falling edges while capture was
+            // off, so this runs as soon as the last data-bit sample turned it back on. Those
+            // edges (ICR1 keeps the latest) came at the latest when the last data bit began,
+            // and a next start bit comes at least a bit after it ends: half a bit after the
+            // match of that sample tells them apart with a wide margin either way.
+            let bit = timing().bit;
+            let cut = t.ocr1b().read().bits().wrapping_sub(bit).wrapping_add(bit / 2);
+            if (start.wrapping_sub(cut) as i16) < 0 {
+                return;
+            }
             // The stop-bit sample is late and this is already the next start bit: the stop
             // bit was high (a low one has no falling edge after it).
             if !RX_RING.push(rx.byte) {
@@ -245,6 +261,9 @@ impl<const BAUD: u32> SoftSerial<BAUD> {
         }
         rx.left = 9;
         t.ocr1b().write(|w| unsafe { w.bits(start.wrapping_add(timing().first_sample)) });
+        // No captures inside the frame: its edges carry no news, and a capture handler run
+        // there would delay the samples, which come due at the edges.
+        t.timsk1().modify(|r, w| unsafe { w.bits(r.bits() & !TIMSK1_ICIE1) });
     }
 
     /// `TIMER1_COMPB` handler: a bit centre of the frame being received.
@@ -267,6 +286,10 @@ impl<const BAUD: u32> SoftSerial<BAUD> {
         if left != 0 {
             rx.byte = (rx.byte >> 1) | if level != 0 { 0x80 } else { 0 };
             t.ocr1b().write(|w| unsafe { w.bits(due.wrapping_add(timing().bit)) });
+            if left == 1 {
+                // Last data bit: any falling edge from here on starts the next frame.
+                t.timsk1().modify(|r, w| unsafe { w.bits(r.bits() | TIMSK1_ICIE1) });
+            }
         } else if level == 0 || !RX_RING.push(rx.byte) {
             // Low stop bit (a break or a baud mismatch), or the ring is full.
             count_rx_error();
