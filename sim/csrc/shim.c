@@ -316,6 +316,8 @@ void nsim_pin_drive(nsim_t *s, char port, int bit, int level)
 
 #define TCCR1A_ADDR 0x80
 #define TCCR1C_ADDR 0x82
+#define TIMSK1_ADDR 0x6F
+#define TIFR1_ADDR 0x36
 #define PORTB_ADDR 0x25
 
 /*
@@ -359,14 +361,46 @@ static void trace_rec(nsim_t *s, uint16_t what, uint16_t value)
 	s->trace[at].value = value;
 }
 
-static void on_trace_write(avr_t *avr, avr_io_addr_t addr, uint8_t v, void *param)
+/*
+ * TIMSK1 has no simavr handler: ours replaces the plain store, so it does it. simavr raises
+ * a Timer1 flag whose interrupt is disabled in TIFR1 only, and never runs that interrupt
+ * once it is enabled; the chip does run it (a set flag and its enable bit are all an
+ * interrupt needs). So enabling an interrupt whose flag is set makes it pending here too.
+ */
+static void on_timsk1_write(avr_t *avr, avr_io_addr_t addr, uint8_t v, void *param)
 {
 	nsim_t *s = param;
-	uint16_t value = v;
-	/* TIMSK1 has no simavr handler: ours replaces the plain store, so do it */
-	if (addr == 0x6F) avr->data[addr] = v;
-	if (addr == 0x88 || addr == 0x8A) value = avr->data[addr] | (avr->data[addr + 1] << 8);
-	trace_rec(s, addr, value);
+	avr->data[addr] = v;
+	if (s->tracing) trace_rec(s, addr, v);
+	avr_timer_t *p = s->timer1;
+	if (!p) return;
+	avr_int_vector_t *vectors[] = {&p->icr, &p->comp[0].interrupt, &p->comp[1].interrupt,
+		&p->overflow};
+	for (unsigned i = 0; i < sizeof vectors / sizeof *vectors; i++) {
+		avr_int_vector_t *vector = vectors[i];
+		if (vector->raised.reg && avr_regbit_get(avr, vector->raised) &&
+				avr_regbit_get(avr, vector->enable) && !vector->pending)
+			avr_raise_interrupt(avr, vector);
+	}
+}
+
+/*
+ * simavr 1.6's TIFR1 handler clears every pending Timer1 flag on any write. The chip clears
+ * exactly the flags written as 1 (datasheet 16.11.9): do that instead (replaces simavr's
+ * handler, which nothing else shares).
+ */
+static void on_tifr1_write(avr_t *avr, avr_io_addr_t addr, uint8_t v, void *param)
+{
+	nsim_t *s = param;
+	avr_timer_t *p = s->timer1;
+	avr_int_vector_t *vectors[] = {&p->icr, &p->comp[0].interrupt, &p->comp[1].interrupt,
+		&p->overflow};
+	for (unsigned i = 0; i < sizeof vectors / sizeof *vectors; i++) {
+		avr_int_vector_t *vector = vectors[i];
+		if (vector->raised.reg != addr || !(v & (1 << vector->raised.bit))) continue;
+		avr_clear_interrupt(avr, vector);
+		avr_regbit_clear(avr, vector->raised);
+	}
 }
 
 /*
@@ -376,9 +410,7 @@ static void on_trace_write(avr_t *avr, avr_io_addr_t addr, uint8_t v, void *para
  */
 void nsim_trace_enable(nsim_t *s)
 {
-	if (s->tracing) return;
 	s->tracing = 1;
-	register_io_write(s->avr, 0x6F, on_trace_write, s);
 }
 
 uint32_t nsim_trace_pop(nsim_t *s, uint64_t *cycles, uint16_t *what, uint16_t *values, uint32_t max)
@@ -683,6 +715,11 @@ nsim_t *nsim_new(uint32_t frequency)
 	}
 	connect_uart(s);
 	register_io_write(avr, TCCR1C_ADDR, on_tccr1c_write, s);
+	register_io_write(avr, TIMSK1_ADDR, on_timsk1_write, s);
+	if (s->timer1 && avr->io[AVR_DATA_TO_IO(TIFR1_ADDR)].w.param == s->timer1) {
+		avr->io[AVR_DATA_TO_IO(TIFR1_ADDR)].w.c = on_tifr1_write;
+		avr->io[AVR_DATA_TO_IO(TIFR1_ADDR)].w.param = s;
+	}
 	for (int c = 0; c < 2; c++)
 		avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_TIMER_GETIRQ('1'), TIMER_IRQ_OUT_COMP + c),
 				on_oc1_out, s);

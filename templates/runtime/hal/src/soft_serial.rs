@@ -39,10 +39,12 @@
 //! re-application of the set/clear mode within the same cycle; a "set" mode on a high line
 //! still shows there as a zero-width low pulse (the bench's receiver ignores pulses that
 //! short, as a UART does); OC1A is disconnected from the start of a stop bit that no frame
-//! follows until the next start bit is programmed. Not relied on: writing TIFR1 (simavr
-//! then drops every pending Timer1 flag) and interrupts raised while their enable bit is
-//! clear (the chip runs them once enabled, simavr forgets them; the handlers recognise such
-//! stale flags by comparing TCNT1 or ICR1 with the compare register).
+//! follows until the next start bit is programmed. A flag set while its interrupt is off
+//! raises that interrupt as soon as it is enabled, so the transmitter and the receiver's
+//! capture clear their flag (TIFR1, write one to clear) before enabling it; plain simavr
+//! gets both wrong, the shim fixes them (facts 6 and 10 there). Compare B stays enabled
+//! while idle, so its handler ignores flags from before the frame by comparing TCNT1 with
+//! OCR1B.
 //!
 //! Timer1 (and with it PWM on D9/D10) belongs to this driver; D10 is not usable for PWM.
 
@@ -75,10 +77,11 @@ const PB1_TX: u8 = 1 << 1;
 /// code that programs OCR1A to finish before the timer gets there.
 const TX_LEAD_TICKS: u16 = 64;
 /// The receive handler reads PB0 27 cycles after its compare match when it starts at once
-/// (interrupt response, vector jump, prologue) and up to about 190 when it waits behind the
-/// millisecond tick and the transmit handler (`nanoesp bench`, `handler_latency`). The match
-/// is set this much before the bit centre so that both ends of that range are about equally
-/// far from the centre: ±83 cycles, 0.3 bit at 57600 baud.
+/// (interrupt response, vector jump, prologue) and up to 183 when it waits behind the
+/// millisecond tick and the transmit handler (`nanoesp bench`'s `handler_latency`, five
+/// clients for 2 × 5 simulated minutes). The match is set this much before the bit centre
+/// so that both ends of that range are about equally far from it: −83…+73 cycles, within
+/// 0.3 bit at 57600 baud.
 const RX_SAMPLE_EARLY: u16 = 110;
 
 /// Transmit `left`: 1..=9 bits (8 data and the stop bit) are still to be programmed.
@@ -173,8 +176,7 @@ fn switch_timing(timing: Timing, listen: bool) {
             // SAFETY: interrupts are off.
             unsafe { RECEIVER.get().left = 0 };
             if listen {
-                // Drop an edge captured while not listening (on the hardware the flag
-                // stays set; the simulator forgets it, see the module docs).
+                // Drop an edge captured while not listening: its flag is still set.
                 t.tifr1().write(|w| unsafe { w.bits(TIFR1_ICF1) });
                 t.timsk1().modify(|r, w| unsafe { w.bits(r.bits() | TIMSK1_RECEIVE) });
             } else {
@@ -243,16 +245,6 @@ impl<const BAUD: u32> SoftSerial<BAUD> {
         let t = tc1();
         let start = t.icr1().read().bits();
         if left == 1 {
-            // On the chip the flag was set by the frame's own falling edges while capture was
-            // off, so this runs as soon as the last data-bit sample turned it back on. Those
-            // edges (ICR1 keeps the latest) came at the latest when the last data bit began,
-            // and a next start bit comes at least a bit after it ends: half a bit after the
-            // match of that sample tells them apart with a wide margin either way.
-            let bit = timing().bit;
-            let cut = t.ocr1b().read().bits().wrapping_sub(bit).wrapping_add(bit / 2);
-            if (start.wrapping_sub(cut) as i16) < 0 {
-                return;
-            }
             // The stop-bit sample is late and this is already the next start bit: the stop
             // bit was high (a low one has no falling edge after it).
             if !RX_RING.push(rx.byte) {
@@ -287,7 +279,9 @@ impl<const BAUD: u32> SoftSerial<BAUD> {
             rx.byte = (rx.byte >> 1) | if level != 0 { 0x80 } else { 0 };
             t.ocr1b().write(|w| unsafe { w.bits(due.wrapping_add(timing().bit)) });
             if left == 1 {
-                // Last data bit: any falling edge from here on starts the next frame.
+                // Last data bit: any falling edge from here on starts the next frame. The
+                // frame's own edges set the flag meanwhile: clear it first.
+                t.tifr1().write(|w| unsafe { w.bits(TIFR1_ICF1) });
                 t.timsk1().modify(|r, w| unsafe { w.bits(r.bits() | TIMSK1_ICIE1) });
             }
         } else if level == 0 || !RX_RING.push(rx.byte) {
@@ -301,9 +295,6 @@ impl<const BAUD: u32> SoftSerial<BAUD> {
     pub fn on_tx_compare() {
         let t = tc1();
         let due = t.ocr1a().read().bits();
-        if (t.tcnt1().read().bits().wrapping_sub(due) as i16) < 0 {
-            return; // a stale OCF1A from before this frame was armed (flags are not cleared)
-        }
         // SAFETY: see TRANSMITTER; interrupts are off inside a handler.
         let tx = unsafe { TRANSMITTER.get() };
         let left = tx.left;
@@ -357,6 +348,8 @@ impl<const BAUD: u32> Serial for SoftSerial<BAUD> {
                     t.tccr1a().write(|w| unsafe { w.bits(TCCR1A_CLEAR_OC1A) });
                     let now = t.tcnt1().read().bits();
                     t.ocr1a().write(|w| unsafe { w.bits(now.wrapping_add(TX_LEAD_TICKS)) });
+                    // Matches while idle set the flag: clear it, or the handler would run now.
+                    t.tifr1().write(|w| unsafe { w.bits(TIFR1_OCF1A) });
                     t.timsk1().modify(|r, w| unsafe { w.bits(r.bits() | TIMSK1_OCIE1A) });
                 }
             }

@@ -3,11 +3,13 @@
 //! peer on the wire sees) and GPIOR1. See sim/README.md "simavr 1.6 Timer1 facts".
 #![no_std]
 #![no_main]
+#![feature(abi_avr_interrupt)]
 
 use nanoesp_sim_testfw::*;
 
 const GPIOR0: u8 = 0x3E;
 const GPIOR1: u8 = 0x4A;
+const GPIOR2: u8 = 0x4B;
 const TCCR1C: u8 = 0x82;
 const OCR1AL: u8 = 0x88;
 const OCR1AH: u8 = 0x89;
@@ -65,7 +67,7 @@ fn main() -> ! {
     pause(0xfff0); // at least one overflow: TOV1 set; OCF1A set by the earlier matches
     write(GPIOR1, read(TIFR1));
     write(TIFR1, 0b10); // OCF1A only
-    write(0x4B, read(TIFR1)); // GPIOR2
+    write(GPIOR2, read(TIFR1));
     step(9);
     // 10: COM1A = set with the line high, OCR1A behind TCNT1 (next match after the
     //     overflow): the overflow must leave D9 alone (simavr re-applies the PWM action)
@@ -76,5 +78,22 @@ fn main() -> ! {
     while read16(TCNT1L) >= 0x8000 {}
     while read16(TCNT1L) < 0x0200 {}
     write(GPIOR0, 10);
+    pause(3000);
+    // 11: TOV1 is set (overflows keep setting it) while its interrupt is off; enabling it
+    //     runs the handler at once, as on the chip, not only at the next overflow
+    write(GPIOR2, 0);
+    unsafe { avr_device::interrupt::enable() };
+    write(TIMSK1, 1); // TOIE1
+    for _ in 0..4 {
+        avr_device::asm::nop(); // interrupt response time
+    }
+    write(GPIOR1, read(GPIOR2));
+    write(GPIOR0, 11);
     loop {}
+}
+
+#[avr_device::interrupt(atmega328p)]
+fn TIMER1_OVF() {
+    write(TIMSK1, 0);
+    write(GPIOR2, 0xA5);
 }
