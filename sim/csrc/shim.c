@@ -658,6 +658,7 @@ static void on_core_reset(avr_t *avr)
 	if (!s) return;
 	s->resets++;
 	s->oc1_latch[0] = s->oc1_latch[1] = 0;
+	s->comp_running[0] = s->comp_running[1] = 0; /* a reset inside a handler ends it */
 	if (s->prev_reset) s->prev_reset(avr);
 }
 
