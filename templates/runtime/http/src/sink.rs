@@ -95,44 +95,26 @@ pub fn put_p(s: &mut Window, p: PStr) {
 /// Puts `v` in decimal.
 #[inline(never)]
 pub fn put_u32(s: &mut Window, v: u32) {
-    // Repeated subtraction: 32-bit division costs over a kilobyte of flash on the AVR.
-    // The powers of ten live in flash (as little-endian bytes), not in SRAM.
-    const fn powers() -> [u8; 36] {
-        let mut out = [0u8; 36];
-        let mut p: u32 = 1_000_000_000;
-        let mut i = 0;
-        while i < 9 {
-            let b = p.to_le_bytes();
-            out[i * 4] = b[0];
-            out[i * 4 + 1] = b[1];
-            out[i * 4 + 2] = b[2];
-            out[i * 4 + 3] = b[3];
-            p /= 10;
-            i += 1;
-        }
-        out
-    }
-    const POWERS: [u8; 36] = powers();
-    let table = crate::pstr!(&POWERS);
+    // Bit-serial long division by ten (the quotient bits shift into `v` as the dividend
+    // bits shift out), then the higher digits by recursion (at most 10 frames of 5 bytes)
+    // before this one: 32-bit division costs over a kilobyte of flash on the AVR, and a
+    // flash table of powers of ten with repeated subtraction 140 bytes more than this.
     let mut v = v;
-    let mut started = false;
-    for k in 0..9 {
-        // Shifted in byte by byte: four separate `lpm` reads and a byte array cost more.
-        let mut p = 0u32;
-        for j in (0..4).rev() {
-            p = p << 8 | table.get(k * 4 + j) as u32;
+    let mut r = 0u8;
+    let mut bits = 32u8;
+    while bits > 0 {
+        r = r << 1 | (v >> 31) as u8;
+        v <<= 1;
+        if r >= 10 {
+            r -= 10;
+            v |= 1;
         }
-        let mut d = b'0';
-        while v >= p {
-            v -= p;
-            d += 1;
-        }
-        if d != b'0' || started {
-            s.put(d);
-            started = true;
-        }
+        bits -= 1;
     }
-    s.put(b'0' + v as u8);
+    if v != 0 {
+        put_u32(s, v);
+    }
+    s.put(b'0' + r);
 }
 
 /// Puts entry `n` of `list`, a flash string of entries each ended by `\n` (one loop instead
@@ -222,6 +204,27 @@ mod tests {
                 let end = (start + n).min(full.len());
                 assert_eq!(&out[..got], &full[start..end]);
             }
+        }
+    }
+
+    #[test]
+    fn decimal_numbers() {
+        for v in [
+            0,
+            1,
+            9,
+            10,
+            99,
+            100,
+            1023,
+            65_535,
+            999_999_999,
+            1_000_000_000,
+            u32::MAX,
+        ] {
+            let mut out = [0u8; 10];
+            let n = render_window(0, &mut out, &mut |s| put_u32(s, v));
+            assert_eq!(&out[..n], v.to_string().as_bytes());
         }
     }
 
