@@ -63,7 +63,7 @@ use nanoesp_at::WifiParams;
 use nanoesp_http::progmem::lookup;
 use nanoesp_http::pstr;
 use nanoesp_http::{Method, PStr, Progress, Request, Status, Window};
-pub use render::{Body, Line};
+pub use render::{Body, JoinFailure, Line};
 
 /// Most slots a server can be built with: the AT firmware's 5 links. Below that one more
 /// link than slots is opened, so the extra client is told 503 at once; with 5 slots the
@@ -240,6 +240,9 @@ pub struct Server<'c, const N: usize> {
     console_head: u8,
     console_len: u8,
     console: [Line; CONSOLE_QUEUE],
+    /// Shown by a queued `Line::JoinFailed`: a retry comes seconds later, long after the
+    /// line is out.
+    join_failure: JoinFailure,
 }
 
 impl<'c, const N: usize> Server<'c, N> {
@@ -287,6 +290,7 @@ impl<'c, const N: usize> Server<'c, N> {
             // The banner is the first console line.
             console_len: 1,
             console_off: 0,
+            join_failure: JoinFailure::default(),
         }
     }
 
@@ -408,7 +412,10 @@ impl<'c, const N: usize> Server<'c, N> {
             Event::NoResponse => Line::NoResponse,
             Event::Version => Line::Version,
             Event::Joining => Line::Joining,
-            Event::JoinFailed { code, retry_s } => Line::JoinFailed { code, retry_s },
+            Event::JoinFailed { code, retry_s } => {
+                self.join_failure = JoinFailure { code, retry_s };
+                Line::JoinFailed
+            }
             Event::WaitingStored => Line::WaitingStored,
             Event::WifiLost => Line::WifiLost,
             Event::Up => Line::Ready,
@@ -698,7 +705,7 @@ impl<'c, const N: usize> Server<'c, N> {
         }
         let line = self.console[self.console_head as usize % CONSOLE_QUEUE];
         let mut w = Window::new(self.console_off, out);
-        render::line(&mut w, line, self.cfg, &self.drv);
+        render::line(&mut w, line, self.cfg, &self.drv, self.join_failure);
         let (filled, total) = (w.filled(), w.total());
         self.console_off += filled as u16;
         if self.console_off >= total {

@@ -134,13 +134,9 @@ pub enum Line {
     At2Warning,
     /// `nanoesp: joining <ssid>`
     Joining,
-    /// `nanoesp: join failed: <reason> (code N), retry in S s`
-    JoinFailed {
-        /// `+CWJAP` code
-        code: u8,
-        /// seconds
-        retry_s: u8,
-    },
+    /// `nanoesp: join failed: <reason> (code N), retry in S s`, with the numbers of
+    /// [`JoinFailure`] (one byte per queued line instead of three).
+    JoinFailed,
     /// `nanoesp: waiting for the stored network`
     WaitingStored,
     /// `nanoesp: wifi disconnected`
@@ -151,28 +147,18 @@ pub enum Line {
     Ready,
 }
 
-impl Line {
-    /// Position in the declaration order (the banner is 0).
-    fn kind(self) -> u8 {
-        match self {
-            Line::Banner => 0,
-            Line::Probing => 1,
-            Line::NoResponse => 2,
-            Line::Version => 3,
-            Line::At2Warning => 4,
-            Line::Joining => 5,
-            Line::JoinFailed { .. } => 6,
-            Line::WaitingStored => 7,
-            Line::WifiLost => 8,
-            Line::Reset => 9,
-            Line::Ready => 10,
-        }
-    }
+/// The numbers of the last failed join, shown by [`Line::JoinFailed`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct JoinFailure {
+    /// `+CWJAP` code
+    pub code: u8,
+    /// seconds to the retry
+    pub retry_s: u8,
 }
 
 /// Writes one console line.
 #[inline(never)]
-pub fn line(s: &mut Window, line: Line, cfg: &Config, esp: &Driver) {
+pub fn line(s: &mut Window, line: Line, cfg: &Config, esp: &Driver, join: JoinFailure) {
     if line == Line::Banner {
         put_p(s, pstr!(b"nanoesp "));
         put_p(s, cfg.build_id);
@@ -204,12 +190,13 @@ pub fn line(s: &mut Window, line: Line, cfg: &Config, esp: &Driver) {
                     ESP reset detected, re-initialising\n\
                     ready http://\n"
             ),
-            line.kind() - 1,
+            line as u8 - 1,
         );
         match line {
             Line::Version => nanoesp_http::sink::put_bytes(s, esp.version()),
             Line::Joining => put_p(s, cfg.ssid),
-            Line::JoinFailed { code, retry_s } => {
+            Line::JoinFailed => {
+                let JoinFailure { code, retry_s } = join;
                 let known = if (1..=4).contains(&code) { code } else { 0 };
                 put_nth(
                     s,
@@ -257,7 +244,7 @@ mod tests {
         text: pstr!(b"x"),
     };
 
-    fn text(l: Line) -> String {
+    fn text(l: Line, join: JoinFailure) -> String {
         let esp = Driver::new(driver::Config {
             wifi: WifiParams {
                 ssid: CFG.ssid,
@@ -273,7 +260,7 @@ mod tests {
         });
         let mut out = [0u8; 128];
         let mut w = Window::new(0, &mut out);
-        line(&mut w, l, &CFG, &esp);
+        line(&mut w, l, &CFG, &esp, join);
         let n = w.filled();
         String::from_utf8(out[..n].to_vec()).unwrap()
     }
@@ -320,20 +307,6 @@ mod tests {
             ),
             (Line::Joining, "nanoesp: joining lab"),
             (
-                Line::JoinFailed {
-                    code: 2,
-                    retry_s: 5,
-                },
-                "nanoesp: join failed: wrong password (code 2), retry in 5 s",
-            ),
-            (
-                Line::JoinFailed {
-                    code: 7,
-                    retry_s: 60,
-                },
-                "nanoesp: join failed: no answer (code 7), retry in 60 s",
-            ),
-            (
                 Line::WaitingStored,
                 "nanoesp: waiting for the stored network",
             ),
@@ -342,7 +315,17 @@ mod tests {
             (Line::Ready, "nanoesp: ready http://0.0.0.0:8080/"),
         ];
         for (l, want) in lines {
-            assert_eq!(text(l), format!("{want}\r\n"));
+            assert_eq!(text(l, JoinFailure::default()), format!("{want}\r\n"));
+        }
+        let failures = [
+            (2, 5, "wrong password (code 2), retry in 5 s"),
+            (7, 60, "no answer (code 7), retry in 60 s"),
+        ];
+        for (code, retry_s, want) in failures {
+            assert_eq!(
+                text(Line::JoinFailed, JoinFailure { code, retry_s }),
+                format!("nanoesp: join failed: {want}\r\n")
+            );
         }
     }
 }
