@@ -375,13 +375,23 @@ impl<'c, const N: usize> Server<'c, N> {
                 if self.tx.as_ref().is_some_and(|t| t.link.id == link.id) {
                     self.tx = None;
                 }
-                if self.clients() as usize >= self.max_clients() {
-                    self.reject |= bit;
-                } else if let Some(s) = self.slots.iter_mut().find(|s| s.state == SlotState::Free) {
-                    s.state = SlotState::Receiving;
-                    s.link = link;
-                    s.since = self.now;
-                    s.req = Request::new();
+                // Only the first `max_clients` slots are ever used, so a client is over the
+                // limit exactly when none of them is free.
+                let max = self.max_clients();
+                let now = self.now;
+                match self
+                    .slots
+                    .iter_mut()
+                    .take(max)
+                    .find(|s| s.state == SlotState::Free)
+                {
+                    Some(s) => {
+                        s.state = SlotState::Receiving;
+                        s.link = link;
+                        s.since = now;
+                        s.req = Request::new();
+                    }
+                    None => self.reject |= bit,
                 }
                 return;
             }
