@@ -797,14 +797,16 @@ fn parse_pin(digits: &[u8]) -> Option<u8> {
     if digits.is_empty() || digits.len() > 3 {
         return None;
     }
-    let mut v = 0u16;
+    // In bytes with overflow checks: cheaper on the AVR than 16-bit arithmetic.
+    let mut v = 0u8;
     for &d in digits {
-        if !d.is_ascii_digit() {
+        let d = d.wrapping_sub(b'0');
+        if d > 9 {
             return None;
         }
-        v = v * 10 + (d - b'0') as u16;
+        v = v.checked_mul(10)?.checked_add(d)?;
     }
-    u8::try_from(v).ok()
+    Some(v)
 }
 
 #[cfg(test)]
