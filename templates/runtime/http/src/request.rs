@@ -78,7 +78,8 @@ pub struct Request {
     path_len: u8,
     /// Position reached matching `content-length:` at the start of a header line; 0xFF = no match.
     cl_match: u8,
-    target_len: u16,
+    /// Bytes of the target: a byte, as [`TARGET_MAX`] is 255.
+    target_len: u8,
     header_bytes: u16,
     /// At most [`BODY_MAX`], so a byte (cheaper on the AVR), like `body_seen`.
     content_length: u8,
@@ -209,9 +210,9 @@ impl Request {
                 if b <= b' ' || b == 0x7f {
                     return self.fail(Status::BadRequest);
                 }
-                self.target_len += 1;
-                if self.target_len > TARGET_MAX {
-                    return self.fail(Status::UriTooLong);
+                match self.target_len.checked_add(1) {
+                    Some(n) if n as u16 <= TARGET_MAX => self.target_len = n,
+                    _ => return self.fail(Status::UriTooLong),
                 }
                 if self.state == State::Query {
                     return Progress::NeedMore;
