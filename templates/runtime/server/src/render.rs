@@ -64,12 +64,6 @@ fn put_json(s: &mut Window, bytes: &[u8]) {
     }
 }
 
-fn put_json_p(s: &mut Window, p: PStr) {
-    for i in 0..p.len() {
-        put_json_byte(s, p.get(i));
-    }
-}
-
 /// Writes the body of `body`.
 #[inline(never)]
 pub fn body(s: &mut Window, body: Body, cfg: &Config, snap: &Snapshot) {
@@ -88,7 +82,8 @@ pub fn body(s: &mut Window, body: Body, cfg: &Config, snap: &Snapshot) {
         }
         Body::Status => {
             put_p(s, pstr!(b"{\"firmware\":\""));
-            put_json_p(s, cfg.build_id);
+            // Hex digits (`{:08x}` in the build config): nothing to escape.
+            put_p(s, cfg.build_id);
             put_p(s, pstr!(b"\",\"esp\":\""));
             put_json(s, snap.esp_version());
             put_p(s, pstr!(b"\",\"uptime_ms\":"));
