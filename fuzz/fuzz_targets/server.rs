@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use nanoesp_http::pstr;
+use nanoesp_http::{pstr, pstr_html};
 use nanoesp_server::{Board, Config, PinError, Server};
 
 struct B;
@@ -31,8 +31,8 @@ static CFG: Config = Config {
     hostname: pstr!(b"nano"),
     port: 80,
     max_clients: 3,
-    title: pstr!(b"<t>"),
-    text: pstr!(b"&"),
+    title: pstr_html!(b"<t>"),
+    text: pstr_html!(b"&"),
 };
 
 fuzz_target!(|data: &[u8]| {

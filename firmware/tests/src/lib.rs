@@ -9,7 +9,7 @@
 use std::collections::VecDeque;
 
 use nanoesp_espemu::{ConnId, Esp, EspConfig, NetEvent};
-use nanoesp_http::pstr;
+use nanoesp_http::{pstr, pstr_html};
 use nanoesp_server::{Board, Config, PinError, Server};
 
 /// Pins the fake board refuses (serial links, console).
@@ -66,8 +66,8 @@ pub fn test_config_at(max_clients: u8, link_baud: u32) -> &'static Config {
         hostname: pstr!(b"nanoesp"),
         port: 80,
         max_clients,
-        title: pstr!(b"Bench <Nano>"),
-        text: pstr!(b"Hello from the bench"),
+        title: pstr_html!(b"Bench <Nano>"),
+        text: pstr_html!(b"Hello from the bench"),
     }))
 }
 

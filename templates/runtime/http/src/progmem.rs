@@ -110,6 +110,58 @@ pub const fn to_array<const N: usize>(s: &[u8]) -> [u8; N] {
     a
 }
 
+/// The entity for an HTML special character, or `None` for a byte that stands for itself.
+const fn html_entity(b: u8) -> Option<&'static [u8]> {
+    match b {
+        b'<' => Some(b"&lt;"),
+        b'>' => Some(b"&gt;"),
+        b'&' => Some(b"&amp;"),
+        b'"' => Some(b"&quot;"),
+        _ => None,
+    }
+}
+
+/// Length of `s` once escaped for HTML text (used by [`pstr_html!`]).
+#[doc(hidden)]
+pub const fn html_escaped_len(s: &[u8]) -> usize {
+    let mut n = 0;
+    let mut i = 0;
+    while i < s.len() {
+        n += match html_entity(s[i]) {
+            Some(e) => e.len(),
+            None => 1,
+        };
+        i += 1;
+    }
+    n
+}
+
+/// `s` escaped for HTML text, `N` bytes long (used by [`pstr_html!`]).
+#[doc(hidden)]
+pub const fn html_escape<const N: usize>(s: &[u8]) -> [u8; N] {
+    let mut a = [0u8; N];
+    let mut n = 0;
+    let mut i = 0;
+    while i < s.len() {
+        match html_entity(s[i]) {
+            Some(e) => {
+                let mut k = 0;
+                while k < e.len() {
+                    a[n] = e[k];
+                    n += 1;
+                    k += 1;
+                }
+            }
+            None => {
+                a[n] = s[i];
+                n += 1;
+            }
+        }
+        i += 1;
+    }
+    a
+}
+
 /// Declares a flash-resident string constant: `pstr!(b"GET")` or `pstr!(config::WIFI_SSID)`.
 ///
 /// The argument must be a constant expression of type `&[u8]` or `&[u8; N]`.
@@ -124,6 +176,16 @@ macro_rules! pstr {
         #[cfg_attr(target_arch = "avr", link_section = ".progmem.data")]
         static __PSTR: [u8; __PSTR_LEN] = $crate::progmem::to_array::<__PSTR_LEN>($s);
         $crate::progmem::PStr::from_static(&__PSTR)
+    }};
+}
+
+/// Like [`pstr!`], with `<`, `>`, `&` and `"` replaced by their HTML entities at compile
+/// time: constant text for an HTML page costs no escaping code in the firmware.
+#[macro_export]
+macro_rules! pstr_html {
+    ($s:expr) => {{
+        const __HTML_LEN: usize = $crate::progmem::html_escaped_len($s);
+        $crate::pstr!(&$crate::progmem::html_escape::<__HTML_LEN>($s))
     }};
 }
 
@@ -142,6 +204,13 @@ mod tests {
         let q = crate::pstr!(NAME);
         assert!(q.eq_bytes(b"lab"));
         assert!(crate::pstr!(b"").is_empty());
+    }
+
+    #[test]
+    fn html_text_is_escaped_at_compile_time() {
+        assert!(crate::pstr_html!(b"a<b>&\"c'").eq_bytes(b"a&lt;b&gt;&amp;&quot;c'"));
+        assert!(crate::pstr_html!(NAME).eq_bytes(b"lab"));
+        assert!(crate::pstr_html!(b"").is_empty());
     }
 
     #[test]

@@ -82,7 +82,8 @@ pub const IDLE_TIMEOUT_S: u16 = 30;
 
 /// Everything the server needs to know, filled by the firmware from its generated config.
 ///
-/// Text fields are flash strings: build them with `nanoesp_http::pstr!`.
+/// Text fields are flash strings: build them with `nanoesp_http::pstr!` (`pstr_html!` for
+/// the page title and text).
 pub struct Config {
     /// 8 hex chars identifying the build.
     pub build_id: PStr,
@@ -109,9 +110,9 @@ pub struct Config {
     pub port: u16,
     /// Concurrent clients served (1..=N of the server type).
     pub max_clients: u8,
-    /// Page title.
+    /// Page title, HTML-escaped: build it with `nanoesp_http::pstr_html!`.
     pub title: PStr,
-    /// Page text.
+    /// Page text, HTML-escaped like `title`.
     pub text: PStr,
 }
 

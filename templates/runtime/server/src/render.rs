@@ -6,9 +6,7 @@
 use crate::{Config, Snapshot};
 use nanoesp_at::Driver;
 use nanoesp_http::pstr;
-use nanoesp_http::sink::{
-    put_html_byte, put_ip, put_json_byte, put_nth, put_p, put_u16, put_u32, Window,
-};
+use nanoesp_http::sink::{put_ip, put_json_byte, put_nth, put_p, put_u16, put_u32, Window};
 use nanoesp_http::{ContentType, PStr, Status};
 
 /// What a response carries.
@@ -51,13 +49,6 @@ impl Body {
     }
 }
 
-#[inline(never)]
-fn put_html(s: &mut Window, p: PStr) {
-    for i in 0..p.len() {
-        put_html_byte(s, p.get(i));
-    }
-}
-
 fn put_json(s: &mut Window, bytes: &[u8]) {
     for &b in bytes {
         put_json_byte(s, b);
@@ -70,11 +61,12 @@ pub fn body(s: &mut Window, body: Body, cfg: &Config, snap: &Snapshot) {
     match body {
         Body::Page => {
             put_p(s, pstr!(b"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>"));
-            put_html(s, cfg.title);
+            // Title and text were escaped at compile time (`pstr_html!`).
+            put_p(s, cfg.title);
             put_p(s, pstr!(b"</title></head><body><h1>"));
-            put_html(s, cfg.title);
+            put_p(s, cfg.title);
             put_p(s, pstr!(b"</h1><p>"));
-            put_html(s, cfg.text);
+            put_p(s, cfg.text);
             put_p(
                 s,
                 pstr!(b"</p><p><a href=\"/api/status\">/api/status</a></p></body></html>\n"),
