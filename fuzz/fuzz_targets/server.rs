@@ -20,9 +20,7 @@ impl Board for B {
 
 static CFG: Config = Config {
     build_id: pstr!(b"deadbeef"),
-    board: pstr!(b"nano"),
-    esp_module: pstr!(b"esp12e"),
-    link: pstr!(b"usart"),
+    banner: pstr!(b"nanoesp deadbeef board=nano esp=esp12e link=usart baud=115200 ssid=lab"),
     link_baud: 115200,
     ssid: pstr!(b"lab"),
     password: pstr!(b"pw"),

@@ -9,7 +9,7 @@
 use std::collections::VecDeque;
 
 use nanoesp_espemu::{ConnId, Esp, EspConfig, NetEvent};
-use nanoesp_http::{pstr, pstr_html};
+use nanoesp_http::{PStr, pstr, pstr_html};
 use nanoesp_server::{Board, Config, PinError, Server};
 
 /// Pins the fake board refuses (serial links, console).
@@ -55,9 +55,16 @@ pub fn test_config(max_clients: u8) -> &'static Config {
 pub fn test_config_at(max_clients: u8, link_baud: u32) -> &'static Config {
     Box::leak(Box::new(Config {
         build_id: pstr!(b"0badc0de"),
-        board: pstr!(b"nano"),
-        esp_module: pstr!(b"esp12e"),
-        link: pstr!(b"usart"),
+        // The firmware joins its banner at compile time (`banner!`); the link baud here is
+        // chosen at run time.
+        banner: PStr::from_static(
+            format!(
+                "nanoesp 0badc0de board=nano esp=esp12e link=usart baud={link_baud} \
+                 ssid=nanoesp-lab"
+            )
+            .into_bytes()
+            .leak(),
+        ),
         link_baud,
         ssid: pstr!(b"nanoesp-lab"),
         password: pstr!(b"correct horse"),

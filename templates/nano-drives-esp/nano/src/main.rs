@@ -22,7 +22,7 @@ use nanoesp_hal::adc::Adc;
 use nanoesp_hal::clock::Clock;
 use nanoesp_hal::pins::{self, Pins};
 use nanoesp_hal::Serial;
-use nanoesp_http::{pstr, pstr_html};
+use nanoesp_http::{pstr, pstr_html, PStr};
 use nanoesp_server::{Board, Config, PinError, Server, MAX_SLOTS};
 
 mod config {
@@ -47,11 +47,22 @@ const SLOTS: usize = if (config::MAX_CLIENTS as usize) < MAX_SLOTS {
 /// 115200 baud) is drained between chunks even when transmitting blocks.
 const CHUNK: usize = 16;
 
+#[cfg(nanoesp_link = "soft")]
+const BANNER: PStr = nanoesp_server::banner!(
+    build_id: config::BUILD_ID.as_bytes(),
+    board: config::NANO_BOARD.as_bytes(),
+    esp: config::ESP_MODULE.as_bytes(),
+    link: LINK_NAME,
+    baud: config::LINK_BAUD,
+    ssid: config::WIFI_SSID,
+);
+// No console with the USART link: the banner would only take flash.
+#[cfg(nanoesp_link = "usart")]
+const BANNER: PStr = pstr!(b"");
+
 static SERVER_CONFIG: Config = Config {
     build_id: pstr!(config::BUILD_ID.as_bytes()),
-    board: pstr!(config::NANO_BOARD.as_bytes()),
-    esp_module: pstr!(config::ESP_MODULE.as_bytes()),
-    link: pstr!(LINK_NAME),
+    banner: BANNER,
     link_baud: config::LINK_BAUD,
     ssid: pstr!(config::WIFI_SSID),
     password: pstr!(config::WIFI_PASSWORD),

@@ -179,6 +179,71 @@ macro_rules! pstr {
     }};
 }
 
+/// Total length of `pieces` (used by [`pstr_concat!`]).
+#[doc(hidden)]
+pub const fn concat_len(pieces: &[&[u8]]) -> usize {
+    let mut n = 0;
+    let mut i = 0;
+    while i < pieces.len() {
+        n += pieces[i].len();
+        i += 1;
+    }
+    n
+}
+
+/// `pieces` one after the other, `N` bytes (used by [`pstr_concat!`]).
+#[doc(hidden)]
+pub const fn concat<const N: usize>(pieces: &[&[u8]]) -> [u8; N] {
+    let mut a = [0u8; N];
+    let mut n = 0;
+    let mut i = 0;
+    while i < pieces.len() {
+        let mut k = 0;
+        while k < pieces[i].len() {
+            a[n] = pieces[i][k];
+            n += 1;
+            k += 1;
+        }
+        i += 1;
+    }
+    a
+}
+
+/// Number of decimal digits of `v`.
+pub const fn decimal_len(v: u32) -> usize {
+    let mut n = 1;
+    let mut v = v;
+    while v >= 10 {
+        v /= 10;
+        n += 1;
+    }
+    n
+}
+
+/// `v` in decimal, `N` = [`decimal_len`]`(v)` digits: a number as constant text.
+pub const fn decimal<const N: usize>(v: u32) -> [u8; N] {
+    let mut a = [0u8; N];
+    let mut v = v;
+    let mut i = N;
+    while i > 0 {
+        i -= 1;
+        a[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    a
+}
+
+/// A flash string joining constant pieces at compile time:
+/// `pstr_concat!(b"baud=", config::BAUD_TEXT)`.
+#[macro_export]
+macro_rules! pstr_concat {
+    ($($s:expr),+ $(,)?) => {{
+        const __PIECES: &[&[u8]] = &[$($s),+];
+        const __CONCAT_LEN: usize = $crate::progmem::concat_len(__PIECES);
+        $crate::pstr!(&$crate::progmem::concat::<__CONCAT_LEN>(__PIECES))
+    }};
+}
+
 /// Like [`pstr!`], with `<`, `>`, `&` and `"` replaced by their HTML entities at compile
 /// time: constant text for an HTML page costs no escaping code in the firmware.
 #[macro_export]
@@ -211,6 +276,24 @@ mod tests {
         assert!(crate::pstr_html!(b"a<b>&\"c'").eq_bytes(b"a&lt;b&gt;&amp;&quot;c'"));
         assert!(crate::pstr_html!(NAME).eq_bytes(b"lab"));
         assert!(crate::pstr_html!(b"").is_empty());
+    }
+
+    #[test]
+    fn constant_text_is_joined_at_compile_time() {
+        const BAUD: u32 = 115_200;
+        let p = crate::pstr_concat!(
+            b"baud=",
+            &super::decimal::<{ super::decimal_len(BAUD) }>(BAUD),
+            NAME,
+            b"",
+        );
+        assert!(p.eq_bytes(b"baud=115200lab"));
+        for v in [0, 9, 10, 4_294_967_295] {
+            let mut a = [0u8; 10];
+            let n = super::decimal_len(v);
+            a[..n].copy_from_slice(&super::decimal::<10>(v)[10 - n..]);
+            assert_eq!(&a[..n], v.to_string().as_bytes());
+        }
     }
 
     #[test]

@@ -87,13 +87,9 @@ pub const IDLE_TIMEOUT_S: u16 = 30;
 pub struct Config {
     /// 8 hex chars identifying the build.
     pub build_id: PStr,
-    /// `nano` | `nano-old` (banner only).
-    pub board: PStr,
-    /// `esp12e` | ... (banner only).
-    pub esp_module: PStr,
-    /// `soft` | `usart` (banner only).
-    pub link: PStr,
-    /// ESP link baud (banner only).
+    /// The first console line without its `\r\n`, joined at compile time by [`banner!`].
+    pub banner: PStr,
+    /// ESP link baud.
     pub link_baud: u32,
     /// Network name.
     pub ssid: PStr,
@@ -114,6 +110,43 @@ pub struct Config {
     pub title: PStr,
     /// Page text, HTML-escaped like `title`.
     pub text: PStr,
+}
+
+#[doc(hidden)]
+pub use nanoesp_http as __http;
+
+/// The banner for [`Config::banner`] from constants:
+/// `nanoesp <build_id> board=<board> esp=<esp> link=<link> baud=<baud> ssid=<ssid>`.
+///
+/// One flash string built at compile time: the firmware then writes it with one call
+/// instead of a call per piece.
+#[macro_export]
+macro_rules! banner {
+    (
+        build_id: $id:expr,
+        board: $board:expr,
+        esp: $esp:expr,
+        link: $link:expr,
+        baud: $baud:expr,
+        ssid: $ssid:expr $(,)?
+    ) => {
+        $crate::__http::pstr_concat!(
+            b"nanoesp ",
+            $id,
+            b" board=",
+            $board,
+            b" esp=",
+            $esp,
+            b" link=",
+            $link,
+            b" baud=",
+            &$crate::__http::progmem::decimal::<{ $crate::__http::progmem::decimal_len($baud) }>(
+                $baud
+            ),
+            b" ssid=",
+            $ssid,
+        )
+    };
 }
 
 /// Why a pin operation was refused.

@@ -7,7 +7,7 @@ use crate::{Config, Snapshot};
 use nanoesp_at::Driver;
 use nanoesp_http::pstr;
 use nanoesp_http::sink::{put_ip, put_json_byte, put_nth, put_p, put_u16, put_u32, Window};
-use nanoesp_http::{ContentType, PStr, Status};
+use nanoesp_http::{ContentType, Status};
 
 /// What a response carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -147,18 +147,7 @@ pub struct JoinFailure {
 #[inline(never)]
 pub fn line(s: &mut Window, line: Line, cfg: &Config, esp: &Driver, join: JoinFailure) {
     if line == Line::Banner {
-        put_p(s, pstr!(b"nanoesp "));
-        put_p(s, cfg.build_id);
-        put_p(s, pstr!(b" board="));
-        put_p(s, cfg.board);
-        put_p(s, pstr!(b" esp="));
-        put_p(s, cfg.esp_module);
-        put_p(s, pstr!(b" link="));
-        put_p(s, cfg.link);
-        put_p(s, pstr!(b" baud="));
-        put_u32(s, cfg.link_baud);
-        put_p(s, pstr!(b" ssid="));
-        put_p(s, cfg.ssid);
+        put_p(s, cfg.banner);
     } else {
         put_p(s, pstr!(b"nanoesp: "));
         // The fixed text of every line but the banner, in declaration order: one list
@@ -216,9 +205,14 @@ mod tests {
 
     static CFG: Config = Config {
         build_id: pstr!(b"12345678"),
-        board: pstr!(b"nano"),
-        esp_module: pstr!(b"esp01"),
-        link: pstr!(b"soft"),
+        banner: crate::banner!(
+            build_id: b"12345678",
+            board: b"nano",
+            esp: b"esp01",
+            link: b"soft",
+            baud: 9600,
+            ssid: b"lab",
+        ),
         link_baud: 9600,
         ssid: pstr!(b"lab"),
         password: pstr!(b"p"),

@@ -27,9 +27,7 @@ impl Board for B {
 
 static CFG: Config = Config {
     build_id: pstr!(b"12345678"),
-    board: pstr!(b"nano"),
-    esp_module: pstr!(b"esp01"),
-    link: pstr!(b"soft"),
+    banner: pstr!(b"nanoesp 12345678 board=nano esp=esp01 link=soft baud=9600 ssid=s"),
     link_baud: 9600,
     ssid: pstr!(b"s"),
     password: pstr!(b"p"),
