@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use nanoesp_http::{pstr, pstr_html};
+use nanoesp_http::pstr;
 use nanoesp_server::{Board, Config, PinError, Server};
 
 struct B;
@@ -29,8 +29,7 @@ static CFG: Config = Config {
     hostname: pstr!(b"nano"),
     port: 80,
     max_clients: 3,
-    title: pstr_html!(b"<t>"),
-    text: pstr_html!(b"&"),
+    page: nanoesp_server::page!(title: b"<t>", text: b"&"),
 };
 
 fuzz_target!(|data: &[u8]| {

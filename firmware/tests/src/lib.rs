@@ -9,7 +9,7 @@
 use std::collections::VecDeque;
 
 use nanoesp_espemu::{ConnId, Esp, EspConfig, NetEvent};
-use nanoesp_http::{PStr, pstr, pstr_html};
+use nanoesp_http::{PStr, pstr};
 use nanoesp_server::{Board, Config, PinError, Server};
 
 /// Pins the fake board refuses (serial links, console).
@@ -73,8 +73,7 @@ pub fn test_config_at(max_clients: u8, link_baud: u32) -> &'static Config {
         hostname: pstr!(b"nanoesp"),
         port: 80,
         max_clients,
-        title: pstr_html!(b"Bench <Nano>"),
-        text: pstr_html!(b"Hello from the bench"),
+        page: nanoesp_server::page!(title: b"Bench <Nano>", text: b"Hello from the bench"),
     }))
 }
 

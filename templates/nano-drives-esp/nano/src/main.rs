@@ -22,7 +22,7 @@ use nanoesp_hal::adc::Adc;
 use nanoesp_hal::clock::Clock;
 use nanoesp_hal::pins::{self, Pins};
 use nanoesp_hal::Serial;
-use nanoesp_http::{pstr, pstr_html, PStr};
+use nanoesp_http::{pstr, PStr};
 use nanoesp_server::{Board, Config, PinError, Server, MAX_SLOTS};
 
 mod config {
@@ -71,8 +71,7 @@ static SERVER_CONFIG: Config = Config {
     hostname: pstr!(config::HOSTNAME),
     port: config::HTTP_PORT,
     max_clients: config::MAX_CLIENTS,
-    title: pstr_html!(config::PAGE_TITLE),
-    text: pstr_html!(config::PAGE_TEXT),
+    page: nanoesp_server::page!(title: config::PAGE_TITLE, text: config::PAGE_TEXT),
 };
 
 // Interrupt vectors: only the drivers in use are bound, so unused ones are not linked.

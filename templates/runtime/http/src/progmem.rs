@@ -121,8 +121,7 @@ const fn html_entity(b: u8) -> Option<&'static [u8]> {
     }
 }
 
-/// Length of `s` once escaped for HTML text (used by [`pstr_html!`]).
-#[doc(hidden)]
+/// Length of `s` once escaped for HTML text.
 pub const fn html_escaped_len(s: &[u8]) -> usize {
     let mut n = 0;
     let mut i = 0;
@@ -136,8 +135,8 @@ pub const fn html_escaped_len(s: &[u8]) -> usize {
     n
 }
 
-/// `s` escaped for HTML text, `N` bytes long (used by [`pstr_html!`]).
-#[doc(hidden)]
+/// `s` escaped for HTML text, `N` = [`html_escaped_len`]`(s)` bytes: constant text for a
+/// page, escaped at compile time.
 pub const fn html_escape<const N: usize>(s: &[u8]) -> [u8; N] {
     let mut a = [0u8; N];
     let mut n = 0;
@@ -244,16 +243,6 @@ macro_rules! pstr_concat {
     }};
 }
 
-/// Like [`pstr!`], with `<`, `>`, `&` and `"` replaced by their HTML entities at compile
-/// time: constant text for an HTML page costs no escaping code in the firmware.
-#[macro_export]
-macro_rules! pstr_html {
-    ($s:expr) => {{
-        const __HTML_LEN: usize = $crate::progmem::html_escaped_len($s);
-        $crate::pstr!(&$crate::progmem::html_escape::<__HTML_LEN>($s))
-    }};
-}
-
 #[cfg(test)]
 mod tests {
     const NAME: &[u8] = b"lab";
@@ -273,9 +262,11 @@ mod tests {
 
     #[test]
     fn html_text_is_escaped_at_compile_time() {
-        assert!(crate::pstr_html!(b"a<b>&\"c'").eq_bytes(b"a&lt;b&gt;&amp;&quot;c'"));
-        assert!(crate::pstr_html!(NAME).eq_bytes(b"lab"));
-        assert!(crate::pstr_html!(b"").is_empty());
+        const TEXT: &[u8] = b"a<b>&\"c'";
+        const LEN: usize = super::html_escaped_len(TEXT);
+        let p = crate::pstr!(&super::html_escape::<LEN>(TEXT));
+        assert!(p.eq_bytes(b"a&lt;b&gt;&amp;&quot;c'"));
+        assert_eq!(super::html_escaped_len(b""), 0);
     }
 
     #[test]

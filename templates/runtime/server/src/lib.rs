@@ -82,8 +82,7 @@ pub const IDLE_TIMEOUT_S: u16 = 30;
 
 /// Everything the server needs to know, filled by the firmware from its generated config.
 ///
-/// Text fields are flash strings: build them with `nanoesp_http::pstr!` (`pstr_html!` for
-/// the page title and text).
+/// Text fields are flash strings: build them with `nanoesp_http::pstr!`.
 pub struct Config {
     /// 8 hex chars identifying the build.
     pub build_id: PStr,
@@ -106,10 +105,8 @@ pub struct Config {
     pub port: u16,
     /// Concurrent clients served (1..=N of the server type).
     pub max_clients: u8,
-    /// Page title, HTML-escaped: build it with `nanoesp_http::pstr_html!`.
-    pub title: PStr,
-    /// Page text, HTML-escaped like `title`.
-    pub text: PStr,
+    /// The page at `/`, joined at compile time by [`page!`].
+    pub page: PStr,
 }
 
 #[doc(hidden)]
@@ -145,6 +142,32 @@ macro_rules! banner {
             ),
             b" ssid=",
             $ssid,
+        )
+    };
+}
+
+/// The page for [`Config::page`] from constant title and text (HTML-escaped here).
+///
+/// One flash string built at compile time: the firmware then writes it with one call
+/// instead of a call per piece, and has no escaping code.
+#[macro_export]
+macro_rules! page {
+    (title: $title:expr, text: $text:expr $(,)?) => {
+        $crate::__http::pstr_concat!(
+            b"<!DOCTYPE html><html><head><meta charset=\"utf-8\">\
+              <meta name=\"viewport\" content=\"width=device-width\"><title>",
+            &$crate::__http::progmem::html_escape::<
+                { $crate::__http::progmem::html_escaped_len($title) },
+            >($title),
+            b"</title></head><body><h1>",
+            &$crate::__http::progmem::html_escape::<
+                { $crate::__http::progmem::html_escaped_len($title) },
+            >($title),
+            b"</h1><p>",
+            &$crate::__http::progmem::html_escape::<
+                { $crate::__http::progmem::html_escaped_len($text) },
+            >($text),
+            b"</p><p><a href=\"/api/status\">/api/status</a></p></body></html>\n",
         )
     };
 }

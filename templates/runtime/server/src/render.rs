@@ -59,19 +59,7 @@ fn put_json(s: &mut Window, bytes: &[u8]) {
 #[inline(never)]
 pub fn body(s: &mut Window, body: Body, cfg: &Config, snap: &Snapshot) {
     match body {
-        Body::Page => {
-            put_p(s, pstr!(b"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>"));
-            // Title and text were escaped at compile time (`pstr_html!`).
-            put_p(s, cfg.title);
-            put_p(s, pstr!(b"</title></head><body><h1>"));
-            put_p(s, cfg.title);
-            put_p(s, pstr!(b"</h1><p>"));
-            put_p(s, cfg.text);
-            put_p(
-                s,
-                pstr!(b"</p><p><a href=\"/api/status\">/api/status</a></p></body></html>\n"),
-            );
-        }
+        Body::Page => put_p(s, cfg.page),
         Body::Status => {
             put_p(s, pstr!(b"{\"firmware\":\""));
             // Hex digits (`{:08x}` in the build config): nothing to escape.
@@ -221,8 +209,7 @@ mod tests {
         hostname: pstr!(b"h"),
         port: 8080,
         max_clients: 2,
-        title: pstr!(b"t"),
-        text: pstr!(b"x"),
+        page: crate::page!(title: b"t", text: b"x"),
     };
 
     fn text(l: Line, join: JoinFailure) -> String {

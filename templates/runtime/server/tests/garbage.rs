@@ -36,8 +36,7 @@ static CFG: Config = Config {
     hostname: pstr!(b"h"),
     port: 8080,
     max_clients: 2,
-    title: pstr!(b"t"),
-    text: pstr!(b"x"),
+    page: nanoesp_server::page!(title: b"t", text: b"x"),
 };
 
 /// Pieces of plausible ESP output, glued at random.
