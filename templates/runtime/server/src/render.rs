@@ -55,10 +55,10 @@ fn put_json(s: &mut Window, bytes: &[u8]) {
     }
 }
 
-/// The fixed text of the status JSON, piece `n`: one list and a short call per piece
-/// instead of a flash string passed at each.
+/// The fixed text of the status and pin JSON, piece `n`: one list and a short call per
+/// piece instead of a flash string passed at each.
 #[inline(never)]
-fn status_label(s: &mut Window, n: u8) {
+fn json_piece(s: &mut Window, n: u8) {
     put_nth(
         s,
         pstr!(
@@ -68,7 +68,9 @@ fn status_label(s: &mut Window, n: u8) {
               ,\"analog\":\n\
               ],\"clients\":\n\
               ,\"served\":\n\
-              ,\"errors\":\n"
+              ,\"errors\":\n\
+              {\"pin\":\n\
+              ,\"value\":\n"
         ),
         n,
     );
@@ -80,32 +82,32 @@ pub fn body(s: &mut Window, body: Body, cfg: &Config, snap: &Snapshot) {
     match body {
         Body::Page => put_p(s, cfg.page),
         Body::Status => {
-            status_label(s, 0);
+            json_piece(s, 0);
             // Hex digits (`{:08x}` in the build config): nothing to escape.
             put_p(s, cfg.build_id);
-            status_label(s, 1);
+            json_piece(s, 1);
             put_json(s, snap.esp_version());
-            status_label(s, 2);
+            json_piece(s, 2);
             put_u32(s, snap.uptime_ms);
-            status_label(s, 3);
+            json_piece(s, 3);
             let mut sep = b'[';
             for &a in snap.analog.iter() {
                 s.put(sep);
                 sep = b',';
                 put_u16(s, a);
             }
-            status_label(s, 4);
+            json_piece(s, 4);
             put_u16(s, snap.clients as u16);
-            status_label(s, 5);
+            json_piece(s, 5);
             put_u32(s, snap.served);
-            status_label(s, 6);
+            json_piece(s, 6);
             put_u32(s, snap.errors);
             s.put(b'}');
         }
         Body::Pin { pin, high } => {
-            put_p(s, pstr!(b"{\"pin\":"));
+            json_piece(s, 7);
             put_u16(s, pin as u16);
-            put_p(s, pstr!(b",\"value\":"));
+            json_piece(s, 8);
             s.put(if high { b'1' } else { b'0' });
             s.put(b'}');
         }
