@@ -46,12 +46,6 @@ impl Status {
         hundreds + rest.get(self as usize) as u16
     }
 
-    /// Writes the reason phrase.
-    pub fn put_reason(self, s: &mut Window) {
-        // One phrase per variant, in declaration order.
-        put_nth(s, pstr!(b"OK\nBad Request\nForbidden\nNot Found\nMethod Not Allowed\nRequest Timeout\nContent Too Large\nURI Too Long\nRequest Header Fields Too Large\nService Unavailable\n"), self as u8);
-    }
-
     /// True for 4xx/5xx: every status but 200 (no code to compute).
     pub fn is_error(self) -> bool {
         self != Status::Ok
@@ -104,9 +98,18 @@ pub fn write_error_body(s: &mut Window, status: Status) {
 /// `<code> <reason>`, as in the status line and error bodies.
 #[inline(never)]
 fn put_status(s: &mut Window, status: Status) {
-    put_u16(s, status.code());
-    s.put(b' ');
-    status.put_reason(s);
+    // One line per variant, in declaration order: the code as text costs less flash than
+    // computing and writing the number.
+    put_nth(
+        s,
+        pstr!(
+            b"200 OK\n400 Bad Request\n403 Forbidden\n404 Not Found\n\
+              405 Method Not Allowed\n408 Request Timeout\n413 Content Too Large\n\
+              414 URI Too Long\n431 Request Header Fields Too Large\n\
+              503 Service Unavailable\n"
+        ),
+        status as u8,
+    );
 }
 
 #[cfg(test)]
@@ -131,6 +134,9 @@ mod tests {
         for (s, c) in all {
             assert_eq!(s.code(), c);
             assert_eq!(s.is_error(), c >= 400);
+            let mut out = [0u8; 40];
+            let n = render_window(0, &mut out, &mut |w| put_status(w, s));
+            assert!(out[..n].starts_with(format!("{c} ").as_bytes()));
         }
     }
 
