@@ -772,15 +772,19 @@ impl<'c, const N: usize> Server<'c, N> {
         if self.console_len == 0 {
             return 0;
         }
-        let line = self.console[self.console_head as usize % CONSOLE_QUEUE];
-        let mut w = Window::new(self.console_off, out);
+        let head = self.console_head;
+        let off = self.console_off;
+        let line = self.console[head as usize % CONSOLE_QUEUE];
+        let mut w = Window::new(off, out);
         render::line(&mut w, line, self.cfg, &self.drv, self.join_failure);
         let (filled, total) = (w.filled(), w.total());
-        self.console_off += filled as u16;
-        if self.console_off >= total {
-            self.console_head = (self.console_head + 1) % CONSOLE_QUEUE as u8;
+        let off = off + filled as u16;
+        if off >= total {
+            self.console_head = (head + 1) % CONSOLE_QUEUE as u8;
             self.console_len -= 1;
             self.console_off = 0;
+        } else {
+            self.console_off = off;
         }
         filled
     }
