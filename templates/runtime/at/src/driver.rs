@@ -212,9 +212,9 @@ pub struct Driver {
     /// Links to report as closed / connected from `tick` (found by polling).
     stale: u8,
     missed: u8,
-    /// Links listed by, or connected during, the `AT+CIPSTATUS` in flight.
+    /// Links listed by, or connected during, the `AT+CIPSTATUS` in flight (one mask: only
+    /// their union is ever read).
     seen: u8,
-    fresh: u8,
     data_link: u8,
     passive: bool,
     plain: bool,
@@ -270,7 +270,6 @@ impl Driver {
             stale: 0,
             missed: 0,
             seen: 0,
-            fresh: 0,
             data_link: FROM_PULL,
             passive: false,
             plain: false,
@@ -369,7 +368,7 @@ impl Driver {
         l.open = true;
         l.pending = 0;
         let link = Link { id, gen: l.gen };
-        self.fresh |= 1 << id;
+        self.seen |= 1 << id;
         if self.passive {
             // Early data may come without a +IPD notice (esp-at#294): ask for the lengths.
             self.poll_recvlen = true;
@@ -474,7 +473,6 @@ impl Driver {
         } else if due(self.now, self.next_poll) {
             self.schedule_poll();
             self.seen = 0;
-            self.fresh = 0;
             self.poll_recvlen = self.passive;
             self.start(Command::new(op::LINK_STATUS), none, CMD_MS);
         }
@@ -718,7 +716,7 @@ impl Driver {
                     .iter()
                     .rev()
                     .fold(0u8, |m, l| m << 1 | l.open as u8);
-                self.stale |= open & !self.seen & !self.fresh;
+                self.stale |= open & !self.seen;
                 None
             }
             _ => None,
