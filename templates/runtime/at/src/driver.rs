@@ -222,6 +222,9 @@ pub struct Driver {
     join_failures: u8,
     join_code: u8,
     boot_armed: bool,
+    /// The baud is negotiated when probes go unanswered (decided once: comparing the 32-bit
+    /// baud at every probe timeout cost more).
+    negotiate: bool,
     links: [LinkState; LINKS],
     ip: [u8; 4],
     /// Baud the caller must use; `baud_changed` until it took it.
@@ -283,6 +286,7 @@ impl Driver {
             ip: [0; 4],
             uart_baud: cfg.baud,
             baud_changed: false,
+            negotiate: cfg.baud != 0 && cfg.baud != FACTORY_BAUD,
         }
     }
 
@@ -941,8 +945,8 @@ impl Driver {
             S_PROBE => {
                 self.failures = self.failures.wrapping_add(1);
                 self.hold_off(200);
-                let negotiate = self.cfg.baud != 0 && self.cfg.baud != FACTORY_BAUD;
-                if negotiate && self.failures % (2 * PROBES_BEFORE_BAUD) == PROBES_BEFORE_BAUD {
+                if self.negotiate && self.failures % (2 * PROBES_BEFORE_BAUD) == PROBES_BEFORE_BAUD
+                {
                     // Maybe the ESP still runs at its factory rate: tell it ours from there.
                     self.set_baud(FACTORY_BAUD);
                     self.phase = S_BAUD_PROBE;
