@@ -248,6 +248,16 @@ pub fn lowest_bit(mut mask: u8) -> u8 {
     i
 }
 
+/// `x % m` by subtraction: the AVR has no divide instruction, and this is smaller than the
+/// library's division routine.
+#[inline(never)]
+fn rem(mut x: u8, m: u8) -> u8 {
+    while x >= m {
+        x -= m;
+    }
+    x
+}
+
 /// True once `now` has reached `t` (wrapping millisecond clock).
 #[inline(never)]
 fn due(now: u32, t: u32) -> bool {
@@ -945,7 +955,8 @@ impl Driver {
             S_PROBE => {
                 self.failures = self.failures.wrapping_add(1);
                 self.hold_off(200);
-                if self.negotiate && self.failures % (2 * PROBES_BEFORE_BAUD) == PROBES_BEFORE_BAUD
+                if self.negotiate
+                    && rem(self.failures, 2 * PROBES_BEFORE_BAUD) == PROBES_BEFORE_BAUD
                 {
                     // Maybe the ESP still runs at its factory rate: tell it ours from there.
                     self.set_baud(FACTORY_BAUD);
@@ -953,7 +964,7 @@ impl Driver {
                     // Let the caller drain and switch before the command goes out.
                     self.hold_off(50);
                 }
-                self.failures.is_multiple_of(5).then_some(Event::NoResponse)
+                (rem(self.failures, 5) == 0).then_some(Event::NoResponse)
             }
             UP | BOOT => {
                 // A lost reply. Three in a row: the ESP is gone or deaf, start over.
@@ -967,6 +978,20 @@ impl Driver {
             _ => {
                 self.restart_init();
                 None
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rem_is_the_remainder() {
+        for x in 0..=u8::MAX {
+            for m in [5, 2 * PROBES_BEFORE_BAUD] {
+                assert_eq!(rem(x, m), x % m);
             }
         }
     }
