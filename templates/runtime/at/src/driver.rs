@@ -206,9 +206,8 @@ pub struct Driver {
     /// A bring-up step (`S_PROBE..=S_BAUD_PROBE`), `BOOT` or `UP`.
     phase: u8,
     now: u32,
-    deadline: u32,
-    not_before: u32,
-    next_poll: u32,
+    /// When each [`Timer`] is due (wrapping milliseconds).
+    timers: [u32; 3],
     /// Links to report as closed / connected from `tick` (found by polling).
     stale: u8,
     missed: u8,
@@ -259,9 +258,21 @@ fn rem(mut x: u8, m: u8) -> u8 {
 }
 
 /// True once `now` has reached `t` (wrapping millisecond clock).
-#[inline(never)]
-fn due(now: u32, t: u32) -> bool {
+fn reached(now: u32, t: u32) -> bool {
     now.wrapping_sub(t) < 0x8000_0000
+}
+
+/// The driver's timers, by their place in `Driver::timers`: a call names one by a byte
+/// instead of passing its 32-bit time.
+#[derive(Clone, Copy)]
+#[repr(u8)]
+enum Timer {
+    /// The command in flight (or the boot wait) times out.
+    Deadline,
+    /// No command goes out before it.
+    NotBefore,
+    /// The next link-table poll.
+    NextPoll,
 }
 
 impl Driver {
@@ -275,8 +286,7 @@ impl Driver {
             wait: Wait::Idle,
             target: Link { id: 0, gen: 0 },
             tx_off: 0,
-            deadline: 0,
-            not_before: 0,
+            timers: [0; 3],
             now: 0,
             boot_armed: false,
             links: [LinkState::default(); LINKS],
@@ -290,7 +300,6 @@ impl Driver {
             join_failures: 0,
             join_code: 0,
             poll_recvlen: false,
-            next_poll: 0,
             version: [0; VERSION_MAX],
             version_len: 0,
             ip: [0; 4],
@@ -327,7 +336,7 @@ impl Driver {
     /// True when [`Driver::issue`] would accept a request now.
     #[inline(never)]
     pub fn is_idle(&self) -> bool {
-        self.phase == UP && self.wait == Wait::Idle && due(self.now, self.not_before)
+        self.phase == UP && self.wait == Wait::Idle && self.due(Timer::NotBefore)
     }
 
     /// The station (or softAP) IP address, valid after [`Event::Up`].
@@ -411,28 +420,32 @@ impl Driver {
         Some(Event::Closed(Link { id, gen: l.gen }))
     }
 
-    /// The time `ms` from now. Delays are 16-bit (all are under a minute): loading a 32-bit
-    /// constant costs twice the code on the AVR.
-    fn after(&self, ms: u16) -> u32 {
-        self.now.wrapping_add(ms as u32)
+    /// True once timer `t` is due.
+    #[inline(never)]
+    fn due(&self, t: Timer) -> bool {
+        reached(self.now, self.timers[t as usize])
+    }
+
+    /// Timer `t` is due `ms` from now. Delays are 16-bit (all are under a minute): loading a
+    /// 32-bit constant costs twice the code on the AVR.
+    #[inline(never)]
+    fn set_timer(&mut self, t: Timer, ms: u16) {
+        self.timers[t as usize] = self.now.wrapping_add(ms as u32);
     }
 
     /// No command goes out for `ms` from now.
-    #[inline(never)]
     fn hold_off(&mut self, ms: u16) {
-        self.not_before = self.after(ms);
+        self.set_timer(Timer::NotBefore, ms);
     }
 
     /// The next link-table poll is due one period from now.
-    #[inline(never)]
     fn schedule_poll(&mut self) {
-        self.next_poll = self.after(POLL_MS);
+        self.set_timer(Timer::NextPoll, POLL_MS);
     }
 
     /// The command in flight times out `ms` from now.
-    #[inline(never)]
     fn time_out_in(&mut self, ms: u16) {
-        self.deadline = self.after(ms);
+        self.set_timer(Timer::Deadline, ms);
     }
 
     #[inline(never)]
@@ -471,7 +484,10 @@ impl Driver {
     /// the caller always has something to [`Driver::issue`], and a lost `CONNECT` or
     /// `+IPD` would never be found. Then [`Driver::housekeeping`] should go first.
     pub fn poll_overdue(&self) -> bool {
-        due(self.now, self.next_poll.wrapping_add(u32::from(POLL_MS)))
+        reached(
+            self.now,
+            self.timers[Timer::NextPoll as usize].wrapping_add(u32::from(POLL_MS)),
+        )
     }
 
     /// Runs the periodic link-table re-synchronisation when idle; call when there is
@@ -484,7 +500,7 @@ impl Driver {
         if self.poll_recvlen && self.passive {
             self.poll_recvlen = false;
             self.start(Command::new(op::RECV_LEN), none, CMD_MS);
-        } else if due(self.now, self.next_poll) {
+        } else if self.due(Timer::NextPoll) {
             self.schedule_poll();
             self.seen = 0;
             self.poll_recvlen = self.passive;
@@ -501,7 +517,7 @@ impl Driver {
         out: &mut [u8],
         payload: &mut dyn FnMut(Link, u16, &mut [u8]) -> usize,
     ) -> usize {
-        if !due(self.now, self.not_before) || out.is_empty() {
+        if !self.due(Timer::NotBefore) || out.is_empty() {
             return 0;
         }
         match self.wait {
@@ -852,7 +868,7 @@ impl Driver {
         self.poll_recvlen = false;
         self.phase = S_PROBE;
         self.failures = 0;
-        self.not_before = self.now;
+        self.hold_off(0);
         match was {
             BOOT | S_PROBE..=S_ECHO => None,
             _ => Some(Event::Reset),
@@ -882,7 +898,7 @@ impl Driver {
                 return ev;
             }
         }
-        if self.wait != Wait::Idle && due(now, self.deadline) {
+        if self.wait != Wait::Idle && self.due(Timer::Deadline) {
             return self.on_timeout();
         }
         match self.phase {
@@ -890,13 +906,13 @@ impl Driver {
                 if !self.boot_armed {
                     self.boot_armed = true;
                     self.time_out_in(BOOT_WAIT_MS);
-                } else if due(now, self.deadline) {
+                } else if self.due(Timer::Deadline) {
                     self.phase = S_PROBE;
                 }
                 None
             }
             UP => None,
-            step if self.wait == Wait::Idle && due(now, self.not_before) => self.init_next(step),
+            step if self.wait == Wait::Idle && self.due(Timer::NotBefore) => self.init_next(step),
             _ => None,
         }
     }
