@@ -410,27 +410,19 @@ impl Parser {
             Some(22) if parse_ip(line, AP_IP_AT, &mut [0; 4]) => return Token::Ip { ap: true },
             _ => {}
         }
-        if line.len() >= 3 && line[1] == b',' {
-            if let Some(id) = link_id(line[0]) {
-                match lookup(&line[2..], pstr!(b"=CONNECT\0=CLOSED\0=CONNECT FAIL\0")) {
-                    Some(0) => return Token::Connect(id),
-                    Some(1) => return Token::Closed(id),
-                    Some(2) => return Token::ConnectFail(id),
-                    _ => {}
-                }
-            }
-        }
-        // A URC spliced onto junk (e.g. inside an echo): `...,1,CONNECT` / `...}0,CLOSED`.
-        if line.len() > 8 {
-            let n = line.len();
-            if pstr!(b",CLOSED").eq_bytes(&line[n - 7..]) {
-                if let Some(id) = link_id(line[n - 8]) {
-                    return Token::Closed(id);
-                }
-            }
-            if pstr!(b",CONNECT").eq_bytes(&line[n - 8..]) {
-                if let Some(id) = link_id(line[n - 9]) {
-                    return Token::Connect(id);
+        // The whole line, then a URC spliced onto junk (e.g. inside an echo): `...}0,CLOSED`
+        // ends 8 bytes long, `...,1,CONNECT` 9 (a shorter line is just tried again whole).
+        let n = line.len();
+        for start in [0, n.saturating_sub(8), n.saturating_sub(9)] {
+            let tail = &line[start..];
+            if tail.len() >= 3 && tail[1] == b',' {
+                if let Some(id) = link_id(tail[0]) {
+                    match lookup(&tail[2..], pstr!(b"=CONNECT\0=CLOSED\0=CONNECT FAIL\0")) {
+                        Some(0) => return Token::Connect(id),
+                        Some(1) => return Token::Closed(id),
+                        Some(2) => return Token::ConnectFail(id),
+                        _ => {}
+                    }
                 }
             }
         }
@@ -569,6 +561,10 @@ mod tests {
     #[test]
     fn urc_spliced_into_echo() {
         assert_eq!(tokens(b"AT+CIPSEND=0,1,CONNECT\r\n"), [Token::Connect(1)]);
+        assert_eq!(
+            tokens(b"}4,CLOSED\r\n1,CONNECTED\r\n5,CLOSED\r\nAT+CIPCLOSE=2,CONNECT FAIL\r\n"),
+            [Token::Closed(4), Token::Other, Token::Other, Token::Echo]
+        );
     }
 
     #[test]
