@@ -392,18 +392,21 @@ impl Parser {
                 }
                 return Token::Other;
             }
-            // `Recv <n> bytes` and `STATUS:<n>` need nothing done, but are told apart so
-            // that no spliced URC is looked for in them.
-            Some(17) if number(line, 5).is_some() => return Token::Other,
             Some(18) => {
                 if let Some(id) = line.get(11).and_then(|&b| link_id(b)) {
                     return Token::CipStatus(id);
                 }
             }
-            Some(19) if number(line, 7).is_some() => return Token::Other,
-            Some(20) => {
-                if let Some(n) = number(line, 7) {
-                    return Token::Cwjap(n as u8);
+            // `Recv <n> bytes`, `STATUS:<n>` and `+CWJAP:<code>`: one number test. The first
+            // two need nothing done, but are told apart so that no spliced URC is looked for
+            // in them.
+            Some(i @ (17 | 19 | 20)) => {
+                if let Some(n) = number(line, if i == 17 { 5 } else { 7 }) {
+                    return if i == 20 {
+                        Token::Cwjap(n as u8)
+                    } else {
+                        Token::Other
+                    };
                 }
             }
             Some(21) if parse_ip(line, STA_IP_AT, &mut [0; 4]) => return Token::Ip { ap: false },
