@@ -564,23 +564,21 @@ impl Driver {
     fn on_token(&mut self, tok: Token) -> Option<Event> {
         match tok {
             Token::Data(byte) => {
-                if self.data_link == FROM_PULL {
-                    if self.wait != Wait::Idle
-                        && self.cmd.op == op::RECV_DATA
-                        && self.is_open(self.target)
-                    {
-                        return Some(Event::Data {
-                            link: self.target,
-                            byte,
-                        });
+                // From a pull: the link pulled from, while the pull is in flight; from an
+                // active `+IPD`: the live connection on its id.
+                let id = self.data_link;
+                let link = if id == FROM_PULL {
+                    if self.wait == Wait::Idle || self.cmd.op != op::RECV_DATA {
+                        return None;
                     }
-                    None
+                    self.target
                 } else {
-                    let id = self.data_link;
-                    let l = &self.links[id as usize];
-                    let link = Link { id, gen: l.gen };
-                    l.open.then_some(Event::Data { link, byte })
-                }
+                    Link {
+                        id,
+                        gen: self.links[id as usize].gen,
+                    }
+                };
+                self.is_open(link).then_some(Event::Data { link, byte })
             }
             Token::IpdData { id, .. } => {
                 self.data_link = id;
