@@ -737,7 +737,7 @@ impl Driver {
                 self.links[id as usize].pending = 0;
                 None
             }
-            op::CLOSE if self.target.gen == self.links[id as usize].gen => self.close(id),
+            op::CLOSE if self.is_open(self.target) => self.close(id),
             op::LINK_STATUS if ok => {
                 // Bit `id` for each open link, shifted in from the top id down (a constant
                 // shift is one instruction, `1 << id` a loop on the AVR).
