@@ -636,18 +636,20 @@ impl Driver {
                 None
             }
             Token::RecvLen => {
-                let lens = self.parser.recv_lens();
+                let links = &mut self.links;
+                let missed = &mut self.missed;
                 // The link's bit in `missed`, shifted along (cheaper than `1 << id`).
                 let mut bit = 1;
-                for (l, &len) in self.links.iter_mut().zip(lens.iter()) {
+                self.parser.each_recv_len(|k, len| {
+                    let l = &mut links[k];
                     // Never lower it: a `+IPD` notice may have overtaken this (older) reply.
                     // A pull of a link without data just answers ERROR, which clears it.
                     l.pending = l.pending.max(len);
                     if len > 0 && !l.open {
-                        self.missed |= bit;
+                        *missed |= bit;
                     }
                     bit <<= 1;
-                }
+                });
                 None
             }
             Token::CipStatus(id) => {
