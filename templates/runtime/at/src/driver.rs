@@ -662,7 +662,7 @@ impl Driver {
             }
             Token::Ip { ap } => {
                 if ap == self.cfg.softap {
-                    self.parser.read_ip(&mut self.ip);
+                    self.parser.read_ip(ap, &mut self.ip);
                 }
                 None
             }

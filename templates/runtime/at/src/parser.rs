@@ -260,21 +260,15 @@ impl Parser {
     /// [`Token::Ip`]).
     pub fn ip(&self) -> [u8; 4] {
         let mut ip = [0; 4];
-        self.read_ip(&mut ip);
+        self.read_ip(self.line().get(7) != Some(&b'S'), &mut ip);
         ip
     }
 
-    /// [`Parser::ip`] written into `ip` (no copy through the stack on the AVR).
-    pub fn read_ip(&self, ip: &mut [u8; 4]) {
-        let line = self.line();
-        let at = if line.get(7) == Some(&b'S') {
-            STA_IP_AT
-        } else {
-            AP_IP_AT
-        };
-        if !parse_ip(line, at, ip) {
-            *ip = [0; 4];
-        }
+    /// [`Parser::ip`] written into `ip` (no copy through the stack on the AVR), the line's
+    /// interface given by the token's `ap` instead of being read again. Only valid right
+    /// after [`Token::Ip`]: `classify` found the address there, so it is not checked again.
+    pub fn read_ip(&self, ap: bool, ip: &mut [u8; 4]) {
+        parse_ip(self.line(), if ap { AP_IP_AT } else { STA_IP_AT }, ip);
     }
 
     /// True while a length-counted payload is being handed out.
