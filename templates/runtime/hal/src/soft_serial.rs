@@ -238,13 +238,11 @@ impl<const BAUD: u32> SoftSerial<BAUD> {
     pub fn on_capture() {
         // SAFETY: see RECEIVER; interrupts are off inside a handler.
         let rx = unsafe { RECEIVER.get() };
-        let left = rx.left;
-        if left > 1 {
-            return; // inside a frame (capture is off there: see `on_rx_timeout`)
-        }
+        // Capture is on only between frames (left 0) and from the last data-bit sample on
+        // (left 1): see `on_rx_timeout`.
         let t = tc1();
         let start = t.icr1().read().bits();
-        if left == 1 {
+        if rx.left == 1 {
             // The stop-bit sample is late and this is already the next start bit: the stop
             // bit was high (a low one has no falling edge after it).
             if !RX_RING.push(rx.byte) {
