@@ -361,6 +361,16 @@ static void trace_rec(nsim_t *s, uint16_t what, uint16_t value)
 	s->trace[at].value = value;
 }
 
+/* Timer1's interrupt vectors: input capture, compare A, compare B, overflow. */
+#define TIMER1_VECTORS 4
+static void timer1_vectors(avr_timer_t *p, avr_int_vector_t *out[TIMER1_VECTORS])
+{
+	out[0] = &p->icr;
+	out[1] = &p->comp[0].interrupt;
+	out[2] = &p->comp[1].interrupt;
+	out[3] = &p->overflow;
+}
+
 /*
  * TIMSK1 has no simavr handler: ours replaces the plain store, so it does it. simavr raises
  * a Timer1 flag whose interrupt is disabled in TIFR1 only, and never runs that interrupt
@@ -372,11 +382,10 @@ static void on_timsk1_write(avr_t *avr, avr_io_addr_t addr, uint8_t v, void *par
 	nsim_t *s = param;
 	avr->data[addr] = v;
 	if (s->tracing) trace_rec(s, addr, v);
-	avr_timer_t *p = s->timer1;
-	if (!p) return;
-	avr_int_vector_t *vectors[] = {&p->icr, &p->comp[0].interrupt, &p->comp[1].interrupt,
-		&p->overflow};
-	for (unsigned i = 0; i < sizeof vectors / sizeof *vectors; i++) {
+	if (!s->timer1) return;
+	avr_int_vector_t *vectors[TIMER1_VECTORS];
+	timer1_vectors(s->timer1, vectors);
+	for (int i = 0; i < TIMER1_VECTORS; i++) {
 		avr_int_vector_t *vector = vectors[i];
 		if (vector->raised.reg && avr_regbit_get(avr, vector->raised) &&
 				avr_regbit_get(avr, vector->enable) && !vector->pending)
@@ -392,10 +401,9 @@ static void on_timsk1_write(avr_t *avr, avr_io_addr_t addr, uint8_t v, void *par
 static void on_tifr1_write(avr_t *avr, avr_io_addr_t addr, uint8_t v, void *param)
 {
 	nsim_t *s = param;
-	avr_timer_t *p = s->timer1;
-	avr_int_vector_t *vectors[] = {&p->icr, &p->comp[0].interrupt, &p->comp[1].interrupt,
-		&p->overflow};
-	for (unsigned i = 0; i < sizeof vectors / sizeof *vectors; i++) {
+	avr_int_vector_t *vectors[TIMER1_VECTORS];
+	timer1_vectors(s->timer1, vectors);
+	for (int i = 0; i < TIMER1_VECTORS; i++) {
 		avr_int_vector_t *vector = vectors[i];
 		if (vector->raised.reg != addr || !(v & (1 << vector->raised.bit))) continue;
 		avr_clear_interrupt(avr, vector);
