@@ -36,6 +36,16 @@
 //! can only raise the bound by sending fewer bytes or fewer `CIPSEND`s per request. The
 //! ESP → Nano direction never stalls this way; `wire_max_requests_per_s` bounds it.
 //!
+//! Turn bound: where the rest of the time goes. A firmware that keeps one command in
+//! flight (as the AT firmware requires) waits after each command line until the reply has
+//! arrived; the emulator accounts these ESP turns (`Esp::esp_turn_us`: processing, the
+//! output gaps before reply lines, the reply on the wire, the send waits). Turns are
+//! disjoint, and so are the bytes sent to the ESP outside them, so
+//! `turn_bound_requests_per_s = 1 / ((bytes_to_esp - bytes_in_turns) / (baud / 10) + turn_s)`
+//! bounds this firmware with its own commands per request; `turn_bound_ratio` below 1 is
+//! the time neither side was in a turn: the firmware's own reaction time and waits for
+//! clients and their URCs. Unlike the ESP bound it depends on the firmware's command mix.
+//!
 //! Start-up: `ready_ms` counts from power-on, so it includes the ESP's boot and its Wi-Fi
 //! join (the firmware's `AT+CWJAP`, or the auto-join 1–6 s after boot with saved
 //! credentials). `wifi_joined_ms` is when the emulated ESP got its address (`WIFI GOT IP`,
@@ -122,6 +132,17 @@ pub struct RunReport {
     pub esp_bound_requests_per_s: f64,
     /// requests_per_s / esp_bound_requests_per_s.
     pub esp_bound_ratio: f64,
+    /// Mean simulated ms per finished request in the ESP's turns: from each command line
+    /// (or CIPSEND payload) the firmware sent until the module took input again and its
+    /// last reply byte had arrived. Contains the send waits.
+    pub esp_turn_ms_per_request: f64,
+    /// Mean UART bytes Nano → ESP per finished request sent during ESP turns.
+    pub uart_bytes_to_esp_in_turn_per_request: f64,
+    /// Requests per second this firmware's own command sequence allows if it reacted
+    /// at once to every reply and URC (see the module doc).
+    pub turn_bound_requests_per_s: f64,
+    /// requests_per_s / turn_bound_requests_per_s.
+    pub turn_bound_ratio: f64,
     /// ESP bytes lost to USART overruns (hardware link only).
     pub overruns: u64,
     /// Soft-UART frames from the firmware with a low stop bit.
@@ -353,6 +374,10 @@ pub fn run_one(
         uart_bytes_to_esp_in_send_wait_per_request: 0.0,
         esp_bound_requests_per_s: 0.0,
         esp_bound_ratio: 0.0,
+        esp_turn_ms_per_request: 0.0,
+        uart_bytes_to_esp_in_turn_per_request: 0.0,
+        turn_bound_requests_per_s: 0.0,
+        turn_bound_ratio: 0.0,
         overruns: 0,
         framing_errors: 0,
         tx_glitches: 0,
@@ -395,6 +420,7 @@ pub fn run_one(
     let stats_before = board.stats();
     board.avr.timer1_latency_take(); // bring-up ran partly at another rate
     let (wait_before, sends_before, in_wait_before) = send_counters(&esp.0);
+    let (turn_before, in_turn_before) = turn_counters(&esp.0);
     let mut clients: Vec<Client> = (0..k)
         // stagger the first connects by 1 ms so clients do not arrive in lock step
         .map(|i| Client {
@@ -498,6 +524,7 @@ pub fn run_one(
     }
     let stats = board.stats();
     let (wait_after, sends_after, in_wait_after) = send_counters(&esp.0);
+    let (turn_after, in_turn_after) = turn_counters(&esp.0);
     report.measured_s = (board.now_us() - load_start) as f64 / 1e6;
     report.requests_per_s = report.ok as f64 / report.measured_s;
     latencies.sort_by(|a, b| a.total_cmp(b));
@@ -526,6 +553,16 @@ pub fn run_one(
         if per_request_s > 0.0 {
             report.esp_bound_requests_per_s = 1.0 / per_request_s;
             report.esp_bound_ratio = report.requests_per_s / report.esp_bound_requests_per_s;
+        }
+        report.esp_turn_ms_per_request = (turn_after - turn_before) as f64 / 1000.0 / n;
+        let in_turn = (in_turn_after - in_turn_before) as f64 / n;
+        report.uart_bytes_to_esp_in_turn_per_request = in_turn;
+        let outside = (report.uart_bytes_to_esp_per_request - in_turn).max(0.0);
+        let per_request_s =
+            outside * 10.0 / link.baud as f64 + report.esp_turn_ms_per_request / 1000.0;
+        if per_request_s > 0.0 {
+            report.turn_bound_requests_per_s = 1.0 / per_request_s;
+            report.turn_bound_ratio = report.requests_per_s / report.turn_bound_requests_per_s;
         }
     }
     report.overruns = stats.overruns - stats_before.overruns;
@@ -617,6 +654,10 @@ impl Outages {
 }
 
 /// The emulator's send-wait accounting: (wait µs, sends, bytes received during waits).
+fn turn_counters(esp: &Esp) -> (u64, u64) {
+    (esp.esp_turn_us(), esp.uart_bytes_rx_in_turn())
+}
+
 fn send_counters(esp: &Esp) -> (u64, u64, u64) {
     (
         esp.send_wait_us(),
@@ -654,7 +695,7 @@ fn print_table(report: &BenchReport) {
         report.firmware, report.link, report.baud, report.esp_faults, report.duration_s
     );
     println!(
-        "{:>3} {:>9} {:>6} {:>8} {:>6} {:>5} {:>8} {:>7} {:>8} {:>8} {:>8} {:>6} {:>7} {:>7} {:>5} {:>5} {:>5} {:>5} {:>7} {:>6}  failures",
+        "{:>3} {:>9} {:>6} {:>8} {:>6} {:>5} {:>8} {:>7} {:>8} {:>8} {:>8} {:>6} {:>7} {:>7} {:>5} {:>7} {:>6} {:>5} {:>5} {:>5} {:>7} {:>6}  failures",
         "K",
         "ready_ms",
         "up_ms",
@@ -670,6 +711,8 @@ fn print_table(report: &BenchReport) {
         "wait_ms",
         "esp_max",
         "esp_r",
+        "turn_ms",
+        "turn_r",
         "ram_b",
         "crash",
         "lost",
@@ -684,7 +727,7 @@ fn print_table(report: &BenchReport) {
             .map(|(k, n)| format!("{k}={n}"))
             .collect();
         println!(
-            "{:>3} {:>9} {:>6} {:>8} {:>6} {:>5} {:>8.2} {:>7.1} {:>8.1} {:>8.1} {:>8.2} {:>6.2} {:>7.1} {:>7.2} {:>5.2} {:>5} {:>5} {:>5} {:>7} {:>6}  {}",
+            "{:>3} {:>9} {:>6} {:>8} {:>6} {:>5} {:>8.2} {:>7.1} {:>8.1} {:>8.1} {:>8.2} {:>6.2} {:>7.1} {:>7.2} {:>5.2} {:>7.1} {:>6.2} {:>5} {:>5} {:>5} {:>7} {:>6}  {}",
             r.clients,
             r.ready_ms
                 .map(|v| format!("{v:.0}"))
@@ -704,6 +747,8 @@ fn print_table(report: &BenchReport) {
             r.send_wait_ms_per_request,
             r.esp_bound_requests_per_s,
             r.esp_bound_ratio,
+            r.esp_turn_ms_per_request,
+            r.turn_bound_ratio,
             r.sram_peak_bytes,
             r.esp_crashes,
             r.lost_to_esp_crash,
@@ -726,7 +771,9 @@ fn print_table(report: &BenchReport) {
     println!(
         "up_ms: ready after WIFI GOT IP; wire_r: req/s over wire_max; wait_ms: ESP send wait \
          (Recv..SEND OK, commands refused) per request; esp_max: req/s those bytes and waits \
-         allow; esp_r: req/s over esp_max; ram_b: peak SRAM (static + deepest stack); crash: \
+         allow; esp_r: req/s over esp_max; turn_ms: ESP turns per request (each command \
+         until its last reply byte, send waits included); turn_r: req/s over what those \
+         turns and the other bytes allow; ram_b: peak SRAM (static + deepest stack); crash: \
          ESP crashes (faults profile); lost: requests lost to them; rec_ms: longest crash \
          until the server accepted clients again; isr_%: soft link, the latest a Timer1 \
          compare handler reprogrammed its compare, in % of a bit (100 loses a bit)"

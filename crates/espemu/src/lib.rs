@@ -260,6 +260,17 @@ pub struct Esp {
     sends: u64,
     /// UART bytes received during send waits (refused with `busy s...`).
     bytes_rx_in_send_wait: u64,
+    /// Finished ESP turns, µs: see [`Esp::esp_turn_us`].
+    turn_done_us: u64,
+    /// Start of the turn in progress.
+    turn_since: Option<u64>,
+    /// When the turn in progress ends: its last reply byte's stop bit (set once the
+    /// module is back in command or payload mode).
+    turn_end: Option<u64>,
+    /// Stop bit of the last reply byte queued so far, ns.
+    last_reply_done_ns: u64,
+    /// UART bytes received during ESP turns.
+    bytes_rx_in_turn: u64,
     /// When the station last got its address.
     got_ip_at_us: u64,
 }
@@ -312,6 +323,11 @@ impl Esp {
             send_wait_since: None,
             sends: 0,
             bytes_rx_in_send_wait: 0,
+            turn_done_us: 0,
+            turn_since: None,
+            turn_end: None,
+            last_reply_done_ns: 0,
+            bytes_rx_in_turn: 0,
             got_ip_at_us: 0,
             cfg,
         };
@@ -331,6 +347,9 @@ impl Esp {
         self.bytes_rx += 1;
         if self.send_wait_since.is_some() {
             self.bytes_rx_in_send_wait += 1;
+        }
+        if self.turn_since.is_some() && self.turn_end.is_none_or(|end| self.now_us < end) {
+            self.bytes_rx_in_turn += 1;
         }
         self.transcript.record(Dir::ToEsp, byte);
         self.on_rx(byte);
@@ -405,6 +424,27 @@ impl Esp {
             .send_wait_since
             .map_or(0, |since| self.now_us.saturating_sub(since));
         self.send_wait_done_us + running
+    }
+
+    /// Simulated µs spent so far in the ESP's turns: from a command line's end (or a
+    /// CIPSEND payload's end) until the module is back in command mode (or waits for the
+    /// payload) and its last reply byte has left the wire. A host that keeps one command in
+    /// flight can do nothing towards the ESP then but wait: the turns hold the command's
+    /// processing, the output gaps before its reply lines, the reply on the wire and the
+    /// send waits of [`Esp::send_wait_us`], which they contain.
+    pub fn esp_turn_us(&self) -> u64 {
+        let running = self.turn_since.map_or(0, |since| {
+            let end = self
+                .turn_end
+                .map_or(self.now_us, |end| end.min(self.now_us));
+            end.saturating_sub(since)
+        });
+        self.turn_done_us + running
+    }
+
+    /// UART bytes received from the Nano during ESP turns ([`Esp::esp_turn_us`]).
+    pub fn uart_bytes_rx_in_turn(&self) -> u64 {
+        self.bytes_rx_in_turn
     }
 
     /// CIPSEND payloads accepted so far (each one starts a send wait, see
@@ -561,6 +601,36 @@ impl Esp {
             self.fire(timer);
         }
         self.now_us = now;
+        self.settle_turn();
+    }
+
+    /// Books the turn in progress once its end has passed.
+    fn settle_turn(&mut self) {
+        if let (Some(since), Some(end)) = (self.turn_since, self.turn_end)
+            && end <= self.now_us
+        {
+            self.turn_done_us += end.saturating_sub(since);
+            self.turn_since = None;
+            self.turn_end = None;
+        }
+    }
+
+    /// The ESP's turn starts (accounting only): a command line or a payload is complete.
+    /// A turn whose reply is still on the wire goes on.
+    fn begin_turn(&mut self) {
+        self.settle_turn();
+        if self.turn_since.is_none() {
+            self.turn_since = Some(self.now_us);
+        }
+        self.turn_end = None;
+    }
+
+    /// The module takes input again: the turn ends when its last reply byte has left.
+    fn end_turn(&mut self) {
+        if self.turn_since.is_some() {
+            let reply_done = self.last_reply_done_ns.div_ceil(1000);
+            self.turn_end = Some(reply_done.max(self.now_us));
+        }
     }
 
     fn schedule(&mut self, at_us: u64, timer: Timer) {
@@ -597,6 +667,9 @@ impl Esp {
             self.tx.push(junk, now_ns + gap_ns);
         }
         self.tx.push(bytes, now_ns + gap_ns);
+        if kind == Kind::Reply {
+            self.last_reply_done_ns = self.tx.all_done_ns();
+        }
     }
 
     fn reply(&mut self, bytes: &[u8]) {
@@ -611,6 +684,7 @@ impl Esp {
     fn go_idle(&mut self) {
         self.mode = Mode::Idle;
         self.busy_line.clear();
+        self.end_turn();
     }
 
     fn ok(&mut self) {
@@ -634,6 +708,7 @@ impl Esp {
                         line.pop();
                     }
                     self.mode = Mode::Busy;
+                    self.begin_turn();
                     let delay = self.draw(self.cfg.timing.command_us);
                     self.schedule_in(delay, Timer::Exec(line));
                 } else if self.line.len() <= 1024 {
@@ -711,6 +786,7 @@ impl Esp {
         else {
             return;
         };
+        self.begin_turn();
         let alive = self.link_sendable(link, epoch);
         if !alive && self.cfg.switches.send_to_closed_link == SendToClosedLink::Error {
             self.error();
@@ -764,6 +840,7 @@ impl Esp {
                         ex,
                         escape: false,
                     };
+                    self.end_turn();
                 }
             }
             Timer::SendDone => self.send_done(),
@@ -861,6 +938,7 @@ impl Esp {
         self.timers
             .retain(|_, t| matches!(t, Timer::SpontaneousReset));
         self.mode = Mode::Booting;
+        self.end_turn();
         self.line.clear();
         self.busy_line.clear();
         self.schedule_in(20_000, Timer::Restart);
@@ -873,6 +951,9 @@ impl Esp {
         self.drop_all_links(false);
         self.timers.clear();
         self.tx.clear(self.baud_saved);
+        // The reply in flight is lost: the turn ends now.
+        self.last_reply_done_ns = 0;
+        self.end_turn();
         let mut noise = self.boot_noise();
         if self.cfg.profile == Profile::At17 && self.rng.chance(0.5) {
             noise.splice(0..0, b"\r\nSoft WDT reset\r\n".iter().copied());

@@ -76,6 +76,23 @@ impl TxQueue {
         None
     }
 
+    /// When everything queued now will have left the wire (the stop bit of the last byte),
+    /// or `line_free_ns` when nothing is queued. Later pushes go behind and cannot change it.
+    pub(crate) fn all_done_ns(&self) -> u64 {
+        let (mut free, mut baud) = (self.line_free_ns, self.baud);
+        for (i, chunk) in self.queue.iter().enumerate() {
+            match chunk {
+                Chunk::SetBaud(b) => baud = *b,
+                Chunk::Bytes { data, ready_ns } => {
+                    // Only the front chunk can be part sent.
+                    let left = data.len() - if i == 0 { self.sent_in_front } else { 0 };
+                    free = (*ready_ns).max(free) + left as u64 * byte_ns(baud);
+                }
+            }
+        }
+        free
+    }
+
     /// The next byte whose transmission has completed by `now_ns`, with its completion time.
     pub(crate) fn pop(&mut self, now_ns: u64) -> Option<(u8, u64)> {
         loop {
@@ -216,6 +233,27 @@ mod tests {
         assert_eq!(q.next_done_ns(), Some(slow + byte_ns(115_200)));
         assert_eq!(q.pop(slow + byte_ns(115_200)).map(|p| p.0), Some(b'K'));
         assert_eq!(q.baud(), 115_200);
+    }
+
+    #[test]
+    fn all_done_is_when_the_last_queued_byte_leaves() {
+        let mut q = TxQueue::new(9600);
+        let t = byte_ns(9600);
+        assert_eq!(q.all_done_ns(), 0);
+        q.push(b"ab".to_vec(), 0);
+        q.push_baud_change(115_200);
+        // Ready long after the first chunk: it waits for its ready time.
+        q.push(b"c".to_vec(), 10 * t);
+        let done = 10 * t + byte_ns(115_200);
+        assert_eq!(q.all_done_ns(), done);
+        assert_eq!(q.pop(t).map(|p| p.0), Some(b'a'));
+        assert_eq!(q.all_done_ns(), done);
+        let mut last = 0;
+        while let Some((_, at)) = q.pop(u64::MAX) {
+            last = at;
+        }
+        assert_eq!(last, done);
+        assert_eq!(q.all_done_ns(), done);
     }
 
     #[test]

@@ -744,6 +744,87 @@ fn send_wait_counts_the_time_from_recv_to_send_ok() {
 }
 
 #[test]
+fn esp_turn_runs_from_a_command_line_to_its_last_reply_byte() {
+    let mut cfg = EspConfig::default();
+    cfg.timing.command_us = (2_000, 2_000);
+    cfg.timing.prompt_us = (500, 500);
+    cfg.timing.send_ok_us = (100_000, 100_000);
+    let mut b = ready_server(cfg, false);
+    b.connect();
+    b.run_for(5_000);
+    b.take();
+    let before = b.esp.esp_turn_us();
+    let last_byte_at = |b: &Bench| b.log.last().map(|&(t, _)| t).unwrap();
+
+    // A plain command: processing, then its reply on the wire.
+    b.send(b"AT\r\n");
+    let line_end = b.t;
+    b.until(b"\r\nOK\r\n", 100_000);
+    let ok_done = last_byte_at(&b);
+    assert!(ok_done > line_end + 2_000);
+    assert_eq!(b.esp.esp_turn_us() - before, ok_done - line_end);
+    b.run_for(50_000);
+    assert_eq!(
+        b.esp.esp_turn_us() - before,
+        ok_done - line_end,
+        "idle is not a turn"
+    );
+
+    // CIPSEND: the turn pauses from the prompt to the payload's end, then holds the send
+    // wait and the SEND OK line.
+    let before = b.esp.esp_turn_us();
+    b.send(b"AT+CIPSEND=0,1\r\n");
+    let line_end = b.t;
+    b.until(b"> ", 100_000);
+    let prompt_done = last_byte_at(&b);
+    b.run_for(20_000);
+    b.send(b"x");
+    let payload_end = b.t;
+    b.run_for(50_000);
+    // a command in the send wait is refused; its bytes count as sent into the turn
+    b.send(b"AT\r\n");
+    assert_eq!(b.esp.uart_bytes_rx_in_turn(), 4);
+    b.until_contains(b"SEND OK\r\n", 1_000_000);
+    b.run_for(10_000);
+    let send_ok_done = b
+        .log
+        .iter()
+        .rev()
+        .find(|&&(_, byte)| byte == b'\n')
+        .map(|&(t, _)| t)
+        .unwrap();
+    assert_eq!(
+        b.esp.esp_turn_us() - before,
+        (prompt_done - line_end) + (send_ok_done - payload_end)
+    );
+    assert!(
+        send_ok_done - payload_end >= 100_000,
+        "the send wait is inside the turn"
+    );
+
+    // With output gaps the turn waits for the delayed reply, too.
+    let mut b = ready_server(EspConfig::realistic(), false);
+    b.run_for(100_000);
+    b.take();
+    let (mut spans, mut turns) = (0, 0);
+    for _ in 0..20 {
+        let before = b.esp.esp_turn_us();
+        b.send(b"AT\r\n");
+        let line_end = b.t;
+        b.until(b"\r\nOK\r\n", 200_000);
+        spans += last_byte_at(&b) - line_end;
+        b.run_for(60_000);
+        b.take();
+        turns += b.esp.esp_turn_us() - before;
+    }
+    assert_eq!(turns, spans);
+    assert!(
+        turns > 20 * (5_000 + 600),
+        "the gaps are part of the turns: {turns} µs"
+    );
+}
+
+#[test]
 fn wifi_got_ip_time_is_when_the_address_came() {
     let mut cfg = EspConfig::realistic();
     cfg.timing.auto_join_us = (1_000_000, 1_000_000);

@@ -123,6 +123,25 @@ fn check_esp_bound_and_start_up(run: &serde_json::Value, baud: u32, max_wait_ms:
     let ratio = f("esp_bound_ratio");
     assert!(ratio > 0.0 && ratio <= 1.05, "{run}");
     assert!((ratio - rps / bound).abs() < 1e-9, "{run}");
+    // the ESP's turns contain its send waits; the turn bound is its formula and holds
+    let turn = f("esp_turn_ms_per_request");
+    assert!(turn >= wait, "{run}");
+    let outside = to_esp - f("uart_bytes_to_esp_in_turn_per_request");
+    assert!(outside > 0.0 && outside <= to_esp, "{run}");
+    let turn_bound = f("turn_bound_requests_per_s");
+    let want = 1.0 / (outside * 10.0 / f64::from(baud) + turn / 1000.0);
+    assert!(
+        (turn_bound - want).abs() < 1e-9 * want,
+        "{turn_bound} vs {want}: {run}"
+    );
+    assert!(
+        turn_bound >= rps * 0.999 && turn_bound <= bound * 1.001,
+        "{run}"
+    );
+    assert!(
+        (f("turn_bound_ratio") - rps / turn_bound).abs() < 1e-9,
+        "{run}"
+    );
     // SRAM painted at power-on: the firmware used some, and not all, of its 2 KiB
     let ram = run["sram_peak_bytes"].as_u64().unwrap();
     assert!((32..2048).contains(&ram), "{run}");
@@ -172,6 +191,11 @@ fn bench_measures_send_waits_and_start_up_with_output_gaps() {
         "{run}"
     );
     assert!(run["esp_bound_ratio"].as_f64().unwrap() < 0.6, "{run}");
+    // the gaps are the ESP's, too: each command's reply waits for them inside its turn
+    let turn = run["esp_turn_ms_per_request"].as_f64().unwrap();
+    let wait = run["send_wait_ms_per_request"].as_f64().unwrap();
+    assert!(turn > wait + 20.0, "{run}");
+    assert!(run["turn_bound_ratio"].as_f64().unwrap() > 0.6, "{run}");
 }
 
 #[test]
