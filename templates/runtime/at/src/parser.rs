@@ -411,8 +411,13 @@ impl Parser {
                     };
                 }
             }
-            Some(21) if parse_ip(line, STA_IP_AT, &mut [0; 4]) => return Token::Ip { ap: false },
-            Some(22) if parse_ip(line, AP_IP_AT, &mut [0; 4]) => return Token::Ip { ap: true },
+            // `+CIFSR:STAIP,"` and `+CIFSR:APIP,"`: one call tests either address.
+            Some(i @ (21 | 22)) => {
+                let ap = i == 22;
+                if parse_ip(line, if ap { AP_IP_AT } else { STA_IP_AT }, &mut [0; 4]) {
+                    return Token::Ip { ap };
+                }
+            }
             _ => {}
         }
         // The whole line, then a URC spliced onto junk (e.g. inside an echo): `...}0,CLOSED`
