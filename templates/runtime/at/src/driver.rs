@@ -715,19 +715,20 @@ impl Driver {
     }
 
     fn final_result(&mut self, ok: bool) -> Option<Event> {
-        // Without a command in flight (`Wait::Idle`) no arm matches.
+        // Without a command in flight (`Wait::Idle`) no arm matches. Only a send waits for
+        // its prompt, payload or result, so those waits need no test of the command.
         let cmd = self.cmd;
-        match (cmd.op, self.wait) {
+        match self.wait {
             // `OK` comes before the prompt.
-            (op::SEND, Wait::Prompt) if ok => {
+            Wait::Prompt if ok => {
                 self.wait = Wait::PromptOk;
                 None
             }
             // ERROR before the prompt, during the payload or instead of SEND OK.
-            (op::SEND, Wait::Prompt | Wait::PromptOk | Wait::Payload | Wait::SendResult) => {
+            Wait::Prompt | Wait::PromptOk | Wait::Payload | Wait::SendResult => {
                 self.send_done(false)
             }
-            (_, Wait::Final) => {
+            Wait::Final => {
                 self.finish();
                 match self.phase {
                     UP | BOOT => self.up_result(cmd, ok),
