@@ -181,13 +181,21 @@ const S_BAUD: u8 = op::UART_CUR;
 /// the ESP's line buffer (any final result will do).
 const S_BAUD_PROBE: u8 = S_BAUD + 1;
 
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 struct LinkState {
     open: bool,
     gen: u8,
     /// Bytes the ESP holds for this link (passive mode).
     pending: u16,
 }
+
+/// The link table before any link opened. A whole-array constant, so the driver's table
+/// starts as one memset: `[LinkState::default(); LINKS]` was built on the stack and copied.
+const NO_LINKS: [LinkState; LINKS] = [LinkState {
+    open: false,
+    gen: 0,
+    pending: 0,
+}; LINKS];
 
 /// The driver (about 110 bytes of RAM).
 ///
@@ -289,7 +297,7 @@ impl Driver {
             timers: [0; 3],
             now: 0,
             boot_armed: false,
-            links: [LinkState::default(); LINKS],
+            links: NO_LINKS,
             stale: 0,
             missed: 0,
             seen: 0,
