@@ -370,6 +370,12 @@ impl Driver {
     /// True if `link` is still the live connection on its id.
     #[inline(never)]
     pub fn is_open(&self, link: Link) -> bool {
+        self.is_live(link)
+    }
+
+    /// [`Driver::is_open`], inlined where its call costs more.
+    #[inline(always)]
+    fn is_live(&self, link: Link) -> bool {
         self.links
             .get(link.id as usize)
             .is_some_and(|l| l.open && l.gen == link.gen)
@@ -489,7 +495,8 @@ impl Driver {
             Request::Close(link) => (link, op::CLOSE, 0, true),
             Request::Pull { link, max } => (link, op::RECV_DATA, max, self.passive),
         };
-        if !allowed || !self.is_open(link) {
+        // Not through `is_open`'s call: around it, `kind` was kept in a stack frame.
+        if !allowed || !self.is_live(link) {
             return false;
         }
         let timeout = if kind == op::SEND { PROMPT_MS } else { CMD_MS };
