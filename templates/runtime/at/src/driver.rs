@@ -1011,8 +1011,9 @@ impl Driver {
                 // A lost reply. Three in a row: the ESP is gone or deaf, start over.
                 self.failures += 1;
                 if self.failures >= 3 {
-                    self.reset_detected();
-                    return Some(Event::Reset);
+                    // Reports `Event::Reset`: `BOOT` never has a command in flight, so the
+                    // phase is `UP`.
+                    return self.reset_detected();
                 }
                 None
             }
