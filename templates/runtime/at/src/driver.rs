@@ -234,8 +234,9 @@ pub struct Driver {
     negotiate: bool,
     links: [LinkState; LINKS],
     ip: [u8; 4],
-    /// Baud the caller must use; `baud_changed` until it took it.
-    uart_baud: u32,
+    /// The caller must use [`FACTORY_BAUD`], not `cfg.baud` (a flag, not the 32-bit baud:
+    /// comparing and storing that cost more); `baud_changed` until it took the baud.
+    at_factory_baud: bool,
     baud_changed: bool,
     cfg: Config,
     parser: Parser,
@@ -311,7 +312,7 @@ impl Driver {
             version: [0; VERSION_MAX],
             version_len: 0,
             ip: [0; 4],
-            uart_baud: cfg.baud,
+            at_factory_baud: false,
             baud_changed: false,
             negotiate: cfg.baud != 0 && cfg.baud != FACTORY_BAUD,
         }
@@ -322,16 +323,20 @@ impl Driver {
     pub fn take_baud(&mut self) -> Option<u32> {
         if self.baud_changed {
             self.baud_changed = false;
-            Some(self.uart_baud)
+            Some(if self.at_factory_baud {
+                FACTORY_BAUD
+            } else {
+                self.cfg.baud
+            })
         } else {
             None
         }
     }
 
     #[inline(never)]
-    fn set_baud(&mut self, baud: u32) {
-        if self.uart_baud != baud {
-            self.uart_baud = baud;
+    fn set_factory_baud(&mut self, factory: bool) {
+        if self.at_factory_baud != factory {
+            self.at_factory_baud = factory;
             self.baud_changed = true;
         }
     }
@@ -865,7 +870,7 @@ impl Driver {
     }
 
     fn baud_done(&mut self) {
-        self.set_baud(self.cfg.baud);
+        self.set_factory_baud(false);
         self.phase = S_PROBE;
         self.hold_off(50);
     }
@@ -1000,7 +1005,7 @@ impl Driver {
                     && rem(self.failures, 2 * PROBES_BEFORE_BAUD) == PROBES_BEFORE_BAUD
                 {
                     // Maybe the ESP still runs at its factory rate: tell it ours from there.
-                    self.set_baud(FACTORY_BAUD);
+                    self.set_factory_baud(true);
                     self.phase = S_BAUD_PROBE;
                     // Let the caller drain and switch before the command goes out.
                     self.hold_off(50);
