@@ -837,7 +837,7 @@ impl Driver {
             _ if !ok => {
                 self.failures += 1;
                 if self.failures > 3 {
-                    self.restart_init();
+                    self.restart_init(500);
                 } else {
                     self.hold_off(500);
                 }
@@ -875,10 +875,11 @@ impl Driver {
         self.hold_off(50);
     }
 
-    fn restart_init(&mut self) {
+    /// Bring-up starts again with a probe `ms` from now.
+    fn restart_init(&mut self, ms: u16) {
         self.phase = S_PROBE;
         self.failures = 0;
-        self.hold_off(500);
+        self.hold_off(ms);
     }
 
     #[inline(never)]
@@ -896,9 +897,7 @@ impl Driver {
         self.missed = 0;
         self.passive = false;
         self.poll_recvlen = false;
-        self.phase = S_PROBE;
-        self.failures = 0;
-        self.hold_off(0);
+        self.restart_init(0);
         match was {
             BOOT | S_PROBE..=S_ECHO => None,
             _ => Some(Event::Reset),
@@ -1023,7 +1022,7 @@ impl Driver {
                 None
             }
             _ => {
-                self.restart_init();
+                self.restart_init(500);
                 None
             }
         }
