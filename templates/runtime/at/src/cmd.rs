@@ -118,10 +118,11 @@ const CUR: u8 = 1;
 const SSID: u8 = 2;
 const PASSWORD: u8 = 3;
 const HOSTNAME: u8 = 4;
-const ID: u8 = 5;
-const LEN: u8 = 6;
-const ENCRYPTION: u8 = 7;
-const MODE: u8 = 8;
+const ENCRYPTION: u8 = 5;
+const MODE: u8 = 6;
+// The number fields, `ID..=BAUD` (`\n` among them never reaches `put_piece`).
+const ID: u8 = 7;
+const LEN: u8 = 8;
 const MAX_CONN: u8 = 9;
 const PORT: u8 = 11;
 const IDLE_S: u8 = 12;
@@ -140,8 +141,8 @@ impl Command {
             b"\n\
             E0\n\
             +GMR\n\
-            +CWMODE\x01=\x08\n\
-            +CWSAP\x01=\x02,\x03,5,\x07\n\
+            +CWMODE\x01=\x06\n\
+            +CWSAP\x01=\x02,\x03,5,\x05\n\
             +CWHOSTNAME=\x04\n\
             +CWJAP\x01=\x02,\x03\n\
             +CIPMUX=1\n\
@@ -154,9 +155,9 @@ impl Command {
             +UART_CUR=\x0d,8,1,0,0\n\
             +CIPSTATUS\n\
             +CIPRECVLEN?\n\
-            +CIPRECVDATA=\x05,\x06\n\
-            +CIPSEND=\x05,\x06\n\
-            +CIPCLOSE=\x05\n"
+            +CIPRECVDATA=\x07,\x08\n\
+            +CIPSEND=\x07,\x08\n\
+            +CIPCLOSE=\x07\n"
         );
         put_p(s, pstr!(b"AT"));
         let mut skip = self.op;
@@ -194,7 +195,7 @@ impl Command {
             ENCRYPTION => s.put(if wifi.password.is_empty() { b'0' } else { b'3' }),
             MODE => s.put(if cfg.softap { b'2' } else { b'1' }),
             // One number printer for every number field.
-            ID | LEN | MAX_CONN | PORT | IDLE_S | BAUD => put_u32(
+            ID..=BAUD => put_u32(
                 s,
                 match b {
                     ID => self.id as u32,
