@@ -421,10 +421,14 @@ impl Parser {
             _ => {}
         }
         // The whole line, then a URC spliced onto junk (e.g. inside an echo): `...}0,CLOSED`
-        // ends 8 bytes long, `...,1,CONNECT` 9 (a shorter line is just tried again whole).
-        let n = line.len();
-        for start in [0, n.saturating_sub(8), n.saturating_sub(9)] {
+        // ends 8 bytes long, `...,1,CONNECT` 9. Every tail up to 9 bytes is tried (shorter ones
+        // match nothing): a loop over the line, where an array of the three starts was built
+        // on the stack.
+        for start in 0..line.len() {
             let tail = &line[start..];
+            if start > 0 && tail.len() > 9 {
+                continue;
+            }
             if tail.len() >= 3 && tail[1] == b',' {
                 if let Some(id) = link_id(tail[0]) {
                     match lookup(&tail[2..], pstr!(b"=CONNECT\0=CLOSED\0=CONNECT FAIL\0")) {
