@@ -689,7 +689,7 @@ impl Driver {
             }
             Token::Ip { ap } => {
                 if ap == self.cfg.softap {
-                    self.parser.read_ip(ap, &mut self.ip);
+                    self.ip = self.parser.ip();
                 }
                 None
             }

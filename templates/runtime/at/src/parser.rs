@@ -99,13 +99,17 @@ pub enum Token {
     Other,
 }
 
-/// The parser state: a 40-byte line buffer and a payload counter (about 45 bytes).
+/// The parser state: a 40-byte line buffer, a payload counter and the last `+CIFSR` address
+/// (about 49 bytes).
 #[derive(Clone, Debug)]
 pub struct Parser {
     line: [u8; LINE_MAX],
     len: u8,
     /// Payload bytes still to hand out as `Data`.
     remaining: u16,
+    /// The address `classify` read from the last `+CIFSR` line (kept: testing the address
+    /// into a scratch array on the stack and reading it again for the driver cost more).
+    ip: [u8; 4],
 }
 
 impl Default for Parser {
@@ -217,6 +221,7 @@ impl Parser {
             line: [0; LINE_MAX],
             len: 0,
             remaining: 0,
+            ip: [0; 4],
         }
     }
 
@@ -259,16 +264,7 @@ impl Parser {
     /// The address on the last line, a `+CIFSR:STAIP` or `+CIFSR:APIP` (valid right after
     /// [`Token::Ip`]).
     pub fn ip(&self) -> [u8; 4] {
-        let mut ip = [0; 4];
-        self.read_ip(self.line().get(7) != Some(&b'S'), &mut ip);
-        ip
-    }
-
-    /// [`Parser::ip`] written into `ip` (no copy through the stack on the AVR), the line's
-    /// interface given by the token's `ap` instead of being read again. Only valid right
-    /// after [`Token::Ip`]: `classify` found the address there, so it is not checked again.
-    pub fn read_ip(&self, ap: bool, ip: &mut [u8; 4]) {
-        parse_ip(self.line(), if ap { AP_IP_AT } else { STA_IP_AT }, ip);
+        self.ip
     }
 
     /// True while a length-counted payload is being handed out.
@@ -366,7 +362,7 @@ impl Parser {
     }
 
     #[inline(never)]
-    fn classify(&self) -> Token {
+    fn classify(&mut self) -> Token {
         let mut line = &self.line[..(self.len & 0x7f) as usize];
         while let [rest @ .., b' '] = line {
             line = rest;
@@ -411,10 +407,10 @@ impl Parser {
                     };
                 }
             }
-            // `+CIFSR:STAIP,"` and `+CIFSR:APIP,"`: one call tests either address.
+            // `+CIFSR:STAIP,"` and `+CIFSR:APIP,"`: one call reads either address.
             Some(i @ (21 | 22)) => {
                 let ap = i == 22;
-                if parse_ip(line, if ap { AP_IP_AT } else { STA_IP_AT }, &mut [0; 4]) {
+                if parse_ip(line, if ap { AP_IP_AT } else { STA_IP_AT }, &mut self.ip) {
                     return Token::Ip { ap };
                 }
             }
