@@ -421,7 +421,8 @@ impl Driver {
     /// A link the ESP reports in use: a client connected unless we know it already.
     #[inline(never)]
     fn adopt(&mut self, id: u8) -> Option<Event> {
-        if self.links[id as usize].open {
+        // `get`, not an index: one panic path fewer (`open` still rejects a bad id).
+        if self.links.get(id as usize).is_some_and(|l| l.open) {
             None
         } else {
             self.open(id)
@@ -602,7 +603,8 @@ impl Driver {
                 } else {
                     Link {
                         id,
-                        gen: self.links[id as usize].gen,
+                        // No index panic: an id out of range fails `is_open` below.
+                        gen: self.links.get(id as usize).map_or(0, |l| l.gen),
                     }
                 };
                 self.is_open(link).then_some(Event::Data { link, byte })
