@@ -389,7 +389,8 @@ impl Driver {
     /// Bytes the ESP is known to hold for `link` (passive mode).
     pub fn pending(&self, link: Link) -> u16 {
         if self.is_open(link) {
-            self.links[link.id as usize].pending
+            // `get`, not an index: no panic path.
+            self.links.get(link.id as usize).map_or(0, |l| l.pending)
         } else {
             0
         }
