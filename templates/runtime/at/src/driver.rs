@@ -809,8 +809,13 @@ impl Driver {
                 let (retry_s, retry_ms) = if self.join_failures >= 5 {
                     (60, 60_000)
                 } else {
-                    let k = self.join_failures - 1;
-                    (5u8 << k, 5000u16 << k)
+                    // Both doubled in one loop: a shift of each by the count was two loops.
+                    let (mut retry_s, mut retry_ms) = (5u8, 5000u16);
+                    for _ in 1..self.join_failures {
+                        retry_s <<= 1;
+                        retry_ms <<= 1;
+                    }
+                    (retry_s, retry_ms)
                 };
                 self.hold_off(retry_ms);
                 return Some(Event::JoinFailed { code, retry_s });
