@@ -1007,7 +1007,8 @@ impl Driver {
             step @ (S_BAUD_PROBE | S_BAUD | S_JOIN) => self.init_result(step, false),
             S_PROBE => {
                 self.failures = self.failures.wrapping_add(1);
-                self.hold_off(200);
+                // One hold-off call, with the wait of whichever probe comes next.
+                let mut wait_ms = 200;
                 if self.negotiate
                     && rem(self.failures, 2 * PROBES_BEFORE_BAUD) == PROBES_BEFORE_BAUD
                 {
@@ -1015,8 +1016,9 @@ impl Driver {
                     self.set_factory_baud(true);
                     self.phase = S_BAUD_PROBE;
                     // Let the caller drain and switch before the command goes out.
-                    self.hold_off(50);
+                    wait_ms = 50;
                 }
+                self.hold_off(wait_ms);
                 (rem(self.failures, 5) == 0).then_some(Event::NoResponse)
             }
             UP | BOOT => {
