@@ -412,10 +412,9 @@ impl Driver {
         l.pending = 0;
         let link = Link { id, gen: l.gen };
         self.seen |= 1 << id;
-        if self.passive {
-            // Early data may come without a +IPD notice (esp-at#294): ask for the lengths.
-            self.poll_recvlen = true;
-        }
+        // Early data may come without a +IPD notice (esp-at#294): in passive mode, ask for the
+        // lengths (an `|=`, no branch).
+        self.poll_recvlen |= self.passive;
         Some(Event::Connected(link))
     }
 
