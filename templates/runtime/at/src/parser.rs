@@ -133,14 +133,17 @@ fn number(line: &[u8], i: usize) -> Option<u16> {
 /// Scans a decimal number at `line[i..]`: (value, index after it), the index staying `i`
 /// when there is none (a plain pair is cheaper to return than an `Option` of one on the AVR).
 /// `-1` gives 0.
-fn scan_number(line: &[u8], mut i: usize) -> (u16, usize) {
+fn scan_number(line: &[u8], i: usize) -> (u16, usize) {
     if line.get(i) == Some(&b'-') {
-        i += 1;
-        while line.get(i).is_some_and(|b| b.is_ascii_digit()) {
-            i += 1;
-        }
-        return (0, i);
+        return (0, scan_digits(line, i + 1).1);
     }
+    scan_digits(line, i)
+}
+
+/// The digits at `line[i..]`: (value, index after them). Out of line: `scan_number` reads
+/// the digits after a `-` with it too, not with a second loop.
+#[inline(never)]
+fn scan_digits(line: &[u8], mut i: usize) -> (u16, usize) {
     // Saturates at u16::MAX. Plain 16-bit arithmetic: on the AVR, 32-bit multiplication (and
     // `checked_mul`, which widens) calls a library routine.
     let mut v: u16 = 0;
@@ -575,6 +578,18 @@ mod tests {
             tokens(b"}4,CLOSED\r\n1,CONNECTED\r\n5,CLOSED\r\nAT+CIPCLOSE=2,CONNECT FAIL\r\n"),
             [Token::Closed(4), Token::Other, Token::Other, Token::Echo]
         );
+    }
+
+    #[test]
+    fn numbers_minus_and_saturation() {
+        assert_eq!(scan_number(b"x236,", 1), (236, 4));
+        assert_eq!(scan_number(b"-12,", 0), (0, 3));
+        assert_eq!(scan_number(b"-,", 0), (0, 1));
+        assert_eq!(scan_number(b"--5", 0), (0, 1));
+        assert_eq!(scan_number(b"70000", 0), (u16::MAX, 5));
+        assert_eq!(scan_number(b"65535", 0), (65535, 5));
+        assert_eq!(scan_number(b"ab", 1), (0, 1));
+        assert_eq!(scan_number(b"ab", 2), (0, 2));
     }
 
     #[test]
