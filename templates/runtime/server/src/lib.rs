@@ -579,9 +579,9 @@ impl<'c, const N: usize> Server<'c, N> {
             }
         }
         if let Some(i) = self.next_slot(|s, _| s.state == SlotState::Ready) {
-            self.turn = i as u8 + 1;
+            self.turn = i + 1;
             // One bounds check for all the uses of the slot.
-            let slot = &mut self.slots[i];
+            let slot = &mut self.slots[i as usize];
             let link = slot.link;
             if !self.drv.is_open(link) {
                 slot.state = SlotState::Free;
@@ -589,7 +589,7 @@ impl<'c, const N: usize> Server<'c, N> {
             }
             slot.state = SlotState::Sending;
             let (body, head_only) = route(&slot.req, board);
-            self.start_response(link, i as u8, body, head_only, board);
+            self.start_response(link, i, body, head_only, board);
             return;
         }
         if self.reject != 0 {
@@ -612,8 +612,8 @@ impl<'c, const N: usize> Server<'c, N> {
             None
         };
         if let Some(i) = pull {
-            self.turn = i as u8 + 1;
-            let link = self.slots[i].link;
+            self.turn = i + 1;
+            let link = self.slots[i as usize].link;
             self.drv.issue(AtRequest::Pull {
                 link,
                 max: PULL_MAX,
@@ -623,19 +623,24 @@ impl<'c, const N: usize> Server<'c, N> {
         self.drv.housekeeping();
     }
 
-    /// The first slot `want` accepts, scanning from `turn` and wrapping around.
-    fn next_slot(&self, want: impl Fn(&Slot, &Driver) -> bool) -> Option<usize> {
-        (0..N)
+    /// The first slot `want` accepts, scanning from `turn` and wrapping around (in bytes:
+    /// cheaper on the AVR than in `usize`).
+    fn next_slot(&self, want: impl Fn(&Slot, &Driver) -> bool) -> Option<u8> {
+        (0..N as u8)
             .map(|k| {
-                let i = self.turn as usize + k;
-                if i >= N {
-                    i - N
+                let i = self.turn + k;
+                if i >= N as u8 {
+                    i - N as u8
                 } else {
                     i
                 }
             })
             // `get`: the wrapped index is in range, but the compiler cannot tell.
-            .find(|&i| self.slots.get(i).is_some_and(|s| want(s, &self.drv)))
+            .find(|&i| {
+                self.slots
+                    .get(i as usize)
+                    .is_some_and(|s| want(s, &self.drv))
+            })
     }
 
     fn current_link(&self, id: u8) -> Option<Link> {
