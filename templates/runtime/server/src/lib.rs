@@ -230,7 +230,8 @@ enum SlotState {
 struct Slot {
     state: SlotState,
     link: Link,
-    since: u32,
+    /// [`stamp`] of the last request byte.
+    since: u16,
     req: Request,
 }
 
@@ -257,7 +258,8 @@ struct Tx {
     total: u16,
     sent: u16,
     chunk: u16,
-    started: u32,
+    /// [`stamp`] of the start.
+    started: u16,
 }
 
 const NO_SLOT: u8 = 0xFF;
@@ -412,7 +414,7 @@ impl<'c, const N: usize> Server<'c, N> {
                 let now = self.now;
                 if let Some(slot) = self.slot_of(link) {
                     if slot.state == SlotState::Receiving {
-                        slot.since = now;
+                        slot.since = stamp(now);
                         if slot.req.feed(byte) != Progress::NeedMore {
                             slot.state = SlotState::Ready;
                         }
@@ -447,7 +449,7 @@ impl<'c, const N: usize> Server<'c, N> {
                     Some(s) => {
                         s.state = SlotState::Receiving;
                         s.link = link;
-                        s.since = now;
+                        s.since = stamp(now);
                         s.req = Request::new();
                     }
                     None => self.reject |= bit,
@@ -541,15 +543,14 @@ impl<'c, const N: usize> Server<'c, N> {
             }
         }
         for s in self.slots.iter_mut() {
-            if s.state == SlotState::Receiving && now_ms.wrapping_sub(s.since) > REQUEST_TIMEOUT_MS
-            {
+            if s.state == SlotState::Receiving && elapsed(now_ms, s.since) > REQUEST_TIMEOUT_MS {
                 // A silent client gets 408 and its slot back; others were never waiting for it.
                 s.state = SlotState::Ready;
                 s.req.fail_with(Status::RequestTimeout);
             }
         }
         if let Some(tx) = &self.tx {
-            if now_ms.wrapping_sub(tx.started) > RESPONSE_TIMEOUT_MS {
+            if elapsed(now_ms, tx.started) > RESPONSE_TIMEOUT_MS {
                 self.abandon_response();
             }
         }
@@ -687,7 +688,7 @@ impl<'c, const N: usize> Server<'c, N> {
             total: 0,
             sent: 0,
             chunk: 0,
-            started: self.now,
+            started: stamp(self.now),
         });
         let mut w = Window::new(0, &mut []);
         render_response(&mut w, tx, cfg, snap);
@@ -846,6 +847,20 @@ fn render_response(s: &mut Window, tx: &Tx, cfg: &Config, snap: &Snapshot) {
     if !tx.head_only {
         render::body(s, body, cfg, snap);
     }
+}
+
+/// The low 16 bits of `now_ms`: enough to time requests and responses (16-bit arithmetic
+/// is half the code of 32-bit on the AVR), as `tick` runs on every loop pass, far more
+/// often than the 35 s that would let a stamp wrap past [`RESPONSE_TIMEOUT_MS`].
+fn stamp(now_ms: u32) -> u16 {
+    now_ms as u16
+}
+
+const _: () = assert!(REQUEST_TIMEOUT_MS < 1 << 15 && RESPONSE_TIMEOUT_MS < 1 << 15);
+
+/// Milliseconds from `since` (a [`stamp`]) to `now_ms`.
+fn elapsed(now_ms: u32, since: u16) -> u32 {
+    stamp(now_ms).wrapping_sub(since) as u32
 }
 
 /// `1 << id`: one shift loop for every use.
