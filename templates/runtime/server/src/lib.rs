@@ -191,7 +191,8 @@ pub trait Board {
     fn digital_write(&mut self, pin: u8, high: bool) -> Result<(), PinError>;
 }
 
-/// Values frozen when a response starts, so every chunk renders the same bytes.
+/// Values frozen when a response starts, so every chunk renders the same bytes (`served`
+/// and `errors` are the server's live counts, which change only when a response ends).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Snapshot {
     /// `now_ms` at the start of the response.
@@ -295,10 +296,10 @@ pub struct Server<'c, const N: usize> {
     /// the others (requests on links 2 and 3 waited 10 s while 0 and 1 took turns).
     turn: u8,
     cache: TxCache,
+    /// Also holds the live `served` and `errors` counts: they change only when a response
+    /// ends, never while one is rendered, so a status response needs no copy of them.
     snap: Snapshot,
     close: u8,
-    served: u32,
-    errors: u32,
     console_head: u8,
     console: [Line; CONSOLE_QUEUE],
     /// Shown by a queued `Line::JoinFailed`: a retry comes seconds later, long after the
@@ -343,8 +344,6 @@ impl<'c, const N: usize> Server<'c, N> {
             snap: Snapshot::default(),
             reject: 0,
             close: 0,
-            served: 0,
-            errors: 0,
             now: 0,
             console: [Line::Banner; CONSOLE_QUEUE],
             console_head: 0,
@@ -362,12 +361,12 @@ impl<'c, const N: usize> Server<'c, N> {
 
     /// Responses completed so far.
     pub fn served(&self) -> u32 {
-        self.served
+        self.snap.served
     }
 
     /// Errors so far.
     pub fn errors(&self) -> u32 {
-        self.errors
+        self.snap.errors
     }
 
     /// Requests in progress.
@@ -508,7 +507,7 @@ impl<'c, const N: usize> Server<'c, N> {
             if tx.sent < tx.total {
                 return;
             }
-            self.served += 1;
+            self.snap.served += 1;
             if !tx.body.status().is_error() {
                 let slot = tx.slot;
                 self.tx = None;
@@ -666,8 +665,6 @@ impl<'c, const N: usize> Server<'c, N> {
                 *a = board.analog_read(ch as u8);
             }
             snap.clients = clients;
-            snap.served = self.served;
-            snap.errors = self.errors;
             let version = self.drv.version();
             for (to, &b) in snap.esp_version.iter_mut().zip(version) {
                 *to = b;
@@ -713,7 +710,7 @@ impl<'c, const N: usize> Server<'c, N> {
     #[inline(never)]
     fn abandon_response(&mut self) {
         if let Some(tx) = self.tx.take() {
-            self.errors += 1;
+            self.snap.errors += 1;
             self.finish_link(tx.link, tx.slot);
         }
     }
