@@ -569,58 +569,61 @@ impl<'c, const N: usize> Server<'c, N> {
                 return;
             }
         }
-        if self.close != 0 {
-            let id = driver::lowest_bit(self.close);
-            // `m & (m - 1)` clears the lowest set bit (`id`) without a shift loop.
-            self.close &= self.close - 1;
-            if let Some(link) = self.current_link(id) {
-                self.drv.issue(AtRequest::Close(link));
+        // A close or a pull ends in one `issue` call.
+        let req = 'pick: {
+            if self.close != 0 {
+                let id = driver::lowest_bit(self.close);
+                // `m & (m - 1)` clears the lowest set bit (`id`) without a shift loop.
+                self.close &= self.close - 1;
+                if let Some(link) = self.current_link(id) {
+                    break 'pick AtRequest::Close(link);
+                }
+            }
+            if let Some(i) = self.next_slot(|s, _| s.state == SlotState::Ready) {
+                self.turn = i + 1;
+                // One bounds check for all the uses of the slot.
+                let slot = &mut self.slots[i as usize];
+                let link = slot.link;
+                if !self.drv.is_open(link) {
+                    slot.state = SlotState::Free;
+                    return;
+                }
+                slot.state = SlotState::Sending;
+                let (body, head_only) = route(&slot.req, board);
+                self.start_response(link, i, body, head_only, board);
                 return;
             }
-        }
-        if let Some(i) = self.next_slot(|s, _| s.state == SlotState::Ready) {
-            self.turn = i + 1;
-            // One bounds check for all the uses of the slot.
-            let slot = &mut self.slots[i as usize];
-            let link = slot.link;
-            if !self.drv.is_open(link) {
-                slot.state = SlotState::Free;
-                return;
+            if self.reject != 0 {
+                let id = driver::lowest_bit(self.reject);
+                self.reject &= self.reject - 1;
+                if let Some(link) = self.current_link(id) {
+                    self.start_response(
+                        link,
+                        NO_SLOT,
+                        Body::Error(Status::Unavailable),
+                        false,
+                        board,
+                    );
+                    return;
+                }
             }
-            slot.state = SlotState::Sending;
-            let (body, head_only) = route(&slot.req, board);
-            self.start_response(link, i, body, head_only, board);
-            return;
-        }
-        if self.reject != 0 {
-            let id = driver::lowest_bit(self.reject);
-            self.reject &= self.reject - 1;
-            if let Some(link) = self.current_link(id) {
-                self.start_response(
+            let pull = if self.drv.is_passive() {
+                self.next_slot(|s, drv| s.state == SlotState::Receiving && drv.pending(s.link) > 0)
+            } else {
+                None
+            };
+            if let Some(i) = pull {
+                self.turn = i + 1;
+                let link = self.slots[i as usize].link;
+                break 'pick AtRequest::Pull {
                     link,
-                    NO_SLOT,
-                    Body::Error(Status::Unavailable),
-                    false,
-                    board,
-                );
-                return;
+                    max: PULL_MAX,
+                };
             }
-        }
-        let pull = if self.drv.is_passive() {
-            self.next_slot(|s, drv| s.state == SlotState::Receiving && drv.pending(s.link) > 0)
-        } else {
-            None
-        };
-        if let Some(i) = pull {
-            self.turn = i + 1;
-            let link = self.slots[i as usize].link;
-            self.drv.issue(AtRequest::Pull {
-                link,
-                max: PULL_MAX,
-            });
+            self.drv.housekeeping();
             return;
-        }
-        self.drv.housekeeping();
+        };
+        self.drv.issue(req);
     }
 
     /// The first slot `want` accepts, scanning from `turn` and wrapping around (in bytes:
