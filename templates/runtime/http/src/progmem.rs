@@ -53,27 +53,28 @@ impl PStr {
 /// text.
 #[inline(never)]
 pub fn lookup(line: &[u8], table: PStr) -> Option<u8> {
-    let mut i = 0;
     let mut n = 0;
-    while i < table.len() {
-        let whole = table.get(i) == b'=';
-        i += 1;
-        // Compared while the entry is scanned; `get` is 0 past the end, too.
-        let mut k = 0;
-        let mut same = true;
-        loop {
-            let t = table.get(i);
-            i += 1;
-            if t == 0 {
-                break;
+    // The entry's kind (0 before it is read) and the part of `line` not yet matched by its
+    // text (`None` once a byte differed): one pass over the table.
+    let mut kind = 0;
+    let mut rest = Some(line);
+    for i in 0..table.len() {
+        let t = table.get(i);
+        if kind == 0 {
+            kind = t;
+            rest = Some(line);
+        } else if t == 0 {
+            if rest.is_some_and(|r| kind != b'=' || r.is_empty()) {
+                return Some(n);
             }
-            same &= line.get(k) == Some(&t);
-            k += 1;
+            n += 1;
+            kind = 0;
+        } else {
+            rest = rest.and_then(|r| match r {
+                [b, tail @ ..] if *b == t => Some(tail),
+                _ => None,
+            });
         }
-        if same && (!whole || k == line.len()) {
-            return Some(n);
-        }
-        n += 1;
     }
     None
 }
