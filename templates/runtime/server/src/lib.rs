@@ -276,14 +276,15 @@ const CONSOLE_QUEUE: usize = 4;
 ///
 /// `repr(C)` keeps this order, chosen by measuring the firmware: on the AVR a field within
 /// 64 bytes of the struct's start is one `ldd`/`std` away, a later one needs its address
-/// computed first. The response in flight, the clock and the 503 set lead, then the driver
-/// (whose own hot fields lead it); reordering the rest changes little.
+/// computed first. The response in flight, the clock and the 503 and close sets lead, then
+/// the driver (whose own hot fields lead it); reordering the rest changes little.
 #[repr(C)]
 pub struct Server<'c, const N: usize> {
     tx: Option<Tx>,
     now: u32,
     /// Link ids to answer 503 / to close, valid for the id's current generation.
     reject: u8,
+    close: u8,
     drv: Driver,
     // The two fields `new` sets to non-zero values right after the driver measured 40 B
     // smaller than further down.
@@ -299,7 +300,6 @@ pub struct Server<'c, const N: usize> {
     /// Also holds the live `served` and `errors` counts: they change only when a response
     /// ends, never while one is rendered, so a status response needs no copy of them.
     snap: Snapshot,
-    close: u8,
     console_head: u8,
     console: [Line; CONSOLE_QUEUE],
     /// Shown by a queued `Line::JoinFailed`: a retry comes seconds later, long after the
