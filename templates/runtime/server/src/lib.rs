@@ -251,8 +251,6 @@ struct TxCache {
 #[derive(Clone, Copy, Debug)]
 struct Tx {
     link: Link,
-    /// Slot index, or `NO_SLOT` for a 503.
-    slot: u8,
     body: Body,
     head_only: bool,
     body_len: u16,
@@ -263,7 +261,6 @@ struct Tx {
     started: u16,
 }
 
-const NO_SLOT: u8 = 0xFF;
 const FREE_SLOT: Slot = Slot {
     state: SlotState::Free,
     link: Link { id: 0, gen: 0 },
@@ -509,9 +506,8 @@ impl<'c, const N: usize> Server<'c, N> {
             }
             self.snap.served += 1;
             if !tx.body.status().is_error() {
-                let slot = tx.slot;
                 self.tx = None;
-                self.finish_link(link, slot);
+                self.finish_link(link);
                 return;
             }
         }
@@ -519,10 +515,10 @@ impl<'c, const N: usize> Server<'c, N> {
         self.abandon_response();
     }
 
-    /// Frees the slot and queues the link for `AT+CIPCLOSE`.
+    /// Frees the link's slot (a 503 has none) and queues the link for `AT+CIPCLOSE`.
     #[inline(never)]
-    fn finish_link(&mut self, link: Link, slot: u8) {
-        if let Some(s) = self.slots.get_mut(slot as usize) {
+    fn finish_link(&mut self, link: Link) {
+        if let Some(s) = self.slot_of(link) {
             s.state = SlotState::Free;
         }
         if self.drv.is_open(link) {
@@ -590,20 +586,14 @@ impl<'c, const N: usize> Server<'c, N> {
                 }
                 slot.state = SlotState::Sending;
                 let (body, head_only) = route(&slot.req, board);
-                self.start_response(link, i, body, head_only, board);
+                self.start_response(link, body, head_only, board);
                 return;
             }
             if self.reject != 0 {
                 let id = driver::lowest_bit(self.reject);
                 self.reject &= self.reject - 1;
                 if let Some(link) = self.current_link(id) {
-                    self.start_response(
-                        link,
-                        NO_SLOT,
-                        Body::Error(Status::Unavailable),
-                        false,
-                        board,
-                    );
+                    self.start_response(link, Body::Error(Status::Unavailable), false, board);
                     return;
                 }
             }
@@ -651,14 +641,7 @@ impl<'c, const N: usize> Server<'c, N> {
     }
 
     #[inline(never)]
-    fn start_response(
-        &mut self,
-        link: Link,
-        slot: u8,
-        body: Body,
-        head_only: bool,
-        board: &mut dyn Board,
-    ) {
+    fn start_response(&mut self, link: Link, body: Body, head_only: bool, board: &mut dyn Board) {
         if body == Body::Status {
             // Filled in place: building a `Snapshot` and moving it in cost a copy.
             let clients = self.clients();
@@ -681,7 +664,6 @@ impl<'c, const N: usize> Server<'c, N> {
         // Built in place: a `Tx` on the stack was copied in afterwards.
         let tx = self.tx.insert(Tx {
             link,
-            slot,
             body,
             head_only,
             body_len: w.total(),
@@ -714,7 +696,7 @@ impl<'c, const N: usize> Server<'c, N> {
     fn abandon_response(&mut self) {
         if let Some(tx) = self.tx.take() {
             self.snap.errors += 1;
-            self.finish_link(tx.link, tx.slot);
+            self.finish_link(tx.link);
         }
     }
 
