@@ -466,9 +466,8 @@ impl<'c, const N: usize> Server<'c, N> {
             }
             Event::SendDone { link, ok } => return self.send_done(link, ok),
             Event::Reset => {
-                for s in self.slots.iter_mut() {
-                    s.state = SlotState::Free;
-                }
+                // Whole free slots: one `memset`, less code than a loop over their states.
+                self.slots = Self::FREE_SLOTS;
                 self.tx = None;
                 self.reject = 0;
                 self.close = 0;
