@@ -231,7 +231,7 @@ enum SlotState {
 struct Slot {
     state: SlotState,
     link: Link,
-    /// [`stamp`] of the last request byte.
+    /// [`stamp`] of the connection or of its last request byte.
     since: u16,
     req: Request,
 }
