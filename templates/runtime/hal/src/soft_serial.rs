@@ -332,25 +332,29 @@ impl<const BAUD: u32> Serial for SoftSerial<BAUD> {
     }
 
     fn write_byte(&mut self, byte: u8) {
-        // The compare-A handler drains the ring at line rate.
-        while !TX_RING.push(byte) {}
+        // The compare-A handler drains the ring at line rate; wait with interrupts on.
+        while TX_RING.is_full() {}
+        // The ring is empty while the transmitter is idle (it goes idle only on an empty
+        // ring, and this is the only producer), so an idle transmitter takes `byte` itself;
+        // a busy one gets it queued in the same critical section, so it cannot go idle
+        // meanwhile. The push succeeds: only this side fills the ring.
         avr_device::interrupt::free(|_| {
             // SAFETY: interrupts are off, and an idle transmitter has its interrupt off.
             let tx = unsafe { TRANSMITTER.get() };
-            if tx.left == TX_IDLE {
-                if let Some(byte) = TX_RING.pop() {
-                    let t = tc1();
-                    tx.byte = byte;
-                    tx.left = 9;
-                    // OC1A is high since the last stop bit; the start bit clears it.
-                    t.tccr1a().write(|w| unsafe { w.bits(TCCR1A_CLEAR_OC1A) });
-                    let now = t.tcnt1().read().bits();
-                    t.ocr1a().write(|w| unsafe { w.bits(now.wrapping_add(TX_LEAD_TICKS)) });
-                    // Matches while idle set the flag: clear it, or the handler would run now.
-                    t.tifr1().write(|w| unsafe { w.bits(TIFR1_OCF1A) });
-                    t.timsk1().modify(|r, w| unsafe { w.bits(r.bits() | TIMSK1_OCIE1A) });
-                }
+            if tx.left != TX_IDLE {
+                TX_RING.push(byte);
+                return;
             }
+            let t = tc1();
+            tx.byte = byte;
+            tx.left = 9;
+            // OC1A is high since the last stop bit; the start bit clears it.
+            t.tccr1a().write(|w| unsafe { w.bits(TCCR1A_CLEAR_OC1A) });
+            let now = t.tcnt1().read().bits();
+            t.ocr1a().write(|w| unsafe { w.bits(now.wrapping_add(TX_LEAD_TICKS)) });
+            // Matches while idle set the flag: clear it, or the handler would run now.
+            t.tifr1().write(|w| unsafe { w.bits(TIFR1_OCF1A) });
+            t.timsk1().modify(|r, w| unsafe { w.bits(r.bits() | TIMSK1_OCIE1A) });
         });
     }
 }
