@@ -126,7 +126,6 @@ fn main() -> ! {
 
     let mut server = new_server();
     let mut buf = [0u8; CHUNK];
-    let mut led_on = false;
     loop {
         let now = clock.millis();
         while let Some(byte) = link.read_byte() {
@@ -147,11 +146,9 @@ fn main() -> ! {
             let n = server.poll_console(&mut buf);
             console.write_all(&buf[..n]);
         }
-        let has_ip = server.driver().ip() != [0; 4];
-        if has_ip != led_on {
-            led_on = has_ip;
-            board.pins.set_led(led_on);
-        }
+        // Set on every pass: cheaper than remembering the last state, and no handler
+        // writes PORTB.
+        board.pins.set_led(server.driver().ip() != [0; 4]);
     }
 }
 
