@@ -153,11 +153,14 @@ fn portb() -> &'static avr_device::atmega328p::portb::RegisterBlock {
     unsafe { &*avr_device::atmega328p::PORTB::ptr() }
 }
 
-/// Counts one receive error, saturating (no call: keeps the handler's saved registers few).
+/// Counts one receive error, saturating (no call: keeps the handler's saved registers few;
+/// no `saturating_add`, which compiles to a longer select).
 #[inline(always)]
 fn count_rx_error() {
     let n = RX_ERRORS.load(Ordering::Relaxed);
-    RX_ERRORS.store(n.saturating_add(1), Ordering::Relaxed);
+    if n != u8::MAX {
+        RX_ERRORS.store(n + 1, Ordering::Relaxed);
+    }
 }
 
 /// [`SoftSerial::switch`] without the baud parameter (one copy for every rate).
