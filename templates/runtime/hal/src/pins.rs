@@ -49,14 +49,20 @@ pub const fn reservation(pin: u8, link: Link) -> Option<Reserved> {
 }
 
 /// PIN register address and bit mask of a digital pin; DDR and PORT follow at +1 and +2.
-fn locate(pin: u8) -> Option<(*mut u8, u8)> {
+/// The address is a byte (the ports sit below 0x100), so the pair comes back in registers.
+fn locate(pin: u8) -> Option<(u8, u8)> {
     let (base, bit) = match pin {
-        0..=7 => (PORTD::ptr() as *mut u8, pin),
-        8..=13 => (PORTB::ptr() as *mut u8, pin - 8),
-        14..=19 => (PORTC::ptr() as *mut u8, pin - A0),
+        0..=7 => (PORTD::ptr() as usize, pin),
+        8..=13 => (PORTB::ptr() as usize, pin - 8),
+        14..=19 => (PORTC::ptr() as usize, pin - A0),
         _ => return None,
     };
-    Some((base, 1 << bit))
+    Some((base as u8, 1 << bit))
+}
+
+/// The register at data address `addr`.
+fn reg(addr: u8) -> *mut u8 {
+    usize::from(addr) as *mut u8
 }
 
 /// The GPIO ports, minus the pins reserved for the link and the board.
@@ -71,7 +77,7 @@ impl Pins {
         Self { link, _ports: (portb, portc, portd) }
     }
 
-    fn usable(&self, pin: u8) -> Result<(*mut u8, u8), PinError> {
+    fn usable(&self, pin: u8) -> Result<(u8, u8), PinError> {
         if let Some(why) = reservation(pin, self.link) {
             return Err(PinError::Reserved(why));
         }
@@ -81,6 +87,7 @@ impl Pins {
     /// Reads the level of `pin` whatever its direction.
     pub fn read(&self, pin: u8) -> Result<bool, PinError> {
         let (pin_reg, mask) = self.usable(pin)?;
+        let pin_reg = reg(pin_reg);
         // SAFETY: `pin_reg` is a PINx register of a port this struct owns.
         Ok(unsafe { read_volatile(pin_reg) } & mask != 0)
     }
@@ -88,6 +95,7 @@ impl Pins {
     /// Makes `pin` an output driving `high`.
     pub fn write(&mut self, pin: u8, high: bool) -> Result<(), PinError> {
         let (pin_reg, mask) = self.usable(pin)?;
+        let pin_reg = reg(pin_reg);
         // Level first, then direction, so the pin never glitches to the other level.
         set_bits(pin_reg.wrapping_add(2), mask, high);
         set_bits(pin_reg.wrapping_add(1), mask, true);
@@ -97,6 +105,7 @@ impl Pins {
     /// Makes `pin` an input, with or without the internal ~40 kΩ pull-up.
     pub fn set_input(&mut self, pin: u8, pull_up: bool) -> Result<(), PinError> {
         let (pin_reg, mask) = self.usable(pin)?;
+        let pin_reg = reg(pin_reg);
         set_bits(pin_reg.wrapping_add(1), mask, false);
         set_bits(pin_reg.wrapping_add(2), mask, pull_up);
         Ok(())
@@ -105,6 +114,7 @@ impl Pins {
     /// True when `pin` is configured as an output.
     pub fn is_output(&self, pin: u8) -> Result<bool, PinError> {
         let (pin_reg, mask) = self.usable(pin)?;
+        let pin_reg = reg(pin_reg);
         // SAFETY: DDRx of a port this struct owns.
         Ok(unsafe { read_volatile(pin_reg.wrapping_add(1)) } & mask != 0)
     }
@@ -112,6 +122,7 @@ impl Pins {
     /// Drives the on-board LED on D13 (the status light; not available through `write`).
     pub fn set_led(&mut self, on: bool) {
         if let Some((pin_reg, mask)) = locate(LED) {
+            let pin_reg = reg(pin_reg);
             set_bits(pin_reg.wrapping_add(2), mask, on);
             set_bits(pin_reg.wrapping_add(1), mask, true);
         }
