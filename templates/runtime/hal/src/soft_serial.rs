@@ -59,6 +59,7 @@ use core::sync::atomic::{AtomicU8, Ordering};
 const TCCR1A_SET_OC1A: u8 = 0b1100_0000; // COM1A1:0 = 3: set OC1A on compare match
 const TCCR1A_CLEAR_OC1A: u8 = 0b1000_0000; // COM1A1:0 = 2: clear OC1A on compare match
 const TCCR1A_DISCONNECTED: u8 = 0; // COM1A1:0 = 0: PORTB1 drives D9 (idle high)
+const TCCR1A_COM1A0: u8 = TCCR1A_SET_OC1A & !TCCR1A_CLEAR_OC1A; // what "set" adds to "clear"
 const TCCR1B_ICNC1: u8 = 1 << 7; // noise canceller: 4 equal samples, a constant 4-cycle delay
 const TCCR1B_CLK1: u8 = 1 << 0; // CS12:0 = 1: no prescaler; ICES1 = 0: capture falling edges
 const TCCR1C_FOC1A: u8 = 1 << 7;
@@ -295,7 +296,6 @@ impl<const BAUD: u32> SoftSerial<BAUD> {
     #[inline(always)]
     pub fn on_tx_compare() {
         let t = tc1();
-        let due = t.ocr1a().read().bits();
         // SAFETY: see TRANSMITTER; interrupts are off inside a handler.
         let tx = unsafe { TRANSMITTER.get() };
         let left = tx.left;
@@ -304,7 +304,8 @@ impl<const BAUD: u32> SoftSerial<BAUD> {
             tx.left = left - 1;
             let byte = tx.byte;
             tx.byte = (byte >> 1) | 0x80;
-            if byte & 1 != 0 { TCCR1A_SET_OC1A } else { TCCR1A_CLEAR_OC1A }
+            // The bit moved to COM1A0 makes "clear" a "set" for a one, without a branch.
+            TCCR1A_CLEAR_OC1A | (byte << 6 & TCCR1A_COM1A0)
         } else if let Some(byte) = TX_RING.pop() {
             // The stop bit began (start the next frame right after it) or has ended.
             tx.byte = byte;
@@ -325,6 +326,9 @@ impl<const BAUD: u32> SoftSerial<BAUD> {
             return;
         };
         t.tccr1a().write(|w| unsafe { w.bits(mode) });
+        // The match time is read only now: held from the start, it took two more saved
+        // registers.
+        let due = t.ocr1a().read().bits();
         t.ocr1a().write(|w| unsafe { w.bits(due.wrapping_add(timing().bit)) });
     }
 }
