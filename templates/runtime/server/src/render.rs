@@ -6,7 +6,7 @@
 use crate::{Config, Snapshot};
 use nanoesp_at::Driver;
 use nanoesp_http::pstr;
-use nanoesp_http::sink::{put_ip, put_json_byte, put_nth, put_p, put_u16, put_u32, Window};
+use nanoesp_http::sink::{put_json_byte, put_nth, put_p, put_u16, put_u32, Window};
 use nanoesp_http::{ContentType, Status};
 
 /// What a response carries.
@@ -173,7 +173,7 @@ pub fn line(s: &mut Window, line: Line, cfg: &Config, esp: &Driver, join: JoinFa
                     waiting for the stored network\n\
                     wifi disconnected\n\
                     ESP reset detected, re-initialising\n\
-                    ready http://\n"
+                    ready http:/\n"
             ),
             line as u8 - 1,
         );
@@ -195,7 +195,14 @@ pub fn line(s: &mut Window, line: Line, cfg: &Config, esp: &Driver, join: JoinFa
                 put_p(s, pstr!(b" s"));
             }
             Line::Ready => {
-                put_ip(s, esp.ip());
+                // The text ends in "http:/": the first octet's separator is the second '/',
+                // so every octet has one and the loop needs no first-octet test.
+                let mut sep = b'/';
+                for &octet in esp.ip().iter() {
+                    s.put(sep);
+                    sep = b'.';
+                    put_u16(s, octet as u16);
+                }
                 s.put(b':');
                 put_u16(s, cfg.port);
                 s.put(b'/');
