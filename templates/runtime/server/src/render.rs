@@ -108,7 +108,7 @@ pub fn body(s: &mut Window, body: Body, cfg: &Config, snap: &Snapshot) {
             json_piece(s, 7);
             put_u16(s, pin as u16);
             json_piece(s, 8);
-            s.put(if high { b'1' } else { b'0' });
+            s.put(b'0' + high as u8);
             s.put(b'}');
         }
         Body::Error(st) => nanoesp_http::response::write_error_body(s, st),
