@@ -245,7 +245,11 @@ impl<const BAUD: u32> SoftSerial<BAUD> {
         // Capture is on only between frames (left 0) and from the last data-bit sample on
         // (left 1): see `on_rx_timeout`.
         let t = tc1();
+        // The first sample is set before anything else: the start time then needs no
+        // registers of its own across the push below. Compare B cannot run before this
+        // handler ends, so the order changes nothing else.
         let start = t.icr1().read().bits();
+        t.ocr1b().write(|w| unsafe { w.bits(start.wrapping_add(timing().first_sample)) });
         if rx.left == 1 {
             // The stop-bit sample is late and this is already the next start bit: the stop
             // bit was high (a low one has no falling edge after it).
@@ -254,7 +258,6 @@ impl<const BAUD: u32> SoftSerial<BAUD> {
             }
         }
         rx.left = 9;
-        t.ocr1b().write(|w| unsafe { w.bits(start.wrapping_add(timing().first_sample)) });
         // No captures inside the frame: its edges carry no news, and a capture handler run
         // there would delay the samples, which come due at the edges.
         t.timsk1().modify(|r, w| unsafe { w.bits(r.bits() & !TIMSK1_ICIE1) });
