@@ -49,7 +49,7 @@ pub const fn reservation(pin: u8, link: Link) -> Option<Reserved> {
 }
 
 /// PIN register address and bit mask of a digital pin; DDR and PORT follow at +1 and +2.
-/// The address is a byte (the ports sit below 0x100), so the pair comes back in registers.
+/// The address is a byte (the ports sit below 0x100): a smaller result than with a pointer.
 fn locate(pin: u8) -> Option<(u8, u8)> {
     let (base, bit) = match pin {
         0..=7 => (PORTD::ptr() as usize, pin),
