@@ -542,28 +542,19 @@ pub fn run_one(
             report.wire_bound_ratio = report.requests_per_s / report.wire_max_requests_per_s;
         }
         let n = finished as f64;
-        report.send_wait_ms_per_request = (wait_after - wait_before) as f64 / 1000.0 / n;
         report.sends_per_request = (sends_after - sends_before) as f64 / n;
-        let in_wait = (in_wait_after - in_wait_before) as f64 / n;
-        report.uart_bytes_to_esp_in_send_wait_per_request = in_wait;
-        // bytes refused during a wait took wire time inside it: count them once
-        let useful = (report.uart_bytes_to_esp_per_request - in_wait).max(0.0);
-        let per_request_s =
-            useful * 10.0 / link.baud as f64 + report.send_wait_ms_per_request / 1000.0;
-        if per_request_s > 0.0 {
-            report.esp_bound_requests_per_s = 1.0 / per_request_s;
-            report.esp_bound_ratio = report.requests_per_s / report.esp_bound_requests_per_s;
-        }
-        report.esp_turn_ms_per_request = (turn_after - turn_before) as f64 / 1000.0 / n;
-        let in_turn = (in_turn_after - in_turn_before) as f64 / n;
-        report.uart_bytes_to_esp_in_turn_per_request = in_turn;
-        let outside = (report.uart_bytes_to_esp_per_request - in_turn).max(0.0);
-        let per_request_s =
-            outside * 10.0 / link.baud as f64 + report.esp_turn_ms_per_request / 1000.0;
-        if per_request_s > 0.0 {
-            report.turn_bound_requests_per_s = 1.0 / per_request_s;
-            report.turn_bound_ratio = report.requests_per_s / report.turn_bound_requests_per_s;
-        }
+        let (rps, to_esp) = (report.requests_per_s, report.uart_bytes_to_esp_per_request);
+        let [wait, turn] = [
+            (wait_after - wait_before, in_wait_after - in_wait_before),
+            (turn_after - turn_before, in_turn_after - in_turn_before),
+        ]
+        .map(|(held_us, bytes_in)| Held::measure(rps, to_esp, held_us, bytes_in, n, link.baud));
+        report.send_wait_ms_per_request = wait.ms_per_request;
+        report.uart_bytes_to_esp_in_send_wait_per_request = wait.bytes_in_per_request;
+        (report.esp_bound_requests_per_s, report.esp_bound_ratio) = (wait.bound, wait.ratio);
+        report.esp_turn_ms_per_request = turn.ms_per_request;
+        report.uart_bytes_to_esp_in_turn_per_request = turn.bytes_in_per_request;
+        (report.turn_bound_requests_per_s, report.turn_bound_ratio) = (turn.bound, turn.ratio);
     }
     report.overruns = stats.overruns - stats_before.overruns;
     report.framing_errors = stats.framing_errors - stats_before.framing_errors;
@@ -654,6 +645,40 @@ impl Outages {
 }
 
 /// The emulator's send-wait accounting: (wait µs, sends, bytes received during waits).
+/// Stretches in which the ESP held the firmware (send waits, or whole turns), per request,
+/// and the bound they set with the bytes sent to the ESP outside them.
+struct Held {
+    ms_per_request: f64,
+    /// Bytes the firmware sent into those stretches (their wire time lies inside them).
+    bytes_in_per_request: f64,
+    /// Requests/s the stretches plus the other bytes towards the ESP allow.
+    bound: f64,
+    /// requests_per_s / bound.
+    ratio: f64,
+}
+
+impl Held {
+    /// From the emulator's counters over `n` finished requests (0 bound and ratio if
+    /// nothing was measured).
+    fn measure(rps: f64, to_esp: f64, held_us: u64, bytes_in: u64, n: f64, baud: u32) -> Held {
+        let ms_per_request = held_us as f64 / 1000.0 / n;
+        let bytes_in_per_request = bytes_in as f64 / n;
+        let outside = (to_esp - bytes_in_per_request).max(0.0);
+        let per_request_s = outside * 10.0 / f64::from(baud) + ms_per_request / 1000.0;
+        let (bound, ratio) = if per_request_s > 0.0 {
+            (1.0 / per_request_s, rps * per_request_s)
+        } else {
+            (0.0, 0.0)
+        };
+        Held {
+            ms_per_request,
+            bytes_in_per_request,
+            bound,
+            ratio,
+        }
+    }
+}
+
 fn turn_counters(esp: &Esp) -> (u64, u64) {
     (esp.esp_turn_us(), esp.uart_bytes_rx_in_turn())
 }
