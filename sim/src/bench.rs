@@ -644,7 +644,6 @@ impl Outages {
     }
 }
 
-/// The emulator's send-wait accounting: (wait µs, sends, bytes received during waits).
 /// Stretches in which the ESP held the firmware (send waits, or whole turns), per request,
 /// and the bound they set with the bytes sent to the ESP outside them.
 struct Held {
@@ -679,10 +678,12 @@ impl Held {
     }
 }
 
+/// The emulator's turn accounting: (turn µs, bytes received during turns).
 fn turn_counters(esp: &Esp) -> (u64, u64) {
     (esp.esp_turn_us(), esp.uart_bytes_rx_in_turn())
 }
 
+/// The emulator's send-wait accounting: (wait µs, sends, bytes received during waits).
 fn send_counters(esp: &Esp) -> (u64, u64, u64) {
     (
         esp.send_wait_us(),
