@@ -14,6 +14,15 @@ fn ready_server(cfg: EspConfig, passive: bool) -> Bench {
     b
 }
 
+/// An active-mode server with one client on link 0, its `0,CONNECT` already taken.
+fn server_with_one_client(cfg: EspConfig) -> Bench {
+    let mut b = ready_server(cfg, false);
+    b.connect();
+    b.run_for(5_000);
+    b.take();
+    b
+}
+
 // ---------------------------------------------------------------- command set
 
 #[test]
@@ -514,10 +523,7 @@ fn prompt_and_send_ok_delays_are_configurable() {
     let mut cfg = EspConfig::default();
     cfg.timing.prompt_us = (7_000, 7_000);
     cfg.timing.send_ok_us = (250_000, 250_000);
-    let mut b = ready_server(cfg, false);
-    b.connect();
-    b.run_for(5_000);
-    b.take();
+    let mut b = server_with_one_client(cfg);
     b.send(b"AT+CIPSEND=0,1\r\n");
     b.log.clear();
     b.until(b"> ", 100_000);
@@ -704,10 +710,7 @@ fn realistic_profile_auto_joins_after_boot() {
 fn send_wait_counts_the_time_from_recv_to_send_ok() {
     let mut cfg = EspConfig::default();
     cfg.timing.send_ok_us = (250_000, 250_000);
-    let mut b = ready_server(cfg, false);
-    b.connect();
-    b.run_for(5_000);
-    b.take();
+    let mut b = server_with_one_client(cfg);
     assert_eq!((b.esp.sends(), b.esp.send_wait_us()), (0, 0));
     // the command and the prompt wait are not send wait
     b.send(b"AT+CIPSEND=0,1\r\n");
@@ -749,10 +752,7 @@ fn esp_turn_runs_from_a_command_line_to_its_last_reply_byte() {
     cfg.timing.command_us = (2_000, 2_000);
     cfg.timing.prompt_us = (500, 500);
     cfg.timing.send_ok_us = (100_000, 100_000);
-    let mut b = ready_server(cfg, false);
-    b.connect();
-    b.run_for(5_000);
-    b.take();
+    let mut b = server_with_one_client(cfg);
     let before = b.esp.esp_turn_us();
     let last_byte_at = |b: &Bench| b.log.last().map(|&(t, _)| t).unwrap();
 

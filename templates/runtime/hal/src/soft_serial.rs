@@ -77,12 +77,12 @@ const PB1_TX: u8 = 1 << 1;
 /// Cycles from "start transmitting now" to the first start-bit edge: long enough for the
 /// code that programs OCR1A to finish before the timer gets there.
 const TX_LEAD_TICKS: u16 = 64;
-/// The receive handler reads PB0 27 cycles after its compare match when it starts at once
-/// (interrupt response, vector jump, prologue; 24 since the prologue no longer saves r1,
-/// 60-s bench) and up to 183 when it waits behind the millisecond tick and the transmit
-/// handler (`nanoesp bench`'s `handler_latency`, five clients for 2 × 5 simulated minutes).
-/// The match is set this much before the bit centre so that both ends of that range are
-/// about equally far from it: −83…+73 cycles, within 0.3 bit at 57600 baud.
+/// The receive handler reads PB0 24 cycles after its compare match when it starts at once
+/// (interrupt response, vector jump, prologue) and up to 179 when it waits behind the
+/// millisecond tick and the transmit handler (`nanoesp bench`'s `handler_latency`: the
+/// soft-link budget rows and a 30-minute soak, five clients). The match is set this much
+/// before the bit centre so that both ends of that range are about equally far from it:
+/// −86…+69 cycles, within 0.31 bit at 57600 baud.
 const RX_SAMPLE_EARLY: u16 = 110;
 
 /// Transmit `left`: 1..=9 bits (8 data and the stop bit) are still to be programmed.
