@@ -74,6 +74,12 @@ typedef struct nsim_t {
 	uint32_t comp_latency_max[2];
 	/* cycles from the compare B match to the PINB read of its handler (the sample) */
 	uint32_t sample_late_min, sample_late_max;
+	/* the input-capture handler is running; the least time it left from its OCR1B write
+	 * to that compare (the first sample of the frame), in cycles, and how many frames it
+	 * left none (the compare was already past: the frame's samples come a timer period late) */
+	uint8_t capt_running;
+	int32_t capt_margin_min;
+	uint32_t capt_missed;
 	avr_io_read_t pinb_read; /* simavr's own PINB read handler, wrapped */
 	void *pinb_read_param;
 	void (*prev_reset)(avr_t *);
@@ -531,6 +537,14 @@ static void after_ocr1_write(avr_t *avr, avr_io_addr_t addr, uint8_t v, void *pa
 	avr_timer_t *p = s->timer1;
 	trace_rec(s, addr, avr->data[addr] | (avr->data[addr + 1] << 8));
 	int own = addr == 0x88 ? 0 : 1;
+	if (own == 1 && s->capt_running && p) {
+		/* Timer1 runs at clk/1 in normal mode: TCNT1 is the cycles since its last overflow */
+		uint16_t tcnt = (uint16_t)(avr->cycle - p->tov_base);
+		uint16_t ocr = avr->data[0x8A] | (avr->data[0x8B] << 8);
+		int32_t margin = (int16_t)(uint16_t)(ocr - tcnt);
+		if (margin < s->capt_margin_min) s->capt_margin_min = margin;
+		if (margin <= 0) s->capt_missed++;
+	}
 	if (s->comp_running[own]) {
 		uint64_t late = avr->cycle - s->comp_raised_at[own];
 		if (late > s->comp_latency_max[own]) s->comp_latency_max[own] = (uint32_t)late;
@@ -562,6 +576,12 @@ static void on_comp_pending(struct avr_irq_t *irq, uint32_t value, void *param)
 			s->comp_raised_at[c] = s->avr->cycle;
 }
 
+static void on_capt_running(struct avr_irq_t *irq, uint32_t value, void *param)
+{
+	(void)irq;
+	((nsim_t *)param)->capt_running = value ? 1 : 0;
+}
+
 static void on_comp_running(struct avr_irq_t *irq, uint32_t value, void *param)
 {
 	nsim_t *s = param;
@@ -583,11 +603,16 @@ static uint8_t on_pinb_read(avr_t *avr, avr_io_addr_t addr, void *param)
 }
 
 /* Since the last call, in cycles: the longest flag-to-OCR1A (tx) and flag-to-OCR1B (rx)
- * write by the compare handlers, and the earliest and latest flag-to-PINB read of the
- * receive handler (0, 0 if none); starts over. */
+ * write by the compare handlers, the earliest and latest flag-to-PINB read of the
+ * receive handler (0, 0 if none), the least time the capture handler left before the
+ * first sample it set (0 if none) and how many first samples it set too late; starts over. */
 void nsim_timer1_latency_take(nsim_t *s, uint32_t *tx, uint32_t *rx, uint32_t *sample_min,
-		uint32_t *sample_max)
+		uint32_t *sample_max, int32_t *start_margin_min, uint32_t *starts_missed)
 {
+	*start_margin_min = s->capt_margin_min == INT32_MAX ? 0 : s->capt_margin_min;
+	*starts_missed = s->capt_missed;
+	s->capt_margin_min = INT32_MAX;
+	s->capt_missed = 0;
 	*tx = s->comp_latency_max[0];
 	*rx = s->comp_latency_max[1];
 	int sampled = s->sample_late_max != 0;
@@ -667,6 +692,7 @@ static void on_core_reset(avr_t *avr)
 	s->resets++;
 	s->oc1_latch[0] = s->oc1_latch[1] = 0;
 	s->comp_running[0] = s->comp_running[1] = 0; /* a reset inside a handler ends it */
+	s->capt_running = 0;
 	if (s->prev_reset) s->prev_reset(avr);
 }
 
@@ -744,12 +770,15 @@ nsim_t *nsim_new(uint32_t frequency)
 			avr_irq_register_notify(&v->irq[AVR_INT_IRQ_PENDING], on_comp_pending, s);
 			avr_irq_register_notify(&v->irq[AVR_INT_IRQ_RUNNING], on_comp_running, s);
 		}
+	if (s->timer1)
+		avr_irq_register_notify(&s->timer1->icr.irq[AVR_INT_IRQ_RUNNING], on_capt_running, s);
 	/* read handlers cannot be shared: wrap the ioport's own one for PINB */
 	s->pinb_read = avr->io[AVR_DATA_TO_IO(PINB_ADDR)].r.c;
 	s->pinb_read_param = avr->io[AVR_DATA_TO_IO(PINB_ADDR)].r.param;
 	avr->io[AVR_DATA_TO_IO(PINB_ADDR)].r.c = on_pinb_read;
 	avr->io[AVR_DATA_TO_IO(PINB_ADDR)].r.param = s;
 	s->sample_late_min = UINT32_MAX;
+	s->capt_margin_min = INT32_MAX;
 	return s;
 }
 

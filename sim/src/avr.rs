@@ -69,6 +69,8 @@ unsafe extern "C" {
         rx: *mut u32,
         sample_min: *mut u32,
         sample_max: *mut u32,
+        start_margin_min: *mut i32,
+        starts_missed: *mut u32,
     );
     fn nsim_trace_pop(
         s: *mut RawSim,
@@ -417,6 +419,12 @@ pub struct HandlerLatency {
     /// Earliest and latest PINB read by compare B's handler (0 if it never sampled).
     pub rx_sample_min: u32,
     pub rx_sample_max: u32,
+    /// Least time the capture handler (a start bit) left between setting the frame's
+    /// first sample and that sample's match (0 if no frame started). At zero or below
+    /// the match has passed, and the frame's samples come a timer period late.
+    pub rx_start_margin_min: i32,
+    /// Frames whose first sample the capture handler set too late.
+    pub rx_starts_missed: u32,
 }
 
 /// ATmega328P internal SRAM (data space 0x100..=0x8FF, 2 KiB).
@@ -438,6 +446,8 @@ impl Avr {
                 &mut l.rx_reload_max,
                 &mut l.rx_sample_min,
                 &mut l.rx_sample_max,
+                &mut l.rx_start_margin_min,
+                &mut l.rx_starts_missed,
             )
         };
         l

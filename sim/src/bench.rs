@@ -65,6 +65,7 @@ use crate::cli::BenchArgs;
 use crate::error::SimError;
 use crate::esp::{EmuPort, EmuSettings, build_emulator};
 use crate::image::{FlashPlan, power_on};
+use crate::rxcheck::{RxCounts, find_rx_ring};
 
 /// Simulated time between client polls (latency resolution).
 const POLL_US: u64 = 500;
@@ -150,6 +151,10 @@ pub struct RunReport {
     /// Sub-sample low pulses on the firmware's TX line that the receiver ignored: artefacts
     /// of the simulator, see `softuart::Decoder` (soft link only).
     pub tx_glitches: u64,
+    /// Soft link, ELF firmware: the ESP's frames checked against what the firmware's
+    /// receiver pushed into its ring (see `rxcheck`); misread, lost and spurious bytes are
+    /// the receiver's faults.
+    pub receiver: Option<RxCounts>,
     /// Soft link, during the load: how late the Timer1 compare handlers ran, in cycles
     /// after their match. The reloads must stay under one bit (`bit_cycles`) or a bit is
     /// lost; the receive samples should straddle the match-to-centre offset the firmware
@@ -381,6 +386,7 @@ pub fn run_one(
         overruns: 0,
         framing_errors: 0,
         tx_glitches: 0,
+        receiver: None,
         handler_latency: None,
         bit_cycles,
         sram_peak_bytes: 0,
@@ -419,6 +425,14 @@ pub fn run_one(
     let timeout_us = (args.request_timeout * 1e6) as u64;
     let stats_before = board.stats();
     board.avr.timer1_latency_take(); // bring-up ran partly at another rate
+    let rx_ring = if soft {
+        std::fs::read(firmware)
+            .ok()
+            .and_then(|elf| find_rx_ring(&elf))
+    } else {
+        None
+    };
+    let checking_receiver = rx_ring.is_some_and(|ring| board.check_receiver(ring));
     let (wait_before, sends_before, in_wait_before) = send_counters(&esp.0);
     let (turn_before, in_turn_before) = turn_counters(&esp.0);
     let mut clients: Vec<Client> = (0..k)
@@ -559,6 +573,9 @@ pub fn run_one(
     report.overruns = stats.overruns - stats_before.overruns;
     report.framing_errors = stats.framing_errors - stats_before.framing_errors;
     report.tx_glitches = stats.tx_glitches - stats_before.tx_glitches;
+    if checking_receiver {
+        report.receiver = Some(stats.rx);
+    }
     if soft {
         report.handler_latency = Some(board.avr.timer1_latency_take());
     }
@@ -721,7 +738,7 @@ fn print_table(report: &BenchReport) {
         report.firmware, report.link, report.baud, report.esp_faults, report.duration_s
     );
     println!(
-        "{:>3} {:>9} {:>6} {:>8} {:>6} {:>5} {:>8} {:>7} {:>8} {:>8} {:>8} {:>6} {:>7} {:>7} {:>5} {:>7} {:>6} {:>5} {:>5} {:>5} {:>7} {:>6}  failures",
+        "{:>3} {:>9} {:>6} {:>8} {:>6} {:>5} {:>8} {:>7} {:>8} {:>8} {:>8} {:>6} {:>7} {:>7} {:>5} {:>7} {:>6} {:>5} {:>5} {:>5} {:>7} {:>6} {:>6}  failures",
         "K",
         "ready_ms",
         "up_ms",
@@ -743,7 +760,8 @@ fn print_table(report: &BenchReport) {
         "crash",
         "lost",
         "rec_ms",
-        "isr_%"
+        "isr_%",
+        "rx_bad"
     );
     for r in &report.runs {
         let failures: Vec<String> = r
@@ -753,7 +771,7 @@ fn print_table(report: &BenchReport) {
             .map(|(k, n)| format!("{k}={n}"))
             .collect();
         println!(
-            "{:>3} {:>9} {:>6} {:>8} {:>6} {:>5} {:>8.2} {:>7.1} {:>8.1} {:>8.1} {:>8.2} {:>6.2} {:>7.1} {:>7.2} {:>5.2} {:>7.1} {:>6.2} {:>5} {:>5} {:>5} {:>7} {:>6}  {}",
+            "{:>3} {:>9} {:>6} {:>8} {:>6} {:>5} {:>8.2} {:>7.1} {:>8.1} {:>8.1} {:>8.2} {:>6.2} {:>7.1} {:>7.2} {:>5.2} {:>7.1} {:>6.2} {:>5} {:>5} {:>5} {:>7} {:>6} {:>6}  {}",
             r.clients,
             r.ready_ms
                 .map(|v| format!("{v:.0}"))
@@ -787,6 +805,9 @@ fn print_table(report: &BenchReport) {
                     format!("{:.0}", 100.0 * late as f64 / r.bit_cycles as f64)
                 })
                 .unwrap_or_else(|| "-".into()),
+            r.receiver
+                .map(|c| (c.misread + c.lost + c.spurious).to_string())
+                .unwrap_or_else(|| "-".into()),
             if failures.is_empty() {
                 "-".into()
             } else {
@@ -802,7 +823,8 @@ fn print_table(report: &BenchReport) {
          turns and the other bytes allow; ram_b: peak SRAM (static + deepest stack); crash: \
          ESP crashes (faults profile); lost: requests lost to them; rec_ms: longest crash \
          until the server accepted clients again; isr_%: soft link, the latest a Timer1 \
-         compare handler reprogrammed its compare, in % of a bit (100 loses a bit)"
+         compare handler reprogrammed its compare, in % of a bit (100 loses a bit); rx_bad: \
+         soft link, ESP bytes the firmware's receiver misread, lost or made up"
     );
 }
 

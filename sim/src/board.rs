@@ -10,6 +10,7 @@ use std::collections::VecDeque;
 use crate::avr::{Avr, CoreState, F_CPU, MCUSR_EXTRF, Pin, cycles_to_us, us_to_cycles};
 use crate::error::SimError;
 use crate::pty::Pty;
+use crate::rxcheck::{RxCheck, RxCounts, RxRing};
 use crate::softuart::{Decoded, Decoder, Encoder};
 
 /// The byte stream at the far end of the Nano's ESP link.
@@ -95,6 +96,9 @@ pub struct LinkStats {
     pub tx_glitches: u64,
     /// Largest deviation of a firmware TX edge from the ideal bit grid, in cycles.
     pub max_tx_edge_deviation: u64,
+    /// Soft link with [`Board::check_receiver`]: what the firmware's receiver made of the
+    /// ESP's frames at its rate (all zero otherwise).
+    pub rx: RxCounts,
 }
 
 /// Direction of a transcript chunk.
@@ -117,6 +121,8 @@ const USART_RX_DEPTH: usize = 3;
 /// Relative baud difference at which a real UART stops decoding (strict mode).
 const STRICT_BAUD_TOLERANCE: f64 = 0.045;
 
+// One per board, never moved around: boxing the larger variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 enum Link {
     Usart {
         /// (cycle the byte is complete on the wire, byte), Nano → ESP
@@ -128,7 +134,19 @@ enum Link {
         baud: u32,
         encoder: Encoder,
         decoder: Decoder,
+        /// The firmware's receiver, checked against the encoder ([`Board::check_receiver`]).
+        receiver: Option<Receiver>,
     },
+}
+
+/// Where the firmware's soft-UART receive ring is, and how far the check has read it.
+struct Receiver {
+    ring: RxRing,
+    /// Ring index of the next byte the check has not seen.
+    seen: u8,
+    /// Core resets when `seen` was last synchronised (a reset empties the ring).
+    resets: u32,
+    check: RxCheck,
 }
 
 /// A pin printed by `--watch-pin`.
@@ -192,6 +210,7 @@ impl Board {
                     baud: link.baud,
                     encoder: Encoder::new(F_CPU, link.baud),
                     decoder: Decoder::new(F_CPU, link.baud, avr.pin_level(tx)),
+                    receiver: None,
                 }
             }
         };
@@ -283,7 +302,39 @@ impl Board {
             s.tx_glitches = decoder.glitches;
             s.max_tx_edge_deviation = decoder.max_edge_deviation;
         }
+        if let Link::Soft {
+            receiver: Some(r), ..
+        } = &self.link
+        {
+            s.rx = r.check.counts;
+        }
         s
+    }
+
+    /// Soft link: from now on, checks every byte the firmware's receiver pushes into its
+    /// `ring` against the frame the ESP sent ([`crate::rxcheck`]); see [`LinkStats::rx`].
+    /// Returns false on the USART, whose receiver is simavr's.
+    pub fn check_receiver(&mut self, ring: RxRing) -> bool {
+        let resets = self.avr.resets();
+        let seen = self.avr.peek(ring.head_addr()) & (ring.len - 1);
+        let Link::Soft {
+            encoder,
+            receiver,
+            baud,
+            ..
+        } = &mut self.link
+        else {
+            return false;
+        };
+        encoder.log_frames();
+        // the rate both ends run at once the link is up
+        *receiver = Some(Receiver {
+            ring,
+            seen,
+            resets,
+            check: RxCheck::new(F_CPU, *baud),
+        });
+        true
     }
 
     /// Console lines completed since the last call (without the line ending).
@@ -347,10 +398,16 @@ impl Board {
                     }
                 }
                 Link::Soft {
-                    encoder, decoder, ..
+                    encoder,
+                    decoder,
+                    receiver,
+                    ..
                 } => {
                     if let Some(edge) = encoder.next_edge(now) {
                         next = next.min(edge.max(now + 1));
+                    }
+                    if let Some(look) = receiver.as_ref().and_then(|r| r.check.next_look(now)) {
+                        next = next.min(look);
                     }
                     if let Some(done) = decoder.frame_done_at() {
                         next = next.min(done.max(now + 1));
@@ -521,10 +578,50 @@ impl Board {
                 self.avr.drive_pin(*rx, level);
             }
         }
+        self.check_pushes(now);
         if !console_bytes.is_empty() {
             self.console_out.extend(console_bytes);
         }
         self.service_console(now);
+    }
+
+    /// Hands the frames started and the bytes the firmware pushed since the last look to
+    /// the receiver check.
+    fn check_pushes(&mut self, now: u64) {
+        let Link::Soft {
+            encoder,
+            receiver: Some(r),
+            ..
+        } = &mut self.link
+        else {
+            return;
+        };
+        for (start, byte, baud) in encoder.take_started() {
+            r.check.sent(start, byte, baud);
+        }
+        let mask = r.ring.len - 1;
+        let head = self.avr.peek(r.ring.head_addr()) & mask;
+        if self.avr.resets() != r.resets {
+            // the firmware starts over with an empty ring
+            r.resets = self.avr.resets();
+            r.seen = head;
+        }
+        let faults_before = r.check.last_faults.back().copied();
+        while r.seen != head {
+            let byte = self.avr.peek(r.ring.addr + u16::from(r.seen));
+            r.check.pushed(now, byte);
+            r.seen = (r.seen + 1) & mask;
+        }
+        r.check.settle(now);
+        if self.trace
+            && r.check.last_faults.back().copied() != faults_before
+            && let Some((cycle, sent, pushed)) = r.check.last_faults.back()
+        {
+            eprintln!(
+                "nanoesp-sim: trace: soft receiver at {} us: sent {sent:02x?}, pushed {pushed:02x?}",
+                cycles_to_us(*cycle)
+            );
+        }
     }
 
     fn service_console(&mut self, now: u64) {

@@ -18,4 +18,5 @@ pub mod image;
 pub mod pty;
 pub mod redact;
 pub mod run;
+pub mod rxcheck;
 pub mod softuart;

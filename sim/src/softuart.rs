@@ -48,6 +48,9 @@ pub struct Encoder {
     next_bit: usize,
     /// Earliest cycle the next frame may start (end of the previous stop bit).
     free_at: u64,
+    /// Frames started, when someone asked for them ([`Encoder::log_frames`]): (start
+    /// cycle, byte, baud).
+    started: Option<Vec<(u64, u8, u32)>>,
 }
 
 impl Encoder {
@@ -60,7 +63,21 @@ impl Encoder {
             frame: None,
             next_bit: 0,
             free_at: 0,
+            started: None,
         }
+    }
+
+    /// From now on, keeps a log of the frames started, for [`Encoder::take_started`].
+    pub fn log_frames(&mut self) {
+        self.started.get_or_insert_with(Vec::new);
+    }
+
+    /// Frames started since the last call, oldest first: (start cycle, byte, baud).
+    pub fn take_started(&mut self) -> Vec<(u64, u8, u32)> {
+        self.started
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     /// Sends the frames that have not started yet at `baud` (a frame in flight keeps its rate).
@@ -106,6 +123,9 @@ impl Encoder {
             }
             self.frame = Some((start, levels));
             self.next_bit = 0;
+            if let Some(log) = &mut self.started {
+                log.push((start, byte, self.rate.baud));
+            }
         }
         let (start, _) = self.frame?;
         Some(self.bit_cycle(start, self.next_bit))
@@ -385,6 +405,29 @@ mod tests {
             .collect();
         assert_eq!(bytes, b"AT");
         assert_eq!((enc.rate.baud, dec.rate.baud), (115_200, 115_200));
+    }
+
+    #[test]
+    fn the_frame_log_has_each_frames_start_byte_and_rate() {
+        let mut enc = Encoder::new(F, 57600);
+        enc.log_frames();
+        enc.send(0x41);
+        enc.send(0x54);
+        let mut now = 100;
+        let mut switched = false;
+        while let Some(at) = enc.next_edge(now) {
+            now = at;
+            enc.poll(now);
+            if !switched {
+                enc.set_baud(115_200);
+                switched = true;
+            }
+        }
+        // the second frame starts when the first one's ten bits (rounded) have passed
+        let frame = (10 * F + 57600 / 2) / 57600;
+        let log = enc.take_started();
+        assert_eq!(log, [(100, 0x41, 57600), (100 + frame, 0x54, 115_200)]);
+        assert!(enc.take_started().is_empty());
     }
 
     #[test]

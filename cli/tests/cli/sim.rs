@@ -147,6 +147,12 @@ fn bench_answers_every_request_of_five_clients_on_five_slots() {
     );
     assert_eq!(run["attempts"], run["ok"], "{run}");
     assert_eq!(run["framing_errors"], 0, "{run}");
+    // Every byte the ESP sent reached the firmware's receive ring, once and unchanged.
+    let receiver = &run["receiver"];
+    assert!(receiver["frames"].as_u64().unwrap() > 10_000, "{run}");
+    for fault in ["misread", "lost", "spurious"] {
+        assert_eq!(receiver[fault], 0, "{fault}: {run}");
+    }
     // The soft serial's handlers under this load: each compare reloaded within one bit, and
     // every receive sample within half a bit of the bit centre, which the firmware puts
     // RX_SAMPLE_EARLY cycles after the match.
@@ -177,4 +183,7 @@ fn bench_answers_every_request_of_five_clients_on_five_slots() {
     assert!(cycles("rx_sample_min") > 0, "{run}");
     assert!(cycles("rx_sample_min") >= planned - bit / 2, "{run}");
     assert!(cycles("rx_sample_max") <= planned + bit / 2, "{run}");
+    // Each start bit's handler set the frame's first sample while it was still ahead.
+    assert!(cycles("rx_start_margin_min") > 0, "{run}");
+    assert_eq!(cycles("rx_starts_missed"), 0, "{run}");
 }

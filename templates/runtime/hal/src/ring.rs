@@ -11,6 +11,10 @@ use core::ptr::{read_volatile, write_volatile};
 use core::sync::atomic::{compiler_fence, Ordering};
 
 /// A lock-free byte queue for exactly one producer and one consumer.
+///
+/// `repr(C)`: data, then `head`, then `tail`, so the virtual bench can follow the soft
+/// serial's receive ring in the simulated SRAM (sim/src/rxcheck.rs).
+#[repr(C)]
 pub struct Ring<const N: usize> {
     data: UnsafeCell<[u8; N]>,
     head: UnsafeCell<u8>,
