@@ -316,8 +316,9 @@ impl Parser {
             return Some(Token::Prompt);
         }
         // A `+` starts a line (`+IPD`, `+CIPRECVDATA`, ...) unless it follows an echoed `AT`:
-        // noise before such a header is dropped instead of hiding it.
-        if b == b'+' && !(self.len == 2 && self.line[0] == b'A') {
+        // noise before such a header is dropped instead of hiding it. Noise that happens to
+        // read `AT` stays, and `payload_header` looks past it.
+        if b == b'+' && !(self.len == 2 && self.line[0] == b'A' && self.line[1] == b'T') {
             self.len = 0;
         }
         if self.len == 0 && b == b' ' {
@@ -335,7 +336,12 @@ impl Parser {
 
     /// Recognises `+IPD,<id>,<len>:` and `+CIPRECVDATA` headers as soon as their last byte arrives.
     fn payload_header(&mut self, b: u8) -> Option<Token> {
-        let line = &self.line[..self.len as usize];
+        let mut line = &self.line[..self.len as usize];
+        // A `+` at 2 followed an `AT` (the only `+` `feed` keeps there): an echo of one of
+        // our commands, which never reads as a header, or noise before a real header.
+        if line.get(2) == Some(&b'+') {
+            line = &line[2..];
+        }
         // 1.7 sends `+CIPRECVDATA,<n>:`, 2.x `+CIPRECVDATA:<n>,`.
         match (
             lookup(line, pstr!(b"^+IPD,\0^+CIPRECVDATA,\0^+CIPRECVDATA:\0")),
@@ -590,6 +596,33 @@ mod tests {
         assert_eq!(scan_number(b"65535", 0), (65535, 5));
         assert_eq!(scan_number(b"ab", 1), (0, 1));
         assert_eq!(scan_number(b"ab", 2), (0, 2));
+    }
+
+    #[test]
+    fn a_header_after_any_two_bytes_of_noise_is_still_a_header() {
+        // The emulator's fault profile once put `A6` before a `+CIPRECVDATA,87:` header:
+        // the parser took `A6+` for an echoed `AT+`, and the request it carried was lost.
+        let headers: [(&[u8], Token); 3] = [
+            (b"+CIPRECVDATA,5:", Token::RecvData(5)),
+            (b"+CIPRECVDATA:5,", Token::RecvData(5)),
+            (b"+IPD,2,5:", Token::IpdData { id: 2, len: 5 }),
+        ];
+        for (header, expect) in headers {
+            for first in 0..=255u8 {
+                for second in b' '..=b'~' {
+                    let mut input = vec![first, second];
+                    input.extend_from_slice(header);
+                    input.extend_from_slice(b"hello\r\nOK\r\n");
+                    let got = tokens(&input);
+                    let mut want = vec![expect];
+                    want.extend(data(b"hello"));
+                    want.push(Token::Ok);
+                    assert!(got.ends_with(&want), "{input:?}: {got:?}");
+                }
+            }
+        }
+        // An echo of our own command is not a header.
+        assert_eq!(tokens(b"AT+CIPRECVDATA=2,256\r\n"), [Token::Echo]);
     }
 
     #[test]
