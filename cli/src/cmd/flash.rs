@@ -121,8 +121,8 @@ pub fn run(args: Args, ui: &Ui) -> miette::Result<Outcome> {
             );
         }
         let port = ports.resolve(Chip::Nano, ui)?;
-        let elf = super::build::build(&project, ui)?.elf;
-        flash_nano(&mut project, &catalog, &elf, &port, args.yes, ui)?;
+        let build = super::build::build(&project, ui)?;
+        flash_nano(&mut project, &catalog, &build, &port, args.yes, ui)?;
     }
     if do_esp && esp_work {
         let port = ports.resolve(Chip::Esp, ui)?;
@@ -286,7 +286,7 @@ fn other_bootloader<'c>(catalog: &'c Catalog, board: &AvrBoard) -> Option<&'c Av
 fn flash_nano(
     project: &mut Project,
     catalog: &Catalog,
-    elf: &Path,
+    build: &super::build::BuildRecord,
     port: &Path,
     yes: bool,
     ui: &Ui,
@@ -310,11 +310,12 @@ fn flash_nano(
         let mut bars = Bars::new(ui, "Nano");
         nano::flash(
             &NanoFlash {
-                elf,
+                elf: &build.elf,
                 port,
                 board,
                 ravedude: &tool,
                 scratch: &scratch,
+                deadline: nano::run_deadline(build.flash, board.upload_baud),
             },
             &mut bars,
         )
@@ -404,6 +405,11 @@ fn nano_report(e: NanoError) -> miette::Report {
         }
         NanoError::VerifyFailed { .. } => {
             "Flash again; repeated mismatches mean a bad cable, a weak USB port or a worn chip."
+        }
+        NanoError::TimedOut { .. } => {
+            "The bootloader stopped answering: press the Nano's reset button (or unplug and \
+             replug it) and flash again. Check that this is the Nano's port (`nanoesp ports` \
+             lists what answers where) and name it with --nano-port if it is not."
         }
         _ => "Run with the port named explicitly (--nano-port) to rule out auto-detection.",
     };
@@ -654,4 +660,28 @@ fn provision(project: &Project, port: &Path, ui: &Ui) -> miette::Result<()> {
         "ESP8266: Wi-Fi \"{ssid}\" stored (AT+CWJAP_DEF); the password is not printed"
     ));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hung_avrdude_is_reported_with_the_port_the_deadline_and_what_to_try() {
+        let report = nano_report(NanoError::TimedOut {
+            port: PathBuf::from("/dev/ttyUSB0"),
+            deadline: std::time::Duration::from_secs(153),
+            log: "Writing | ###".into(),
+        });
+        let message = report.to_string();
+        assert!(
+            message.starts_with("avrdude did not finish within 153 s on /dev/ttyUSB0"),
+            "{message}"
+        );
+        assert!(message.contains("Writing | ###"), "{message}");
+        let help = report.help().map(|h| h.to_string()).unwrap_or_default();
+        for hint in ["reset button", "replug", "nanoesp ports", "--nano-port"] {
+            assert!(help.contains(hint), "{hint} missing from: {help}");
+        }
+    }
 }

@@ -9,10 +9,14 @@
 //! avrdude's output (which ravedude passes through) is parsed as it streams: its `#`
 //! progress bars drive [`Progress`], its summary lines give the byte counts, and its
 //! error lines are classified into [`NanoError`].
+//!
+//! A run is bounded by [`NanoFlash::deadline`] (see [`run_deadline`]): a bootloader that
+//! stops answering mid-transfer can leave avrdude waiting on the port for good.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use nanoesp_boards::AvrBoard;
@@ -32,6 +36,41 @@ pub struct NanoFlash<'a> {
     pub ravedude: &'a Path,
     /// Scratch directory for the generated `Ravedude.toml`.
     pub scratch: &'a Path,
+    /// How long ravedude may run before it and avrdude are stopped ([`run_deadline`]).
+    pub deadline: Duration,
+}
+
+/// Time for ravedude to start and reset the board and for avrdude to get in sync: avrdude
+/// 7.1 gives up on a silent port after ten get-sync attempts, 56 s (measured), so a
+/// bootloader that never answers still ends in [`NanoError::NotInSync`] well within it.
+const START_AND_SYNC: Duration = Duration::from_secs(120);
+
+/// STK500v1 bytes on the wire per 128-byte page, writing it then reading it back: load
+/// address (4 + 2 answer), program page (133 + 2), load address again (4 + 2), read page
+/// (5 + 130).
+const WIRE_BYTES_PER_PAGE: u64 = 282;
+
+/// Flash page of the ATmega328P, the unit avrdude writes and reads.
+const PAGE_BYTES: u64 = 128;
+
+/// Command/answer exchanges per page (the four above), each paying the USB-serial bridge's
+/// latency (an FTDI latency timer is 16 ms) and, when writing, the page write (4.5 ms).
+const EXCHANGES_PER_PAGE: u64 = 4;
+const EXCHANGE_LATENCY: Duration = Duration::from_millis(20);
+
+/// Factor over the expected transfer time: a loaded host, a slow bridge, avrdude's retries.
+const TRANSFER_SLACK: u32 = 4;
+
+/// How long flashing `image_bytes` of firmware at `baud` may take, start to finish, before
+/// it counts as hung: [`START_AND_SYNC`] plus four times the transfer (write and verify
+/// at 10 bits a byte, plus per-exchange latency). About 2.5 minutes for 10 KB at 115200
+/// baud, just over 4 minutes for a full 32 KB at 57600.
+pub fn run_deadline(image_bytes: u64, baud: u32) -> Duration {
+    let pages = image_bytes.div_ceil(PAGE_BYTES);
+    let wire_bits = pages * WIRE_BYTES_PER_PAGE * 10;
+    let wire = Duration::from_secs_f64(wire_bits as f64 / f64::from(baud.max(1)));
+    let latency = EXCHANGE_LATENCY * u32::try_from(pages * EXCHANGES_PER_PAGE).unwrap_or(u32::MAX);
+    START_AND_SYNC + (wire + latency) * TRANSFER_SLACK
 }
 
 /// A successful flash.
@@ -77,6 +116,20 @@ pub enum NanoError {
         /// The bootloader baud tried.
         baud: u32,
         /// Tail of avrdude's output.
+        log: String,
+    },
+    /// ravedude/avrdude ran past [`NanoFlash::deadline`] and were stopped: typically a
+    /// bootloader that stopped answering mid-transfer while avrdude kept waiting.
+    #[error(
+        "avrdude did not finish within {} s on {port} and was stopped\n{log}",
+        deadline.as_secs()
+    )]
+    TimedOut {
+        /// The port tried.
+        port: PathBuf,
+        /// The deadline that passed.
+        deadline: Duration,
+        /// Tail of avrdude's output so far.
         log: String,
     },
     /// What was read back differs from what was written.
@@ -167,40 +220,158 @@ pub fn flash(job: &NanoFlash<'_>, progress: &mut dyn Progress) -> Result<NanoRep
             }
         })?;
 
-    // stdout carries ravedude's few task lines; read it on a thread so neither pipe fills.
-    let mut stdout = child.stdout.take().expect("piped");
-    let stdout_reader = std::thread::spawn(move || {
-        let mut text = Vec::new();
-        let _ = stdout.read_to_end(&mut text);
-        text
-    });
-    let mut stderr = child.stderr.take().expect("piped");
+    // Both pipes are read on threads, so neither fills and the deadline below holds even
+    // while avrdude prints nothing; stderr comes back in chunks to drive the progress bars.
+    let stdout = pipe_reader(child.stdout.take().expect("piped"));
+    let stderr = pipe_reader(child.stderr.take().expect("piped"));
+    let until = started + job.deadline;
     let mut log = AvrdudeLog::default();
-    let mut buf = [0u8; 256];
-    loop {
-        match stderr.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => log.feed(&buf[..n], progress),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(_) => break,
+    let stderr_closed = loop {
+        match stderr.recv_timeout(until.saturating_duration_since(Instant::now())) {
+            Ok(chunk) => log.feed(&chunk, progress),
+            Err(RecvTimeoutError::Disconnected) => break true,
+            Err(RecvTimeoutError::Timeout) => break false,
         }
+    };
+    let finished = if stderr_closed {
+        // Closing its output means it is exiting: that may take a moment past the deadline.
+        wait_until(&mut child, until.max(Instant::now() + GRACE))
+    } else {
+        Ok(None)
+    };
+    let status = match finished {
+        Ok(Some(status)) => Some(status),
+        Ok(None) => {
+            kill_tree(&mut child);
+            None
+        }
+        Err(source) => {
+            kill_tree(&mut child);
+            return Err(NanoError::Io {
+                what: "waiting for ravedude".into(),
+                source,
+            });
+        }
+    };
+    // What the killed processes had written still arrives; a descendant that escaped the
+    // kill may hold the pipes open, so the collection itself is bounded.
+    let drain_until = Instant::now() + GRACE;
+    while let Ok(chunk) = stderr.recv_timeout(drain_until.saturating_duration_since(Instant::now()))
+    {
+        log.feed(&chunk, progress);
     }
-    let status = child.wait().map_err(|source| NanoError::Io {
-        what: "waiting for ravedude".into(),
-        source,
-    })?;
-    let mut text = stdout_reader.join().unwrap_or_default();
+    let mut text = Vec::new();
+    while let Ok(chunk) = stdout.recv_timeout(drain_until.saturating_duration_since(Instant::now()))
+    {
+        text.extend_from_slice(&chunk);
+    }
     text.extend_from_slice(&log.text);
+    let text = String::from_utf8_lossy(&text).into_owned();
+    let Some(status) = status else {
+        return Err(NanoError::TimedOut {
+            port: job.port.to_path_buf(),
+            deadline: job.deadline,
+            log: tail(&text, 12),
+        });
+    };
     let outcome = Outcome {
         success: status.success(),
         status: status.to_string(),
-        text: String::from_utf8_lossy(&text).into_owned(),
+        text,
     };
     classify(&outcome, job.port, job.board.upload_baud).map(|(written, verified)| NanoReport {
         bytes_written: written,
         bytes_verified: verified,
         elapsed: started.elapsed(),
     })
+}
+
+/// How long a ravedude that closed its output may take to exit, and how long output of a
+/// finished or killed one is still collected.
+const GRACE: Duration = Duration::from_secs(2);
+
+/// Reads `pipe` to its end on a thread, passing on each chunk as it arrives.
+fn pipe_reader(mut pipe: impl Read + Send + 'static) -> mpsc::Receiver<Vec<u8>> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 256];
+        loop {
+            match pipe.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    if tx.send(buf[..n].to_vec()).is_err() {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            }
+        }
+    });
+    rx
+}
+
+/// The child's exit status, or `None` if it is still running at `until`.
+fn wait_until(child: &mut Child, until: Instant) -> std::io::Result<Option<ExitStatus>> {
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(Some(status));
+        }
+        if Instant::now() >= until {
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Kills `child` and every process below it (ravedude's avrdude), then reaps `child`.
+///
+/// ravedude stays in our process group so that Ctrl-C at the terminal still reaches it
+/// and avrdude; a group of its own would make a kill simpler but leave avrdude holding
+/// the port after the user interrupts `nanoesp flash`. So the tree is found in /proc:
+/// each process is stopped first, so that none can start another while the tree is read.
+fn kill_tree(child: &mut Child) {
+    let root = child.id() as libc::pid_t;
+    let mut tree = vec![root];
+    let mut next = 0;
+    while next < tree.len() {
+        // SAFETY: kill(2) on a process we started or one of its descendants.
+        unsafe { libc::kill(tree[next], libc::SIGSTOP) };
+        for pid in children_of(tree[next]) {
+            if !tree.contains(&pid) {
+                tree.push(pid);
+            }
+        }
+        next += 1;
+    }
+    for &pid in &tree {
+        // SAFETY: as above; SIGKILL also ends a stopped process.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+    let _ = child.wait();
+}
+
+/// Processes whose parent is `parent` (from /proc/PID/stat, field 4).
+fn children_of(parent: libc::pid_t) -> Vec<libc::pid_t> {
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    procs
+        .flatten()
+        .filter_map(|entry| {
+            let pid: libc::pid_t = entry.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            // The command name (field 2) is in parentheses and may contain spaces.
+            let ppid: libc::pid_t = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            (ppid == parent).then_some(pid)
+        })
+        .collect()
 }
 
 /// The finished child, as [`classify`] sees it.
@@ -456,6 +627,129 @@ mod tests {
             classify(&outcome(false, "something else"), port, 115200),
             Err(NanoError::Failed { .. })
         ));
+    }
+
+    #[test]
+    fn run_deadline_outlasts_a_failed_sync_and_four_transfers() {
+        // Nothing to write still leaves room for avrdude's ten get-syncs (56 s).
+        assert_eq!(run_deadline(0, 115_200), START_AND_SYNC);
+        // 10 KB at 115200: 80 pages, 80 * 282 * 10 bits = 1.96 s on the wire, 320
+        // exchanges * 20 ms = 6.4 s; 120 s + 4 * 8.36 s.
+        assert_eq!(run_deadline(10 * 1024, 115_200).as_secs(), 153);
+        // A full ATmega328P through the old bootloader: 256 pages, 12.53 s + 20.48 s.
+        assert_eq!(run_deadline(32 * 1024, 57_600).as_secs(), 252);
+        // A started page counts whole; a slower baud takes longer.
+        assert!(run_deadline(129, 115_200) > run_deadline(128, 115_200));
+        assert!(run_deadline(20_000, 57_600) > run_deadline(20_000, 115_200));
+    }
+
+    /// An executable `ravedude` in `dir` running `script` (POSIX sh).
+    fn fake_ravedude(dir: &Path, script: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path = dir.join("ravedude");
+        std::fs::write(&path, format!("#!/bin/sh\n{script}")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    fn fake_flash(
+        ravedude: &Path,
+        scratch: &Path,
+        deadline: Duration,
+    ) -> Result<NanoReport, NanoError> {
+        let catalog = nanoesp_boards::Catalog::load().unwrap();
+        flash(
+            &NanoFlash {
+                elf: Path::new("fw.elf"),
+                port: Path::new("/dev/ttyUSB0"),
+                board: catalog.avr("nano").unwrap(),
+                ravedude,
+                scratch,
+                deadline,
+            },
+            &mut crate::NoProgress,
+        )
+    }
+
+    /// Whether `pid` has ended (gone, or a zombie nobody reaped yet).
+    fn ended(pid: &str) -> bool {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Ok(stat) => stat
+                .rsplit_once(')')
+                .unwrap()
+                .1
+                .trim_start()
+                .starts_with('Z'),
+            Err(_) => true,
+        }
+    }
+
+    #[test]
+    fn an_avrdude_that_never_finishes_is_stopped_at_the_deadline_with_its_children() {
+        let tmp = tempfile::tempdir().unwrap();
+        // avrdude stuck mid-write on a bootloader that went quiet; its own child is there
+        // to show the whole tree goes, not only ravedude.
+        let ravedude = fake_ravedude(
+            tmp.path(),
+            "printf 'avrdude: writing 276 bytes flash ...\\nWriting | ###' >&2\n\
+             sleep 30 &\n\
+             echo $! > \"$CARGO_MANIFEST_DIR/child.pid\"\n\
+             wait\n",
+        );
+        let scratch = tmp.path().join("scratch");
+        let started = Instant::now();
+        let err = fake_flash(&ravedude, &scratch, Duration::from_secs(1)).unwrap_err();
+        assert!(
+            started.elapsed() < Duration::from_secs(1) + GRACE * 2,
+            "took {:?}",
+            started.elapsed()
+        );
+        let NanoError::TimedOut {
+            ref port,
+            deadline,
+            ref log,
+        } = err
+        else {
+            panic!("{err:?}");
+        };
+        assert_eq!(port, Path::new("/dev/ttyUSB0"));
+        assert_eq!(deadline, Duration::from_secs(1));
+        assert!(log.contains("Writing | ###"), "{log}");
+        assert!(
+            err.to_string()
+                .starts_with("avrdude did not finish within 1 s on /dev/ttyUSB0"),
+            "{err}"
+        );
+        let child = std::fs::read_to_string(scratch.join("child.pid")).unwrap();
+        let child = child.trim();
+        let reaped_by = Instant::now() + Duration::from_secs(5);
+        while !ended(child) {
+            assert!(
+                Instant::now() < reaped_by,
+                "avrdude's child {child} outlived the kill"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    #[test]
+    fn a_ravedude_that_finishes_in_time_is_classified_as_before() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("avrdude.log"), SUCCESS).unwrap();
+        let ravedude = fake_ravedude(
+            tmp.path(),
+            &format!(
+                "echo '  Programming fw.elf => /dev/ttyUSB0'\ncat '{}' >&2\n",
+                tmp.path().join("avrdude.log").display()
+            ),
+        );
+        let report = fake_flash(
+            &ravedude,
+            &tmp.path().join("scratch"),
+            Duration::from_secs(30),
+        )
+        .unwrap();
+        assert_eq!((report.bytes_written, report.bytes_verified), (276, 276));
     }
 
     #[test]
