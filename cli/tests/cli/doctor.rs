@@ -17,8 +17,7 @@ fn doctor_json(dir: &Path, args: &[&str]) -> (i32, serde_json::Value) {
         .arg("--project")
         .arg(dir)
         .env("CARGO_TARGET_DIR", avr_target_dir())
-        .output()
-        .unwrap();
+        .output_within(BENCH_COMMAND_LIMIT);
     let text = String::from_utf8_lossy(&out.stdout);
     let report: serde_json::Value = serde_json::from_str(&text)
         .unwrap_or_else(|e| panic!("doctor --json printed no JSON ({e}):\n{}", all_output(&out)));
@@ -141,8 +140,7 @@ fn healthy_simulated_device_passes_every_check() {
         ])
         .arg(&dir)
         .env("CARGO_TARGET_DIR", avr_target_dir())
-        .output()
-        .unwrap();
+        .output_within(BENCH_COMMAND_LIMIT);
     let text = all_output(&out);
     assert_eq!(out.status.code(), Some(0), "{text}");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -343,8 +341,7 @@ fn hardware_mode_identifies_both_ports_reads_the_console_and_spots_the_old_bootl
         .args(["flash", "--only", "nano", "--yes", "--project"])
         .arg(&dir)
         .env("CARGO_TARGET_DIR", avr_target_dir())
-        .output()
-        .unwrap();
+        .output_within(BENCH_COMMAND_LIMIT);
     assert!(out.status.success(), "{}", all_output(&out));
     let url = serving
         .recv_timeout(Duration::from_secs(120))

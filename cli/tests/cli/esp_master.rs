@@ -315,8 +315,7 @@ fn doctor_sim_checks_the_esp_master_bench() {
         .arg(&dir)
         .env("CARGO_TARGET_DIR", avr_target_dir())
         .env("NANOESP_ARDUINO_CLI", &cli)
-        .output()
-        .unwrap();
+        .output_within(BENCH_COMMAND_LIMIT);
     let text = String::from_utf8_lossy(&out.stdout);
     let report: serde_json::Value = serde_json::from_str(&text)
         .unwrap_or_else(|e| panic!("no JSON ({e}):\n{}", all_output(&out)));

@@ -17,8 +17,7 @@ fn flash(dir: &Path, args: &[&str]) -> std::process::Output {
         .arg("--project")
         .arg(dir)
         .env("CARGO_TARGET_DIR", avr_target_dir())
-        .output()
-        .unwrap()
+        .output_within(BENCH_COMMAND_LIMIT)
 }
 
 fn build_id(dir: &Path) -> String {
@@ -85,8 +84,7 @@ fn flash_programs_the_simulated_nano_and_the_new_firmware_serves() {
             "--project",
         ])
         .arg(&dir)
-        .output()
-        .unwrap();
+        .output_within(Duration::from_secs(60 + 120));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", all_output(&out));
     let line = text
@@ -100,8 +98,7 @@ fn flash_programs_the_simulated_nano_and_the_new_firmware_serves() {
         .args(["doctor", "--sim", "--json", "--project"])
         .arg(&dir)
         .env("CARGO_TARGET_DIR", avr_target_dir())
-        .output()
-        .unwrap();
+        .output_within(BENCH_COMMAND_LIMIT);
     let report: serde_json::Value =
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", all_output(&out)));
     assert_eq!(report["mode"], "hardware", "{report:#}");
@@ -170,8 +167,7 @@ fn ports_identify_both_chips_and_flash_writes_the_at_firmware_verified() {
         .arg(dir.join(".nanoesp/sim/esp"))
         .arg("--project")
         .arg(&dir)
-        .output()
-        .unwrap();
+        .output_within(Duration::from_secs(3 + 120));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", all_output(&out));
     assert!(
@@ -498,8 +494,7 @@ fn esp_master_flashes_its_built_sketch_at_zero_and_refuses_at_firmware() {
         .arg(&dir)
         .env("CARGO_TARGET_DIR", avr_target_dir())
         .env("NANOESP_ARDUINO_CLI", &cli)
-        .output()
-        .unwrap();
+        .output_within(BENCH_COMMAND_LIMIT);
     let text = all_output(&out);
     assert!(out.status.success(), "{text}");
     assert!(text.contains("verified (MD5)"), "{text}");

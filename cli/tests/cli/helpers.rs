@@ -4,7 +4,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::{Child, Output, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
@@ -47,6 +47,113 @@ pub fn all_output(out: &std::process::Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
+}
+
+/// Time limit for a command that builds firmware and drives a bench (`flash`, `doctor
+/// --sim`): a cold AVR build under load takes minutes and the Nano flash has its own
+/// deadline (about 2.5 min); past this it is hung, and the test fails long before CI's
+/// 90 minutes.
+pub const BENCH_COMMAND_LIMIT: Duration = Duration::from_secs(15 * 60);
+
+/// `.output()` with a time limit, for the commands that talk to a bench (flash, monitor,
+/// doctor).
+pub trait OutputWithin {
+    /// Runs the command to completion like `.output()`, in a process group of its own; if
+    /// it (or a process holding its output open) is still running after `limit`, kills the
+    /// whole group (ravedude, avrdude, a bench it started) and panics with the output so far.
+    fn output_within(&mut self, limit: Duration) -> Output;
+}
+
+impl OutputWithin for Command {
+    fn output_within(&mut self, limit: Duration) -> Output {
+        let mut cmd = std::process::Command::new(self.get_program());
+        cmd.args(self.get_args());
+        for (key, value) in self.get_envs() {
+            match value {
+                Some(value) => cmd.env(key, value),
+                None => cmd.env_remove(key),
+            };
+        }
+        if let Some(dir) = self.get_current_dir() {
+            cmd.current_dir(dir);
+        }
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let stdout = collect(child.stdout.take().unwrap());
+        let stderr = collect(child.stderr.take().unwrap());
+        let deadline = Instant::now() + limit;
+        let mut status = None;
+        while status.is_none() || !stdout.done() || !stderr.done() {
+            if Instant::now() >= deadline {
+                let _ = std::process::Command::new("kill")
+                    .args(["-KILL", "--", &format!("-{}", child.id())])
+                    .status();
+                let _ = child.wait();
+                panic!(
+                    "`{} {}` did not finish within {} s and was killed; its output so far:\n{}{}",
+                    self.get_program().to_string_lossy(),
+                    self.get_args()
+                        .map(|a| a.to_string_lossy())
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    limit.as_secs(),
+                    String::from_utf8_lossy(&stdout.take()),
+                    String::from_utf8_lossy(&stderr.take()),
+                );
+            }
+            if status.is_none() {
+                status = child.try_wait().unwrap();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Output {
+            status: status.expect("loop ends on exit"),
+            stdout: stdout.take(),
+            stderr: stderr.take(),
+        }
+    }
+}
+
+/// A pipe read to its end on a thread; what arrived so far stays readable meanwhile.
+struct Collected {
+    bytes: Arc<Mutex<Vec<u8>>>,
+    finished: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Collected {
+    fn done(&self) -> bool {
+        self.finished.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn take(&self) -> Vec<u8> {
+        std::mem::take(&mut *self.bytes.lock().unwrap())
+    }
+}
+
+fn collect(mut pipe: impl Read + Send + 'static) -> Collected {
+    let collected = Collected {
+        bytes: Arc::default(),
+        finished: Arc::default(),
+    };
+    let (bytes, finished) = (collected.bytes.clone(), collected.finished.clone());
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        loop {
+            match pipe.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => bytes.lock().unwrap().extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            }
+        }
+        finished.store(true, std::sync::atomic::Ordering::Release);
+    });
+    collected
 }
 
 /// Target directory shared by every AVR build in the tests, so `core` is compiled once.
@@ -213,4 +320,53 @@ pub fn start_sim_with(
             lines.lock().unwrap().join("\n")
         ),
     }
+}
+
+#[test]
+fn output_within_kills_a_hung_command_with_its_children_and_shows_its_output() {
+    let tmp = scratch();
+    let pid_file = tmp.path().join("child.pid");
+    let hung = std::panic::catch_unwind(|| {
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "echo started; sleep 30 & echo $! > '{}'; echo waiting >&2; wait",
+                pid_file.display()
+            ))
+            .output_within(Duration::from_secs(1))
+    });
+    let message = *hung
+        .expect_err("a hung command must fail the test")
+        .downcast::<String>()
+        .unwrap();
+    assert!(message.contains("did not finish within 1 s"), "{message}");
+    assert!(
+        message.contains("started") && message.contains("waiting"),
+        "{message}"
+    );
+    let child = std::fs::read_to_string(&pid_file).unwrap();
+    let gone_by = Instant::now() + Duration::from_secs(5);
+    while std::fs::read_to_string(format!("/proc/{}/stat", child.trim())).is_ok_and(|stat| {
+        !stat
+            .rsplit_once(')')
+            .unwrap()
+            .1
+            .trim_start()
+            .starts_with('Z')
+    }) {
+        assert!(
+            Instant::now() < gone_by,
+            "the command's child outlived the kill"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // A command that finishes is returned like `.output()`.
+    let out = Command::new("sh")
+        .args(["-c", "echo out; echo err >&2; exit 3"])
+        .output_within(Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(
+        (&out.stdout[..], &out.stderr[..]),
+        (&b"out\n"[..], &b"err\n"[..])
+    );
 }
