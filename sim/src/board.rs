@@ -173,6 +173,8 @@ pub struct Board {
     console_lines: VecDeque<String>,
     console_out: Vec<(u64, u8)>,
     next_console_poll: u64,
+    /// Client bytes that came in the same poll as the open, for the restarted program.
+    sent_with_open: Vec<u8>,
     reset_mcusr: u8,
     stats: LinkStats,
     transcript: VecDeque<(Dir, u8)>,
@@ -231,6 +233,7 @@ impl Board {
             console_lines: VecDeque::new(),
             console_out: Vec::new(),
             next_console_poll: 0,
+            sent_with_open: Vec::new(),
             reset_mcusr: MCUSR_EXTRF,
             stats: LinkStats::default(),
             transcript: VecDeque::new(),
@@ -656,14 +659,22 @@ impl Board {
                 if now >= self.next_console_poll {
                     self.next_console_poll = now + CONSOLE_POLL_CYCLES;
                     let polled = pty.poll();
+                    let mut data = std::mem::take(&mut self.sent_with_open);
                     if polled.opened {
                         self.avr.reset(self.reset_mcusr);
                         self.pty_resets += 1;
+                        // The client wrote these after opening, so after the reset the open
+                        // causes (avrdude waits 300 ms before its first get-sync): they only
+                        // arrive together when the simulator was held up. A real chip gets
+                        // them once its program runs, so hand them over at the next poll,
+                        // when the restarted program has set up its USART (and its rate).
+                        self.sent_with_open = polled.data;
+                    } else {
+                        data.extend(polled.data);
                     }
-                    if !polled.data.is_empty() && !polled.opened {
+                    if !data.is_empty() {
                         let mismatch = *strict_baud && baud_mismatch(pty.client_baud(), cpb);
-                        let bytes: Vec<u8> = polled
-                            .data
+                        let bytes: Vec<u8> = data
                             .iter()
                             .map(|&b| if mismatch { garble(b) } else { b })
                             .collect();

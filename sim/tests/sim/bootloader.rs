@@ -104,3 +104,52 @@ fn strict_baud_makes_avrdude_fail_at_the_wrong_speed() {
     );
     drop(sim);
 }
+
+/// A loaded host can hold the simulator up (here: SIGSTOP) while avrdude opens the port
+/// and sends its first get-syncs; the bench then sees the open and those bytes in one
+/// poll. They were written after the open, so after the reset it causes: dropping them
+/// with the reset left optiboot to time out into the empty flash, whose sweep back into
+/// the bootloader pushes two bytes a lap until the stack leaves RAM (simavr: crashed at
+/// 0x7e08, SP 0xffff), and the simulator's exit left avrdude reading a dead port forever.
+#[test]
+fn a_bench_held_up_while_avrdude_opens_the_port_keeps_its_chip_alive() {
+    let app = firmware("usart-echo");
+    let dir = tempfile::tempdir().unwrap();
+    let (sim, link, _) = start(OPTIBOOT, dir.path(), true);
+    let pid = sim.child.id() as libc::pid_t;
+    // SAFETY: kill(2) on the simulator this test started.
+    unsafe { libc::kill(pid, libc::SIGSTOP) };
+    let mut held_up = Command::new("avrdude")
+        .args(["-c", "arduino", "-p", "m328p", "-b", "115200", "-P"])
+        .arg(&link)
+        .args(["-D", "-U", &format!("flash:w:{}:e", app.display())])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    // SAFETY: as above.
+    unsafe { libc::kill(pid, libc::SIGCONT) };
+    // Answers to get-syncs sent while the chip was frozen come after avrdude stopped
+    // draining, so this run may fail on a stray byte; it must end, and the chip survive.
+    let limit = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while held_up.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > limit {
+            let _ = held_up.kill();
+            let _ = held_up.wait();
+            panic!(
+                "avrdude still waiting on the port after 60 s:\n{}",
+                sim.stop()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let out = avrdude(&link, 115200, &app);
+    let log = String::from_utf8_lossy(&out.stderr);
+    let err = sim.stop();
+    assert!(!err.contains("nanoesp-sim: error"), "{err}");
+    assert!(
+        out.status.success(),
+        "avrdude failed after the hold-up:\n{log}"
+    );
+}
