@@ -83,6 +83,11 @@ impl EspEnd {
 
 /// Simulated time per loop iteration (1 ms): console lines, readiness, throttle.
 const STEP_CYCLES: u64 = F_CPU / 1000;
+/// How far simulated time may fall behind wall time (a loaded host) before the rest is
+/// written off rather than caught up: catching up runs the chip several times faster than
+/// real time, which shrinks its own timeouts against the host's (optiboot's 1 s window
+/// closing before avrdude's first get-sync, sent 300 ms after the open).
+const MAX_LAG_S: f64 = 0.02;
 /// Simulated seconds after which a run that is still not ready warns once.
 const NOT_READY_WARNING_S: u64 = 30;
 
@@ -195,6 +200,8 @@ pub fn run(args: RunArgs) -> Result<u8, SimError> {
     install_signal_handlers();
 
     let wall_start = Instant::now();
+    // Where wall time is measured from for pacing: moved on by the lag written off.
+    let mut pace_start = wall_start;
     let sim_start = board.avr.cycle();
     let timeout_cycles = args.timeout.map(|s| (s.max(0.0) * F_CPU as f64) as u64);
     let mut ready = false;
@@ -287,9 +294,11 @@ pub fn run(args: RunArgs) -> Result<u8, SimError> {
         }
         if realtime {
             let sim_s = (board.avr.cycle() - sim_start) as f64 / F_CPU as f64;
-            let ahead = sim_s - wall_start.elapsed().as_secs_f64();
+            let ahead = sim_s - pace_start.elapsed().as_secs_f64();
             if ahead > 0.002 {
                 std::thread::sleep(Duration::from_secs_f64(ahead));
+            } else if ahead < -MAX_LAG_S {
+                pace_start += Duration::from_secs_f64(-ahead - MAX_LAG_S);
             }
         }
     };
