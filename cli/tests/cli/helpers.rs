@@ -87,8 +87,8 @@ impl OutputWithin for Command {
         let stdout = collect(child.stdout.take().unwrap());
         let stderr = collect(child.stderr.take().unwrap());
         let deadline = Instant::now() + limit;
-        let mut status = None;
-        while status.is_none() || !stdout.done() || !stderr.done() {
+        let mut exited = false;
+        while !exited || !stdout.done() || !stderr.done() {
             if Instant::now() >= deadline {
                 let _ = std::process::Command::new("kill")
                     .args(["-KILL", "--", &format!("-{}", child.id())])
@@ -106,13 +106,11 @@ impl OutputWithin for Command {
                     String::from_utf8_lossy(&stderr.take()),
                 );
             }
-            if status.is_none() {
-                status = child.try_wait().unwrap();
-            }
+            exited = exited || child.try_wait().unwrap().is_some();
             std::thread::sleep(Duration::from_millis(50));
         }
         Output {
-            status: status.expect("loop ends on exit"),
+            status: child.wait().unwrap(),
             stdout: stdout.take(),
             stderr: stderr.take(),
         }
