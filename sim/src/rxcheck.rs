@@ -215,19 +215,21 @@ mod tests {
         RxCheck::new(F, BAUD)
     }
 
+    /// Counts of `frames` frames, all received correctly.
+    fn all_correct(frames: u64) -> RxCounts {
+        RxCounts {
+            frames,
+            ..RxCounts::default()
+        }
+    }
+
     #[test]
     fn a_byte_pushed_at_its_stop_bit_is_correct() {
         let mut c = check();
         c.sent(1000, b'A', BAUD);
         c.pushed(1000 + 9 * BIT + BIT / 2, b'A');
         c.settle(1000 + 20 * BIT);
-        assert_eq!(
-            c.counts,
-            RxCounts {
-                frames: 1,
-                ..RxCounts::default()
-            }
-        );
+        assert_eq!(c.counts, all_correct(1));
     }
 
     #[test]
@@ -238,13 +240,7 @@ mod tests {
         c.pushed(1000 + 10 * BIT + 40, b'A');
         c.pushed(1000 + 19 * BIT + BIT / 2, b'B');
         c.settle(1000 + 40 * BIT);
-        assert_eq!(
-            c.counts,
-            RxCounts {
-                frames: 2,
-                ..RxCounts::default()
-            }
-        );
+        assert_eq!(c.counts, all_correct(2));
     }
 
     #[test]
@@ -294,12 +290,6 @@ mod tests {
         assert_eq!(c.counts.frames, 0);
         c.pushed(10 * BIT + 100, b'A');
         c.settle(12 * BIT);
-        assert_eq!(
-            c.counts,
-            RxCounts {
-                frames: 1,
-                ..RxCounts::default()
-            }
-        );
+        assert_eq!(c.counts, all_correct(1));
     }
 }

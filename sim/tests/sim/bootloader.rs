@@ -12,8 +12,10 @@ use crate::helpers::*;
 const OPTIBOOT: &str = "optiboot";
 const ATMEGABOOT: &str = "atmegaboot";
 
-fn avrdude(port: &Path, baud: u32, elf: &Path) -> std::process::Output {
-    Command::new("avrdude")
+/// avrdude writing `elf` to the Nano behind `port` at `baud`, not started yet.
+fn avrdude_command(port: &Path, baud: u32, elf: &Path) -> Command {
+    let mut command = Command::new("avrdude");
+    command
         .args([
             "-c",
             "arduino",
@@ -24,9 +26,12 @@ fn avrdude(port: &Path, baud: u32, elf: &Path) -> std::process::Output {
             "-P",
             port.to_str().unwrap(),
         ])
-        .args(["-D", "-U", &format!("flash:w:{}:e", elf.display())])
-        .output()
-        .unwrap()
+        .args(["-D", "-U", &format!("flash:w:{}:e", elf.display())]);
+    command
+}
+
+fn avrdude(port: &Path, baud: u32, elf: &Path) -> std::process::Output {
+    avrdude_command(port, baud, elf).output().unwrap()
 }
 
 /// Starts the bench with a bootloader and an empty flash image, in real time.
@@ -119,10 +124,7 @@ fn a_bench_held_up_while_avrdude_opens_the_port_keeps_its_chip_alive() {
     let pid = sim.child.id() as libc::pid_t;
     // SAFETY: kill(2) on the simulator this test started.
     unsafe { libc::kill(pid, libc::SIGSTOP) };
-    let mut held_up = Command::new("avrdude")
-        .args(["-c", "arduino", "-p", "m328p", "-b", "115200", "-P"])
-        .arg(&link)
-        .args(["-D", "-U", &format!("flash:w:{}:e", app.display())])
+    let mut held_up = avrdude_command(&link, 115200, &app)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -164,10 +166,7 @@ fn a_bench_that_fell_behind_wall_time_keeps_the_bootloader_window_for_avrdude() 
     std::thread::sleep(std::time::Duration::from_secs(3));
     // SAFETY: as above.
     unsafe { libc::kill(pid, libc::SIGCONT) };
-    let mut flashing = Command::new("avrdude")
-        .args(["-c", "arduino", "-p", "m328p", "-b", "115200", "-P"])
-        .arg(&link)
-        .args(["-D", "-U", &format!("flash:w:{}:e", app.display())])
+    let mut flashing = avrdude_command(&link, 115200, &app)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
