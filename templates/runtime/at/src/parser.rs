@@ -599,25 +599,45 @@ mod tests {
     }
 
     #[test]
-    fn a_header_after_any_two_bytes_of_noise_is_still_a_header() {
+    fn a_line_after_any_two_bytes_of_noise_is_still_recognised() {
         // The emulator's fault profile once put `A6` before a `+CIPRECVDATA,87:` header:
         // the parser took `A6+` for an echoed `AT+`, and the request it carried was lost.
-        let headers: [(&[u8], Token); 3] = [
-            (b"+CIPRECVDATA,5:", Token::RecvData(5)),
-            (b"+CIPRECVDATA:5,", Token::RecvData(5)),
-            (b"+IPD,2,5:", Token::IpdData { id: 2, len: 5 }),
+        let hello = || {
+            let mut t = data(b"hello");
+            t.push(Token::Ok);
+            t
+        };
+        let with = |first: Token, rest: Vec<Token>| [vec![first], rest].concat();
+        let cases: [(&[u8], Vec<Token>); 5] = [
+            (
+                b"+CIPRECVDATA,5:hello\r\nOK\r\n",
+                with(Token::RecvData(5), hello()),
+            ),
+            (
+                b"+CIPRECVDATA:5,hello\r\nOK\r\n",
+                with(Token::RecvData(5), hello()),
+            ),
+            (
+                b"+IPD,2,5:hello",
+                with(Token::IpdData { id: 2, len: 5 }, data(b"hello")),
+            ),
+            (b"+IPD,2,5\r\n", vec![Token::IpdNotice { id: 2, len: 5 }]),
+            (
+                b"+CIPSTATUS:3,\"TCP\",\"1.2.3.4\",5000,80,1\r\n",
+                vec![Token::CipStatus(3)],
+            ),
         ];
-        for (header, expect) in headers {
+        for (i, (line, want)) in cases.iter().enumerate() {
             for first in 0..=255u8 {
                 for second in b' '..=b'~' {
-                    let mut input = vec![first, second];
-                    input.extend_from_slice(header);
-                    input.extend_from_slice(b"hello\r\nOK\r\n");
+                    // `AT+...\r\n` is the module echoing a command of ours (a reset turns echo
+                    // back on); only a payload header is still looked for after it.
+                    if (first, second) == (b'A', b'T') && i >= 3 {
+                        continue;
+                    }
+                    let input = [&[first, second][..], line].concat();
                     let got = tokens(&input);
-                    let mut want = vec![expect];
-                    want.extend(data(b"hello"));
-                    want.push(Token::Ok);
-                    assert!(got.ends_with(&want), "{input:?}: {got:?}");
+                    assert!(got.ends_with(want), "{input:?}: {got:?}");
                 }
             }
         }

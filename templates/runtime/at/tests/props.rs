@@ -2,7 +2,7 @@
 //! any line boundary never change what the driver reports for a link; garbage never panics.
 
 use nanoesp_at::driver::{Config, Driver, Event, Link, Request};
-use nanoesp_at::WifiParams;
+use nanoesp_at::{Parser, Token, WifiParams};
 use nanoesp_http::pstr;
 use proptest::prelude::*;
 
@@ -242,6 +242,35 @@ proptest! {
         splits in proptest::collection::vec(1usize..40, 1..5),
     ) {
         prop_assert_eq!(run(&splits, &[1], &urcs), expected());
+    }
+
+    /// The emulator's fault profile puts 1–8 random bytes before an output chunk; whatever
+    /// they are, the pulled payload after them must come out whole (it did not after `A6`).
+    #[test]
+    fn noise_before_a_pulled_payload_does_not_hide_it(
+        // random bytes, with the ones that mean something to the parser made common
+        noise in proptest::collection::vec(
+            prop_oneof![any::<u8>(), Just(b'A'), Just(b'T'), Just(b'+'), Just(b'\r')],
+            1..9,
+        ),
+        v2 in any::<bool>(),
+        payload in proptest::collection::vec(any::<u8>(), 1..64),
+    ) {
+        let header = if v2 {
+            format!("+CIPRECVDATA:{},", payload.len())
+        } else {
+            format!("+CIPRECVDATA,{}:", payload.len())
+        };
+        let mut input = noise.clone();
+        input.extend_from_slice(header.as_bytes());
+        input.extend_from_slice(&payload);
+        input.extend_from_slice(b"\r\nOK\r\n");
+        let mut parser = Parser::new();
+        let got: Vec<Token> = input.iter().filter_map(|&b| parser.feed(b)).collect();
+        let mut want = vec![Token::RecvData(payload.len() as u16)];
+        want.extend(payload.iter().map(|&b| Token::Data(b)));
+        want.push(Token::Ok);
+        prop_assert!(got.ends_with(&want), "{:?}: {:?}", input, got);
     }
 
     #[test]
