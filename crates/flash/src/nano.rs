@@ -353,14 +353,10 @@ fn kill_tree(child: &mut Child) {
 
 /// Processes whose parent is `parent` (from /proc/PID/stat, field 4).
 fn children_of(parent: libc::pid_t) -> Vec<libc::pid_t> {
-    let Ok(procs) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    procs
-        .flatten()
-        .filter_map(|entry| {
-            let pid: libc::pid_t = entry.file_name().to_str()?.parse().ok()?;
-            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+    crate::ports::processes()
+        .filter_map(|(pid, dir)| {
+            let pid = libc::pid_t::try_from(pid).ok()?;
+            let stat = std::fs::read_to_string(dir.join("stat")).ok()?;
             // The command name (field 2) is in parentheses and may contain spaces.
             let ppid: libc::pid_t = stat
                 .rsplit_once(')')?

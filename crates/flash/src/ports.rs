@@ -78,35 +78,35 @@ pub fn holders(port: &Path) -> Vec<(u32, String)> {
         return Vec::new();
     };
     let me = std::process::id();
-    let Ok(procs) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
     let mut found = Vec::new();
-    for entry in procs.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
-        };
+    for (pid, dir) in processes() {
         if pid == me {
             continue;
         }
-        let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else {
+        let Ok(fds) = std::fs::read_dir(dir.join("fd")) else {
             continue;
         };
         let holds = fds
             .flatten()
             .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|t| t == target));
         if holds {
-            let name = std::fs::read_to_string(entry.path().join("comm"))
+            let name = std::fs::read_to_string(dir.join("comm"))
                 .map(|s| s.trim().to_string())
                 .unwrap_or_default();
             found.push((pid, name));
         }
     }
     found
+}
+
+/// The running processes (Linux `/proc`): pid and `/proc/<pid>`. Empty where there is no
+/// `/proc`.
+pub(crate) fn processes() -> impl Iterator<Item = (u32, PathBuf)> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| Some((entry.file_name().to_str()?.parse().ok()?, entry.path())))
 }
 
 /// Why a port could not be probed.
