@@ -696,9 +696,8 @@ impl Driver {
                 None
             }
             Token::AtVersion => {
-                let line = self.parser.line();
                 let mut n = 0;
-                for (v, &b) in self.version.iter_mut().zip(line.iter().skip(11)) {
+                for (v, &b) in self.version.iter_mut().zip(self.parser.value()) {
                     if b == b'(' || b <= b' ' {
                         break;
                     }

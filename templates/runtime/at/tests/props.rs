@@ -22,6 +22,22 @@ fn driver() -> Driver {
     })
 }
 
+/// Lines the ESP prints without a line end before them, so noise can stick to their front.
+const NOISY_LINES: [(&[u8], Token); 12] = [
+    (b"busy p...", Token::BusyP),
+    (b"busy s...", Token::BusyS),
+    (b"SEND OK", Token::SendOk),
+    (b"ready", Token::Ready),
+    (b"WIFI CONNECTED", Token::WifiConnected),
+    (b"WIFI GOT IP", Token::WifiGotIp),
+    (b"WIFI DISCONNECT", Token::WifiDisconnect),
+    (b"link is not valid", Token::LinkInvalid),
+    (b"UNLINK", Token::Unlink),
+    (b"no change", Token::NoChange),
+    (b"+IPD,3,120", Token::IpdNotice { id: 3, len: 120 }),
+    (b"2,CLOSED", Token::Closed(2)),
+];
+
 fn drain(d: &mut Driver) -> Vec<u8> {
     let mut out = Vec::new();
     loop {
@@ -271,6 +287,24 @@ proptest! {
         want.extend(payload.iter().map(|&b| Token::Data(b)));
         want.push(Token::Ok);
         prop_assert!(got.ends_with(&want), "{:?}: {:?}", input, got);
+    }
+
+    /// The same noise before a line the driver acts on: the line still reads the same.
+    #[test]
+    fn noise_before_a_line_does_not_hide_it(
+        noise in proptest::collection::vec(
+            prop_oneof![any::<u8>(), Just(b'A'), Just(b'T'), Just(b'+'), Just(b'\r')],
+            1..9,
+        ),
+        line in 0usize..NOISY_LINES.len(),
+    ) {
+        let (text, want) = NOISY_LINES[line];
+        let mut input = noise.clone();
+        input.extend_from_slice(text);
+        input.extend_from_slice(b"\r\n");
+        let mut parser = Parser::new();
+        let got: Vec<Token> = input.iter().filter_map(|&b| parser.feed(b)).collect();
+        prop_assert_eq!(got.last(), Some(&want), "{:?}: {:?}", input, got);
     }
 
     #[test]
