@@ -700,8 +700,11 @@ mod tests {
         ]
     }
 
-    /// The token of the last line of `input`, and what the driver reads back after it.
-    fn last_line(input: &[u8]) -> Option<(Token, [u16; 5], Vec<u8>, [u8; 4])> {
+    /// A line's token, and what the driver reads back after it: lengths, value, address.
+    type ReadBack = (Token, [u16; 5], Vec<u8>, [u8; 4]);
+
+    /// What the last line of `input` reads as.
+    fn last_line(input: &[u8]) -> Option<ReadBack> {
         let mut p = Parser::new();
         let mut last = None;
         for &b in input {
