@@ -16,6 +16,7 @@ fuzz_target!(|data: &[u8]| {
         max_conn: 4,
         idle_timeout_s: 30,
         baud: 0,
+        save_baud: false,
     });
     let mut now = 0u32;
     let mut out = [0u8; 24];

@@ -22,6 +22,7 @@ static CFG: Config = Config {
     build_id: pstr!(b"deadbeef"),
     banner: pstr!(b"nanoesp deadbeef board=nano esp=esp12e link=usart baud=115200 ssid=lab"),
     link_baud: 115200,
+    link_save_baud: false,
     ssid: pstr!(b"lab"),
     password: pstr!(b"pw"),
     softap: false,

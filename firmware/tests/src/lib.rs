@@ -66,6 +66,7 @@ pub fn test_config_at(max_clients: u8, link_baud: u32) -> &'static Config {
             .leak(),
         ),
         link_baud,
+        link_save_baud: false,
         ssid: pstr!(b"nanoesp-lab"),
         password: pstr!(b"correct horse"),
         softap: false,

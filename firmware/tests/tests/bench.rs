@@ -1,7 +1,8 @@
 //! The server against the emulated ESP8266: bring-up, 1/2/5 concurrent clients, faults.
 
-use nanoesp_espemu::{EspConfig, Faults};
-use nanoesp_firmware_tests::{Bench, Response};
+use nanoesp_espemu::{EspConfig, Faults, MARK_FROM_ESP, MARK_TO_ESP};
+use nanoesp_firmware_tests::{Bench, Response, test_config_at};
+use nanoesp_server::Config;
 
 const GET_STATUS: &[u8] =
     b"GET /api/status HTTP/1.1\r\nHost: nano\r\nUser-Agent: test\r\nAccept: */*\r\n\r\n";
@@ -415,6 +416,108 @@ fn esp_at_factory_baud_is_switched_to_the_link_baud() {
             .status,
         200
     );
+}
+
+/// What the firmware sent the ESP since the ESP's last `ready`, from the raw transcript
+/// (the echo before `ATE0` interleaves the two directions byte by byte); `None` without a
+/// `ready` in it.
+fn sent_since_last_ready(raw: &[u8]) -> Option<String> {
+    let (mut heard, mut sent) = (Vec::new(), Vec::new());
+    let mut to_esp = false;
+    let mut ready = false;
+    let mut rest = raw;
+    while let Some((&b, tail)) = rest.split_first() {
+        if let Some(tail) = rest.strip_prefix(MARK_TO_ESP) {
+            (to_esp, rest) = (true, tail);
+            continue;
+        }
+        if let Some(tail) = rest.strip_prefix(MARK_FROM_ESP) {
+            (to_esp, rest) = (false, tail);
+            continue;
+        }
+        if to_esp {
+            sent.push(b);
+        } else {
+            heard.push(b);
+            if heard.ends_with(b"\r\nready\r\n") {
+                ready = true;
+                sent.clear();
+            }
+        }
+        rest = tail;
+    }
+    ready.then(|| String::from_utf8_lossy(&sent).into_owned())
+}
+
+/// Stock firmware at 115200, the link at 57600, `link.save_baud` as given: ready once, then
+/// the ESP resets (as at a power cycle: what `AT+UART_DEF` saved survives it) and the
+/// firmware comes up again. Returns the bench and what the firmware sent since the reset.
+fn negotiated_then_reset(save_baud: bool) -> (Bench, String) {
+    let cfg = Box::leak(Box::new(Config {
+        link_save_baud: save_baud,
+        ..*test_config_at(3, 57_600)
+    }));
+    let mut b = Bench::with_config(EspConfig::default(), cfg);
+    assert!(
+        b.run_until_ready(30_000).is_some(),
+        "not ready:\n{}\n{}",
+        b.console_text(),
+        b.esp.transcript_text()
+    );
+    let switch = if save_baud {
+        "AT+UART_DEF"
+    } else {
+        "AT+UART_CUR"
+    };
+    let sent = sent_since_last_ready(b.esp.transcript()).unwrap_or_default();
+    assert!(
+        sent.contains(&format!("{switch}=57600,8,1,0,0\r\n")),
+        "{sent:?}"
+    );
+    let now = b.now_us;
+    b.esp.reset(now);
+    // Back at the saved rate: the one `AT+UART_DEF` set, else the factory rate.
+    assert_eq!(b.esp.baud(), if save_baud { 57_600 } else { 115_200 });
+    let ready = (0..300).find_map(|_| {
+        b.run_ms(100);
+        let t = b.console_text();
+        (t.matches("nanoesp: ready").count() == 2 && t.ends_with('\n')).then_some(())
+    });
+    assert!(
+        ready.is_some(),
+        "no second ready line:\n{}\n{}",
+        b.console_text(),
+        b.esp.transcript_text()
+    );
+    let sent = sent_since_last_ready(b.esp.transcript()).unwrap_or_else(|| {
+        panic!(
+            "the reset's `ready` is not in the transcript:\n{}",
+            b.esp.transcript_text()
+        )
+    });
+    assert!(sent.contains("AT+CIPSERVER=1,80\r\n"), "{sent:?}");
+    (b, sent)
+}
+
+#[test]
+fn saved_link_baud_survives_an_esp_reset_without_negotiation() {
+    let (mut b, sent) = negotiated_then_reset(true);
+    assert!(!sent.contains("AT+UART"), "{sent:?}");
+    assert_eq!((b.esp.baud(), b.baud), (57_600, 57_600));
+    let c = b.connect_and_send(GET_STATUS);
+    let r = Response::parse(b.collect(&[c], 5_000)[0].as_ref().unwrap()).unwrap();
+    assert_eq!(r.status, 200);
+}
+
+#[test]
+fn unsaved_link_baud_is_negotiated_again_after_an_esp_reset() {
+    let (mut b, sent) = negotiated_then_reset(false);
+    assert!(sent.contains("AT+UART_CUR=57600,8,1,0,0\r\n"), "{sent:?}");
+    assert!(!sent.contains("AT+UART_DEF"), "{sent:?}");
+    assert_eq!((b.esp.baud(), b.baud), (57_600, 57_600));
+    let c = b.connect_and_send(GET_STATUS);
+    let r = Response::parse(b.collect(&[c], 5_000)[0].as_ref().unwrap()).unwrap();
+    assert_eq!(r.status, 200);
 }
 
 /// Issue #4: under the faults profile, 2 and 5 concurrent clients at 57600 baud must keep

@@ -11,6 +11,12 @@ use nanoesp_buildcfg::{html, Project};
 fn main() {
     let project = Project::load();
     let mut out = project.common_constants("nanoesp.toml and secrets.toml");
+    // Baud negotiation with the persistent AT+UART_DEF (the AT firmware only, so not common).
+    out.value(
+        "LINK_SAVE_BAUD",
+        "bool",
+        project.bool("link.save_baud", false),
+    );
     out.bytes("WIFI_SSID", project.string("wifi.ssid", "").as_bytes());
     let wifi_mode = project.string("wifi.mode", "station");
     // Stored mode: the ESP joins what `nanoesp flash --provision` saved; the password never

@@ -64,6 +64,7 @@ static SERVER_CONFIG: Config = Config {
     build_id: pstr!(config::BUILD_ID.as_bytes()),
     banner: BANNER,
     link_baud: config::LINK_BAUD,
+    link_save_baud: config::LINK_SAVE_BAUD,
     ssid: pstr!(config::WIFI_SSID),
     password: pstr!(config::WIFI_PASSWORD),
     softap: config::WIFI_SOFTAP,

@@ -55,8 +55,9 @@ pub mod op {
     pub const LOCAL_IP: u8 = 12;
     /// `AT+MDNS=1,"host","http",<port>`
     pub const MDNS: u8 = 13;
-    /// `AT+UART_CUR=<baud>,8,1,0,0` (never `_DEF`, which is persistent)
-    pub const UART_CUR: u8 = 14;
+    /// `AT+UART_CUR=<baud>,8,1,0,0`, or the persistent `AT+UART_DEF` with
+    /// [`Config::save_baud`](crate::driver::Config::save_baud)
+    pub const UART: u8 = 14;
     /// `AT+CIPSTATUS`
     pub const LINK_STATUS: u8 = 15;
     /// `AT+CIPRECVLEN?`
@@ -127,6 +128,7 @@ const MAX_CONN: u8 = 9;
 const PORT: u8 = 11;
 const IDLE_S: u8 = 12;
 const BAUD: u8 = 13;
+const UART_SUFFIX: u8 = 14;
 
 impl Command {
     /// Writes the whole command line including `\r\n`; `plain` picks the 2.x spelling
@@ -152,7 +154,7 @@ impl Command {
             +CIPSTO=\x0c\n\
             +CIFSR\n\
             +MDNS=1,\x04,\"http\",\x0b\n\
-            +UART_CUR=\x0d,8,1,0,0\n\
+            +UART\x0e=\x0d,8,1,0,0\n\
             +CIPSTATUS\n\
             +CIPRECVLEN?\n\
             +CIPRECVDATA=\x07,\x08\n\
@@ -186,8 +188,16 @@ impl Command {
     fn put_piece(&self, s: &mut Window, cfg: &Config, plain: bool, b: u8) {
         let wifi = &cfg.wifi;
         match b {
-            CUR if !plain => put_p(s, pstr!(b"_CUR")),
-            CUR => {}
+            // `_CUR`, left out in the 2.x spelling; the UART switch keeps its suffix in 2.x
+            // too and is the persistent `_DEF` with `save_baud`. One arm: a second `_CUR` arm
+            // measured 16 B larger on the AVR.
+            CUR | UART_SUFFIX => {
+                if b == UART_SUFFIX && cfg.save_baud {
+                    put_p(s, pstr!(b"_DEF"))
+                } else if !plain || b == UART_SUFFIX {
+                    put_p(s, pstr!(b"_CUR"))
+                }
+            }
             SSID => put_quoted(s, wifi.ssid),
             PASSWORD => put_quoted(s, wifi.password),
             HOSTNAME => put_quoted(s, wifi.hostname),
@@ -236,6 +246,7 @@ mod tests {
             max_conn: 4,
             idle_timeout_s: 30,
             baud: 115200,
+            save_baud: false,
         }
     }
 
@@ -293,10 +304,23 @@ mod tests {
         );
         assert_eq!(line(Command::link(op::SEND, 0, 19)), "AT+CIPSEND=0,19\r\n");
         assert_eq!(line(Command::link(op::CLOSE, 2, 0)), "AT+CIPCLOSE=2\r\n");
-        assert_eq!(
-            line(Command::new(op::UART_CUR)),
-            "AT+UART_CUR=115200,8,1,0,0\r\n"
-        );
+    }
+
+    #[test]
+    fn baud_switch_is_persistent_only_with_save_baud() {
+        for plain in [false, true] {
+            let mut cfg = config(false);
+            cfg.baud = 57_600;
+            let uart = |cfg: &Config| {
+                let mut out = [0u8; 40];
+                let n = Command::new(op::UART).encode(&mut out, cfg, plain).unwrap();
+                String::from_utf8(out[..n].to_vec()).unwrap()
+            };
+            // 2.x spells its UART commands with the suffix too.
+            assert_eq!(uart(&cfg), "AT+UART_CUR=57600,8,1,0,0\r\n", "plain {plain}");
+            cfg.save_baud = true;
+            assert_eq!(uart(&cfg), "AT+UART_DEF=57600,8,1,0,0\r\n", "plain {plain}");
+        }
     }
 
     #[test]

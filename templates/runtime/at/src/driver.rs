@@ -62,9 +62,13 @@ pub struct Config {
     pub idle_timeout_s: u16,
     /// Baud of the link to the ESP. When it is not [`FACTORY_BAUD`] and probes go
     /// unanswered, the driver asks for [`FACTORY_BAUD`], sends `AT+UART_CUR=<baud>,8,1,0,0`
-    /// (never `_DEF`: not persistent) and asks for `baud` again; see [`Driver::take_baud`].
+    /// (`_DEF` with [`Config::save_baud`]) and asks for `baud` again; see [`Driver::take_baud`].
     /// 0 disables this.
     pub baud: u32,
+    /// Negotiate with `AT+UART_DEF` instead of `AT+UART_CUR`: the ESP keeps `baud` across
+    /// resets and power cycles, so later bring-ups need no negotiation. Each negotiation
+    /// then writes the ESP's flash, and a rate the Nano cannot sustain locks it out.
+    pub save_baud: bool,
 }
 
 /// The ESP8266 AT firmware's factory baud.
@@ -175,8 +179,8 @@ const S_PASSIVE: u8 = op::PASSIVE_RECV;
 const S_MAXCONN: u8 = op::SERVER_MAX_CONN;
 const S_IP: u8 = op::LOCAL_IP;
 const S_MDNS: u8 = op::MDNS;
-/// Outside the normal sequence: `AT+UART_CUR` sent at the factory baud.
-const S_BAUD: u8 = op::UART_CUR;
+/// Outside the normal sequence: `AT+UART_CUR` (or `_DEF`) sent at the factory baud.
+const S_BAUD: u8 = op::UART;
 /// Before it: an `AT` at the factory baud, flushing the junk our wrong-rate probes left in
 /// the ESP's line buffer (any final result will do).
 const S_BAUD_PROBE: u8 = S_BAUD + 1;

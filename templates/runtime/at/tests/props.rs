@@ -19,6 +19,7 @@ fn driver() -> Driver {
         max_conn: 4,
         idle_timeout_s: 30,
         baud: 0,
+        save_baud: false,
     })
 }
 

@@ -28,6 +28,7 @@ fn config(softap: bool) -> Config {
         max_conn: 4,
         idle_timeout_s: 30,
         baud: 0,
+        save_baud: false,
     }
 }
 
@@ -742,10 +743,11 @@ fn s10_echo_after_ate0_means_the_esp_was_reset() {
 
 // ---- baud negotiation (bring-up) ----
 
-#[test]
-fn unanswered_probes_lead_to_uart_cur_at_factory_baud_then_back() {
+/// Probes at 57600 go unanswered: the switch goes out at the factory baud as `switch`.
+fn negotiates_with(save_baud: bool, switch: &str) {
     let mut cfg = config(false);
     cfg.baud = 57_600;
+    cfg.save_baud = save_baud;
     let mut t = T {
         d: Driver::new(cfg),
         now: 0,
@@ -764,13 +766,23 @@ fn unanswered_probes_lead_to_uart_cur_at_factory_baud_then_back() {
     t.wait(60);
     t.expect_tx("AT\r\n");
     t.rx(b"\r\nERROR\r\n");
-    t.expect_tx("AT+UART_CUR=57600,8,1,0,0\r\n");
+    t.expect_tx(switch);
     t.rx(b"\r\nOK\r\n");
     assert_eq!(t.d.take_baud(), Some(57_600));
     t.wait(60);
     t.expect_tx("AT\r\n");
     t.rx(b"\r\nOK\r\n");
     t.expect_tx("ATE0\r\n");
+}
+
+#[test]
+fn unanswered_probes_lead_to_uart_cur_at_factory_baud_then_back() {
+    negotiates_with(false, "AT+UART_CUR=57600,8,1,0,0\r\n");
+}
+
+#[test]
+fn with_save_baud_the_switch_is_uart_def() {
+    negotiates_with(true, "AT+UART_DEF=57600,8,1,0,0\r\n");
 }
 
 // ---- Stored mode: the ESP joins the network `nanoesp flash --provision` saved ----

@@ -113,6 +113,13 @@ impl Project {
             .unwrap_or(default)
     }
 
+    /// Boolean setting `key`, or `default`.
+    pub fn bool(&self, key: &str, default: bool) -> bool {
+        get(&self.config, key)
+            .and_then(|v| v.as_bool())
+            .unwrap_or(default)
+    }
+
     /// String `key` of the project's `secrets.toml` (read only now, so firmware that needs
     /// no secret never reads the file), or `default`.
     pub fn secret(&self, key: &str, default: &str) -> String {
@@ -319,5 +326,28 @@ mod tests {
         }
         assert_eq!(project.secret("wifi.password", "none"), "none");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The constant the nano-drives-esp build script makes of `link.save_baud`.
+    fn save_baud_constant(config: &str) -> String {
+        let dir = PathBuf::from("unused");
+        let project = Project::from_table(dir.clone(), dir, config.parse().unwrap());
+        let mut c = Constants::new("x");
+        c.value(
+            "LINK_SAVE_BAUD",
+            "bool",
+            project.bool("link.save_baud", false),
+        );
+        c.as_str().lines().nth(1).unwrap().to_string()
+    }
+
+    #[test]
+    fn save_baud_is_false_unless_set() {
+        let on = "pub const LINK_SAVE_BAUD: bool = true;";
+        let off = "pub const LINK_SAVE_BAUD: bool = false;";
+        assert_eq!(save_baud_constant("[link]\nsave_baud = true\n"), on);
+        assert_eq!(save_baud_constant("[link]\nsave_baud = false\n"), off);
+        assert_eq!(save_baud_constant("[link]\nbaud = 57600\n"), off);
+        assert_eq!(save_baud_constant(""), off);
     }
 }

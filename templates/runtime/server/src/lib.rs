@@ -90,6 +90,8 @@ pub struct Config {
     pub banner: PStr,
     /// ESP link baud.
     pub link_baud: u32,
+    /// Negotiate the link baud with the persistent `AT+UART_DEF` (`link.save_baud`).
+    pub link_save_baud: bool,
     /// Network name.
     pub ssid: PStr,
     /// Network password (never printed).
@@ -326,6 +328,7 @@ impl<'c, const N: usize> Server<'c, N> {
             max_conn: (max as u8 + 1).min(MAX_SLOTS as u8),
             idle_timeout_s: IDLE_TIMEOUT_S,
             baud: cfg.link_baud,
+            save_baud: cfg.link_save_baud,
         });
         Server {
             cfg,
@@ -746,8 +749,8 @@ impl<'c, const N: usize> Server<'c, N> {
     /// bytes already queued for the ESP, then switch the link UART to it.
     ///
     /// Stock AT firmware starts at 115200. When `link_baud` differs and probes go unanswered,
-    /// the server asks for 115200, sends `AT+UART_CUR=<link_baud>,8,1,0,0` (not persistent)
-    /// and asks for `link_baud` again.
+    /// the server asks for 115200, sends `AT+UART_CUR=<link_baud>,8,1,0,0` (not persistent;
+    /// `AT+UART_DEF` with `link_save_baud`) and asks for `link_baud` again.
     pub fn poll_baud(&mut self) -> Option<u32> {
         self.drv.take_baud()
     }

@@ -230,6 +230,7 @@ mod tests {
             ssid: b"lab",
         ),
         link_baud: 9600,
+        link_save_baud: false,
         ssid: pstr!(b"lab"),
         password: pstr!(b"p"),
         softap: false,
@@ -253,6 +254,7 @@ mod tests {
             max_conn: 3,
             idle_timeout_s: 30,
             baud: 9600,
+            save_baud: false,
         });
         let mut out = [0u8; 128];
         let mut w = Window::new(0, &mut out);

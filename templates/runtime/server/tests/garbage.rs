@@ -29,6 +29,7 @@ static CFG: Config = Config {
     build_id: pstr!(b"12345678"),
     banner: pstr!(b"nanoesp 12345678 board=nano esp=esp01 link=soft baud=9600 ssid=s"),
     link_baud: 9600,
+    link_save_baud: false,
     ssid: pstr!(b"s"),
     password: pstr!(b"p"),
     softap: false,
