@@ -208,6 +208,8 @@ fn resolve(args: &Args, ui: &Ui) -> miette::Result<Values> {
             rx: link.rx.trim().to_ascii_uppercase(),
             tx: link.tx.trim().to_ascii_uppercase(),
             baud: link.baud,
+            // Off in a new project: `nanoesp config set link.save_baud true` turns it on.
+            save_baud: false,
         },
         wifi: WifiSection {
             ssid,

@@ -20,6 +20,8 @@ pub enum Kind {
     Int,
     /// An Arduino pin name, normalised to upper case (`d8` → `D8`).
     Pin,
+    /// `true` or `false`.
+    Bool,
 }
 
 /// One configurable key.
@@ -93,6 +95,12 @@ pub const KEYS: &[KeySpec] = &[
         "Nano pin driving the ESP's RX (through the divider)",
     ),
     k("link.baud", Kind::Int, false, "link speed"),
+    k(
+        "link.save_baud",
+        Kind::Bool,
+        true,
+        "negotiate link.baud with AT+UART_DEF (kept by the ESP) instead of AT+UART_CUR",
+    ),
     k("wifi.ssid", Kind::Str, false, "network name (1-32 bytes)"),
     KeySpec {
         key: "wifi.password",

@@ -350,6 +350,11 @@ fn parse_value(spec: &keys::KeySpec, raw: &str) -> Result<Value, ProjectError> {
             }
             n.into()
         }
+        keys::Kind::Bool => match raw.trim() {
+            "true" => true.into(),
+            "false" => false.into(),
+            _ => return Err(bad("true or false")),
+        },
     })
 }
 
@@ -448,6 +453,91 @@ mod tests {
             };
             assert!(v.is_some(), "{} missing from the model", spec.key);
         }
+    }
+
+    const PROJECT: &str = "mode = 'nano-drives-esp'\n[nano]\nboard = 'nano'\n[esp]\nmodule = 'esp12e'\n[link]\nkind = 'soft'\nrx = 'D8'\ntx = 'D9'\n# speed\nbaud = 57600\n[wifi]\nssid = 'lab'\n";
+
+    fn project(text: &str) -> (tempfile::TempDir, Project) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(CONFIG_FILE), text).unwrap();
+        let project = Project::open(dir.path()).unwrap();
+        (dir, project)
+    }
+
+    fn config_text(dir: &tempfile::TempDir) -> String {
+        std::fs::read_to_string(dir.path().join(CONFIG_FILE)).unwrap()
+    }
+
+    #[test]
+    fn save_baud_defaults_to_false_and_is_set_get_and_unset_as_a_bool() {
+        let (dir, mut p) = project(PROJECT);
+        assert!(!p.config.link.save_baud);
+        assert_eq!(p.get("link.save_baud").unwrap(), "false");
+        assert!(p.list().contains(&("link.save_baud", "false".to_string())));
+        p.set("link.save_baud", "true").unwrap();
+        assert!(p.config.link.save_baud);
+        assert!(
+            config_text(&dir)
+                .ends_with("# speed\nbaud = 57600\nsave_baud = true\n[wifi]\nssid = 'lab'\n"),
+            "{}",
+            config_text(&dir)
+        );
+        let reopened = Project::open(dir.path()).unwrap();
+        assert_eq!(reopened.get("link.save_baud").unwrap(), "true");
+        p.set("link.save_baud", " false ").unwrap();
+        assert_eq!(p.get("link.save_baud").unwrap(), "false");
+        assert!(config_text(&dir).contains("save_baud = false\n"));
+        p.unset("link.save_baud").unwrap();
+        assert_eq!(config_text(&dir), PROJECT);
+    }
+
+    #[test]
+    fn save_baud_takes_only_true_or_false() {
+        let (dir, mut p) = project(PROJECT);
+        for raw in ["yes", "1", "True", ""] {
+            match p.set("link.save_baud", raw) {
+                Err(ProjectError::BadValue {
+                    key,
+                    expected,
+                    value,
+                }) => {
+                    assert_eq!(
+                        (key.as_str(), expected.as_str(), value.as_str()),
+                        ("link.save_baud", "true or false", raw)
+                    );
+                }
+                other => panic!("{raw:?}: {other:?}"),
+            }
+        }
+        assert_eq!(config_text(&dir), PROJECT);
+        // In the file, another type is a syntax error at the value.
+        let text = PROJECT.replace("baud = 57600\n", "baud = 57600\nsave_baud = \"yes\"\n");
+        std::fs::write(dir.path().join(CONFIG_FILE), text).unwrap();
+        match Project::open(dir.path()) {
+            Err(ProjectError::Syntax(e)) => {
+                assert!(e.location.starts_with("nanoesp.toml:12:"), "{e:?}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn save_baud_is_refused_in_esp_master_mode() {
+        let esp_master = PROJECT.replace("nano-drives-esp", "esp-master");
+        let (dir, mut p) = project(&esp_master);
+        match p.set("link.save_baud", "true") {
+            Err(ProjectError::Invalid { problems }) => {
+                assert_eq!(problems.len(), 1, "{problems:?}");
+                assert_eq!(problems[0].key, "link.save_baud");
+                assert!(
+                    problems[0].message.contains("nano-drives-esp"),
+                    "{problems:?}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(config_text(&dir), esp_master);
+        p.set("link.save_baud", "false").unwrap();
     }
 
     #[test]

@@ -97,6 +97,10 @@ pub struct LinkSection {
     pub tx: String,
     /// Link speed.
     pub baud: u32,
+    /// Negotiate `baud` with the ESP's persistent `AT+UART_DEF` instead of `AT+UART_CUR`, so
+    /// it survives resets and power cycles (nano-drives-esp only).
+    #[serde(default)]
+    pub save_baud: bool,
 }
 
 fn default_hostname() -> String {

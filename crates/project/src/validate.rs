@@ -77,6 +77,16 @@ pub fn validate(config: &Config, secrets: &Secrets, catalog: &Catalog) -> Vec<Pr
         ));
     }
 
+    // Only the AT firmware has AT+UART_DEF; the esp-master sketch opens its link at
+    // `link.baud` from the start, so there is nothing to negotiate or save.
+    if config.mode == Mode::EspMaster && config.link.save_baud {
+        problems.push(Problem::new(
+            "link.save_baud",
+            "link.save_baud = true needs the ESP's AT firmware (nano-drives-esp)",
+            "Remove it or set it to false: in esp-master mode the ESP sketch is built with link.baud and needs no baud negotiation.",
+        ));
+    }
+
     let nano = catalog.avr(&config.nano.board);
     if nano.is_none() {
         problems.push(Problem::new(
@@ -365,6 +375,25 @@ ssid = "lab"
         c.wifi.ssid = "lab".into();
         c.wifi.mode = WifiMode::Station;
         assert_eq!(keys(&c, &s), ["wifi.password"]);
+    }
+
+    #[test]
+    fn save_baud_needs_the_at_firmware() {
+        let (mut c, s) = good();
+        c.link.save_baud = true;
+        assert!(keys(&c, &s).is_empty());
+        c.mode = Mode::EspMaster;
+        let p = validate(&c, &s, &Catalog::load().unwrap());
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].key, "link.save_baud");
+        assert!(p[0].help.contains("false"), "{:?}", p[0]);
+        c.link.save_baud = false;
+        assert!(keys(&c, &s).is_empty());
+    }
+
+    #[test]
+    fn save_baud_defaults_to_false() {
+        assert!(!good().0.link.save_baud);
     }
 
     #[test]
