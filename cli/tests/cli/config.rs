@@ -51,6 +51,36 @@ fn get_set_unset_round_trip_and_keep_comments() {
         .stderr(predicate::str::contains("`link.rx` is required"));
 }
 
+#[test]
+fn save_baud_is_a_commented_bool_that_defaults_to_false() {
+    let tmp = scratch();
+    let dir = new_project(tmp.path(), "p", &[]);
+    let before = String::from_utf8(read(&dir, "nanoesp.toml")).unwrap();
+    assert!(
+        before.contains("AT+UART_DEF") && before.contains("\nsave_baud = false\n"),
+        "{before}"
+    );
+    config(&dir, &["get", "link.save_baud"])
+        .success()
+        .stdout("false\n");
+    config(&dir, &["set", "link.save_baud", "true"]).success();
+    config(&dir, &["get", "link.save_baud"])
+        .success()
+        .stdout("true\n");
+    let after = String::from_utf8(read(&dir, "nanoesp.toml")).unwrap();
+    assert_eq!(
+        after,
+        before.replace("save_baud = false", "save_baud = true")
+    );
+    config(&dir, &["list"])
+        .success()
+        .stdout(predicate::str::contains("link.save_baud   = true"));
+    config(&dir, &["unset", "link.save_baud"]).success();
+    config(&dir, &["get", "link.save_baud"])
+        .success()
+        .stdout("false\n");
+}
+
 /// Output containing `text`, wherever the report wrapped it to the terminal width.
 fn wrapped(text: &'static str) -> impl predicates::Predicate<[u8]> {
     predicate::function(move |out: &[u8]| {
@@ -213,6 +243,10 @@ fn rejected_edits_leave_both_files_byte_for_byte_unchanged() {
         (&["set", "link.rx", "D9"][..], "rx and tx are both D9"),
         (&["set", "link.baud", "fast"][..], "expects a whole number"),
         (&["set", "link.baud", "1234"][..], "Allowed:"),
+        (
+            &["set", "link.save_baud", "yes"][..],
+            "expects true or false",
+        ),
         (&["set", "wifi.ssid", &"s".repeat(33)][..], "33 bytes"),
         (
             &["set", "wifi.password", "short"][..],

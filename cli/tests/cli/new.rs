@@ -41,6 +41,7 @@ fn defaults_produce_a_complete_project() {
         "rx = \"D8\"",
         "tx = \"D9\"",
         "baud = 57600",
+        "save_baud = false",
         "ssid = \"lab\"",
         "hostname = \"nanoesp\"",
         "port = 80",
