@@ -60,6 +60,12 @@ const ROWS: &[Row] = &[
         settings: &[("wifi.mode", "stored")],
     },
     Row {
+        label: "link baud saved in the ESP (AT+UART_DEF)",
+        mode: "nano-drives-esp",
+        new_args: &[],
+        settings: &[("link.save_baud", "true")],
+    },
+    Row {
         label: "default: Firmata on the soft link D8/D9 57600",
         mode: "esp-master",
         new_args: &[],
