@@ -1140,7 +1140,7 @@ fn judge_firmware_and_esp(
                 id: "esp-silent",
                 summary: "the firmware's AT probe got no answer from the ESP".into(),
                 advice: format!(
-                    "ESP TX → Nano {rx}, Nano {tx} → 5 V→3.3 V divider (e.g. 1 kΩ/2 kΩ) → ESP RX, GND common; EN/CH_PD and RST high, GPIO15 low, GPIO0/GPIO2 high; a 3.3 V regulator of ≥ 300 mA (not the Nano's 3.3 V pin). The firmware tries {b} baud and the factory 115200 (then switches the ESP with AT+UART_CUR); an ESP saved at another speed needs `AT+UART_DEF={b},8,1,0,0` once from a USB adapter.",
+                    "ESP TX → Nano {rx}, Nano {tx} → 5 V→3.3 V divider (e.g. 1 kΩ/2 kΩ) → ESP RX, GND common; EN/CH_PD and RST high, GPIO15 low, GPIO0/GPIO2 high; a 3.3 V regulator of ≥ 300 mA (not the Nano's 3.3 V pin). The firmware tries {b} baud and the factory 115200 (then switches the ESP with AT+UART_CUR, or AT+UART_DEF with link.save_baud); an ESP saved at another speed needs `AT+UART_DEF={b},8,1,0,0` once from a USB adapter.",
                     rx = link.map_or("D8", |l| l.rx.as_str()),
                     tx = link.map_or("D9", |l| l.tx.as_str()),
                     b = baud.unwrap_or(57_600)
