@@ -319,6 +319,7 @@ impl Board {
     /// Returns false on the USART, whose receiver is simavr's.
     pub fn check_receiver(&mut self, ring: RxRing) -> bool {
         let resets = self.avr.resets();
+        let now = self.avr.cycle();
         let seen = self.avr.peek(ring.head_addr()) & (ring.len - 1);
         let Link::Soft {
             encoder,
@@ -335,7 +336,7 @@ impl Board {
             ring,
             seen,
             resets,
-            check: RxCheck::new(F_CPU, *baud),
+            check: RxCheck::new(F_CPU, *baud, now),
         });
         true
     }
