@@ -627,7 +627,7 @@ mod tests {
     }
 
     #[test]
-    fn a_line_after_any_two_bytes_of_noise_is_still_recognised() {
+    fn a_payload_header_after_any_two_bytes_of_noise_is_still_recognised() {
         // The emulator's fault profile once put `A6` before a `+CIPRECVDATA,87:` header:
         // the parser took `A6+` for an echoed `AT+`, and the request it carried was lost.
         let hello = || {
@@ -636,7 +636,8 @@ mod tests {
             t
         };
         let with = |first: Token, rest: Vec<Token>| [vec![first], rest].concat();
-        let cases: [(&[u8], Vec<Token>); 5] = [
+        // (Other lines: `a_known_line_after_any_two_bytes_of_noise_reads_the_same`.)
+        let cases: [(&[u8], Vec<Token>); 3] = [
             (
                 b"+CIPRECVDATA,5:hello\r\nOK\r\n",
                 with(Token::RecvData(5), hello()),
@@ -648,11 +649,6 @@ mod tests {
             (
                 b"+IPD,2,5:hello",
                 with(Token::IpdData { id: 2, len: 5 }, data(b"hello")),
-            ),
-            (b"+IPD,2,5\r\n", vec![Token::IpdNotice { id: 2, len: 5 }]),
-            (
-                b"+CIPSTATUS:3,\"TCP\",\"1.2.3.4\",5000,80,1\r\n",
-                vec![Token::CipStatus(3)],
             ),
         ];
         for (line, want) in &cases {
@@ -669,7 +665,7 @@ mod tests {
     }
 
     /// Every line the driver acts on, with the token it gives.
-    pub(crate) fn known_lines() -> Vec<(&'static [u8], Token)> {
+    fn known_lines() -> Vec<(&'static [u8], Token)> {
         use Token::*;
         vec![
             (b"OK", Ok),
