@@ -23,7 +23,8 @@ fn driver() -> Driver {
     })
 }
 
-/// Lines the ESP prints without a line end before them, so noise can stick to their front.
+/// Lines the driver acts on; the ESP prints most of them with no line end before them, so
+/// noise on the wire sticks to their front.
 const NOISY_LINES: [(&[u8], Token); 12] = [
     (b"busy p...", Token::BusyP),
     (b"busy s...", Token::BusyS),
