@@ -121,17 +121,14 @@ fn a_bench_held_up_while_avrdude_opens_the_port_keeps_its_chip_alive() {
     let app = firmware("usart-echo");
     let dir = tempfile::tempdir().unwrap();
     let (sim, link, _) = start(OPTIBOOT, dir.path(), true);
-    let pid = sim.child.id() as libc::pid_t;
-    // SAFETY: kill(2) on the simulator this test started.
-    unsafe { libc::kill(pid, libc::SIGSTOP) };
+    sim.signal(libc::SIGSTOP);
     let mut held_up = avrdude_command(&link, 115200, &app)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     std::thread::sleep(std::time::Duration::from_secs(2));
-    // SAFETY: as above.
-    unsafe { libc::kill(pid, libc::SIGCONT) };
+    sim.signal(libc::SIGCONT);
     // Answers to get-syncs sent while the chip was frozen come after avrdude stopped
     // draining, so this run may fail on a stray byte; it must end, and the chip survive.
     assert!(
@@ -160,12 +157,9 @@ fn a_bench_that_fell_behind_wall_time_keeps_the_bootloader_window_for_avrdude() 
     let (sim, link, _) = start(OPTIBOOT, dir.path(), true);
     // into its paced loop first (the console line comes before the pacing starts)
     std::thread::sleep(std::time::Duration::from_millis(500));
-    let pid = sim.child.id() as libc::pid_t;
-    // SAFETY: kill(2) on the simulator this test started.
-    unsafe { libc::kill(pid, libc::SIGSTOP) };
+    sim.signal(libc::SIGSTOP);
     std::thread::sleep(std::time::Duration::from_secs(3));
-    // SAFETY: as above.
-    unsafe { libc::kill(pid, libc::SIGCONT) };
+    sim.signal(libc::SIGCONT);
     let mut flashing = avrdude_command(&link, 115200, &app)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())

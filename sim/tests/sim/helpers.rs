@@ -99,10 +99,15 @@ impl Sim {
         panic!("no line containing {needle:?}; stdout so far:\n{seen}");
     }
 
+    /// Sends `signal` to the simulator (SIGSTOP/SIGCONT freeze and thaw it).
+    pub fn signal(&self, signal: libc::c_int) {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, signal) };
+    }
+
     /// SIGTERM, wait, and return the stderr text.
     pub fn stop(mut self) -> String {
-        // SAFETY: kill on our own child's pid.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        self.signal(libc::SIGTERM);
         let mut err = String::new();
         if let Some(mut e) = self.child.stderr.take() {
             let _ = e.read_to_string(&mut err);
@@ -115,8 +120,7 @@ impl Sim {
 impl Drop for Sim {
     fn drop(&mut self) {
         if let Ok(None) = self.child.try_wait() {
-            // SAFETY: kill on our own child's pid.
-            unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+            self.signal(libc::SIGTERM);
             let _ = self.child.wait();
         }
     }
