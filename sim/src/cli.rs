@@ -201,6 +201,10 @@ pub struct RunArgs {
     /// Stop after SECS of simulated time; an error if the server never came up.
     #[arg(long, value_name = "SECS")]
     pub timeout: Option<f64>,
+    /// When the run ends, write the emulated ESP's recent serial exchange (its last 4–8 KB,
+    /// `-->` Nano to ESP, `<--` ESP to Nano, the access point's password masked) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub esp_transcript: Option<PathBuf>,
     /// Voltage on an analog pin, e.g. A0=2500 (millivolts, AVcc = 5000). Repeatable.
     #[arg(long, value_name = "PIN=MV")]
     pub adc: Vec<String>,

@@ -193,6 +193,11 @@ pub fn run(args: RunArgs) -> Result<u8, SimError> {
             "built without the ESP8266 emulator (feature espemu)".into(),
         ));
     }
+    if args.esp_transcript.is_some() && esp.transcript().is_none() {
+        return Err(SimError::Usage(
+            "--esp-transcript needs the emulated ESP8266 (--esp emu)".into(),
+        ));
+    }
     let mut board = Board::new(avr, link, console)?;
     for (name, pin) in &watch {
         board.watch_pin(name, *pin)?;
@@ -304,6 +309,14 @@ pub fn run(args: RunArgs) -> Result<u8, SimError> {
     };
     if let Some(store) = &mut store {
         store.save_if_changed(&board.avr)?;
+    }
+    if let Some(path) = &args.esp_transcript {
+        let text = esp.transcript().unwrap_or_default();
+        let text = crate::redact::redact(&text, password.as_deref());
+        std::fs::write(path, text + "\n").map_err(|source| SimError::Io {
+            what: format!("writing the ESP transcript {}", path.display()),
+            source,
+        })?;
     }
     let sim_s = (board.avr.cycle() - sim_start) as f64 / F_CPU as f64;
     let wall_s = wall_start.elapsed().as_secs_f64();

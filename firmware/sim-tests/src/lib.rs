@@ -58,10 +58,26 @@ static BUILD_LOCK: Mutex<()> = Mutex::new(());
 /// `secrets.toml`, `nano/` from `templates/nano-drives-esp/nano` and `runtime/*` pointing at
 /// the template's runtime crates.
 pub fn build_firmware(link: LinkKind, baud: u32) -> PathBuf {
+    build_firmware_with(link, baud, &[])
+}
+
+/// [`build_firmware`] with `link_settings`, extra `key = value` lines of the project's
+/// `[link]` table (e.g. `save_baud = true`). Each variant has its own scratch project.
+pub fn build_firmware_with(link: LinkKind, baud: u32, link_settings: &[&str]) -> PathBuf {
     let _guard = BUILD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let root = repo_root();
-    let scratch =
-        std::env::temp_dir().join(format!("nanoesp-hal-sim-tests/{}-{baud}", link.name()));
+    let variant: String = link_settings
+        .iter()
+        .map(|line| {
+            let key = line.split('=').next().unwrap_or_default().trim();
+            let value = line.split('=').nth(1).unwrap_or_default().trim();
+            format!("-{key}-{value}")
+        })
+        .collect();
+    let scratch = std::env::temp_dir().join(format!(
+        "nanoesp-hal-sim-tests/{}-{baud}{variant}",
+        link.name()
+    ));
     let nano = lay_out(
         &root,
         "nano-drives-esp",
@@ -77,11 +93,15 @@ pub fn build_firmware(link: LinkKind, baud: u32) -> PathBuf {
         &scratch.join("nanoesp.toml"),
         &format!(
             "[nano]\nboard = \"nano\"\n\n[esp]\nmodule = \"esp01\"\n\n\
-             [link]\nkind = \"{}\"\nbaud = {baud}\nrx = \"{rx}\"\ntx = \"{tx}\"\n\n\
+             [link]\nkind = \"{}\"\nbaud = {baud}\nrx = \"{rx}\"\ntx = \"{tx}\"\n{}\n\
              [console]\nbaud = 115200\n\n\
              [wifi]\nssid = \"{SSID}\"\nmode = \"station\"\nhostname = \"simtest\"\n\n\
              [http]\nport = 80\nmax_clients = 3\ntitle = \"sim test\"\ntext = \"served by the simulated Nano\"\n",
-            link.name()
+            link.name(),
+            link_settings
+                .iter()
+                .map(|line| format!("{line}\n"))
+                .collect::<String>(),
         ),
     );
     write_if_changed(&scratch.join("secrets.toml"), &secrets_toml());
@@ -89,7 +109,7 @@ pub fn build_firmware(link: LinkKind, baud: u32) -> PathBuf {
     let target_dir = cargo_build_avr(&nano, &scratch);
     let elf = target_dir.join("avr-none/release/simtest-nano.elf");
     // Keep a copy per variant: the next build overwrites the shared output.
-    let copy = scratch.join(format!("firmware-{}-{baud}.elf", link.name()));
+    let copy = scratch.join(format!("firmware-{}-{baud}{variant}.elf", link.name()));
     std::fs::copy(&elf, &copy).unwrap_or_else(|e| panic!("{}: {e}", elf.display()));
     copy
 }

@@ -8,9 +8,10 @@
 //! and concurrent clients) and check every response byte and the link statistics.
 
 use nanoesp_hal_sim_tests::{
-    HttpBench, LinkKind, PASSWORD, SSID, build_firmware, http_request, json_array, json_number,
-    json_string, run_for, sim_command, status_and_body,
+    HttpBench, LinkKind, PASSWORD, SSID, build_firmware, build_firmware_with, http_request,
+    json_array, json_number, json_string, run_for, sim_command, status_and_body,
 };
+use std::path::Path;
 use std::time::Duration;
 
 /// Simulated seconds allowed for bring-up (the emulator answers in well under 5 s).
@@ -245,13 +246,34 @@ fn soft_link_negotiates_with_an_esp_still_at_its_factory_baud() {
     assert_negotiates_from_the_factory_baud(LinkKind::Soft);
 }
 
+#[test]
+fn soft_link_with_save_baud_negotiates_with_the_persistent_command() {
+    // `link.save_baud = true` reaches the driver only through the firmware's main.rs.
+    let firmware = build_firmware_with(LinkKind::Soft, 57600, &["save_baud = true"]);
+    let sent = negotiate_from_the_factory_baud(&firmware, LinkKind::Soft);
+    assert!(sent.contains("AT+UART_DEF=57600,8,1,0,0\\r\\n"), "{sent}");
+    assert!(!sent.contains("AT+UART_CUR"), "{sent}");
+}
+
 /// The firmware is built for 57600; the module answers only at 115200 (its factory rate).
 /// Bytes at the wrong rate arrive garbled both ways, so the server comes up only if the
 /// firmware moves to 115200, sends AT+UART_CUR=57600 and switches its link back.
 #[track_caller]
 fn assert_negotiates_from_the_factory_baud(link: LinkKind) {
     let firmware = build_firmware(link, 57600);
-    let output = sim_command(&firmware, link, 57600)
+    let sent = negotiate_from_the_factory_baud(&firmware, link);
+    // Not the persistent `_DEF` unless the project asks for it.
+    assert!(sent.contains("AT+UART_CUR=57600,8,1,0,0\\r\\n"), "{sent}");
+    assert!(!sent.contains("AT+UART_DEF"), "{sent}");
+}
+
+/// Runs `firmware` (built for 57600) against a module at 115200 until its server is up;
+/// returns what the Nano sent, from the emulated ESP's transcript (`\r` written `\\r`).
+#[track_caller]
+fn negotiate_from_the_factory_baud(firmware: &Path, link: LinkKind) -> String {
+    let transcript = firmware.with_extension("esp-transcript");
+    let _ = std::fs::remove_file(&transcript);
+    let output = sim_command(firmware, link, 57600)
         .args([
             "--esp-start-baud",
             "115200",
@@ -259,11 +281,25 @@ fn assert_negotiates_from_the_factory_baud(link: LinkKind) {
             "--timeout",
             "40",
         ])
+        .arg("--esp-transcript")
+        .arg(&transcript)
         .output()
         .expect("nanoesp-sim run");
     let all = format!("{}{}", stdout(&output), stderr(&output));
     assert!(output.status.success(), "{all}");
     assert!(all.contains("nanoesp-sim: server up"), "{all}");
+    let transcript = std::fs::read_to_string(&transcript)
+        .unwrap_or_else(|e| panic!("{}: {e}\n{all}", transcript.display()));
+    assert!(transcript.contains("AT+CWJAP"), "{transcript}");
+    assert!(
+        !transcript.contains(PASSWORD),
+        "the password is masked: {transcript}"
+    );
+    // The module echoes each byte as it comes, so the Nano's bytes are in many pieces.
+    transcript
+        .lines()
+        .filter_map(|line| line.strip_prefix("--> "))
+        .collect()
 }
 
 // --- hardware USART on D0/D1 --------------------------------------------------------------
