@@ -168,3 +168,30 @@ fn watch_pin_refuses_unknown_pins_and_the_soft_link_tx() {
         assert!(err.contains(message), "{pin}: {err}");
     }
 }
+
+#[test]
+fn esp_transcript_needs_the_emulator() {
+    let fw = firmware("usart-echo");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("transcript");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_nanoesp-sim"))
+        .args([
+            "run",
+            fw.to_str().unwrap(),
+            "--esp",
+            "none",
+            "--timeout",
+            "1",
+        ])
+        .arg("--esp-transcript")
+        .arg(&file)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--esp-transcript needs the emulated ESP8266"),
+        "{err}"
+    );
+    assert!(!file.exists());
+}
