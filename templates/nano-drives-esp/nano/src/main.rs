@@ -139,9 +139,9 @@ fn main() -> ! {
         link.write_all(&buf[..n]);
         // Baud negotiation with an ESP still at its factory rate (bring-up only). The soft
         // link only transmits at 115200, which is all the driver's blind switch needs.
-        match server.poll_baud() {
-            Some(FACTORY_BAUD) => link.switch::<FACTORY_BAUD>(),
-            Some(_) => link.switch::<{ config::LINK_BAUD }>(),
+        match server.poll_baud_is_factory() {
+            Some(true) => link.switch::<FACTORY_BAUD>(),
+            Some(false) => link.switch::<{ config::LINK_BAUD }>(),
             None => {}
         }
         #[cfg(nanoesp_link = "soft")]

@@ -325,13 +325,16 @@ impl Driver {
     /// A new baud for the ESP link, once per change: finish sending what is queued, then
     /// switch the UART to it.
     pub fn take_baud(&mut self) -> Option<u32> {
+        self.take_baud_is_factory()
+            .map(|factory| if factory { FACTORY_BAUD } else { self.cfg.baud })
+    }
+
+    /// [`Driver::take_baud`] as whether the new baud is [`FACTORY_BAUD`] (else `cfg.baud`):
+    /// a flag is cheaper for the firmware to pick its timing by than a 32-bit compare.
+    pub fn take_baud_is_factory(&mut self) -> Option<bool> {
         if self.baud_changed {
             self.baud_changed = false;
-            Some(if self.at_factory_baud {
-                FACTORY_BAUD
-            } else {
-                self.cfg.baud
-            })
+            Some(self.at_factory_baud)
         } else {
             None
         }

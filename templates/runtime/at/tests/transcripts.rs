@@ -744,7 +744,16 @@ fn s10_echo_after_ate0_means_the_esp_was_reset() {
 // ---- baud negotiation (bring-up) ----
 
 /// Probes at 57600 go unanswered: the switch goes out at the factory baud as `switch`.
-fn negotiates_with(save_baud: bool, switch: &str) {
+/// `as_flags`: the bauds are taken as `take_baud_is_factory` flags instead.
+fn negotiates_with(save_baud: bool, switch: &str, as_flags: bool) {
+    let take = |d: &mut Driver| {
+        if as_flags {
+            d.take_baud_is_factory()
+                .map(|factory| if factory { 115_200 } else { 57_600 })
+        } else {
+            d.take_baud()
+        }
+    };
     let mut cfg = config(false);
     cfg.baud = 57_600;
     cfg.save_baud = save_baud;
@@ -761,14 +770,14 @@ fn negotiates_with(save_baud: bool, switch: &str) {
         t.wait(1001);
         t.wait(200);
     }
-    assert_eq!(t.d.take_baud(), Some(115_200));
-    assert_eq!(t.d.take_baud(), None);
+    assert_eq!(take(&mut t.d), Some(115_200));
+    assert_eq!(take(&mut t.d), None);
     t.wait(60);
     t.expect_tx("AT\r\n");
     t.rx(b"\r\nERROR\r\n");
     t.expect_tx(switch);
     t.rx(b"\r\nOK\r\n");
-    assert_eq!(t.d.take_baud(), Some(57_600));
+    assert_eq!(take(&mut t.d), Some(57_600));
     t.wait(60);
     t.expect_tx("AT\r\n");
     t.rx(b"\r\nOK\r\n");
@@ -777,12 +786,17 @@ fn negotiates_with(save_baud: bool, switch: &str) {
 
 #[test]
 fn unanswered_probes_lead_to_uart_cur_at_factory_baud_then_back() {
-    negotiates_with(false, "AT+UART_CUR=57600,8,1,0,0\r\n");
+    negotiates_with(false, "AT+UART_CUR=57600,8,1,0,0\r\n", false);
+}
+
+#[test]
+fn the_negotiated_bauds_come_as_factory_flags_too() {
+    negotiates_with(false, "AT+UART_CUR=57600,8,1,0,0\r\n", true);
 }
 
 #[test]
 fn with_save_baud_the_switch_is_uart_def() {
-    negotiates_with(true, "AT+UART_DEF=57600,8,1,0,0\r\n");
+    negotiates_with(true, "AT+UART_DEF=57600,8,1,0,0\r\n", false);
 }
 
 // ---- Stored mode: the ESP joins the network `nanoesp flash --provision` saved ----

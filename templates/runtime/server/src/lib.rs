@@ -38,7 +38,8 @@
 //!   exactly one `nanoesp: ready http://<ip>:<port>/` line follows each successful bring-up.
 //!   Lines end in `\r\n`.
 //! - `poll_baud() -> Option<u32>`: rarely `Some(baud)`: drain the ESP TX queue, then
-//!   switch the link UART to that baud (bring-up baud negotiation).
+//!   switch the link UART to that baud (bring-up baud negotiation); `poll_baud_is_factory()`
+//!   says the same as whether it is the factory 115200 (else `link_baud`).
 //! - `now_ms` is a wrapping millisecond counter; the status page reports it as `uptime_ms`.
 //!
 //! # HTTP API
@@ -753,6 +754,12 @@ impl<'c, const N: usize> Server<'c, N> {
     /// `AT+UART_DEF` with `link_save_baud`) and asks for `link_baud` again.
     pub fn poll_baud(&mut self) -> Option<u32> {
         self.drv.take_baud()
+    }
+
+    /// [`Server::poll_baud`] as whether the new baud is the factory 115200 (else
+    /// `link_baud`): the firmware picks its timing by a flag, not a 32-bit compare.
+    pub fn poll_baud_is_factory(&mut self) -> Option<bool> {
+        self.drv.take_baud_is_factory()
     }
 
     /// Fills `out` with console text; returns how many bytes. One line at most per call
