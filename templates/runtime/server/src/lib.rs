@@ -534,7 +534,8 @@ impl<'c, const N: usize> Server<'c, N> {
     #[inline(never)]
     pub fn tick(&mut self, now_ms: u32, board: &mut dyn Board) {
         self.now = now_ms;
-        for _ in 0..8 {
+        // A byte counter: an untyped range is `i32`, four registers held across the calls.
+        for _ in 0..8u8 {
             match self.drv.tick(now_ms) {
                 Some(ev) => self.on_event(ev),
                 None => break,
