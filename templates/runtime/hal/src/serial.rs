@@ -50,7 +50,8 @@ pub fn decimal(mut value: u32, buf: &mut [u8; 10]) -> &[u8] {
 /// 32-bit division costs about a kilobyte of flash.
 fn divide_by_ten(mut n: u32) -> (u32, u8) {
     let mut remainder: u8 = 0;
-    for _ in 0..32 {
+    // A byte counter: an untyped range is `i32`, four registers.
+    for _ in 0..32u8 {
         remainder = (remainder << 1) | (n >> 31) as u8;
         n <<= 1;
         if remainder >= 10 {
