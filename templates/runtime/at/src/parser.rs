@@ -125,22 +125,23 @@ impl Default for Parser {
 }
 
 /// Where the address starts in `+CIFSR:STAIP,"a.b.c.d"` and `+CIFSR:APIP,"a.b.c.d"`.
-const STA_IP_AT: usize = 14;
-const AP_IP_AT: usize = 13;
+const STA_IP_AT: u8 = 14;
+const AP_IP_AT: u8 = 13;
 
 /// The decimal number at `line[i..]`, if there is one. `-1` gives 0.
 // Always inlined: left out of line, its calls measured 16 B larger on the AVR.
 #[inline(always)]
-fn number(line: &[u8], i: usize) -> Option<u16> {
+fn number(line: &[u8], i: u8) -> Option<u16> {
     let (v, end) = scan_number(line, i);
     (end != i).then_some(v)
 }
 
 /// Scans a decimal number at `line[i..]`: (value, index after it), the index staying `i`
 /// when there is none (a plain pair is cheaper to return than an `Option` of one on the AVR).
-/// `-1` gives 0.
-fn scan_number(line: &[u8], i: usize) -> (u16, usize) {
-    if line.get(i) == Some(&b'-') {
+/// `-1` gives 0. Indices here are bytes (a line holds at most [`LINE_MAX`]): cheaper to
+/// pass and return on the AVR than `usize`.
+fn scan_number(line: &[u8], i: u8) -> (u16, u8) {
+    if line.get(i as usize) == Some(&b'-') {
         return (0, scan_digits(line, i + 1).1);
     }
     scan_digits(line, i)
@@ -149,11 +150,11 @@ fn scan_number(line: &[u8], i: usize) -> (u16, usize) {
 /// The digits at `line[i..]`: (value, index after them). Out of line: `scan_number` reads
 /// the digits after a `-` with it too, not with a second loop.
 #[inline(never)]
-fn scan_digits(line: &[u8], mut i: usize) -> (u16, usize) {
+fn scan_digits(line: &[u8], mut i: u8) -> (u16, u8) {
     // Saturates at u16::MAX. Plain 16-bit arithmetic: on the AVR, 32-bit multiplication (and
     // `checked_mul`, which widens) calls a library routine.
     let mut v: u16 = 0;
-    while let Some(&b) = line.get(i) {
+    while let Some(&b) = line.get(i as usize) {
         if !b.is_ascii_digit() {
             break;
         }
@@ -205,10 +206,10 @@ fn link_id(b: u8) -> Option<u8> {
 
 /// Reads `a.b.c.d` at `line[i..]` into `ip`; false (and `ip` partly written) if there is
 /// none. Written in place: returning the address made a copy through the stack on the AVR.
-fn parse_ip(line: &[u8], mut i: usize, ip: &mut [u8; 4]) -> bool {
+fn parse_ip(line: &[u8], mut i: u8, ip: &mut [u8; 4]) -> bool {
     for (k, octet) in ip.iter_mut().enumerate() {
         if k > 0 {
-            if line.get(i) != Some(&b'.') {
+            if line.get(i as usize) != Some(&b'.') {
                 return false;
             }
             i += 1;
@@ -263,7 +264,7 @@ impl Parser {
         let mut i = 0;
         for k in 0..5 {
             if k > 0 {
-                if line.get(i) != Some(&b',') {
+                if line.get(i as usize) != Some(&b',') {
                     break;
                 }
                 i += 1;
@@ -375,7 +376,7 @@ impl Parser {
         }
         let (n, end) = scan_number(line, 13);
         // There must be a number, ending right at the separator just received.
-        if end == 13 || end != line.len() - 1 {
+        if end == 13 || end as usize != line.len() - 1 {
             return None;
         }
         self.len = 0;
