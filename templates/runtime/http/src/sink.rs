@@ -46,11 +46,16 @@ impl Window<'_> {
     /// Accepts one byte.
     #[inline(never)]
     pub fn put(&mut self, b: u8) {
-        if self.pos >= self.start && self.filled < self.buf.len() {
-            self.buf[self.filled] = b;
-            self.filled += 1;
+        // The position bumped first and the slot taken with `get_mut`: on the AVR this
+        // needs no saved registers (the other order held four across the body).
+        let pos = self.pos;
+        self.pos = pos.wrapping_add(1);
+        if pos >= self.start {
+            if let Some(to) = self.buf.get_mut(self.filled) {
+                *to = b;
+                self.filled += 1;
+            }
         }
-        self.pos = self.pos.wrapping_add(1);
     }
 }
 
