@@ -127,14 +127,16 @@ pub fn put_u32(s: &mut Window, v: u32) {
 #[inline(never)]
 pub fn put_nth(s: &mut Window, list: PStr, n: u8) {
     let mut skip = n;
+    // Tested on `skip` first: the path that calls `put` then keeps fewer values (8 B less).
     for i in 0..list.len() {
         let b = list.get(i);
-        if b == b'\n' {
-            if skip == 0 {
-                return;
+        if skip != 0 {
+            if b == b'\n' {
+                skip -= 1;
             }
-            skip -= 1;
-        } else if skip == 0 {
+        } else if b == b'\n' {
+            return;
+        } else {
             s.put(b);
         }
     }
