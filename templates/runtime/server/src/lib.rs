@@ -834,9 +834,10 @@ fn route(req: &Request, board: &mut dyn Board) -> (Body, bool) {
 /// Writes the response `tx` describes: head, then the body unless it answers a `HEAD`.
 #[inline(never)]
 fn render_response(s: &mut Window, tx: &Tx, cfg: &Config, snap: &Snapshot) {
-    let body = tx.body;
+    // `head_only` read first: a flag held across the call instead of the `Tx` pointer.
+    let (body, head_only) = (tx.body, tx.head_only);
     nanoesp_http::response::write_head(s, body.status(), body.content_type(), tx.body_len);
-    if !tx.head_only {
+    if !head_only {
         render::body(s, body, cfg, snap);
     }
 }
