@@ -372,10 +372,10 @@ impl<'c, const N: usize> Server<'c, N> {
 
     /// Requests in progress.
     pub fn clients(&self) -> u8 {
+        // Counted in a byte: `count` adds in `usize`.
         self.slots
             .iter()
-            .filter(|s| s.state != SlotState::Free)
-            .count() as u8
+            .fold(0, |n, s| n + (s.state != SlotState::Free) as u8)
     }
 
     fn max_clients(&self) -> usize {
