@@ -498,16 +498,24 @@ impl Driver {
     }
 
     /// Starts a link operation; false (and nothing happens) unless [`Driver::is_idle`].
-    #[inline(never)]
+    #[inline(always)]
     pub fn issue(&mut self, req: Request) -> bool {
-        if !self.is_idle() {
-            return false;
-        }
         let (link, kind, len, allowed) = match req {
             Request::Send { link, len } => (link, op::SEND, len, len != 0 && len <= 2048),
             Request::Close(link) => (link, op::CLOSE, 0, true),
             Request::Pull { link, max } => (link, op::RECV_DATA, max, self.passive),
         };
+        self.issue_op(link, kind, len, allowed)
+    }
+
+    /// [`Driver::issue`] past the unpacking of its request, which is inlined: the parts go
+    /// in registers, while a `Request` (5 bytes) went through memory and cost each caller a
+    /// stack frame.
+    #[inline(never)]
+    fn issue_op(&mut self, link: Link, kind: u8, len: u16, allowed: bool) -> bool {
+        if !self.is_idle() {
+            return false;
+        }
         // Not through `is_open`'s call: around it, `kind` was kept in a stack frame.
         if !allowed || !self.is_live(link) {
             return false;
