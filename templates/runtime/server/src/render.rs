@@ -197,11 +197,15 @@ pub fn line(s: &mut Window, line: Line, cfg: &Config, esp: &Driver, join: JoinFa
             Line::Ready => {
                 // The text ends in "http:/": the first octet's separator is the second '/',
                 // so every octet has one and the loop needs no first-octet test.
+                // The octets are shifted out of one 32-bit value: iterating the array kept
+                // it in a stack frame of its own.
                 let mut sep = b'/';
-                for &octet in esp.ip().iter() {
+                let mut ip = u32::from_le_bytes(esp.ip());
+                for _ in 0..4u8 {
                     s.put(sep);
                     sep = b'.';
-                    put_u16(s, octet as u16);
+                    put_u16(s, ip as u8 as u16);
+                    ip >>= 8;
                 }
                 s.put(b':');
                 put_u16(s, cfg.port);
