@@ -404,10 +404,18 @@ impl Driver {
     }
 
     /// The live connection on link id `id`, if any.
-    #[inline(never)]
+    #[inline(always)]
     pub fn current(&self, id: u8) -> Option<Link> {
+        self.live_gen(id).map(|gen| Link { id, gen })
+    }
+
+    /// The generation of the live connection on `id`, if any: out of line for
+    /// [`Driver::current`], as an `Option<u8>` comes back in registers and an
+    /// `Option<Link>` (3 bytes) through the caller's stack frame.
+    #[inline(never)]
+    fn live_gen(&self, id: u8) -> Option<u8> {
         let l = self.links.get(id as usize)?;
-        l.open.then_some(Link { id, gen: l.gen })
+        l.open.then_some(l.gen)
     }
 
     /// A new client on link `id` (reported as connected).
