@@ -395,7 +395,7 @@ impl<'c, const N: usize> Server<'c, N> {
     #[inline(never)]
     pub fn on_uart_byte(&mut self, byte: u8, now_ms: u32) {
         self.now = now_ms;
-        if let Some(ev) = self.drv.feed(byte, now_ms) {
+        if let Some(ev) = &self.drv.feed(byte, now_ms) {
             self.on_event(ev);
         }
     }
@@ -408,8 +408,10 @@ impl<'c, const N: usize> Server<'c, N> {
             .find(|s| s.state != SlotState::Free && s.link == link)
     }
 
-    fn on_event(&mut self, ev: Event) {
-        let line = match ev {
+    /// Takes the event by reference: it is read where the driver returned it (an `Event`
+    /// goes through memory either way), not first copied out of the `Option`.
+    fn on_event(&mut self, ev: &Event) {
+        let line = match *ev {
             Event::Data { link, byte } => {
                 let now = self.now;
                 if let Some(slot) = self.slot_of(link) {
@@ -536,7 +538,7 @@ impl<'c, const N: usize> Server<'c, N> {
         self.now = now_ms;
         // A byte counter: an untyped range is `i32`, four registers held across the calls.
         for _ in 0..8u8 {
-            match self.drv.tick(now_ms) {
+            match &self.drv.tick(now_ms) {
                 Some(ev) => self.on_event(ev),
                 None => break,
             }
