@@ -665,22 +665,23 @@ impl<'c, const N: usize> Server<'c, N> {
         }
         self.cache.len = 0;
         let (cfg, snap) = (self.cfg, &self.snap);
+        // One window measures the body, then the head after it: a second window and a
+        // render_response call cost more than taking the body back out for a HEAD.
         let mut w = Window::new(0, &mut []);
         render::body(&mut w, body, cfg, snap);
-        // Built in place: a `Tx` on the stack was copied in afterwards.
-        let tx = self.tx.insert(Tx {
+        let body_len = w.total();
+        nanoesp_http::response::write_head(&mut w, body.status(), body.content_type(), body_len);
+        let total = w.total() - if head_only { body_len } else { 0 };
+        self.tx = Some(Tx {
             link,
             body,
             head_only,
-            body_len: w.total(),
-            total: 0,
+            body_len,
+            total,
             sent: 0,
             chunk: 0,
             started: stamp(self.now),
         });
-        let mut w = Window::new(0, &mut []);
-        render_response(&mut w, tx, cfg, snap);
-        tx.total = w.total();
         self.send_chunk();
     }
 
