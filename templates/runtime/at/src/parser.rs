@@ -124,9 +124,10 @@ impl Default for Parser {
     }
 }
 
-/// Where the address starts in `+CIFSR:STAIP,"a.b.c.d"` and `+CIFSR:APIP,"a.b.c.d"`.
-const STA_IP_AT: u8 = 14;
-const AP_IP_AT: u8 = 13;
+/// Where the quote before the address is in `+CIFSR:STAIP,"a.b.c.d"` and
+/// `+CIFSR:APIP,"a.b.c.d"`.
+const STA_IP_AT: u8 = 13;
+const AP_IP_AT: u8 = 12;
 
 /// The decimal number at `line[i..]`, if there is one. `-1` gives 0.
 // Always inlined: left out of line, its calls measured 16 B larger on the AVR.
@@ -204,16 +205,17 @@ fn link_id(b: u8) -> Option<u8> {
     }
 }
 
-/// Reads `a.b.c.d` at `line[i..]` into `ip`; false (and `ip` partly written) if there is
+/// Reads `"a.b.c.d` at `line[i..]` into `ip`; false (and `ip` partly written) if there is
 /// none. Written in place: returning the address made a copy through the stack on the AVR.
 fn parse_ip(line: &[u8], mut i: u8, ip: &mut [u8; 4]) -> bool {
-    for (k, octet) in ip.iter_mut().enumerate() {
-        if k > 0 {
-            if line.get(i as usize) != Some(&b'.') {
-                return false;
-            }
-            i += 1;
+    // Every octet follows a separator, the first one the opening quote: no first-octet test.
+    let mut sep = b'"';
+    for octet in ip.iter_mut() {
+        if line.get(i as usize) != Some(&sep) {
+            return false;
         }
+        sep = b'.';
+        i += 1;
         let (v, next) = scan_number(line, i);
         if next == i || v > 255 {
             return false;
