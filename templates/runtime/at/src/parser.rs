@@ -244,7 +244,8 @@ impl Parser {
     }
 
     /// The value of the last line, a `+CIPRECVLEN:...` or `AT version:...` (valid right
-    /// after their tokens): what follows the text, wherever noise before the line put it.
+    /// after their tokens), wherever noise before the line put it: what follows
+    /// `AT version:`, or the lengths with the `:` before them.
     pub fn value(&self) -> &[u8] {
         self.line().get(self.value_at as usize..).unwrap_or(&[])
     }
@@ -264,13 +265,14 @@ impl Parser {
     pub(crate) fn each_recv_len(&self, mut f: impl FnMut(usize, u16)) {
         let line = self.value();
         let mut i = 0;
+        // Every length follows a separator, the first one the `:`: no first-length test.
+        let mut sep = b':';
         for k in 0..5 {
-            if k > 0 {
-                if line.get(i as usize) != Some(&b',') {
-                    break;
-                }
-                i += 1;
+            if line.get(i as usize) != Some(&sep) {
+                break;
             }
+            sep = b',';
+            i += 1;
             let (v, next) = scan_number(line, i);
             if next == i {
                 break;
@@ -432,8 +434,8 @@ impl Parser {
             ) {
                 Some(i @ 0..=15) => {
                     // Set for all 16 (one store): read only after the two value lines,
-                    // `+CIPRECVLEN:` (12 bytes) and `AT version:` (11).
-                    self.value_at = (skip + if i == 10 { 12 } else { 11 }) as u8;
+                    // `AT version:` (11 bytes) and `+CIPRECVLEN:`, whose `:` is the 12th.
+                    self.value_at = (skip + 11) as u8;
                     return simple_token(i);
                 }
                 Some(16) => {
