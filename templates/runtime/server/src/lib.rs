@@ -537,12 +537,14 @@ impl<'c, const N: usize> Server<'c, N> {
     pub fn tick(&mut self, now_ms: u32, board: &mut dyn Board) {
         self.now = now_ms;
         // A byte counter: an untyped range is `i32`, four registers held across the calls.
+        // `self.now` re-read after each call: `now_ms` held across them cost four registers.
         for _ in 0..8u8 {
-            match &self.drv.tick(now_ms) {
+            match &self.drv.tick(self.now) {
                 Some(ev) => self.on_event(ev),
                 None => break,
             }
         }
+        let now_ms = self.now;
         for s in self.slots.iter_mut() {
             if s.state == SlotState::Receiving && elapsed(now_ms, s.since) > REQUEST_TIMEOUT_MS {
                 // A silent client gets 408 and its slot back; others were never waiting for it.
