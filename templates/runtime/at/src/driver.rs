@@ -353,6 +353,16 @@ impl Driver {
         self.phase == UP
     }
 
+    /// The time given to the last [`Driver::feed`] or [`Driver::tick`].
+    pub fn now(&self) -> u32 {
+        self.now
+    }
+
+    /// Sets the clock as [`Driver::tick`] would, without advancing anything.
+    pub fn set_now(&mut self, now: u32) {
+        self.now = now;
+    }
+
     /// True when [`Driver::issue`] would accept a request now.
     #[inline(never)]
     pub fn is_idle(&self) -> bool {

@@ -276,12 +276,11 @@ const CONSOLE_QUEUE: usize = 4;
 ///
 /// `repr(C)` keeps this order, chosen by measuring the firmware: on the AVR a field within
 /// 64 bytes of the struct's start is one `ldd`/`std` away, a later one needs its address
-/// computed first. The response in flight, the clock and the 503 and close sets lead, then
+/// computed first. The response in flight and the 503 and close sets lead, then
 /// the driver (whose own hot fields lead it); reordering the rest changes little.
 #[repr(C)]
 pub struct Server<'c, const N: usize> {
     tx: Option<Tx>,
-    now: u32,
     /// Link ids to answer 503 / to close, valid for the id's current generation.
     reject: u8,
     close: u8,
@@ -345,7 +344,6 @@ impl<'c, const N: usize> Server<'c, N> {
             snap: Snapshot::default(),
             reject: 0,
             close: 0,
-            now: 0,
             console: [Line::Banner; CONSOLE_QUEUE],
             console_head: 0,
             // The banner is the first console line.
@@ -394,7 +392,6 @@ impl<'c, const N: usize> Server<'c, N> {
     /// Feeds one byte received from the ESP.
     #[inline(never)]
     pub fn on_uart_byte(&mut self, byte: u8, now_ms: u32) {
-        self.now = now_ms;
         if let Some(ev) = &self.drv.feed(byte, now_ms) {
             self.on_event(ev);
         }
@@ -413,7 +410,7 @@ impl<'c, const N: usize> Server<'c, N> {
     fn on_event(&mut self, ev: &Event) {
         let line = match *ev {
             Event::Data { link, byte } => {
-                let now = self.now;
+                let now = self.drv.now();
                 if let Some(slot) = self.slot_of(link) {
                     if slot.state == SlotState::Receiving {
                         slot.since = stamp(now);
@@ -441,7 +438,7 @@ impl<'c, const N: usize> Server<'c, N> {
                 // Only the first `max_clients` slots are ever used, so a client is over the
                 // limit exactly when none of them is free.
                 let max = self.max_clients();
-                let now = self.now;
+                let now = self.drv.now();
                 match self
                     .slots
                     .iter_mut()
@@ -535,16 +532,17 @@ impl<'c, const N: usize> Server<'c, N> {
     /// operation (send, close, receive, poll) when the driver is idle.
     #[inline(never)]
     pub fn tick(&mut self, now_ms: u32, board: &mut dyn Board) {
-        self.now = now_ms;
+        self.drv.set_now(now_ms);
         // A byte counter: an untyped range is `i32`, four registers held across the calls.
-        // `self.now` re-read after each call: `now_ms` held across them cost four registers.
+        // The driver's clock is re-read after each call, for the same reason: `now_ms` held
+        // across them cost four registers.
         for _ in 0..8u8 {
-            match &self.drv.tick(self.now) {
+            match &self.drv.tick(self.drv.now()) {
                 Some(ev) => self.on_event(ev),
                 None => break,
             }
         }
-        let now_ms = self.now;
+        let now_ms = self.drv.now();
         for s in self.slots.iter_mut() {
             if s.state == SlotState::Receiving && elapsed(now_ms, s.since) > REQUEST_TIMEOUT_MS {
                 // A silent client gets 408 and its slot back; others were never waiting for it.
@@ -654,7 +652,7 @@ impl<'c, const N: usize> Server<'c, N> {
             // Filled in place: building a `Snapshot` and moving it in cost a copy.
             let clients = self.clients();
             let snap = &mut self.snap;
-            snap.uptime_ms = self.now;
+            snap.uptime_ms = self.drv.now();
             for (ch, a) in snap.analog.iter_mut().enumerate() {
                 *a = board.analog_read(ch as u8);
             }
@@ -682,7 +680,7 @@ impl<'c, const N: usize> Server<'c, N> {
             total,
             sent: 0,
             chunk: 0,
-            started: stamp(self.now),
+            started: stamp(self.drv.now()),
         });
         self.send_chunk();
     }
