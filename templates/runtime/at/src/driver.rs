@@ -948,6 +948,11 @@ impl Driver {
     /// Call it until it returns `None` (it returns at most a handful of events per call).
     pub fn tick(&mut self, now: u32) -> Option<Event> {
         self.now = now;
+        self.tick_again()
+    }
+
+    /// [`Driver::tick`] at the time it was last given.
+    pub fn tick_again(&mut self) -> Option<Event> {
         if self.stale != 0 {
             let id = lowest_bit(self.stale);
             // `m & (m - 1)` clears the lowest set bit without a shift loop.

@@ -534,10 +534,10 @@ impl<'c, const N: usize> Server<'c, N> {
     pub fn tick(&mut self, now_ms: u32, board: &mut dyn Board) {
         self.drv.set_now(now_ms);
         // A byte counter: an untyped range is `i32`, four registers held across the calls.
-        // The driver's clock is re-read after each call, for the same reason: `now_ms` held
-        // across them cost four registers.
+        // The clock is set once and the driver ticks at it: `now_ms` passed to each call was
+        // held across them in four registers.
         for _ in 0..8u8 {
-            match &self.drv.tick(self.drv.now()) {
+            match &self.drv.tick_again() {
                 Some(ev) => self.on_event(ev),
                 None => break,
             }
