@@ -149,20 +149,8 @@ fn watch_pin_prints_the_level_at_start_and_at_each_change() {
 
 #[test]
 fn watch_pin_refuses_unknown_pins_and_the_soft_link_tx() {
-    let fw = firmware("usart-echo");
     for (pin, message) in [("D14", "not a Nano pin"), ("D9", "TX pin")] {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_nanoesp-sim"))
-            .args([
-                "run",
-                fw.to_str().unwrap(),
-                "--esp",
-                "none",
-                "--timeout",
-                "1",
-            ])
-            .args(["--watch-pin", pin])
-            .output()
-            .unwrap();
+        let out = run_without_esp(["--watch-pin", pin]);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{pin}: {err}");
         assert!(err.contains(message), "{pin}: {err}");
@@ -171,10 +159,25 @@ fn watch_pin_refuses_unknown_pins_and_the_soft_link_tx() {
 
 #[test]
 fn esp_transcript_needs_the_emulator() {
-    let fw = firmware("usart-echo");
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("transcript");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_nanoesp-sim"))
+    let out = run_without_esp([std::ffi::OsStr::new("--esp-transcript"), file.as_os_str()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--esp-transcript needs the emulated ESP8266"),
+        "{err}"
+    );
+    assert!(!file.exists());
+}
+
+/// `nanoesp-sim run` of the `usart-echo` firmware with no ESP for a simulated second, with
+/// `extra` arguments.
+fn run_without_esp<S: AsRef<std::ffi::OsStr>>(
+    extra: impl IntoIterator<Item = S>,
+) -> std::process::Output {
+    let fw = firmware("usart-echo");
+    std::process::Command::new(env!("CARGO_BIN_EXE_nanoesp-sim"))
         .args([
             "run",
             fw.to_str().unwrap(),
@@ -183,15 +186,7 @@ fn esp_transcript_needs_the_emulator() {
             "--timeout",
             "1",
         ])
-        .arg("--esp-transcript")
-        .arg(&file)
+        .args(extra)
         .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(
-        err.contains("--esp-transcript needs the emulated ESP8266"),
-        "{err}"
-    );
-    assert!(!file.exists());
+        .unwrap()
 }
