@@ -24,13 +24,7 @@ fn get_set_unset_round_trip_and_keep_comments() {
     let tmp = scratch();
     let dir = new_project(tmp.path(), "p", &[]);
     let before = String::from_utf8(read(&dir, "nanoesp.toml")).unwrap();
-    config(&dir, &["get", "link.baud"])
-        .success()
-        .stdout("57600\n");
-    config(&dir, &["set", "link.baud", "19200"]).success();
-    config(&dir, &["get", "link.baud"])
-        .success()
-        .stdout("19200\n");
+    set_and_read_back(&dir, "link.baud", "57600", "19200");
     let after = String::from_utf8(read(&dir, "nanoesp.toml")).unwrap();
     // Exactly one line changed; every comment and the order are kept.
     let changed: Vec<(&str, &str)> = before
@@ -60,13 +54,7 @@ fn save_baud_is_a_commented_bool_that_defaults_to_false() {
         before.contains("AT+UART_DEF") && before.contains("\nsave_baud = false\n"),
         "{before}"
     );
-    config(&dir, &["get", "link.save_baud"])
-        .success()
-        .stdout("false\n");
-    config(&dir, &["set", "link.save_baud", "true"]).success();
-    config(&dir, &["get", "link.save_baud"])
-        .success()
-        .stdout("true\n");
+    set_and_read_back(&dir, "link.save_baud", "false", "true");
     let after = String::from_utf8(read(&dir, "nanoesp.toml")).unwrap();
     assert_eq!(
         after,
@@ -408,4 +396,15 @@ fn running_as_root() -> bool {
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
         .unwrap_or(false)
+}
+
+/// `config get KEY` gives `from`; after `config set KEY to`, it gives `to`.
+fn set_and_read_back(dir: &Path, key: &str, from: &str, to: &str) {
+    config(dir, &["get", key])
+        .success()
+        .stdout(format!("{from}\n"));
+    config(dir, &["set", key, to]).success();
+    config(dir, &["get", key])
+        .success()
+        .stdout(format!("{to}\n"));
 }
