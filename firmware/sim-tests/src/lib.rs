@@ -68,11 +68,7 @@ pub fn build_firmware_with(link: LinkKind, baud: u32, link_settings: &[&str]) ->
     let root = repo_root();
     let variant: String = link_settings
         .iter()
-        .map(|line| {
-            let key = line.split('=').next().unwrap_or_default().trim();
-            let value = line.split('=').nth(1).unwrap_or_default().trim();
-            format!("-{key}-{value}")
-        })
+        .map(|line| format!("-{}", line.replace(' ', "").replace('=', "-")))
         .collect();
     let scratch = std::env::temp_dir().join(format!(
         "nanoesp-hal-sim-tests/{}-{baud}{variant}",
