@@ -408,7 +408,7 @@ impl<'c, const N: usize> Server<'c, N> {
     /// Takes the event by reference: it is read where the driver returned it (an `Event`
     /// goes through memory either way), not first copied out of the `Option`.
     fn on_event(&mut self, ev: &Event) {
-        let line = match *ev {
+        match *ev {
             Event::Data { link, byte } => {
                 let now = self.drv.now();
                 if let Some(slot) = self.slot_of(link) {
@@ -474,21 +474,14 @@ impl<'c, const N: usize> Server<'c, N> {
                 self.tx = None;
                 self.reject = 0;
                 self.close = 0;
-                Line::Reset
             }
-            // The rest only report: one `say` call for all of them.
-            Event::Probing => Line::Probing,
-            Event::NoResponse => Line::NoResponse,
-            Event::Version => Line::Version,
-            Event::Joining => Line::Joining,
             Event::JoinFailed { code, retry_s } => {
                 self.join_failure = JoinFailure { code, retry_s };
-                Line::JoinFailed
             }
-            Event::WaitingStored => Line::WaitingStored,
-            Event::WifiLost => Line::WifiLost,
-            Event::Up => Line::Ready,
-        };
+            _ => {}
+        }
+        // The rest only report: one `say` call for all of them.
+        let Some(line) = report(ev) else { return };
         self.say(line);
         if line == Line::Version && self.drv.is_at2() {
             self.say(Line::At2Warning);
@@ -789,6 +782,23 @@ impl<'c, const N: usize> Server<'c, N> {
         }
         filled
     }
+}
+
+/// The console line reporting `ev`, if it is one of the first nine events: `Line` lists
+/// them in the same order one place later, so this is one addition.
+fn report(ev: &Event) -> Option<Line> {
+    Some(match ev {
+        Event::Probing => Line::Probing,
+        Event::NoResponse => Line::NoResponse,
+        Event::Version => Line::Version,
+        Event::Joining => Line::Joining,
+        Event::JoinFailed { .. } => Line::JoinFailed,
+        Event::WaitingStored => Line::WaitingStored,
+        Event::WifiLost => Line::WifiLost,
+        Event::Up => Line::Ready,
+        Event::Reset => Line::Reset,
+        _ => return None,
+    })
 }
 
 /// The response to `req`, and whether it answers a `HEAD` (head only).

@@ -116,6 +116,9 @@ pub fn body(s: &mut Window, body: Body, cfg: &Config, snap: &Snapshot) {
 }
 
 /// Console messages (each rendered as one line ending in `\r\n`).
+///
+/// The lines that report a driver event come in the order of [`nanoesp_at::driver::Event`]'s
+/// first nine variants, each one past its event: the server maps them with one addition.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Line {
     /// `nanoesp <BUILD_ID> board=... esp=... link=... baud=... ssid=...`
@@ -126,8 +129,6 @@ pub enum Line {
     NoResponse,
     /// `nanoesp: ESP AT version <v>`
     Version,
-    /// `nanoesp: warning: AT 2.x on ESP8266 is not reliable; use NonOS AT 1.7.4+`
-    At2Warning,
     /// `nanoesp: joining <ssid>`
     Joining,
     /// `nanoesp: join failed: <reason> (code N), retry in S s`, with the numbers of
@@ -137,10 +138,12 @@ pub enum Line {
     WaitingStored,
     /// `nanoesp: wifi disconnected`
     WifiLost,
-    /// `nanoesp: ESP reset detected, re-initialising`
-    Reset,
     /// `nanoesp: ready http://<ip>:<port>/`
     Ready,
+    /// `nanoesp: ESP reset detected, re-initialising`
+    Reset,
+    /// `nanoesp: warning: AT 2.x on ESP8266 is not reliable; use NonOS AT 1.7.4+`
+    At2Warning,
 }
 
 /// The numbers of the last failed join, shown by [`Line::JoinFailed`].
@@ -167,13 +170,13 @@ pub fn line(s: &mut Window, line: Line, cfg: &Config, esp: &Driver, join: JoinFa
                 b"probing ESP (AT)\n\
                     ESP does not answer; check wiring, power and baud\n\
                     ESP AT version \n\
-                    warning: AT 2.x on ESP8266 is not reliable; use NonOS AT 1.7.4+\n\
                     joining \n\
                     join failed: \n\
                     waiting for the stored network\n\
                     wifi disconnected\n\
+                    ready http:/\n\
                     ESP reset detected, re-initialising\n\
-                    ready http:/\n"
+                    warning: AT 2.x on ESP8266 is not reliable; use NonOS AT 1.7.4+\n"
             ),
             line as u8 - 1,
         );
