@@ -155,47 +155,63 @@ pub struct JoinFailure {
     pub retry_s: u8,
 }
 
+/// Console text piece `n`: the fixed text of every line but the banner (`Line as u8 - 1`),
+/// then the other pieces of the lines. One list and a short call per piece: a flash string
+/// passed at each call cost 6 bytes more per call.
+#[inline(never)]
+fn console_piece(s: &mut Window, n: u8) {
+    put_nth(
+        s,
+        pstr!(
+            b"probing ESP (AT)\n\
+              ESP does not answer; check wiring, power and baud\n\
+              ESP AT version \n\
+              joining \n\
+              join failed: \n\
+              waiting for the stored network\n\
+              wifi disconnected\n\
+              ready http:/\n\
+              ESP reset detected, re-initialising\n\
+              warning: AT 2.x on ESP8266 is not reliable; use NonOS AT 1.7.4+\n\
+              nanoesp: \n\
+              \x20(code \n\
+              ), retry in \n\
+              \x20s\n\
+              no answer\n\
+              timeout\n\
+              wrong password\n\
+              AP not found\n\
+              connect failed\n"
+        ),
+        n,
+    );
+}
+
+/// Pieces of [`console_piece`]: `"nanoesp: "` and the three after it, and the `+CWJAP`
+/// reasons (0: no answer, 1..=4).
+const PREFIX: u8 = 10;
+const REASONS: u8 = 14;
+
 /// Writes one console line.
 #[inline(never)]
 pub fn line(s: &mut Window, line: Line, cfg: &Config, esp: &Driver, join: JoinFailure) {
     if line == Line::Banner {
         put_p(s, cfg.banner);
     } else {
-        put_p(s, pstr!(b"nanoesp: "));
-        // The fixed text of every line but the banner, in declaration order: one list
-        // costs less flash than a call per line.
-        put_nth(
-            s,
-            pstr!(
-                b"probing ESP (AT)\n\
-                    ESP does not answer; check wiring, power and baud\n\
-                    ESP AT version \n\
-                    joining \n\
-                    join failed: \n\
-                    waiting for the stored network\n\
-                    wifi disconnected\n\
-                    ready http:/\n\
-                    ESP reset detected, re-initialising\n\
-                    warning: AT 2.x on ESP8266 is not reliable; use NonOS AT 1.7.4+\n"
-            ),
-            line as u8 - 1,
-        );
+        console_piece(s, PREFIX);
+        console_piece(s, line as u8 - 1);
         match line {
             Line::Version => nanoesp_http::sink::put_bytes(s, esp.version()),
             Line::Joining => put_p(s, cfg.ssid),
             Line::JoinFailed => {
                 let JoinFailure { code, retry_s } = join;
                 let known = if (1..=4).contains(&code) { code } else { 0 };
-                put_nth(
-                    s,
-                    pstr!(b"no answer\ntimeout\nwrong password\nAP not found\nconnect failed\n"),
-                    known,
-                );
-                put_p(s, pstr!(b" (code "));
+                console_piece(s, REASONS + known);
+                console_piece(s, PREFIX + 1);
                 put_u16(s, code as u16);
-                put_p(s, pstr!(b"), retry in "));
+                console_piece(s, PREFIX + 2);
                 put_u16(s, retry_s as u16);
-                put_p(s, pstr!(b" s"));
+                console_piece(s, PREFIX + 3);
             }
             Line::Ready => {
                 // The text ends in "http:/": the first octet's separator is the second '/',
