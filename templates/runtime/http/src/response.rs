@@ -65,19 +65,15 @@ pub enum ContentType {
 
 impl ContentType {
     fn put(self, s: &mut Window) {
-        // One type per variant, in declaration order.
-        put_nth(
-            s,
-            pstr!(b"text/html; charset=utf-8\napplication/json\ntext/plain; charset=utf-8\n"),
-            self as u8,
-        );
+        // After the statuses in the head's list, one type per variant in declaration order.
+        put_piece(s, 10 + self as u8);
     }
 }
 
 /// Writes the status line and headers, ending with the blank line.
 #[inline(never)]
 pub fn write_head(s: &mut Window, status: Status, ctype: ContentType, content_length: u16) {
-    put_p(s, pstr!(b"HTTP/1.1 "));
+    put_piece(s, 13);
     put_status(s, status);
     put_p(s, pstr!(b"\r\nContent-Type: "));
     ctype.put(s);
@@ -96,19 +92,27 @@ pub fn write_error_body(s: &mut Window, status: Status) {
 }
 
 /// `<code> <reason>`, as in the status line and error bodies.
-#[inline(never)]
 fn put_status(s: &mut Window, status: Status) {
-    // One line per variant, in declaration order: the code as text costs less flash than
-    // computing and writing the number.
+    put_piece(s, status as u8);
+}
+
+/// Piece `n` of the head: `<code> <reason>` for each status, each content type, in
+/// declaration order, then `HTTP/1.1 ` (statuses first: they need no offset). One list
+/// behind one short call: a flash string passed at each call cost more. The code as text
+/// costs less flash than computing and writing the number.
+#[inline(never)]
+fn put_piece(s: &mut Window, n: u8) {
     put_nth(
         s,
         pstr!(
             b"200 OK\n400 Bad Request\n403 Forbidden\n404 Not Found\n\
               405 Method Not Allowed\n408 Request Timeout\n413 Content Too Large\n\
               414 URI Too Long\n431 Request Header Fields Too Large\n\
-              503 Service Unavailable\n"
+              503 Service Unavailable\n\
+              text/html; charset=utf-8\napplication/json\ntext/plain; charset=utf-8\n\
+              HTTP/1.1 \n"
         ),
-        status as u8,
+        n,
     );
 }
 
