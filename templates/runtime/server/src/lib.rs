@@ -663,7 +663,7 @@ impl<'c, const N: usize> Server<'c, N> {
         let mut w = Window::new(0, &mut []);
         render::body(&mut w, body, cfg, snap);
         let body_len = w.total();
-        nanoesp_http::response::write_head(&mut w, body.status(), body.content_type(), body_len);
+        put_head(&mut w, body, body_len);
         let total = w.total() - if head_only { body_len } else { 0 };
         self.tx = Some(Tx {
             link,
@@ -849,10 +849,17 @@ fn route(req: &Request, board: &mut dyn Board) -> (Body, bool) {
 fn render_response(s: &mut Window, tx: &Tx, cfg: &Config, snap: &Snapshot) {
     // `head_only` read first: a flag held across the call instead of the `Tx` pointer.
     let (body, head_only) = (tx.body, tx.head_only);
-    nanoesp_http::response::write_head(s, body.status(), body.content_type(), tx.body_len);
+    put_head(s, body, tx.body_len);
     if !head_only {
         render::body(s, body, cfg, snap);
     }
+}
+
+/// The head of the response carrying `body`: its status and type worked out here once for
+/// both callers.
+#[inline(never)]
+fn put_head(s: &mut Window, body: Body, body_len: u16) {
+    nanoesp_http::response::write_head(s, body.status(), body.content_type(), body_len);
 }
 
 /// The low 16 bits of `now_ms`: enough to time requests and responses (16-bit arithmetic
