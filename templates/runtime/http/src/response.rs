@@ -5,7 +5,7 @@
 //! bytes) so `Content-Length` is exact.
 
 use crate::pstr;
-use crate::sink::{put_nth, put_p, put_u16, Window};
+use crate::sink::{put_nth, put_u16, Window};
 
 /// The statuses the firmware sends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,24 +65,21 @@ pub enum ContentType {
 
 impl ContentType {
     fn put(self, s: &mut Window) {
-        // After the statuses in the head's list, one type per variant in declaration order.
-        put_piece(s, 10 + self as u8);
+        // In the head's list, one type per variant in declaration order.
+        put_piece(s, TYPES + self as u8);
     }
 }
 
 /// Writes the status line and headers, ending with the blank line.
 #[inline(never)]
 pub fn write_head(s: &mut Window, status: Status, ctype: ContentType, content_length: u16) {
-    put_piece(s, 13);
+    put_piece(s, 0);
     put_status(s, status);
-    put_p(s, pstr!(b"\r\nContent-Type: "));
+    put_piece(s, 1);
     ctype.put(s);
-    put_p(s, pstr!(b"\r\nContent-Length: "));
+    put_piece(s, 2);
     put_u16(s, content_length);
-    put_p(
-        s,
-        pstr!(b"\r\nConnection: close\r\nCache-Control: no-store\r\n\r\n"),
-    );
+    put_piece(s, 3);
 }
 
 /// Writes the body of an error response: `<code> <reason>\n`.
@@ -93,24 +90,32 @@ pub fn write_error_body(s: &mut Window, status: Status) {
 
 /// `<code> <reason>`, as in the status line and error bodies.
 fn put_status(s: &mut Window, status: Status) {
-    put_piece(s, status as u8);
+    put_piece(s, STATUSES + status as u8);
 }
 
-/// Piece `n` of the head: `<code> <reason>` for each status, each content type, in
-/// declaration order, then `HTTP/1.1 ` (statuses first: they need no offset). One list
-/// behind one short call: a flash string passed at each call cost more. The code as text
-/// costs less flash than computing and writing the number.
+/// The first [`put_piece`] of a content type and of a status.
+const TYPES: u8 = 4;
+const STATUSES: u8 = 7;
+
+/// Piece `n` of the head: the fixed text in order, each content type, then `<code> <reason>`
+/// for each status, in declaration order (the pieces every head needs first: each call
+/// scans the list from its start). One list behind one short call: a flash string passed at
+/// each call cost more. The code as text costs less flash than computing and writing the
+/// number.
 #[inline(never)]
 fn put_piece(s: &mut Window, n: u8) {
     put_nth(
         s,
         pstr!(
-            b"200 OK\n400 Bad Request\n403 Forbidden\n404 Not Found\n\
-              405 Method Not Allowed\n408 Request Timeout\n413 Content Too Large\n\
-              414 URI Too Long\n431 Request Header Fields Too Large\n\
-              503 Service Unavailable\n\
-              text/html; charset=utf-8\napplication/json\ntext/plain; charset=utf-8\n\
-              HTTP/1.1 \n"
+            b"HTTP/1.1 \0\
+              \r\nContent-Type: \0\
+              \r\nContent-Length: \0\
+              \r\nConnection: close\r\nCache-Control: no-store\r\n\r\n\0\
+              text/html; charset=utf-8\0application/json\0text/plain; charset=utf-8\0\
+              200 OK\0400 Bad Request\0403 Forbidden\0404 Not Found\0\
+              405 Method Not Allowed\0408 Request Timeout\0413 Content Too Large\0\
+              414 URI Too Long\0431 Request Header Fields Too Large\0\
+              503 Service Unavailable\0"
         ),
         n,
     );

@@ -122,8 +122,8 @@ pub fn put_u32(s: &mut Window, v: u32) {
     s.put(b'0' + r);
 }
 
-/// Puts entry `n` of `list`, a flash string of entries each ended by `\n` (one loop instead
-/// of a `match` of pointers for each set of phrases).
+/// Puts entry `n` of `list`, a flash string of entries each ended by a 0 byte (one loop
+/// instead of a `match` of pointers for each set of phrases; entries may hold `\r\n`).
 #[inline(never)]
 pub fn put_nth(s: &mut Window, list: PStr, n: u8) {
     let mut skip = n;
@@ -131,10 +131,10 @@ pub fn put_nth(s: &mut Window, list: PStr, n: u8) {
     for i in 0..list.len() {
         let b = list.get(i);
         if skip != 0 {
-            if b == b'\n' {
+            if b == 0 {
                 skip -= 1;
             }
-        } else if b == b'\n' {
+        } else if b == 0 {
             return;
         } else {
             s.put(b);
@@ -184,7 +184,7 @@ pub fn put_html_byte(s: &mut Window, b: u8) {
             return;
         }
     };
-    put_nth(s, crate::pstr!(b"&lt;\n&gt;\n&amp;\n&quot;\n"), n);
+    put_nth(s, crate::pstr!(b"&lt;\0&gt;\0&amp;\0&quot;\0"), n);
 }
 
 #[cfg(test)]

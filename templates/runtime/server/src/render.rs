@@ -62,15 +62,15 @@ fn json_piece(s: &mut Window, n: u8) {
     put_nth(
         s,
         pstr!(
-            b"{\"firmware\":\"\n\
-              \",\"esp\":\"\n\
-              \",\"uptime_ms\":\n\
-              ,\"analog\":\n\
-              ],\"clients\":\n\
-              ,\"served\":\n\
-              ,\"errors\":\n\
-              {\"pin\":\n\
-              ,\"value\":\n"
+            b"{\"firmware\":\"\0\
+              \",\"esp\":\"\0\
+              \",\"uptime_ms\":\0\
+              ,\"analog\":\0\
+              ],\"clients\":\0\
+              ,\"served\":\0\
+              ,\"errors\":\0\
+              {\"pin\":\0\
+              ,\"value\":\0"
         ),
         n,
     );
@@ -163,25 +163,26 @@ fn console_piece(s: &mut Window, n: u8) {
     put_nth(
         s,
         pstr!(
-            b"probing ESP (AT)\n\
-              ESP does not answer; check wiring, power and baud\n\
-              ESP AT version \n\
-              joining \n\
-              join failed: \n\
-              waiting for the stored network\n\
-              wifi disconnected\n\
-              ready http:/\n\
-              ESP reset detected, re-initialising\n\
-              warning: AT 2.x on ESP8266 is not reliable; use NonOS AT 1.7.4+\n\
-              nanoesp: \n\
-              \x20(code \n\
-              ), retry in \n\
-              \x20s\n\
-              no answer\n\
-              timeout\n\
-              wrong password\n\
-              AP not found\n\
-              connect failed\n"
+            b"probing ESP (AT)\0\
+              ESP does not answer; check wiring, power and baud\0\
+              ESP AT version \0\
+              joining \0\
+              join failed: \0\
+              waiting for the stored network\0\
+              wifi disconnected\0\
+              ready http:/\0\
+              ESP reset detected, re-initialising\0\
+              warning: AT 2.x on ESP8266 is not reliable; use NonOS AT 1.7.4+\0\
+              nanoesp: \0\
+              \x20(code \0\
+              ), retry in \0\
+              \x20s\0\
+              no answer\0\
+              timeout\0\
+              wrong password\0\
+              AP not found\0\
+              connect failed\0\
+              \r\n\0"
         ),
         n,
     );
@@ -191,6 +192,8 @@ fn console_piece(s: &mut Window, n: u8) {
 /// reasons (0: no answer, 1..=4).
 const PREFIX: u8 = 10;
 const REASONS: u8 = 14;
+/// [`console_piece`] `"\r\n"`, after the reasons.
+const CRLF: u8 = 19;
 
 /// Writes one console line.
 #[inline(never)]
@@ -233,7 +236,7 @@ pub fn line(s: &mut Window, line: Line, cfg: &Config, esp: &Driver, join: JoinFa
             _ => {}
         }
     }
-    put_p(s, pstr!(b"\r\n"));
+    console_piece(s, CRLF);
 }
 
 #[cfg(test)]
