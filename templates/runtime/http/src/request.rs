@@ -173,7 +173,9 @@ impl Request {
                     if self.token_len == 0 {
                         return self.fail(Status::BadRequest);
                     }
-                    let token = &self.path[..self.token_len as usize];
+                    // At most `METHOD_MAX` (7) here: the mask tells the compiler, which
+                    // then drops the slice's bounds check.
+                    let token = &self.path[..(self.token_len & 7) as usize];
                     self.method = match crate::progmem::lookup(
                         token,
                         crate::pstr!(b"=GET\0=HEAD\0=POST\0=PUT\0"),
