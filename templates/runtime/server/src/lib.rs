@@ -900,7 +900,11 @@ fn parse_pin(digits: &[u8]) -> Option<u8> {
         if d > 9 {
             return None;
         }
-        v = v.checked_mul(10)?.checked_add(d)?;
+        // `v * 10` overflows exactly from 26 on: one compare instead of `checked_mul`.
+        if v > 25 {
+            return None;
+        }
+        v = (v * 10).checked_add(d)?;
     }
     Some(v)
 }
@@ -915,7 +919,21 @@ mod tests {
         assert_eq!(parse_pin(b"13"), Some(13));
         assert_eq!(parse_pin(b"007"), Some(7));
         assert_eq!(parse_pin(b"255"), Some(255));
-        for bad in [&b""[..], b"256", b"999", b"1234", b"1a", b"a", b"-1", b"1/"] {
+        assert_eq!(parse_pin(b"250"), Some(250));
+        assert_eq!(parse_pin(b"25"), Some(25));
+        for bad in [
+            &b""[..],
+            b"256",
+            b"259",
+            b"260",
+            b"300",
+            b"999",
+            b"1234",
+            b"1a",
+            b"a",
+            b"-1",
+            b"1/",
+        ] {
             assert_eq!(parse_pin(bad), None);
         }
     }
