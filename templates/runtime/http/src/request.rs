@@ -18,6 +18,8 @@ pub const HEADERS_MAX: u16 = 4096;
 /// Largest body accepted (bodies are `0`/`1`); larger ones are answered 413.
 pub const BODY_MAX: u16 = 64;
 const METHOD_MAX: u8 = 7;
+// The `Content-Length` digits are checked in bytes, which needs this (see `header_byte`).
+const _: () = assert!(BODY_MAX < 70);
 const VERSION_MAX: u8 = 16;
 
 /// The request method.
@@ -297,14 +299,13 @@ impl Request {
             }
         } else if m == CL_LEN {
             if b.is_ascii_digit() {
-                match self
-                    .content_length
-                    .checked_mul(10)
-                    .and_then(|v| v.checked_add(b - b'0'))
-                {
-                    Some(v) if v as u16 <= BODY_MAX => self.content_length = v,
-                    _ => return self.fail(Status::PayloadTooLarge),
+                // Past 6 the next value is over `BODY_MAX` (64); up to 6 it is at most 69:
+                // no overflow checks.
+                let v = self.content_length;
+                if v > 6 || v * 10 + (b - b'0') > BODY_MAX as u8 {
+                    return self.fail(Status::PayloadTooLarge);
                 }
+                self.content_length = v * 10 + (b - b'0');
             } else if b != b' ' && b != b'\t' {
                 return self.fail(Status::BadRequest);
             }
@@ -393,6 +394,39 @@ mod tests {
             parse(b"POST / HTTP/1.1\r\nContent-Length: x\r\n\r\n").0,
             Progress::Error(Status::BadRequest)
         );
+    }
+
+    #[test]
+    fn content_length_limit() {
+        // Up to BODY_MAX (64) is accepted, with leading zeros; 65 and over, however
+        // reached, is 413.
+        for (len, ok) in [
+            ("0", true),
+            ("7", true),
+            ("60", true),
+            ("64", true),
+            ("0064", true),
+            ("65", false),
+            ("69", false),
+            ("70", false),
+            ("255", false),
+            ("256", false),
+            ("640", false),
+        ] {
+            let head = format!("POST / HTTP/1.1\r\nContent-Length: {len}\r\n\r\n");
+            let (p, r) = parse(head.as_bytes());
+            if ok {
+                assert_eq!(r.content_length, len.parse::<u8>().unwrap(), "{len}");
+                let want = if len.parse::<u8>().unwrap() == 0 {
+                    Progress::Done
+                } else {
+                    Progress::NeedMore
+                };
+                assert_eq!(p, want, "{len}");
+            } else {
+                assert_eq!(p, Progress::Error(Status::PayloadTooLarge), "{len}");
+            }
+        }
     }
 
     proptest::proptest! {
