@@ -500,7 +500,9 @@ impl<'c, const N: usize> Server<'c, N> {
                 return;
             }
             self.snap.served += 1;
-            if !tx.body.status().is_error() {
+            // Every `Body::Error` carries a 4xx/5xx status (`route` and the 503 build them
+            // only so): its tag alone tells, no status to compare.
+            if !matches!(tx.body, Body::Error(_)) {
                 self.tx = None;
                 self.finish_link(link);
                 return;
