@@ -376,10 +376,6 @@ impl<'c, const N: usize> Server<'c, N> {
             .fold(0, |n, s| n + (s.state != SlotState::Free) as u8)
     }
 
-    fn max_clients(&self) -> usize {
-        (self.cfg.max_clients as usize).clamp(1, N.min(MAX_SLOTS))
-    }
-
     #[inline(never)]
     fn say(&mut self, line: Line) {
         if (self.console_len as usize) < CONSOLE_QUEUE {
@@ -437,15 +433,16 @@ impl<'c, const N: usize> Server<'c, N> {
                 }
                 // Only the first `max_clients` slots are ever used, so a client is over the
                 // limit exactly when none of them is free.
-                let max = self.max_clients();
+                // Counted in a byte: `take` counts in `usize`.
+                let max = self.cfg.max_clients.clamp(1, N.min(MAX_SLOTS) as u8);
                 let now = self.drv.now();
                 match self
                     .slots
                     .iter_mut()
-                    .take(max)
-                    .find(|s| s.state == SlotState::Free)
+                    .zip(0..max)
+                    .find(|(s, _)| s.state == SlotState::Free)
                 {
-                    Some(s) => {
+                    Some((s, _)) => {
                         s.state = SlotState::Receiving;
                         s.link = link;
                         s.since = stamp(now);
