@@ -286,20 +286,25 @@ const CONSOLE_QUEUE: usize = 4;
 ///
 /// `repr(C)` keeps this order, chosen by measuring the firmware: on the AVR a field within
 /// 64 bytes of the struct's start is one `ldd`/`std` away, a later one needs its address
-/// computed first. The response in flight and the 503 and close sets lead, then
-/// the driver (whose own hot fields lead it); reordering the rest changes little.
+/// computed first (and the firmware's `new`, with the server on its stack, stores it
+/// through a moved frame pointer). The console queue and the config lead, then the
+/// response in flight and the 503 and close sets, then the driver (whose own hot fields
+/// lead it); everything after the driver starts zeroed, one `memset` in `new`.
 #[repr(C)]
 pub struct Server<'c, const N: usize> {
+    console_len: u8,
+    console_off: u16,
+    console_head: u8,
+    console: [Line; CONSOLE_QUEUE],
+    /// Shown by a queued `Line::JoinFailed`: a retry comes seconds later, long after the
+    /// line is out.
+    join_failure: JoinFailure,
+    cfg: &'c Config,
     tx: Option<Tx>,
     /// Link ids to answer 503 / to close, valid for the id's current generation.
     reject: u8,
     close: u8,
     drv: Driver,
-    // The two fields `new` sets to non-zero values right after the driver measured 40 B
-    // smaller than further down.
-    cfg: &'c Config,
-    console_len: u8,
-    console_off: u16,
     cache: TxCache,
     slots: [Slot; N],
     /// Round-robin start for picking the next slot to pull from or answer: the ESP hands a
@@ -309,11 +314,6 @@ pub struct Server<'c, const N: usize> {
     /// Also holds the live `served` and `errors` counts: they change only when a response
     /// ends, never while one is rendered, so a status response needs no copy of them.
     snap: Snapshot,
-    console_head: u8,
-    console: [Line; CONSOLE_QUEUE],
-    /// Shown by a queued `Line::JoinFailed`: a retry comes seconds later, long after the
-    /// line is out.
-    join_failure: JoinFailure,
 }
 
 impl<'c, const N: usize> Server<'c, N> {
