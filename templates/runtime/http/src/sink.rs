@@ -92,9 +92,7 @@ pub fn put_bytes(s: &mut Window, bytes: &[u8]) {
 /// Puts every byte of a flash string.
 #[inline(never)]
 pub fn put_p(s: &mut Window, p: PStr) {
-    for i in 0..p.len() {
-        s.put(p.get(i));
-    }
+    put_entry(s, p, 0, true);
 }
 
 /// Puts `v` in decimal.
@@ -126,6 +124,13 @@ pub fn put_u32(s: &mut Window, v: u32) {
 /// instead of a `match` of pointers for each set of phrases; entries may hold `\r\n`).
 #[inline(never)]
 pub fn put_nth(s: &mut Window, list: PStr, n: u8) {
+    put_entry(s, list, n, false);
+}
+
+/// Entry `n` of `list` (see [`put_nth`]), or with `whole` the whole of `list` from entry
+/// `n` on, 0 bytes included: one loop for [`put_p`] and [`put_nth`].
+#[inline(never)]
+fn put_entry(s: &mut Window, list: PStr, n: u8, whole: bool) {
     let mut skip = n;
     // Tested on `skip` first: the path that calls `put` then keeps fewer values (8 B less).
     for i in 0..list.len() {
@@ -134,7 +139,7 @@ pub fn put_nth(s: &mut Window, list: PStr, n: u8) {
             if b == 0 {
                 skip -= 1;
             }
-        } else if b == 0 {
+        } else if b == 0 && !whole {
             return;
         } else {
             s.put(b);
@@ -211,6 +216,18 @@ mod tests {
                 let end = (start + n).min(full.len());
                 assert_eq!(&out[..got], &full[start..end]);
             }
+        }
+    }
+
+    #[test]
+    fn flash_strings_whole_and_by_entry() {
+        let mut out = [0u8; 16];
+        let n = render_window(0, &mut out, &mut |s| put_p(s, crate::pstr!(b"a\0bc\0")));
+        assert_eq!(&out[..n], b"a\0bc\0");
+        let list = crate::pstr!(b"one\0\0three\0");
+        for (i, want) in [&b"one"[..], b"", b"three", b""].into_iter().enumerate() {
+            let n = render_window(0, &mut out, &mut |s| put_nth(s, list, i as u8));
+            assert_eq!(&out[..n], want);
         }
     }
 
