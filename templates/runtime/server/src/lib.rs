@@ -218,7 +218,7 @@ pub struct Snapshot {
 impl Snapshot {
     /// The ESP's AT version.
     pub fn esp_version(&self) -> &[u8] {
-        &self.esp_version[..self.esp_version_len as usize]
+        &self.esp_version[..(self.esp_version_len as usize).min(driver::VERSION_MAX)]
     }
 }
 
