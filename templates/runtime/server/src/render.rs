@@ -155,15 +155,16 @@ pub struct JoinFailure {
     pub retry_s: u8,
 }
 
-/// Console text piece `n`: the fixed text of every line but the banner (`Line as u8 - 1`),
-/// then the other pieces of the lines. One list and a short call per piece: a flash string
+/// Console text piece `n`: the prefix, the fixed text of every line but the banner
+/// (`Line as u8`), then the other pieces of the lines. One list and a short call per piece: a flash string
 /// passed at each call cost 6 bytes more per call.
 #[inline(never)]
 fn console_piece(s: &mut Window, n: u8) {
     put_nth(
         s,
         pstr!(
-            b"probing ESP (AT)\0\
+            b"nanoesp: \0\
+              probing ESP (AT)\0\
               ESP does not answer; check wiring, power and baud\0\
               ESP AT version \0\
               joining \0\
@@ -173,7 +174,6 @@ fn console_piece(s: &mut Window, n: u8) {
               ready http:/\0\
               ESP reset detected, re-initialising\0\
               warning: AT 2.x on ESP8266 is not reliable; use NonOS AT 1.7.4+\0\
-              nanoesp: \0\
               \x20(code \0\
               ), retry in \0\
               \x20s\0\
@@ -188,11 +188,12 @@ fn console_piece(s: &mut Window, n: u8) {
     );
 }
 
-/// Pieces of [`console_piece`]: `"nanoesp: "` and the three after it, and the `+CWJAP`
-/// reasons (0: no answer, 1..=4).
-const PREFIX: u8 = 10;
+/// Pieces of [`console_piece`]: `"nanoesp: "` (before the lines, so a line's text is
+/// piece `Line as u8`), the three pieces of the join failure's numbers, the `+CWJAP`
+/// reasons (0: no answer, 1..=4) and the line end.
+const PREFIX: u8 = 0;
+const CODE: u8 = 11;
 const REASONS: u8 = 14;
-/// [`console_piece`] `"\r\n"`, after the reasons.
 const CRLF: u8 = 19;
 
 /// Writes one console line.
@@ -202,7 +203,7 @@ pub fn line(s: &mut Window, line: Line, cfg: &Config, esp: &Driver, join: JoinFa
         put_p(s, cfg.banner);
     } else {
         console_piece(s, PREFIX);
-        console_piece(s, line as u8 - 1);
+        console_piece(s, line as u8);
         match line {
             Line::Version => nanoesp_http::sink::put_bytes(s, esp.version()),
             Line::Joining => put_p(s, cfg.ssid),
@@ -210,11 +211,11 @@ pub fn line(s: &mut Window, line: Line, cfg: &Config, esp: &Driver, join: JoinFa
                 let JoinFailure { code, retry_s } = join;
                 let known = if (1..=4).contains(&code) { code } else { 0 };
                 console_piece(s, REASONS + known);
-                console_piece(s, PREFIX + 1);
+                console_piece(s, CODE);
                 put_u16(s, code as u16);
-                console_piece(s, PREFIX + 2);
+                console_piece(s, CODE + 1);
                 put_u16(s, retry_s as u16);
-                console_piece(s, PREFIX + 3);
+                console_piece(s, CODE + 2);
             }
             Line::Ready => {
                 // The text ends in "http:/": the first octet's separator is the second '/',
