@@ -8,10 +8,14 @@ use crate::pstr;
 use crate::sink::{put_nth, put_u16, Window};
 
 /// The statuses the firmware sends.
+///
+/// Numbered from [`STATUSES`], their first piece in the head's list, so a status is its
+/// own piece number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 pub enum Status {
     /// 200
-    Ok,
+    Ok = STATUSES,
     /// 400
     BadRequest,
     /// 403
@@ -43,7 +47,7 @@ impl Status {
             Status::Unavailable => 500,
             _ => 400,
         };
-        hundreds + rest.get(self as usize) as u16
+        hundreds + rest.get((self as u8 - STATUSES) as usize) as u16
     }
 
     /// True for 4xx/5xx: every status but 200 (no code to compute).
@@ -90,7 +94,7 @@ pub fn write_error_body(s: &mut Window, status: Status) {
 
 /// `<code> <reason>`, as in the status line and error bodies.
 fn put_status(s: &mut Window, status: Status) {
-    put_piece(s, STATUSES + status as u8);
+    put_piece(s, status as u8);
 }
 
 /// The first [`put_piece`] of a content type and of a status.
