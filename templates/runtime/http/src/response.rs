@@ -9,7 +9,7 @@ use crate::sink::{put_nth, put_u16, Window};
 
 /// The statuses the firmware sends.
 ///
-/// Numbered from [`STATUSES`], their first piece in the head's list, so a status is its
+/// Numbered from `STATUSES`, their first piece in the head's list, so a status is its
 /// own piece number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -58,9 +58,10 @@ impl Status {
 
 /// Body media types.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 pub enum ContentType {
-    /// `text/html; charset=utf-8`
-    Html,
+    /// `text/html; charset=utf-8` (numbered from `TYPES`, its piece in the head list)
+    Html = TYPES,
     /// `application/json`
     Json,
     /// `text/plain; charset=utf-8`
@@ -70,7 +71,7 @@ pub enum ContentType {
 impl ContentType {
     fn put(self, s: &mut Window) {
         // In the head's list, one type per variant in declaration order.
-        put_piece(s, TYPES + self as u8);
+        put_piece(s, self as u8);
     }
 }
 
