@@ -55,59 +55,38 @@ fn put_json(s: &mut Window, bytes: &[u8]) {
     }
 }
 
-/// The fixed text of the status and pin JSON, piece `n`: one list and a short call per
-/// piece instead of a flash string passed at each.
-#[inline(never)]
-fn json_piece(s: &mut Window, n: u8) {
-    put_nth(
-        s,
-        pstr!(
-            b"{\"firmware\":\"\0\
-              \",\"esp\":\"\0\
-              \",\"uptime_ms\":\0\
-              ,\"analog\":\0\
-              ],\"clients\":\0\
-              ,\"served\":\0\
-              ,\"errors\":\0\
-              {\"pin\":\0\
-              ,\"value\":\0"
-        ),
-        n,
-    );
-}
-
 /// Writes the body of `body`.
 #[inline(never)]
 pub fn body(s: &mut Window, body: Body, cfg: &Config, snap: &Snapshot) {
     match body {
         Body::Page => put_p(s, cfg.page),
         Body::Status => {
-            json_piece(s, 0);
+            piece(s, 0);
             // Hex digits (`{:08x}` in the build config): nothing to escape.
             put_p(s, cfg.build_id);
-            json_piece(s, 1);
+            piece(s, 1);
             put_json(s, snap.esp_version());
-            json_piece(s, 2);
+            piece(s, 2);
             put_u32(s, snap.uptime_ms);
-            json_piece(s, 3);
+            piece(s, 3);
             let mut sep = b'[';
             for &a in snap.analog.iter() {
                 s.put(sep);
                 sep = b',';
                 put_u16(s, a);
             }
-            json_piece(s, 4);
+            piece(s, 4);
             put_u16(s, snap.clients as u16);
-            json_piece(s, 5);
+            piece(s, 5);
             put_u32(s, snap.served);
-            json_piece(s, 6);
+            piece(s, 6);
             put_u32(s, snap.errors);
             s.put(b'}');
         }
         Body::Pin { pin, high } => {
-            json_piece(s, 7);
+            piece(s, 7);
             put_u16(s, pin as u16);
-            json_piece(s, 8);
+            piece(s, 8);
             s.put(b'0' + high as u8);
             s.put(b'}');
         }
@@ -155,15 +134,26 @@ pub struct JoinFailure {
     pub retry_s: u8,
 }
 
-/// Console text piece `n`: the prefix, the fixed text of every line but the banner
-/// (`Line as u8`), then the other pieces of the lines. One list and a short call per piece: a flash string
-/// passed at each call cost 6 bytes more per call.
+/// Fixed text piece `n`: the pieces of the status and pin JSON, then the console's (its
+/// prefix, the text of every line but the banner, the other pieces of the lines). One list
+/// and a short call per piece: a flash string passed at each call cost 6 bytes more per
+/// call, and a list per use 10 bytes more. The JSON leads, as each call scans the list from
+/// its start and responses are rendered far more often than console lines.
 #[inline(never)]
-fn console_piece(s: &mut Window, n: u8) {
+fn piece(s: &mut Window, n: u8) {
     put_nth(
         s,
         pstr!(
-            b"nanoesp: \0\
+            b"{\"firmware\":\"\0\
+              \",\"esp\":\"\0\
+              \",\"uptime_ms\":\0\
+              ,\"analog\":\0\
+              ],\"clients\":\0\
+              ,\"served\":\0\
+              ,\"errors\":\0\
+              {\"pin\":\0\
+              ,\"value\":\0\
+              nanoesp: \0\
               probing ESP (AT)\0\
               ESP does not answer; check wiring, power and baud\0\
               ESP AT version \0\
@@ -188,13 +178,14 @@ fn console_piece(s: &mut Window, n: u8) {
     );
 }
 
-/// Pieces of [`console_piece`]: `"nanoesp: "` (before the lines, so a line's text is
-/// piece `Line as u8`), the three pieces of the join failure's numbers, the `+CWJAP`
-/// reasons (0: no answer, 1..=4) and the line end.
-const PREFIX: u8 = 0;
-const CODE: u8 = 11;
-const REASONS: u8 = 14;
-const CRLF: u8 = 19;
+/// Console pieces of [`piece`]: `"nanoesp: "` (before the lines, so a line's text is
+/// piece `LINES + Line as u8`), the three pieces of the join failure's numbers, the
+/// `+CWJAP` reasons (0: no answer, 1..=4) and the line end.
+const LINES: u8 = 9;
+const PREFIX: u8 = LINES;
+const CODE: u8 = LINES + 11;
+const REASONS: u8 = LINES + 14;
+const CRLF: u8 = LINES + 19;
 
 /// Writes one console line.
 #[inline(never)]
@@ -202,20 +193,20 @@ pub fn line(s: &mut Window, line: Line, cfg: &Config, esp: &Driver, join: JoinFa
     if line == Line::Banner {
         put_p(s, cfg.banner);
     } else {
-        console_piece(s, PREFIX);
-        console_piece(s, line as u8);
+        piece(s, PREFIX);
+        piece(s, LINES + line as u8);
         match line {
             Line::Version => nanoesp_http::sink::put_bytes(s, esp.version()),
             Line::Joining => put_p(s, cfg.ssid),
             Line::JoinFailed => {
                 let JoinFailure { code, retry_s } = join;
                 let known = if (1..=4).contains(&code) { code } else { 0 };
-                console_piece(s, REASONS + known);
-                console_piece(s, CODE);
+                piece(s, REASONS + known);
+                piece(s, CODE);
                 put_u16(s, code as u16);
-                console_piece(s, CODE + 1);
+                piece(s, CODE + 1);
                 put_u16(s, retry_s as u16);
-                console_piece(s, CODE + 2);
+                piece(s, CODE + 2);
             }
             Line::Ready => {
                 // The text ends in "http:/": the first octet's separator is the second '/',
@@ -237,7 +228,7 @@ pub fn line(s: &mut Window, line: Line, cfg: &Config, esp: &Driver, join: JoinFa
             _ => {}
         }
     }
-    console_piece(s, CRLF);
+    piece(s, CRLF);
 }
 
 #[cfg(test)]
