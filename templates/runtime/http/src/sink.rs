@@ -164,7 +164,7 @@ pub fn put_ip(s: &mut Window, ip: [u8; 4]) {
 }
 
 /// Puts one byte as it must appear inside a JSON string.
-#[inline(never)]
+#[inline]
 pub fn put_json_byte(s: &mut Window, b: u8) {
     match b {
         b'"' | b'\\' => {
