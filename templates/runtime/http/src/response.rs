@@ -76,7 +76,7 @@ impl ContentType {
 }
 
 /// Writes the status line and headers, ending with the blank line.
-#[inline(never)]
+#[inline]
 pub fn write_head(s: &mut Window, status: Status, ctype: ContentType, content_length: u16) {
     put_piece(s, 0);
     put_status(s, status);
