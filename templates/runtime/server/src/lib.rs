@@ -850,7 +850,7 @@ fn route(req: &Request, board: &mut dyn Board) -> (Body, bool) {
 }
 
 /// Writes the response `tx` describes: head, then the body unless it answers a `HEAD`.
-#[inline(never)]
+#[inline]
 fn render_response(s: &mut Window, tx: &Tx, cfg: &Config, snap: &Snapshot) {
     // `head_only` read first: a flag held across the call instead of the `Tx` pointer.
     let (body, head_only) = (tx.body, tx.head_only);
