@@ -472,11 +472,12 @@ impl<'c, const N: usize> Server<'c, N> {
             }
             Event::SendDone { link, ok } => return self.send_done(link, ok),
             Event::Reset => {
-                // Whole free slots: one `memset`, less code than a loop over their states.
-                self.slots = Self::FREE_SLOTS;
                 self.tx = None;
                 self.reject = 0;
                 self.close = 0;
+                // Whole free slots: one `memset`, less code than a loop over their states
+                // (after the stores above, which then need no pointer kept across the call).
+                self.slots = Self::FREE_SLOTS;
             }
             Event::JoinFailed { code, retry_s } => {
                 self.join_failure = JoinFailure { code, retry_s };
