@@ -98,26 +98,76 @@ pub fn put_p(s: &mut Window, p: PStr) {
 /// Puts `v` in decimal.
 #[inline(never)]
 pub fn put_u32(s: &mut Window, v: u32) {
-    // Bit-serial long division by ten (the quotient bits shift into `v` as the dividend
-    // bits shift out), then the higher digits by recursion (at most 10 frames of 5 bytes)
+    // One digit per call, the higher digits by recursion (at most 10 frames of 5 bytes)
     // before this one: 32-bit division costs over a kilobyte of flash on the AVR, and a
     // flash table of powers of ten with repeated subtraction 140 bytes more than this.
+    let (v, r, more) = div10(v);
+    if more {
+        put_u32(s, v);
+    }
+    s.put(b'0' + r);
+}
+
+/// `(v / 10, v % 10, v >= 10)` by bit-serial long division: the quotient bits shift into
+/// `v` as the dividend bits shift out into the remainder.
+#[cfg(not(target_arch = "avr"))]
+fn div10(v: u32) -> (u32, u8, bool) {
     let mut v = v;
     let mut r = 0u8;
-    let mut bits = 32u8;
-    while bits > 0 {
+    for _ in 0..32u8 {
         r = r << 1 | (v >> 31) as u8;
         v <<= 1;
         if r >= 10 {
             r -= 10;
-            v |= 1;
+            v += 1;
         }
-        bits -= 1;
     }
-    if v != 0 {
-        put_u32(s, v);
+    (v, r, v != 0)
+}
+
+/// The same division as the host's, instruction for instruction, in AVR assembly: LLVM made
+/// each step of the loop a select of 16-bit values and tested the 32-bit quotient for zero
+/// through a flag byte (44 bytes more).
+#[cfg(target_arch = "avr")]
+#[inline(always)]
+#[allow(unsafe_code)]
+fn div10(v: u32) -> (u32, u8, bool) {
+    let (mut lo, mut hi) = (v as u16, (v >> 16) as u16);
+    let (r, more): (u8, u8);
+    // SAFETY: register arithmetic only: no memory, no stack, every register it writes is an
+    // operand.
+    unsafe {
+        core::arch::asm!(
+            "ldi {n}, 32",
+            "clr {r}",
+            "2:",
+            // r:v <<= 1 (r < 10 before, so below 20 after: no carry out).
+            "lsl {lo:l}",
+            "rol {lo:h}",
+            "rol {hi:l}",
+            "rol {hi:h}",
+            "rol {r}",
+            "cpi {r}, 10",
+            "brcs 3f",
+            "subi {r}, 10",
+            // Bit 0 is 0 after the shift: `inc` sets it (and works on any register).
+            "inc {lo:l}",
+            "3:",
+            "dec {n}",
+            "brne 2b",
+            // Nonzero quotient: the OR of its bytes.
+            "mov {n}, {lo:l}",
+            "or {n}, {lo:h}",
+            "or {n}, {hi:l}",
+            "or {n}, {hi:h}",
+            n = out(reg_upper) more,
+            r = out(reg_upper) r,
+            lo = inout(reg_pair) lo,
+            hi = inout(reg_pair) hi,
+            options(pure, nomem, nostack),
+        );
     }
-    s.put(b'0' + r);
+    ((hi as u32) << 16 | lo as u32, r, more != 0)
 }
 
 /// Puts entry `n` of `list`, a flash string of entries each ended by a 0 byte (one loop
