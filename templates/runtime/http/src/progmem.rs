@@ -7,8 +7,8 @@
 //! tests see the same API.
 //!
 //! Besides `sink`'s division (AVR assembly on registers only), this is the only module of
-//! the runtime crates with `unsafe` (the `lpm` read); it never dereferences the slice
-//! directly on AVR, because there its address is a flash address.
+//! the runtime crates with `unsafe` (the `lpm` read, `lookup` in AVR assembly); it never
+//! dereferences the slice directly on AVR, because there its address is a flash address.
 
 /// A string constant stored in program memory (AVR) or ordinary memory (host).
 ///
@@ -52,6 +52,7 @@ impl PStr {
 /// The entry of `table` that `line` matches. Entries are `=` (the whole line) or `^` (its
 /// start), the text, and a 0 byte: one loop over flash text instead of a compare call per
 /// text.
+#[cfg(not(target_arch = "avr"))]
 #[inline(never)]
 pub fn lookup(line: &[u8], table: PStr) -> Option<u8> {
     let mut n = 0;
@@ -78,6 +79,90 @@ pub fn lookup(line: &[u8], table: PStr) -> Option<u8> {
         }
     }
     None
+}
+
+/// The entry of `table` that `line` matches, as the host's version (the kind bytes are never
+/// 0), in AVR assembly: an entry's text is read with `lpm Z+` and compared with the line
+/// through `ld X+`, where LLVM's loop kept the `Option` of the rest and a table index
+/// (84 bytes more).
+#[cfg(target_arch = "avr")]
+#[inline(never)]
+#[allow(unsafe_code)]
+pub fn lookup(line: &[u8], table: PStr) -> Option<u8> {
+    let (found, n): (u8, u8);
+    let line_end = line.as_ptr().wrapping_add(line.len());
+    let table_end = table.0.as_ptr().wrapping_add(table.len());
+    // SAFETY: reads only: `Z` the flash string `table` (`lpm`, as `read_byte`), `X` the RAM
+    // slice `line`, each up to its end; every register it writes is an operand.
+    unsafe {
+        core::arch::asm!(
+            // r24: the entry's kind, then whether one matched; r25: the entry's number.
+            "clr r25",
+            // An entry: its kind, then its text from the start of the line.
+            "1:",
+            "cp r30, {te:l}",
+            "cpc r31, {te:h}",
+            "breq 7f",
+            "lpm r24, Z+",
+            "movw r26, {ls}",
+            // Its text, while it matches.
+            "2:",
+            "cp r30, {te:l}",
+            "cpc r31, {te:h}",
+            "breq 7f",
+            "lpm {t}, Z+",
+            "tst {t}",
+            "breq 4f",
+            "cp r26, {le:l}",
+            "cpc r27, {le:h}",
+            "breq 3f",
+            "ld {b}, X+",
+            "cp {b}, {t}",
+            "breq 2b",
+            // A byte differed: the rest of its text.
+            "3:",
+            "cp r30, {te:l}",
+            "cpc r31, {te:h}",
+            "breq 7f",
+            "lpm {t}, Z+",
+            "tst {t}",
+            "brne 3b",
+            "rjmp 5f",
+            // Its text matched: a start, or the whole line.
+            "4:",
+            "cpi r24, 0x3d",
+            "brne 6f",
+            "cp r26, {le:l}",
+            "cpc r27, {le:h}",
+            "breq 6f",
+            "5:",
+            "inc r25",
+            "rjmp 1b",
+            "6:",
+            "ldi r24, 1",
+            "rjmp 8f",
+            "7:",
+            "clr r24",
+            "8:",
+            t = out(reg) _,
+            b = out(reg) _,
+            ls = in(reg_pair) line.as_ptr(),
+            le = in(reg_pair) line_end,
+            te = in(reg_pair) table_end,
+            inout("Z") table.0.as_ptr() => _,
+            out("X") _,
+            out("r24") found,
+            out("r25") n,
+            options(pure, readonly, nostack),
+        );
+    }
+    // SAFETY: `found` is 0 or 1.
+    let found: bool = unsafe { core::mem::transmute::<u8, bool>(found) };
+    if found {
+        Some(n)
+    } else {
+        None
+    }
 }
 
 #[cfg(not(target_arch = "avr"))]
