@@ -827,7 +827,7 @@ fn route(req: &Request, board: &mut dyn Board) -> (Body, bool) {
             }
         }
         // `/api/pin/` and its digits (none: 404).
-        Some(_) => match parse_pin(&path[b"/api/pin/".len()..]) {
+        Some(_) => match parse_pin(path) {
             None => Body::Error(Status::NotFound),
             Some(pin) if readable => match board.digital_read(pin) {
                 Ok(high) => Body::Pin { pin, high },
@@ -895,10 +895,14 @@ fn pin_status(e: PinError) -> Status {
     }
 }
 
-fn parse_pin(digits: &[u8]) -> Option<u8> {
-    if digits.is_empty() || digits.len() > 3 {
+/// The pin number of a path that starts with `/api/pin/` (which `route` matched): the whole
+/// path, as its length bounds the digits to 1..=3 in one compare and then needs no check to
+/// slice them off.
+fn parse_pin(path: &[u8]) -> Option<u8> {
+    if path.len().wrapping_sub(10) > 2 {
         return None;
     }
+    let digits = &path[b"/api/pin/".len()..];
     // In bytes with overflow checks: cheaper on the AVR than 16-bit arithmetic.
     let mut v = 0u8;
     for &d in digits {
@@ -921,12 +925,13 @@ mod tests {
 
     #[test]
     fn pin_numbers() {
-        assert_eq!(parse_pin(b"0"), Some(0));
-        assert_eq!(parse_pin(b"13"), Some(13));
-        assert_eq!(parse_pin(b"007"), Some(7));
-        assert_eq!(parse_pin(b"255"), Some(255));
-        assert_eq!(parse_pin(b"250"), Some(250));
-        assert_eq!(parse_pin(b"25"), Some(25));
+        let pin = |digits: &[u8]| parse_pin(&[&b"/api/pin/"[..], digits].concat());
+        assert_eq!(pin(b"0"), Some(0));
+        assert_eq!(pin(b"13"), Some(13));
+        assert_eq!(pin(b"007"), Some(7));
+        assert_eq!(pin(b"255"), Some(255));
+        assert_eq!(pin(b"250"), Some(250));
+        assert_eq!(pin(b"25"), Some(25));
         for bad in [
             &b""[..],
             b"256",
@@ -940,7 +945,7 @@ mod tests {
             b"-1",
             b"1/",
         ] {
-            assert_eq!(parse_pin(bad), None);
+            assert_eq!(pin(bad), None);
         }
     }
 }
