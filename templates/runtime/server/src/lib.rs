@@ -910,11 +910,12 @@ fn parse_pin(path: &[u8]) -> Option<u8> {
         if d > 9 {
             return None;
         }
-        // `v * 10` overflows exactly from 26 on: one compare instead of `checked_mul`.
-        if v > 25 {
+        // `v * 10` overflows exactly from 26 on: one compare instead of `checked_mul`; and
+        // compared with `255 - d`, not through `checked_add`'s carry made a flag.
+        if v > 25 || v * 10 > 255 - d {
             return None;
         }
-        v = (v * 10).checked_add(d)?;
+        v = v * 10 + d;
     }
     Some(v)
 }
