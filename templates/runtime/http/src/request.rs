@@ -190,7 +190,7 @@ impl Request {
                     };
                     self.token_len = 0;
                     self.state = State::Target;
-                } else if (b == b'\r' || b == b'\n') && self.token_len == 0 {
+                } else if self.token_len == 0 && (b == b'\r' || b == b'\n') {
                     // RFC 9112 2.2: ignore empty lines before the request line (bounded).
                     self.header_bytes += 1;
                     if self.header_bytes > HEADERS_MAX {
@@ -243,8 +243,8 @@ impl Request {
                     self.state = State::LineStart;
                 } else if b != b'\r' {
                     let i = self.token_len as usize;
-                    if (i < 5 && b != crate::pstr!(b"HTTP/").get(i))
-                        || self.token_len >= VERSION_MAX
+                    if self.token_len >= VERSION_MAX
+                        || (i < 5 && b != crate::pstr!(b"HTTP/").get(i))
                     {
                         return self.fail(Status::BadRequest);
                     }
@@ -254,7 +254,7 @@ impl Request {
             State::LineStart | State::Header => return self.header_byte(b),
             State::Body => {
                 self.body_seen += 1;
-                if !b.is_ascii_whitespace() && self.body_bytes < 4 {
+                if self.body_bytes < 4 && !b.is_ascii_whitespace() {
                     if self.body_bytes == 0 {
                         self.body_first = b;
                     }
