@@ -243,11 +243,15 @@ struct Slot {
 const TX_CACHE: usize = 32;
 
 /// A rendered window of the response in progress.
+///
+/// `repr(C)` with the bytes last: `off` and `len`, read on every call of `poll_uart_tx`,
+/// then sit right at the cache's start (measured smaller).
+#[repr(C)]
 struct TxCache {
-    buf: [u8; TX_CACHE],
     /// Response offset of `buf[0]`.
     off: u16,
     len: u8,
+    buf: [u8; TX_CACHE],
 }
 
 impl TxCache {
