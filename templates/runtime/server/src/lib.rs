@@ -404,11 +404,12 @@ impl<'c, const N: usize> Server<'c, N> {
     }
 
     /// The busy slot serving `link`: a reference, as indexing with a position again kept a
-    /// bounds check and its panic path.
+    /// bounds check and its panic path. The link is compared first: branches on it, where
+    /// the state first was a flag and'ed with the link's.
     fn slot_of(&mut self, link: Link) -> Option<&mut Slot> {
         self.slots
             .iter_mut()
-            .find(|s| s.state != SlotState::Free && s.link == link)
+            .find(|s| s.link == link && s.state != SlotState::Free)
     }
 
     /// Takes the event by reference: it is read where the driver returned it (an `Event`
