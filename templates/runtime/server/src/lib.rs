@@ -607,8 +607,9 @@ impl<'c, const N: usize> Server<'c, N> {
                     return;
                 }
             }
+            // The pending count first: tested before the state, two flags were and'ed.
             let pull = if self.drv.is_passive() {
-                self.next_slot(|s, drv| s.state == SlotState::Receiving && drv.pending(s.link) > 0)
+                self.next_slot(|s, drv| drv.pending(s.link) > 0 && s.state == SlotState::Receiving)
             } else {
                 None
             };
