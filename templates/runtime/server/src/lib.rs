@@ -444,8 +444,12 @@ impl<'c, const N: usize> Server<'c, N> {
                 }
                 // Only the first `max_clients` slots are ever used, so a client is over the
                 // limit exactly when none of them is free.
-                // Counted in a byte: `take` counts in `usize`.
-                let max = self.cfg.max_clients.clamp(1, N.min(MAX_SLOTS) as u8);
+                // Counted in a byte: `take` counts in `usize`. The zip stops at the N slots
+                // anyway, so `max` is clamped to them only past MAX_SLOTS (a constant test).
+                let mut max = self.cfg.max_clients.max(1);
+                if N > MAX_SLOTS {
+                    max = max.min(MAX_SLOTS as u8);
+                }
                 let now = self.drv.now();
                 match self
                     .slots
