@@ -310,14 +310,15 @@ pub struct Server<'c, const N: usize> {
     close: u8,
     drv: Driver,
     cache: TxCache,
+    /// Also holds the live `served` and `errors` counts: they change only when a response
+    /// ends, never while one is rendered, so a status response needs no copy of them.
+    /// Before the slots: nearer the start, measured smaller.
+    snap: Snapshot,
     slots: [Slot; N],
     /// Round-robin start for picking the next slot to pull from or answer: the ESP hands a
     /// freed link id to the next client, so "lowest slot first" let two busy slots starve
     /// the others (requests on links 2 and 3 waited 10 s while 0 and 1 took turns).
     turn: u8,
-    /// Also holds the live `served` and `errors` counts: they change only when a response
-    /// ends, never while one is rendered, so a status response needs no copy of them.
-    snap: Snapshot,
 }
 
 impl<'c, const N: usize> Server<'c, N> {
