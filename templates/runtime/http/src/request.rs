@@ -243,8 +243,7 @@ impl Request {
                     self.state = State::LineStart;
                 } else if b != b'\r' {
                     let i = self.token_len as usize;
-                    if self.token_len >= VERSION_MAX
-                        || (i < 5 && b != crate::pstr!(b"HTTP/").get(i))
+                    if self.token_len >= VERSION_MAX || (i < 5 && b != crate::response::HEAD.get(i))
                     {
                         return self.fail(Status::BadRequest);
                     }

@@ -107,25 +107,25 @@ const STATUSES: u8 = 7;
 /// scans the list from its start). One list behind one short call: a flash string passed at
 /// each call cost more. The code as text costs less flash than computing and writing the
 /// number.
-// `\x00` rather than `\0`: a status code after it would read as an octal escape.
 #[inline(never)]
 fn put_piece(s: &mut Window, n: u8) {
-    put_nth(
-        s,
-        pstr!(
-            b"HTTP/1.1 \x00\
-              \r\nContent-Type: \x00\
-              \r\nContent-Length: \x00\
-              \r\nConnection: close\r\nCache-Control: no-store\r\n\r\n\x00\
-              text/html; charset=utf-8\x00application/json\x00text/plain; charset=utf-8\x00\
-              200 OK\x00400 Bad Request\x00403 Forbidden\x00404 Not Found\x00\
-              405 Method Not Allowed\x00408 Request Timeout\x00413 Content Too Large\x00\
-              414 URI Too Long\x00431 Request Header Fields Too Large\x00\
-              503 Service Unavailable\x00"
-        ),
-        n,
-    );
+    put_nth(s, HEAD, n);
 }
+
+/// The list of [`put_piece`]. It starts with `HTTP/`, which the request parser checks a
+/// request line's version against too: one copy of the text in flash.
+// `\x00` rather than `\0`: a status code after it would read as an octal escape.
+pub(crate) const HEAD: crate::PStr = pstr!(
+    b"HTTP/1.1 \x00\
+      \r\nContent-Type: \x00\
+      \r\nContent-Length: \x00\
+      \r\nConnection: close\r\nCache-Control: no-store\r\n\r\n\x00\
+      text/html; charset=utf-8\x00application/json\x00text/plain; charset=utf-8\x00\
+      200 OK\x00400 Bad Request\x00403 Forbidden\x00404 Not Found\x00\
+      405 Method Not Allowed\x00408 Request Timeout\x00413 Content Too Large\x00\
+      414 URI Too Long\x00431 Request Header Fields Too Large\x00\
+      503 Service Unavailable\x00"
+);
 
 #[cfg(test)]
 mod tests {
