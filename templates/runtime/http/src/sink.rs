@@ -92,7 +92,7 @@ pub fn put_bytes(s: &mut Window, bytes: &[u8]) {
 /// Puts every byte of a flash string.
 #[inline(never)]
 pub fn put_p(s: &mut Window, p: PStr) {
-    put_entry(s, p, 0, true);
+    put_nth(s, p, WHOLE);
 }
 
 /// Puts `v` in decimal.
@@ -170,18 +170,14 @@ fn div10(v: u32) -> (u32, u8, bool) {
     ((hi as u32) << 16 | lo as u32, r, more != 0)
 }
 
-/// Puts entry `n` of `list`, a flash string of entries each ended by a 0 byte (one loop
-/// instead of a `match` of pointers for each set of phrases; entries may hold `\r\n`).
+/// Puts entry `n` (below 128) of `list`, a flash string of entries each ended by a 0 byte
+/// (one loop instead of a `match` of pointers for each set of phrases; entries may hold
+/// `\r\n`). With [`WHOLE`] added to `n`, the whole of `list` from entry `n` on, 0 bytes
+/// included: one loop for [`put_p`] too, the flag in `n`'s top bit (a register the call
+/// does not have to save, where a `bool` parameter had one pushed and popped around it).
 #[inline(never)]
 pub fn put_nth(s: &mut Window, list: PStr, n: u8) {
-    put_entry(s, list, n, false);
-}
-
-/// Entry `n` of `list` (see [`put_nth`]), or with `whole` the whole of `list` from entry
-/// `n` on, 0 bytes included: one loop for [`put_p`] and [`put_nth`].
-#[inline(never)]
-fn put_entry(s: &mut Window, list: PStr, n: u8, whole: bool) {
-    let mut skip = n;
+    let (mut skip, whole) = (n & !WHOLE, n & WHOLE != 0);
     // Tested on `skip` first: the path that calls `put` then keeps fewer values (8 B less).
     for i in 0..list.len() {
         let b = list.get(i);
@@ -196,6 +192,9 @@ fn put_entry(s: &mut Window, list: PStr, n: u8, whole: bool) {
         }
     }
 }
+
+/// Added to [`put_nth`]'s entry number: the whole list from that entry on.
+pub const WHOLE: u8 = 0x80;
 
 /// Puts `v` in decimal (one number writer for every width keeps the firmware small).
 #[inline(never)]
