@@ -8,6 +8,7 @@
 //! - [`sink`]: the byte sink every producer writes into; a [`sink::Window`] both counts
 //!   a rendering (for `Content-Length`) and cuts any window of it (one `AT+CIPSEND` chunk),
 //!   so responses are never assembled whole in RAM; decimal/IP/JSON/HTML writers.
+//! - [`index`]: indexing a slice by a byte, without LLVM's costly address arithmetic on AVR.
 //! - [`progmem`]: [`progmem::PStr`] and [`pstr!`], constant text kept in flash on the AVR.
 //!
 //! The crate is shared by `nanoesp-at` (command encoders) and `nanoesp-server`.
@@ -16,6 +17,7 @@
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod index;
 pub mod progmem;
 pub mod request;
 pub mod response;

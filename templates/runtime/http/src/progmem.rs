@@ -6,9 +6,10 @@
 //! reads it back with `lpm`. On every other target a [`PStr`] is a plain byte slice, so host
 //! tests see the same API.
 //!
-//! Besides `sink`'s division (AVR assembly on registers only), this is the only module of
-//! the runtime crates with `unsafe` (the `lpm` read, `lookup` in AVR assembly); it never
-//! dereferences the slice directly on AVR, because there its address is a flash address.
+//! Besides `sink`'s division (AVR assembly on registers only) and `index`'s element address,
+//! this is the only module of the runtime crates with `unsafe` (the `lpm` read, `lookup` in
+//! AVR assembly); it never dereferences the slice directly on AVR, because there its address
+//! is a flash address.
 
 /// A string constant stored in program memory (AVR) or ordinary memory (host).
 ///

@@ -61,6 +61,7 @@ pub mod render;
 
 use nanoesp_at::driver::{self, Driver, Event, Link, Request as AtRequest};
 use nanoesp_at::WifiParams;
+use nanoesp_http::index::{byte_index, byte_index_mut};
 use nanoesp_http::progmem::lookup;
 use nanoesp_http::pstr;
 use nanoesp_http::{Method, PStr, Progress, Request, Status, Window};
@@ -592,8 +593,10 @@ impl<'c, const N: usize> Server<'c, N> {
             }
             if let Some(i) = self.next_slot(|s, _| s.state == SlotState::Ready) {
                 self.turn = i + 1;
-                // One bounds check for all the uses of the slot.
-                let slot = &mut self.slots[i as usize];
+                // One bounds check for all the uses of the slot (`next_slot` found it).
+                let Some(slot) = byte_index_mut(&mut self.slots, i) else {
+                    return;
+                };
                 let link = slot.link;
                 if !self.drv.is_open(link) {
                     slot.state = SlotState::Free;
@@ -620,7 +623,9 @@ impl<'c, const N: usize> Server<'c, N> {
             };
             if let Some(i) = pull {
                 self.turn = i + 1;
-                let link = self.slots[i as usize].link;
+                let Some(&Slot { link, .. }) = byte_index(&self.slots, i) else {
+                    return;
+                };
                 break 'pick AtRequest::Pull {
                     link,
                     max: PULL_MAX,
@@ -644,12 +649,8 @@ impl<'c, const N: usize> Server<'c, N> {
                     i
                 }
             })
-            // `get`: the wrapped index is in range, but the compiler cannot tell.
-            .find(|&i| {
-                self.slots
-                    .get(i as usize)
-                    .is_some_and(|s| want(s, &self.drv))
-            })
+            // Checked: the wrapped index is in range, but the compiler cannot tell.
+            .find(|&i| byte_index(&self.slots, i).is_some_and(|s| want(s, &self.drv)))
     }
 
     fn current_link(&self, id: u8) -> Option<Link> {
