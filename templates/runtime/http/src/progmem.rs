@@ -6,7 +6,7 @@
 //! reads it back with `lpm`. On every other target a [`PStr`] is a plain byte slice, so host
 //! tests see the same API.
 //!
-//! Besides `sink`'s division (AVR assembly on registers only) and `index`'s element address,
+//! Besides `sink`'s AVR assembly (the division, `put_nth`) and `index`'s element address,
 //! this is the only module of the runtime crates with `unsafe` (the `lpm` read, `lookup` in
 //! AVR assembly); it never dereferences the slice directly on AVR, because there its address
 //! is a flash address.
@@ -27,6 +27,11 @@ impl PStr {
     /// Number of bytes.
     pub const fn len(&self) -> usize {
         self.0.len()
+    }
+
+    /// The address (a flash address on the AVR: read it only with `lpm`) and the length.
+    pub fn raw(&self) -> (*const u8, usize) {
+        (self.0.as_ptr(), self.0.len())
     }
 
     /// True for the empty string.

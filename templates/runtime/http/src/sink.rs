@@ -44,8 +44,11 @@ impl<'a> Window<'a> {
 
 impl Window<'_> {
     /// Accepts one byte.
+    ///
+    /// `extern "C"`: the AVR assembly of [`put_nth`] calls it, so its registers are the C
+    /// ABI's (the same the Rust callers use on the AVR).
     #[inline(never)]
-    pub fn put(&mut self, b: u8) {
+    pub extern "C" fn put(&mut self, b: u8) {
         // The position bumped first and the slot taken with `get_mut`: on the AVR this
         // needs no saved registers (the other order held four across the body).
         let pos = self.pos;
@@ -175,6 +178,7 @@ fn div10(v: u32) -> (u32, u8, bool) {
 /// `\r\n`). With [`WHOLE`] added to `n`, the whole of `list` from entry `n` on, 0 bytes
 /// included: one loop for [`put_p`] too, the flag in `n`'s top bit (a register the call
 /// does not have to save, where a `bool` parameter had one pushed and popped around it).
+#[cfg(not(target_arch = "avr"))]
 #[inline(never)]
 pub fn put_nth(s: &mut Window, list: PStr, n: u8) {
     let (mut skip, whole) = (n & !WHOLE, n & WHOLE != 0);
@@ -190,6 +194,64 @@ pub fn put_nth(s: &mut Window, list: PStr, n: u8) {
         } else {
             s.put(b);
         }
+    }
+}
+
+/// [`put_nth`] in AVR assembly, the same loop with `lpm Z+` over the list: LLVM kept the list
+/// position twice (pointer and index), in saved registers across each `put` (14 bytes more).
+/// The entry number is skipped down in a copy of its low bits; `n`'s top bit ([`WHOLE`])
+/// is its sign.
+#[cfg(target_arch = "avr")]
+#[inline(never)]
+#[allow(unsafe_code)]
+pub fn put_nth(s: &mut Window, list: PStr, n: u8) {
+    let (ptr, len) = list.raw();
+    let end = ptr.wrapping_add(len);
+    // SAFETY: reads the flash string `list` up to its end (`lpm`, as `read_byte`); calls
+    // `Window::put` (C ABI) with `s` and each byte put, `Z` saved on the stack around it;
+    // every register the call or the loop may change is an operand or declared clobbered.
+    unsafe {
+        core::arch::asm!(
+            "mov {skip}, {n}",
+            "andi {skip}, 0x7f",
+            // A byte of the list, while any is left.
+            "1:",
+            "cp r30, {end:l}",
+            "cpc r31, {end:h}",
+            "breq 9f",
+            "lpm r22, Z+",
+            "tst {skip}",
+            "breq 2f",
+            // Skipping: a 0 byte ends an entry.
+            "tst r22",
+            "brne 1b",
+            "dec {skip}",
+            "rjmp 1b",
+            // In the entry: a 0 byte ends it unless the whole list is put.
+            "2:",
+            "tst r22",
+            "brne 3f",
+            "tst {n}",
+            "brpl 9f",
+            "3:",
+            "push r30",
+            "push r31",
+            "movw r24, {s}",
+            "call {put}",
+            "pop r31",
+            "pop r30",
+            "rjmp 1b",
+            "9:",
+            put = sym Window::put,
+            s = in(reg_pair) s as *mut Window,
+            end = in(reg_pair) end,
+            n = in(reg) n,
+            skip = out(reg_upper) _,
+            inout("Z") ptr => _,
+            out("r18") _, out("r19") _, out("r20") _, out("r21") _,
+            out("r22") _, out("r23") _, out("r24") _, out("r25") _,
+            out("r26") _, out("r27") _,
+        );
     }
 }
 
