@@ -446,20 +446,19 @@ impl<'c, const N: usize> Server<'c, N> {
                 }
                 // Only the first `max_clients` slots are ever used, so a client is over the
                 // limit exactly when none of them is free.
-                // Counted in a byte: `take` counts in `usize`. The zip stops at the N slots
-                // anyway, so `max` is clamped to them only past MAX_SLOTS (a constant test).
+                // Counted in a byte (`take` counts in `usize`), by index: the scan stops at
+                // the N slots anyway (no slot: none free), so `max` is clamped to them only
+                // past MAX_SLOTS (a constant test).
                 let mut max = self.cfg.max_clients.max(1);
                 if N > MAX_SLOTS {
                     max = max.min(MAX_SLOTS as u8);
                 }
                 let now = self.drv.now();
-                match self
-                    .slots
-                    .iter_mut()
-                    .zip(0..max)
-                    .find(|(s, _)| s.state == SlotState::Free)
-                {
-                    Some((s, _)) => {
+                let free = (0..max).find(|&i| {
+                    byte_index(&self.slots, i).is_none_or(|s| s.state == SlotState::Free)
+                });
+                match free.and_then(|i| byte_index_mut(&mut self.slots, i)) {
+                    Some(s) => {
                         s.state = SlotState::Receiving;
                         s.link = link;
                         s.since = stamp(now);
