@@ -87,30 +87,33 @@ pub fn lookup(line: &[u8], table: PStr) -> Option<u8> {
     None
 }
 
-/// The entry of `table` that `line` matches, as the host's version (the kind bytes are never
-/// 0), in AVR assembly: an entry's text is read with `lpm Z+` and compared with the line
-/// through `ld X+`, where LLVM's loop kept the `Option` of the rest and a table index
-/// (84 bytes more).
+/// The entry of `table` that `line` matches, as the host's version (for kind bytes `=` and
+/// `^`, the only ones: told apart by bit 0), in AVR assembly: an entry's text is read with
+/// `lpm Z+` and compared with the line through `ld X+`, where LLVM's loop kept the `Option`
+/// of the rest and a table index (92 bytes more). Only call-clobbered registers: the line's
+/// start waits in r25:r24, where the result goes.
 #[cfg(target_arch = "avr")]
 #[inline(never)]
 #[allow(unsafe_code)]
 pub fn lookup(line: &[u8], table: PStr) -> Option<u8> {
-    let (found, n): (u8, u8);
     let line_end = line.as_ptr().wrapping_add(line.len());
     let table_end = table.0.as_ptr().wrapping_add(table.len());
+    let (found, n): (u8, u8);
     // SAFETY: reads only: `Z` the flash string `table` (`lpm`, as `read_byte`), `X` the RAM
-    // slice `line`, each up to its end; every register it writes is an operand.
+    // slice `line`, each up to its end; every register it writes is an operand, but r0, the
+    // scratch register LLVM never allocates.
     unsafe {
         core::arch::asm!(
-            // r24: the entry's kind, then whether one matched; r25: the entry's number.
-            "clr r25",
-            // An entry: its kind, then its text from the start of the line.
+            "clr {k}",
+            // An entry: its kind (T: bit 0, set for `=` and clear for `^`), then its text
+            // from the start of the line (r25:r24).
             "1:",
             "cp r30, {te:l}",
             "cpc r31, {te:h}",
             "breq 7f",
-            "lpm r24, Z+",
-            "movw r26, {ls}",
+            "lpm {t}, Z+",
+            "bst {t}, 0",
+            "movw r26, r24",
             // Its text, while it matches.
             "2:",
             "cp r30, {te:l}",
@@ -122,8 +125,8 @@ pub fn lookup(line: &[u8], table: PStr) -> Option<u8> {
             "cp r26, {le:l}",
             "cpc r27, {le:h}",
             "breq 3f",
-            "ld {b}, X+",
-            "cp {b}, {t}",
+            "ld r0, X+",
+            "cp r0, {t}",
             "breq 2b",
             // A byte differed: the rest of its text.
             "3:",
@@ -136,34 +139,35 @@ pub fn lookup(line: &[u8], table: PStr) -> Option<u8> {
             "rjmp 5f",
             // Its text matched: a start, or the whole line.
             "4:",
-            "cpi r24, 0x3d",
-            "brne 6f",
+            "brtc 6f",
             "cp r26, {le:l}",
             "cpc r27, {le:h}",
             "breq 6f",
             "5:",
-            "inc r25",
+            "inc {k}",
             "rjmp 1b",
+            // r24: whether an entry matched; r25: its number.
             "6:",
             "ldi r24, 1",
             "rjmp 8f",
             "7:",
             "clr r24",
             "8:",
+            "mov r25, {k}",
             t = out(reg) _,
-            b = out(reg) _,
-            ls = in(reg_pair) line.as_ptr(),
+            k = out(reg) _,
             le = in(reg_pair) line_end,
             te = in(reg_pair) table_end,
             inout("Z") table.0.as_ptr() => _,
             out("X") _,
-            out("r24") found,
-            out("r25") n,
+            in("r25r24") line.as_ptr(),
+            lateout("r24") found,
+            lateout("r25") n,
             options(pure, readonly, nostack),
         );
     }
     // SAFETY: `found` is 0 or 1.
-    let found: bool = unsafe { core::mem::transmute::<u8, bool>(found) };
+    let found = unsafe { core::mem::transmute::<u8, bool>(found) };
     if found {
         Some(n)
     } else {
