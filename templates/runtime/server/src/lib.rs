@@ -223,12 +223,13 @@ impl Snapshot {
     }
 }
 
+/// Free first (0: free slots are all zero bytes); the order of the others measured smallest.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum SlotState {
     Free,
+    Sending,
     Receiving,
     Ready,
-    Sending,
 }
 
 #[derive(Clone, Debug)]
