@@ -9,13 +9,11 @@ use nanoesp_http::pstr;
 use nanoesp_http::sink::{put_json_byte, put_nth, put_p, put_u16, put_u32, Window};
 use nanoesp_http::{ContentType, Status};
 
-/// What a response carries.
+/// What a response carries (variant order measured smallest).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Body {
     /// `GET /`
     Page,
-    /// `GET /api/status`
-    Status,
     /// `GET|POST|PUT /api/pin/<n>`
     Pin {
         /// Arduino digital pin number
@@ -25,6 +23,8 @@ pub enum Body {
     },
     /// An error status with a one-line text body.
     Error(Status),
+    /// `GET /api/status`
+    Status,
 }
 
 impl Body {
