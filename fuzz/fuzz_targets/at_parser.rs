@@ -10,9 +10,9 @@ fuzz_target!(|data: &[u8]| {
     let mut expected_payload: u32 = 0;
     for &b in data {
         match p.feed(b) {
-            Some(Token::IpdData { len, .. }) | Some(Token::RecvData(len)) => {
+            Some(Token::IpdData(_)) | Some(Token::RecvData) => {
                 assert_eq!(expected_payload, 0);
-                expected_payload = len as u32;
+                expected_payload = p.count() as u32;
             }
             Some(Token::Data(_)) => {
                 assert!(expected_payload > 0);

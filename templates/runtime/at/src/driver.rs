@@ -642,17 +642,19 @@ impl Driver {
                 };
                 self.is_open(link).then_some(Event::Data { link, byte })
             }
-            Token::IpdData { id, .. } => {
+            Token::IpdData(id) => {
                 self.data_link = id;
                 self.adopt(id)
             }
-            Token::RecvData(n) => {
+            Token::RecvData => {
+                let n = self.parser.count();
                 self.data_link = FROM_PULL;
                 let l = self.link_mut(self.target.id);
                 l.pending = l.pending.saturating_sub(n);
                 None
             }
-            Token::IpdNotice { id, len } => {
+            Token::IpdNotice(id) => {
+                let len = self.parser.count();
                 let ev = self.adopt(id);
                 // AT 1.7 re-announces the total buffered, AT 2.x the amount that arrived;
                 // taking the larger is safe either way (a pull returns what there is).

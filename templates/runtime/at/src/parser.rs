@@ -69,22 +69,15 @@ pub enum Token {
     Closed(u8),
     /// `<id>,CONNECT FAIL`
     ConnectFail(u8),
-    /// Passive-mode `+IPD,<id>,<len>`: `len` bytes are buffered on the ESP
-    IpdNotice {
-        /// link id
-        id: u8,
-        /// bytes buffered
-        len: u16,
-    },
-    /// Active-mode `+IPD,<id>,<len>:`; `len` [`Token::Data`] tokens follow
-    IpdData {
-        /// link id
-        id: u8,
-        /// payload length
-        len: u16,
-    },
-    /// `+CIPRECVDATA,<n>:` (1.7) or `+CIPRECVDATA:<n>,` (2.x); `n` data tokens follow
-    RecvData(u16),
+    /// Passive-mode `+IPD,<id>,<len>`: `len` ([`Parser::count`]) bytes are buffered on
+    /// the ESP
+    IpdNotice(u8),
+    /// Active-mode `+IPD,<id>,<len>:`; `len` ([`Parser::count`]) [`Token::Data`] tokens
+    /// follow
+    IpdData(u8),
+    /// `+CIPRECVDATA,<n>:` (1.7) or `+CIPRECVDATA:<n>,` (2.x); `n` ([`Parser::count`]) data
+    /// tokens follow
+    RecvData,
     /// One payload byte
     Data(u8),
     /// `+CIPSTATUS:<id>,...`: link `id` is open
@@ -116,6 +109,9 @@ pub struct Parser {
     /// Where the value of the last `+CIPRECVLEN:` or `AT version:` line starts: past its
     /// text, and past any noise `classify` looked over before it.
     value_at: u8,
+    /// The length of the last `+IPD` or `+CIPRECVDATA` header ([`Parser::count`]): kept out
+    /// of the token, which stays two bytes and comes back in registers on the AVR.
+    count: u16,
 }
 
 impl Default for Parser {
@@ -235,6 +231,7 @@ impl Parser {
             remaining: 0,
             ip: [0; 4],
             value_at: 0,
+            count: 0,
         }
     }
 
@@ -286,6 +283,12 @@ impl Parser {
     /// [`Token::Ip`]).
     pub fn ip(&self) -> [u8; 4] {
         self.ip
+    }
+
+    /// The length of the last `+IPD` or `+CIPRECVDATA` header (valid right after
+    /// [`Token::IpdNotice`], [`Token::IpdData`] and [`Token::RecvData`]).
+    pub fn count(&self) -> u16 {
+        self.count
     }
 
     /// True while a length-counted payload is being handed out.
@@ -373,7 +376,8 @@ impl Parser {
                 let len = number(line, 7)?;
                 self.len = 0;
                 self.remaining = len;
-                return Some(Token::IpdData { id, len });
+                self.count = len;
+                return Some(Token::IpdData(id));
             }
             (Some(1), b':') | (Some(2), b',') => {}
             _ => return None,
@@ -385,7 +389,8 @@ impl Parser {
         }
         self.len = 0;
         self.remaining = n;
-        Some(Token::RecvData(n))
+        self.count = n;
+        Some(Token::RecvData)
     }
 
     #[inline(never)]
@@ -443,7 +448,8 @@ impl Parser {
                         (line.get(5).and_then(|&b| link_id(b)), line.get(6))
                     {
                         if let Some(len) = number(line, 7) {
-                            return Token::IpdNotice { id, len };
+                            self.count = len;
+                            return Token::IpdNotice(id);
                         }
                     }
                     return Token::Other;
@@ -496,6 +502,19 @@ mod tests {
         input.iter().filter_map(|&b| p.feed(b)).collect()
     }
 
+    /// The lengths the parser reports ([`Parser::count`]) with each `+IPD` and
+    /// `+CIPRECVDATA` token of `input`, in order.
+    fn counts(input: &[u8]) -> Vec<u16> {
+        let mut p = Parser::new();
+        let mut out = vec![];
+        for &b in input {
+            if let Some(Token::IpdNotice(_) | Token::IpdData(_) | Token::RecvData) = p.feed(b) {
+                out.push(p.count());
+            }
+        }
+        out
+    }
+
     fn data(bytes: &[u8]) -> Vec<Token> {
         bytes.iter().map(|&b| Token::Data(b)).collect()
     }
@@ -525,34 +544,38 @@ mod tests {
 
     #[test]
     fn active_ipd_payload_is_counted_not_scanned() {
-        let mut expect = vec![Token::IpdData { id: 1, len: 12 }];
+        let mut expect = vec![Token::IpdData(1)];
         expect.extend(data(b"OK\r\n0,CLOSED"));
         expect.push(Token::Closed(0));
-        assert_eq!(tokens(b"\r\n+IPD,1,12:OK\r\n0,CLOSED0,CLOSED\r\n"), expect);
+        let input = b"\r\n+IPD,1,12:OK\r\n0,CLOSED0,CLOSED\r\n";
+        assert_eq!(tokens(input), expect);
+        assert_eq!(counts(input), [12]);
         // 2.x CIPDINFO form.
-        let mut expect = vec![Token::IpdData { id: 0, len: 2 }];
+        let mut expect = vec![Token::IpdData(0)];
         expect.extend(data(b"hi"));
-        assert_eq!(tokens(b"+IPD,0,2,\"1.2.3.4\",5000:hi"), expect);
+        let input = b"+IPD,0,2,\"1.2.3.4\",5000:hi";
+        assert_eq!(tokens(input), expect);
+        assert_eq!(counts(input), [2]);
     }
 
     #[test]
     fn passive_ipd_and_recvdata_both_versions() {
-        assert_eq!(
-            tokens(b"\r\n+IPD,0,300\r\n"),
-            [Token::IpdNotice { id: 0, len: 300 }]
-        );
+        assert_eq!(tokens(b"\r\n+IPD,0,300\r\n"), [Token::IpdNotice(0)]);
+        assert_eq!(counts(b"\r\n+IPD,0,300\r\n"), [300]);
         let payload = b"\r\n+IPD,0,5\r\nOK\r\n";
         let mut v17 = b"+CIPRECVDATA,16:".to_vec();
         v17.extend_from_slice(payload);
         v17.extend_from_slice(b"\r\nOK\r\n");
-        let mut expect = vec![Token::RecvData(16)];
+        let mut expect = vec![Token::RecvData];
         expect.extend(data(payload));
         expect.push(Token::Ok);
         assert_eq!(tokens(&v17), expect);
+        assert_eq!(counts(&v17), [16]);
         let mut v2 = b"+CIPRECVDATA:16,".to_vec();
         v2.extend_from_slice(payload);
         v2.extend_from_slice(b"\r\nOK\r\n");
         assert_eq!(tokens(&v2), expect);
+        assert_eq!(counts(&v2), [16]);
     }
 
     #[test]
@@ -646,16 +669,13 @@ mod tests {
         let cases: [(&[u8], Vec<Token>); 3] = [
             (
                 b"+CIPRECVDATA,5:hello\r\nOK\r\n",
-                with(Token::RecvData(5), hello()),
+                with(Token::RecvData, hello()),
             ),
             (
                 b"+CIPRECVDATA:5,hello\r\nOK\r\n",
-                with(Token::RecvData(5), hello()),
+                with(Token::RecvData, hello()),
             ),
-            (
-                b"+IPD,2,5:hello",
-                with(Token::IpdData { id: 2, len: 5 }, data(b"hello")),
-            ),
+            (b"+IPD,2,5:hello", with(Token::IpdData(2), data(b"hello"))),
         ];
         for (line, want) in &cases {
             for first in 0..=255u8 {
@@ -663,6 +683,7 @@ mod tests {
                     let input = [&[first, second][..], line].concat();
                     let got = tokens(&input);
                     assert!(got.ends_with(want), "{input:?}: {got:?}");
+                    assert_eq!(counts(&input).last(), Some(&5), "{input:?}");
                 }
             }
         }
@@ -690,7 +711,7 @@ mod tests {
             (b"WIFI CONNECTED", WifiConnected),
             (b"WIFI GOT IP", WifiGotIp),
             (b"no change", NoChange),
-            (b"+IPD,2,5", IpdNotice { id: 2, len: 5 }),
+            (b"+IPD,2,5", IpdNotice(2)),
             (b"+CIPSTATUS:3,\"TCP\",\"1.2.3.4\",5000,80,1", CipStatus(3)),
             (b"+CWJAP:3", Cwjap(3)),
             (b"+CIFSR:STAIP,\"192.168.1.20\"", Ip { ap: false }),
@@ -702,8 +723,9 @@ mod tests {
         ]
     }
 
-    /// A line's token, and what the driver reads back after it: lengths, value, address.
-    type ReadBack = (Token, [u16; 5], Vec<u8>, [u8; 4]);
+    /// A line's token, and what the driver reads back after it: lengths, value, address,
+    /// count.
+    type ReadBack = (Token, [u16; 5], Vec<u8>, [u8; 4], u16);
 
     /// What the last line of `input` reads as.
     fn last_line(input: &[u8]) -> Option<ReadBack> {
@@ -712,16 +734,17 @@ mod tests {
         for &b in input {
             if let Some(t) = p.feed(b) {
                 // Each read-back is defined only after its own tokens.
-                let (mut lens, mut value, mut ip) = ([0; 5], Vec::new(), [0; 4]);
+                let (mut lens, mut value, mut ip, mut count) = ([0; 5], Vec::new(), [0; 4], 0);
                 match t {
                     // Noise pushes the end of a long line past `LINE_MAX`: its start is
                     // compared.
                     Token::AtVersion => value = p.value().iter().take(20).copied().collect(),
                     Token::RecvLen => lens = p.recv_lens(),
                     Token::Ip { .. } => ip = p.ip(),
+                    Token::IpdNotice(_) => count = p.count(),
                     _ => {}
                 }
-                last = Some((t, lens, value, ip));
+                last = Some((t, lens, value, ip, count));
             }
         }
         last
@@ -734,6 +757,10 @@ mod tests {
         for (line, want) in known_lines() {
             let clean = last_line(&[line, b"\r\n"].concat()).unwrap();
             assert_eq!(clean.0, want, "{}", String::from_utf8_lossy(line));
+            if let Token::IpdNotice(_) = want {
+                // `+IPD,2,5`: the length comes with the token.
+                assert_eq!(clean.4, 5);
+            }
             for first in 0..=255u8 {
                 for second in b' '..=b'~' {
                     let input = [&[first, second][..], line, b"\r\n"].concat();
