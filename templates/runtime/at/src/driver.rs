@@ -505,7 +505,10 @@ impl Driver {
     /// a command and a target measured 48 B larger on the AVR.
     #[inline(never)]
     fn start(&mut self, op: u8, len: u16, timeout: u16) {
-        self.cmd = Command::link(op, self.target.id, len);
+        // Field by field: a whole `Command` was packed into four registers first.
+        self.cmd.op = op;
+        self.cmd.id = self.target.id;
+        self.cmd.len = len;
         self.wait = Wait::Line;
         self.tx_off = 0;
         self.time_out_in(timeout);
