@@ -77,11 +77,28 @@ impl Pins {
         Self { link, _ports: (portb, portc, portd) }
     }
 
+    /// The PINx register address and bit mask of `pin`, if the firmware may use it.
+    #[inline(always)]
     fn usable(&self, pin: u8) -> Result<(u8, u8), PinError> {
-        if let Some(why) = reservation(pin, self.link) {
-            return Err(PinError::Reserved(why));
+        match self.usable_packed(pin) {
+            (0, 0) => Err(PinError::Reserved(Reserved::Usart)),
+            (0, 1) => Err(PinError::Reserved(Reserved::Led)),
+            (0, 2) => Err(PinError::Reserved(Reserved::SoftLink)),
+            (0, _) => Err(PinError::NoSuchPin),
+            found => Ok(found),
         }
-        locate(pin).ok_or(PinError::NoSuchPin)
+    }
+
+    /// [`Pins::usable`] as two bytes, which come back in registers (a `Result` of three
+    /// went through the caller's stack frame on the AVR): an error is address 0 (no port is
+    /// there) with the [`Reserved`] reason, or 3 for no such pin, as the mask (the values
+    /// `PinError` has in memory, so the decoding above needs no lookup table).
+    #[inline(never)]
+    fn usable_packed(&self, pin: u8) -> (u8, u8) {
+        match reservation(pin, self.link) {
+            Some(why) => (0, why as u8),
+            None => locate(pin).unwrap_or((0, 3)),
+        }
     }
 
     /// Reads the level of `pin` whatever its direction.
