@@ -838,16 +838,19 @@ impl Driver {
             S_JOIN if !ok => {
                 let code = self.join_code;
                 self.join_code = 0;
-                self.join_failures = self.join_failures.saturating_add(1);
+                // Counted up to 5: every count from 5 on waits the same (a cap is cheaper
+                // than `saturating_add` on the AVR).
+                let failures = self.join_failures.min(4) + 1;
+                self.join_failures = failures;
                 // 5, 10, 20, 40, then 60 s: shifts, where a `match` of constants became a
                 // lookup table copied into SRAM, and the delay in ms is shifted too rather
                 // than multiplied from the seconds (a multiply costs more on the AVR).
-                let (retry_s, retry_ms) = if self.join_failures >= 5 {
+                let (retry_s, retry_ms) = if failures == 5 {
                     (60, 60_000)
                 } else {
                     // Both doubled in one loop: a shift of each by the count was two loops.
                     let (mut retry_s, mut retry_ms) = (5u8, 5000u16);
-                    for _ in 1..self.join_failures {
+                    for _ in 1..failures {
                         retry_s <<= 1;
                         retry_ms <<= 1;
                     }

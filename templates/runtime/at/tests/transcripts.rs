@@ -411,6 +411,20 @@ fn s5_join_succeeds_after_slow_wifi_lines() {
 }
 
 #[test]
+fn s5_join_back_off_doubles_to_forty_seconds_then_stays_at_sixty() {
+    let mut t = to_join();
+    for retry_s in [5, 10, 20, 40, 60, 60, 60, 60] {
+        t.rx(b"+CWJAP:1\r\n\r\nFAIL\r\n");
+        assert_eq!(t.take_events(), [Event::JoinFailed { code: 1, retry_s }]);
+        t.wait(u32::from(retry_s) * 1000 - 1);
+        t.expect_tx("");
+        t.wait(2);
+        t.expect_tx("AT+CWJAP_CUR=\"lab\",\"secret\"\r\n");
+        assert_eq!(t.take_events(), [Event::Joining]);
+    }
+}
+
+#[test]
 fn s5_join_failure_codes_from_fail_or_error_and_back_off() {
     let mut t = to_join();
     t.wait(5000);
