@@ -54,7 +54,6 @@ use crate::ring::Ring;
 use crate::serial::Serial;
 use crate::F_CPU;
 use avr_device::atmega328p::TC1;
-use core::sync::atomic::{AtomicU8, Ordering};
 
 // Timer1 register bits (datasheet §16.11).
 const TCCR1A_SET_OC1A: u8 = 0b1100_0000; // COM1A1:0 = 3: set OC1A on compare match
@@ -110,7 +109,10 @@ struct Receiver {
 
 static RX_RING: Ring<64> = Ring::new();
 static TX_RING: Ring<32> = Ring::new();
-static RX_ERRORS: AtomicU8 = AtomicU8::new(0);
+// TIMER1_CAPT and TIMER1_COMPB (which do not nest); `rx_errors` reads it with interrupts
+// off. Not an atomic: its load and store each turned interrupts off and on again around
+// themselves, for nothing inside a handler.
+static RX_ERRORS: IsrCell<u8> = IsrCell::new(0);
 // TIMER1_CAPT and TIMER1_COMPB (which do not nest).
 static RECEIVER: IsrCell<Receiver> = IsrCell::new(Receiver { left: 0, byte: 0 });
 // TIMER1_COMPA and, inside a critical section while the transmitter is idle, `write_byte`.
@@ -159,9 +161,10 @@ fn portb() -> &'static avr_device::atmega328p::portb::RegisterBlock {
 /// no `saturating_add`, which compiles to a longer select).
 #[inline(always)]
 fn count_rx_error() {
-    let n = RX_ERRORS.load(Ordering::Relaxed);
-    if n != u8::MAX {
-        RX_ERRORS.store(n + 1, Ordering::Relaxed);
+    // SAFETY: see RX_ERRORS; called only from the receive handlers.
+    let n = unsafe { RX_ERRORS.get() };
+    if *n != u8::MAX {
+        *n += 1;
     }
 }
 
@@ -235,7 +238,8 @@ impl<const BAUD: u32> SoftSerial<BAUD> {
 
     /// Receive errors (framing, ring full) since reset, saturating at 255.
     pub fn rx_errors(&self) -> u8 {
-        RX_ERRORS.load(Ordering::Relaxed)
+        // SAFETY: interrupts are off, so no handler holds the counter.
+        avr_device::interrupt::free(|_| unsafe { *RX_ERRORS.get() })
     }
 
     /// `TIMER1_CAPT` handler: a falling edge on D8.
