@@ -108,9 +108,9 @@ impl Board for NanoBoard {
 
 #[avr_device::entry]
 fn main() -> ! {
-    let Some(dp) = avr_device::atmega328p::Peripherals::take() else {
-        loop {}
-    };
+    // SAFETY: main runs once and nothing else takes the peripherals: `take` only added a
+    // flag check in a critical section that cannot fail here.
+    let dp = unsafe { avr_device::atmega328p::Peripherals::steal() };
     let clock = Clock::new(dp.TC0);
     #[cfg(nanoesp_link = "soft")]
     let (mut link, mut console) = (
