@@ -643,7 +643,7 @@ impl Driver {
                         gen: self.links.get(id as usize).map_or(0, |l| l.gen),
                     }
                 };
-                self.is_open(link).then_some(Event::Data { link, byte })
+                self.data_event(link, byte)
             }
             Token::IpdData(id) => {
                 self.data_link = id;
@@ -762,6 +762,17 @@ impl Driver {
             | Token::WifiGotIp
             | Token::Other => None,
         }
+    }
+
+    /// A payload byte for `link`, if it is still the live connection on its id. Out of
+    /// line and with an early `None`: inlined, or built as one value, the event was packed
+    /// into four registers before it was stored.
+    #[inline(never)]
+    fn data_event(&self, link: Link, byte: u8) -> Option<Event> {
+        if !self.is_open(link) {
+            return None;
+        }
+        Some(Event::Data { link, byte })
     }
 
     /// The send in flight is over: `SEND OK` (`ok`), or failed.
