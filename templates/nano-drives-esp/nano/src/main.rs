@@ -108,20 +108,31 @@ impl Board for NanoBoard {
 
 #[avr_device::entry]
 fn main() -> ! {
-    // SAFETY: main runs once and nothing else takes the peripherals: `take` only added a
-    // flag check in a critical section that cannot fail here.
-    let dp = unsafe { avr_device::atmega328p::Peripherals::steal() };
-    let clock = Clock::new(dp.TC0);
+    // SAFETY: main runs once and takes each peripheral here, once. One by one: `take`
+    // added a flag check in a critical section that cannot fail here, and
+    // `Peripherals::steal` still stores the flag.
+    let dp = unsafe {
+        use avr_device::atmega328p::{ADC, PORTB, PORTC, PORTD, TC0, TC1, USART0};
+        (
+            TC0::steal(),
+            TC1::steal(),
+            USART0::steal(),
+            ADC::steal(),
+            (PORTB::steal(), PORTC::steal(), PORTD::steal()),
+        )
+    };
+    let (tc0, _tc1, usart0, adc, (portb, portc, portd)) = dp;
+    let clock = Clock::new(tc0);
     #[cfg(nanoesp_link = "soft")]
     let (mut link, mut console) = (
-        Link::new(dp.TC1),
-        nanoesp_hal::usart::Usart0::new::<{ config::CONSOLE_BAUD }>(dp.USART0, false),
+        Link::new(_tc1),
+        nanoesp_hal::usart::Usart0::new::<{ config::CONSOLE_BAUD }>(usart0, false),
     );
     #[cfg(nanoesp_link = "usart")]
-    let mut link = Link::new::<{ config::LINK_BAUD }>(dp.USART0, true);
+    let mut link = Link::new::<{ config::LINK_BAUD }>(usart0, true);
     let mut board = NanoBoard {
-        adc: Adc::new(dp.ADC),
-        pins: Pins::new(dp.PORTB, dp.PORTC, dp.PORTD, LINK),
+        adc: Adc::new(adc),
+        pins: Pins::new(portb, portc, portd, LINK),
     };
     // SAFETY: all shared state is set up; the handlers bound above are the only ones.
     unsafe { avr_device::interrupt::enable() };
