@@ -55,6 +55,19 @@ impl<const N: usize> Ring<N> {
         true
     }
 
+    /// [`Ring::push`] for the only producer once it saw the ring not full: the room cannot
+    /// go away meanwhile (the consumer only makes more), so the fullness is not tested again.
+    #[inline(always)]
+    pub fn push_with_room(&self, byte: u8) {
+        // SAFETY: as in `push`; the caller saw room for `byte`.
+        unsafe {
+            let head = read_volatile(self.head.get());
+            (*self.data.get())[(head & Self::MASK) as usize] = byte;
+            compiler_fence(Ordering::SeqCst);
+            write_volatile(self.head.get(), head.wrapping_add(1) & Self::MASK);
+        }
+    }
+
     /// Consumer side: takes the oldest byte, if any.
     #[inline(always)]
     pub fn pop(&self) -> Option<u8> {

@@ -357,7 +357,7 @@ impl<const BAUD: u32> Serial for SoftSerial<BAUD> {
             // SAFETY: interrupts are off, and an idle transmitter has its interrupt off.
             let tx = unsafe { TRANSMITTER.get() };
             if tx.left != TX_IDLE {
-                TX_RING.push(byte);
+                TX_RING.push_with_room(byte);
                 return;
             }
             let t = tc1();
