@@ -238,11 +238,13 @@ pub struct Driver {
     negotiate: bool,
     links: [LinkState; LINKS],
     ip: [u8; 4],
+    /// Within reach of the short loads (64 bytes): `cfg.softap` and `cfg.stored` come
+    /// first in it, the only fields read through the driver (`emit` is given `&cfg`).
+    cfg: Config,
     /// The caller must use [`FACTORY_BAUD`], not `cfg.baud` (a flag, not the 32-bit baud:
     /// comparing and storing that cost more); `baud_changed` until it took the baud.
     at_factory_baud: bool,
     baud_changed: bool,
-    cfg: Config,
     parser: Parser,
     version: [u8; VERSION_MAX],
     version_len: u8,
