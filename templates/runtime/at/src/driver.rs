@@ -392,9 +392,10 @@ impl Driver {
     }
 
     /// True if `link` is still the live connection on its id.
+    // Through `live_gen`: a second copy of the table lookup cost more than the call.
     #[inline(never)]
     pub fn is_open(&self, link: Link) -> bool {
-        self.is_live(link)
+        self.live_gen(link.id) == Some(link.gen)
     }
 
     /// [`Driver::is_open`], inlined where its call costs more.
