@@ -642,8 +642,9 @@ impl Driver {
                 } else {
                     Link {
                         id,
-                        // No index panic: an id out of range fails `is_open` below.
-                        gen: self.links.get(id as usize).map_or(0, |l| l.gen),
+                        // Without a live connection (or with an id out of range) any
+                        // generation fails `is_open` below.
+                        gen: self.live_gen(id).unwrap_or(0),
                     }
                 };
                 self.data_event(link, byte)
