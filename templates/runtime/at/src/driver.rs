@@ -987,10 +987,11 @@ impl Driver {
         if self.missed != 0 {
             let id = lowest_bit(self.missed);
             self.missed &= self.missed - 1;
-            if !self.links[id as usize].open && self.phase == UP {
-                let pending = self.links[id as usize].pending;
+            // The table through `live_gen` and `link_mut`: smaller than indexing it here.
+            if self.live_gen(id).is_none() && self.phase == UP {
+                let pending = self.link_mut(id).pending;
                 let ev = self.open(id);
-                self.links[id as usize].pending = pending;
+                self.link_mut(id).pending = pending;
                 return ev;
             }
         }
