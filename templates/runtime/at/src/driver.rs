@@ -398,14 +398,6 @@ impl Driver {
         self.live_gen(link.id) == Some(link.gen)
     }
 
-    /// [`Driver::is_open`], inlined where its call costs more.
-    #[inline(always)]
-    fn is_live(&self, link: Link) -> bool {
-        self.links
-            .get(link.id as usize)
-            .is_some_and(|l| l.open && l.gen == link.gen)
-    }
-
     /// Bytes the ESP is known to hold for `link` (passive mode).
     pub fn pending(&self, link: Link) -> u16 {
         if self.is_open(link) {
@@ -540,8 +532,9 @@ impl Driver {
         if !self.is_idle() {
             return false;
         }
-        // Not through `is_open`'s call: around it, `kind` was kept in a stack frame.
-        if !allowed || !self.is_live(link) {
+        // `is_open` inlined, on `live_gen`: around `is_open`'s call, `kind` was kept in a
+        // stack frame, and the table lookup inlined cost more.
+        if !allowed || self.live_gen(link.id) != Some(link.gen) {
             return false;
         }
         let timeout = if kind == op::SEND { PROMPT_MS } else { CMD_MS };
