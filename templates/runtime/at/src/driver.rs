@@ -277,17 +277,18 @@ fn reached(now: u32, t: u32) -> bool {
     now.wrapping_sub(t) < 0x8000_0000
 }
 
-/// The driver's timers, by their place in `Driver::timers`: a call names one by a byte
-/// instead of passing its 32-bit time.
+/// The driver's timers, by their byte offset in `Driver::timers` (index × 4, so finding
+/// one takes no shifts on the AVR): a call names one by a byte instead of passing its
+/// 32-bit time.
 #[derive(Clone, Copy)]
 #[repr(u8)]
 enum Timer {
     /// The command in flight (or the boot wait) times out.
-    Deadline,
+    Deadline = 0,
     /// No command goes out before it.
-    NotBefore,
+    NotBefore = 4,
     /// The next link-table poll.
-    NextPoll,
+    NextPoll = 8,
 }
 
 impl Driver {
@@ -470,14 +471,14 @@ impl Driver {
     /// True once timer `t` is due.
     #[inline(never)]
     fn due(&self, t: Timer) -> bool {
-        reached(self.now, self.timers[t as usize])
+        reached(self.now, self.timers[t as usize / 4])
     }
 
     /// Timer `t` is due `ms` from now. Delays are 16-bit (all are under a minute): loading a
     /// 32-bit constant costs twice the code on the AVR.
     #[inline(never)]
     fn set_timer(&mut self, t: Timer, ms: u16) {
-        self.timers[t as usize] = self.now.wrapping_add(ms as u32);
+        self.timers[t as usize / 4] = self.now.wrapping_add(ms as u32);
     }
 
     /// No command goes out for `ms` from now.
@@ -549,7 +550,7 @@ impl Driver {
     pub fn poll_overdue(&self) -> bool {
         reached(
             self.now,
-            self.timers[Timer::NextPoll as usize].wrapping_add(u32::from(POLL_MS)),
+            self.timers[Timer::NextPoll as usize / 4].wrapping_add(u32::from(POLL_MS)),
         )
     }
 
