@@ -206,17 +206,22 @@ const NO_LINKS: [LinkState; LINKS] = [LinkState {
 /// `repr(C)` keeps the declaration order: on the AVR a field within 64 bytes of the struct's
 /// start is one `ldd`/`std`, one further away first needs its address computed, so the
 /// fields every step touches come first (in the order that measured smallest) and the long
-/// buffers last.
+/// buffers last. The three that do not start at zero lead, so `new` stores them and clears
+/// the rest with one memset (spread out, they split it into three).
 #[repr(C)]
 pub struct Driver {
+    /// A bring-up step (`S_PROBE..=S_BAUD_PROBE`), `BOOT` or `UP`.
+    phase: u8,
+    data_link: u8,
+    /// The baud is negotiated when probes go unanswered (decided once: comparing the 32-bit
+    /// baud at every probe timeout cost more).
+    negotiate: bool,
     poll_recvlen: bool,
     tx_off: u16,
     target: Link,
     /// The command in flight, unless `wait` is `Idle` (then the last one).
     cmd: Command,
     wait: Wait,
-    /// A bring-up step (`S_PROBE..=S_BAUD_PROBE`), `BOOT` or `UP`.
-    phase: u8,
     now: u32,
     /// When each [`Timer`] is due (wrapping milliseconds).
     timers: [u32; 3],
@@ -226,16 +231,12 @@ pub struct Driver {
     /// Links listed by, or connected during, the `AT+CIPSTATUS` in flight (one mask: only
     /// their union is ever read).
     seen: u8,
-    data_link: u8,
     passive: bool,
     plain: bool,
     failures: u8,
     join_failures: u8,
     join_code: u8,
     boot_armed: bool,
-    /// The baud is negotiated when probes go unanswered (decided once: comparing the 32-bit
-    /// baud at every probe timeout cost more).
-    negotiate: bool,
     links: [LinkState; LINKS],
     ip: [u8; 4],
     /// Within reach of the short loads (64 bytes): `cfg.softap` and `cfg.stored` come
