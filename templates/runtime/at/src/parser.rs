@@ -244,7 +244,8 @@ impl Parser {
     /// after their tokens), wherever noise before the line put it: what follows
     /// `AT version:`, or the lengths with the `:` before them.
     pub fn value(&self) -> &[u8] {
-        self.line().get(self.value_at as usize..).unwrap_or(&[])
+        let line = self.line();
+        &line[(self.value_at as usize).min(line.len())..]
     }
 
     /// The five lengths of the last line, a `+CIPRECVLEN:<l0>,...,<l4>` (valid right after
