@@ -237,7 +237,10 @@ impl Parser {
 
     /// The last completed line (valid right after a line token such as `AtVersion`).
     pub fn line(&self) -> &[u8] {
-        &self.line[..(self.len & 0x7f) as usize]
+        // Clamped to `LINE_MAX`, which the length never exceeds: on the AVR the clamp is
+        // smaller than the slice's bounds check and its panic call (also in `classify` and
+        // `payload_header`).
+        &self.line[..((self.len & 0x7f) as usize).min(LINE_MAX)]
     }
 
     /// The value of the last line, a `+CIPRECVLEN:...` or `AT version:...` (valid right
@@ -358,7 +361,7 @@ impl Parser {
 
     /// Recognises `+IPD,<id>,<len>:` and `+CIPRECVDATA` headers as soon as their last byte arrives.
     fn payload_header(&mut self, b: u8) -> Option<Token> {
-        let mut line = &self.line[..self.len as usize];
+        let mut line = &self.line[..(self.len as usize).min(LINE_MAX)];
         // A `+` at 2 followed an `AT` (the only `+` `feed` keeps there): an echo of one of
         // our commands, which never reads as a header, or noise before a real header.
         if line.get(2) == Some(&b'+') {
@@ -396,7 +399,7 @@ impl Parser {
 
     #[inline(never)]
     fn classify(&mut self) -> Token {
-        let mut full = &self.line[..(self.len & 0x7f) as usize];
+        let mut full = &self.line[..((self.len & 0x7f) as usize).min(LINE_MAX)];
         while let [rest @ .., b' '] = full {
             full = rest;
         }
