@@ -166,7 +166,9 @@ fn scan_digits(line: &[u8], mut i: u8) -> (u16, u8) {
 }
 
 /// Token `i` of the tables in `Parser::classify`: the first 18 variants of [`Token`], in
-/// declaration order, so this is no lookup table (which would be copied into SRAM).
+/// declaration order, so this is no lookup table (which would be copied into SRAM). Out of
+/// line: `classify` has two calls.
+#[inline(never)]
 fn simple_token(i: u8) -> Token {
     match i {
         0 => Token::Ok,
