@@ -765,10 +765,11 @@ impl Driver {
         }
     }
 
-    /// A payload byte for `link`, if it is still the live connection on its id. Out of
-    /// line and with an early `None`: inlined, or built as one value, the event was packed
-    /// into four registers before it was stored.
-    #[inline(never)]
+    /// A payload byte for `link`, if it is still the live connection on its id. With an
+    /// early `None`: built as one value, the event was packed into four registers before it
+    /// was stored. Always inlined: out of line it measured 44 B larger on the AVR (left to
+    /// the compiler, 4 B).
+    #[inline(always)]
     fn data_event(&self, link: Link, byte: u8) -> Option<Event> {
         if !self.is_open(link) {
             return None;
