@@ -394,8 +394,9 @@ impl Driver {
     }
 
     /// True if `link` is still the live connection on its id.
-    // Through `live_gen`: a second copy of the table lookup cost more than the call.
-    #[inline(never)]
+    // Through `live_gen`: a second copy of the table lookup cost more than the call. Inlined
+    // around that call: its own out-of-line copy measured 6 B larger on the AVR.
+    #[inline(always)]
     pub fn is_open(&self, link: Link) -> bool {
         self.live_gen(link.id) == Some(link.gen)
     }
