@@ -136,7 +136,9 @@ impl Command {
     ///
     /// Each command is a line of one flash text (what follows `AT`) with field markers,
     /// filled in by one loop: a `put` call per piece of every command cost twice the flash.
-    #[inline(never)]
+    /// Always inlined: the firmware's one call (the driver's `poll_transmit`) then passes
+    /// no arguments and saves no registers for it, 34 B less on the AVR than out of line.
+    #[inline(always)]
     pub fn emit(&self, s: &mut Window, cfg: &Config, plain: bool) {
         // One line per `op`, in their order.
         let text = pstr!(
