@@ -238,14 +238,16 @@ pub struct Driver {
     join_code: u8,
     boot_armed: bool,
     links: [LinkState; LINKS],
-    ip: [u8; 4],
-    /// Within reach of the short loads (64 bytes): `cfg.softap` and `cfg.stored` come
-    /// first in it, the only fields read through the driver (`emit` is given `&cfg`).
-    cfg: Config,
     /// The caller must use [`FACTORY_BAUD`], not `cfg.baud` (a flag, not the 32-bit baud:
     /// comparing and storing that cost more); `baud_changed` until it took the baud.
     at_factory_baud: bool,
     baud_changed: bool,
+    /// Within reach of the short loads (64 bytes): `cfg.softap` and `cfg.stored` come
+    /// first in it, the only fields read through the driver (`emit` is given `&cfg`).
+    cfg: Config,
+    /// Past `cfg`, so that the two baud flags fit before it within reach too (the address
+    /// is mostly copied whole: its own loads and stores cost less to reach this far).
+    ip: [u8; 4],
     parser: Parser,
     version: [u8; VERSION_MAX],
     version_len: u8,
