@@ -242,15 +242,17 @@ pub struct Driver {
     /// comparing and storing that cost more); `baud_changed` until it took the baud.
     at_factory_baud: bool,
     baud_changed: bool,
+    /// Here, not by `version`: the last byte free within reach before `cfg`.
+    version_len: u8,
     /// Within reach of the short loads (64 bytes): `cfg.softap` and `cfg.stored` come
-    /// first in it, the only fields read through the driver (`emit` is given `&cfg`).
+    /// first in it (bytes 61 and 62), the only fields read through the driver (`emit` is
+    /// given `&cfg`).
     cfg: Config,
-    /// Past `cfg`, so that the two baud flags fit before it within reach too (the address
+    /// Past `cfg`, so that the baud flags fit before it within reach too (the address
     /// is mostly copied whole: its own loads and stores cost less to reach this far).
     ip: [u8; 4],
     parser: Parser,
     version: [u8; VERSION_MAX],
-    version_len: u8,
 }
 
 /// Index of the lowest set bit of a non-zero link mask (`trailing_zeros` is large on AVR).
