@@ -373,11 +373,10 @@ impl Parser {
         if line.get(2) == Some(&b'+') {
             line = &line[2..];
         }
-        // 1.7 sends `+CIPRECVDATA,<n>:`, 2.x `+CIPRECVDATA:<n>,`.
-        match (
-            lookup(line, pstr!(b"^+IPD,\0^+CIPRECVDATA,\0^+CIPRECVDATA:\0")),
-            b,
-        ) {
+        // 1.7 sends `+CIPRECVDATA,<n>:`, 2.x `+CIPRECVDATA:<n>,`: the byte after the text is
+        // the other one of `,` and `:` than `b` (`b` is one of them, and their XOR swaps
+        // them), one table entry and one test for both.
+        match (lookup(line, pstr!(b"^+IPD,\0^+CIPRECVDATA\0")), b) {
             (Some(0), b':') => {
                 let id = link_id(*line.get(5)?)?;
                 if line.get(6) != Some(&b',') {
@@ -389,7 +388,7 @@ impl Parser {
                 self.count = len;
                 return Some(Token::IpdData(id));
             }
-            (Some(1), b':') | (Some(2), b',') => {}
+            (Some(1), _) if line.get(12) == Some(&(b ^ (b',' ^ b':'))) => {}
             _ => return None,
         }
         let (n, end) = scan_number(line, 13);
