@@ -140,14 +140,17 @@ fn main() -> ! {
     // In main's frame, built in place by `new_server` (no frame of its own, no copy).
     let mut server = MaybeUninit::uninit();
     let server = new_server(&mut server);
-    let mut buf = [0u8; CHUNK];
+    // In .bss, cleared by the start-up code: no memset in main.
+    static mut BUF: [u8; CHUNK] = [0; CHUNK];
+    // SAFETY: main never returns and is the only user of BUF.
+    let buf = unsafe { &mut *core::ptr::addr_of_mut!(BUF) };
     loop {
         let now = clock.millis();
         while let Some(byte) = link.read_byte() {
             server.on_uart_byte(byte, now);
         }
         server.tick(now, &mut board);
-        let n = server.poll_uart_tx(&mut buf);
+        let n = server.poll_uart_tx(buf);
         link.write_all(&buf[..n]);
         // Baud negotiation with an ESP still at its factory rate (bring-up only). The soft
         // link only transmits at 115200, which is all the driver's blind switch needs.
@@ -158,7 +161,7 @@ fn main() -> ! {
         }
         #[cfg(nanoesp_link = "soft")]
         {
-            let n = server.poll_console(&mut buf);
+            let n = server.poll_console(buf);
             console.write_all(&buf[..n]);
         }
         // Set on every pass: cheaper than remembering the last state, and no handler
