@@ -1019,8 +1019,9 @@ impl Driver {
     }
 
     /// Starts bring-up step `step`, or the next one that applies to this configuration.
-    // Out of line: inlined into the caller's tick it measured 20 B larger on the AVR.
-    #[inline(never)]
+    // Inlined into the caller's tick: with the server a static (absolute addresses) this
+    // measured 28 B smaller on the AVR than out of line (with it in main's frame, 20 B larger).
+    #[inline(always)]
     fn init_next(&mut self, mut step: u8) -> Option<Event> {
         let cfg = self.cfg;
         let station = !cfg.softap;
