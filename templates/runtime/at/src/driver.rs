@@ -456,7 +456,9 @@ impl Driver {
         }
     }
 
-    #[inline(never)]
+    // Inlined into its callers: with the server a static this measured 16 B smaller on the
+    // AVR than one out-of-line copy.
+    #[inline(always)]
     fn close(&mut self, id: u8) -> Option<Event> {
         let l = self.link_mut(id);
         if !l.open {
