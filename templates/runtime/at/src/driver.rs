@@ -785,7 +785,9 @@ impl Driver {
         Some(Event::Data { link, byte })
     }
 
-    /// The send in flight is over: `SEND OK` (`ok`), or failed.
+    /// The send in flight is over: `SEND OK` (`ok`), or failed. Out of line: one copy for
+    /// its three callers measured 12 B smaller on the AVR.
+    #[inline(never)]
     fn send_done(&mut self, ok: bool) -> Option<Event> {
         self.finish();
         Some(Event::SendDone {
