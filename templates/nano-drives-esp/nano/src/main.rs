@@ -137,13 +137,15 @@ fn main() -> ! {
     // SAFETY: all shared state is set up; the handlers bound above are the only ones.
     unsafe { avr_device::interrupt::enable() };
 
-    // A static, built in place by `new_server`: in main's frame (over 400 bytes), every
-    // field past its 64th byte took an address computed from the frame pointer; a static's
-    // fields are plain absolute addresses. Static SRAM grows by what main's frame shrinks.
+    // A static, built in place: in main's frame (over 400 bytes), every field past its 64th
+    // byte took an address computed from the frame pointer (and built inline, a
+    // frame-pointer move with interrupts off per store); a static's fields are plain
+    // absolute addresses. Static SRAM grows by what main's frame shrinks.
     static mut SERVER: MaybeUninit<Server<'static, SLOTS>> = MaybeUninit::uninit();
     // SAFETY: main runs once and never returns: this is the only reference to SERVER, and
     // no interrupt handler touches it.
-    let server = new_server(unsafe { &mut *core::ptr::addr_of_mut!(SERVER) });
+    let server =
+        unsafe { &mut *core::ptr::addr_of_mut!(SERVER) }.write(Server::new(&SERVER_CONFIG));
     // In .bss, cleared by the start-up code: no memset in main.
     static mut BUF: [u8; CHUNK] = [0; CHUNK];
     // SAFETY: main never returns and is the only user of BUF.
@@ -172,16 +174,6 @@ fn main() -> ! {
         // writes PORTB.
         board.pins.set_led(server.driver().ip() != [0; 4]);
     }
-}
-
-/// Builds the server in `slot`. Out of line: inlined into main, every field past the 64th
-/// byte of main's frame took a frame-pointer move with interrupts off (12 bytes per store);
-/// here the fields are written through a pointer (now to a static: see `main`).
-#[inline(never)]
-fn new_server<'a>(
-    slot: &'a mut MaybeUninit<Server<'static, SLOTS>>,
-) -> &'a mut Server<'static, SLOTS> {
-    slot.write(Server::new(&SERVER_CONFIG))
 }
 
 #[panic_handler]
