@@ -148,6 +148,15 @@ pub fn build_esp_master_firmware(link: LinkKind, baud: u32) -> PathBuf {
     copy
 }
 
+/// Builds `avr-check/`, the program that runs the runtime crates' AVR-only code (the
+/// assembly in `nanoesp-http`) over many inputs, and returns its ELF path.
+pub fn build_runtime_check() -> PathBuf {
+    let _guard = BUILD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = repo_root().join("firmware/sim-tests/avr-check");
+    let target_dir = cargo_build_avr(&dir, &dir);
+    target_dir.join("avr-none/release/nanoesp-runtime-check.elf")
+}
+
 /// Lays out `scratch/nano` from `templates/<mode>/nano` (manifest rendered with
 /// `project_name`, build script, the shared `.cargo/config.toml` without its ravedude
 /// runner, `src` linked) and links `scratch/runtime/<crate>` for each of `runtime`.
