@@ -1,13 +1,41 @@
 //! The runtime crates' AVR-only code on the simulated ATmega328P: `avr-check/` runs
-//! `progmem::lookup` and `sink::put_u32` (AVR assembly there, Rust on the host, so the
-//! host tests never see the assembly) over every short line and hundreds of values, and
-//! this test works out each expected answer itself.
+//! `progmem::lookup`, `sink::put_u32`, `sink::put_nth` and `index::byte_index` (AVR
+//! assembly there, Rust on the host, so the host tests never see the assembly) over every
+//! short line, hundreds of values, every entry of a list and every index of four slices,
+//! and this test works out each expected answer itself.
 
 use nanoesp_hal_sim_tests::{build_runtime_check, sim_binary};
 use std::process::Command;
 
 /// `TABLE` of `avr-check/src/main.rs`: `=` the whole line, `^` its start, text, 0 byte.
 const TABLE: &[u8] = b"=a\0^ab\0=abc\0^b\0=ca\0^cab\0=\0^c\0";
+
+/// `LIST` of `avr-check/src/main.rs`: entries ended by 0 bytes, the last one unended.
+const LIST: &[u8] = b"zero\0one\0\0three\r\n\0four";
+
+/// Element sizes and counts of the slices `avr-check` indexes, in its order.
+const SLICES: [(usize, usize); 4] = [(1, 9), (3, 80), (50, 5), (129, 3)];
+
+/// What `put_nth(list, n)` puts: entry `n`, or with `whole` everything after the first `n`
+/// 0 bytes, 0 bytes included.
+fn expected_nth(n: usize, whole: bool) -> Vec<u8> {
+    let mut rest = LIST;
+    for _ in 0..n {
+        match rest.iter().position(|&b| b == 0) {
+            Some(end) => rest = &rest[end + 1..],
+            None => return Vec::new(),
+        }
+    }
+    if whole {
+        rest.to_vec()
+    } else {
+        rest.split(|&b| b == 0).next().unwrap_or_default().to_vec()
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
 
 /// The first entry of [`TABLE`] that `line` matches.
 fn expected_entry(line: &[u8]) -> Option<u8> {
@@ -23,7 +51,7 @@ fn expected_entry(line: &[u8]) -> Option<u8> {
 }
 
 #[test]
-fn assembly_lookup_and_decimal_match_the_host_on_the_avr() {
+fn assembly_routines_give_the_hosts_answers_on_the_avr() {
     let elf = build_runtime_check();
     let output = Command::new(sim_binary())
         .arg("run")
@@ -38,7 +66,7 @@ fn assembly_lookup_and_decimal_match_the_host_on_the_avr() {
         "the check program did not run to its end:\n{console}\n--- stderr\n{stderr}"
     );
 
-    let (mut lines, mut values) = (0, 0);
+    let (mut lines, mut values, mut entries, mut indices) = (0, 0, 0, 0);
     for row in console.lines() {
         if let Some(rest) = row.strip_prefix("L ") {
             let (text, got) = rest.rsplit_once(' ').expect(row);
@@ -53,9 +81,35 @@ fn assembly_lookup_and_decimal_match_the_host_on_the_avr() {
             let v = u32::from_str_radix(hex, 16).expect(row);
             assert_eq!(got, v.to_string(), "put_u32({v})");
             values += 1;
+        } else if let Some(rest) = row.strip_prefix("N ") {
+            let (n, got) = rest.split_once(' ').expect(row);
+            let n = u8::from_str_radix(n, 16).expect(row);
+            let want = hex(&expected_nth((n & 0x7f) as usize, n & 0x80 != 0));
+            assert_eq!(got, want, "put_nth({n:#04x})");
+            entries += 1;
+        } else if let Some(rest) = row.strip_prefix("X ") {
+            let fields: Vec<&str> = rest.split(' ').collect();
+            let [size, i, got] = fields[..] else {
+                panic!("{row}")
+            };
+            let size = usize::from_str_radix(size, 16).expect(row);
+            let i = usize::from_str_radix(i, 16).expect(row);
+            let (_, count) = SLICES.iter().find(|(s, _)| *s == size).expect(row);
+            let want = if i < *count {
+                format!("{:02x}", i + 1)
+            } else {
+                "-".to_string()
+            };
+            assert_eq!(got, want, "byte_index of element {i} of {size} bytes");
+            indices += 1;
         }
     }
     // Every line of 0-4 bytes over three letters, then 16 edge values and 400 random ones.
     assert_eq!(lines, 1 + 3 + 9 + 27 + 81, "{console}");
     assert_eq!(values, 16 + 400, "{console}");
+    // Entries 0-6 (the list has five) with and without WHOLE.
+    assert_eq!(entries, 14, "{console}");
+    // Each slice's indices up to two past its end.
+    let want_indices: usize = SLICES.iter().map(|(_, count)| count + 2).sum();
+    assert_eq!(indices, want_indices, "{console}");
 }

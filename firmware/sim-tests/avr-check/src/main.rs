@@ -1,20 +1,28 @@
-//! Runs `nanoesp_http::progmem::lookup` and `nanoesp_http::sink::put_u32`, which are AVR
-//! assembly on this target and Rust on the host, over fixed and generated inputs, and
-//! prints one line per case on USART0 (115200 baud):
+//! Runs `nanoesp_http`'s `progmem::lookup`, `sink::put_u32`, `sink::put_nth` and
+//! `index::byte_index`, which are (or use) AVR assembly on this target and Rust on the
+//! host, over fixed and generated inputs, and prints one line per case on USART0 (115200
+//! baud), then `DONE`; `n`, `size`, `i` and `byte` below are two hex digits:
 //!
 //! - `L <line> <entry>`: `lookup` of every line of 0–4 bytes over `a`, `b`, `c` in
 //!   [`TABLE`] (`-` for no match);
 //! - `U <hex> <decimal>`: `put_u32` of a value, the value itself in hexadecimal by a
 //!   nibble loop that shares no code with `put_u32`;
+//! - `N <n> <bytes>`: `put_nth` of [`LIST`] for every entry number, with and without
+//!   `WHOLE`, its output in hexadecimal (it may hold 0 bytes);
+//! - `X <size> <i> <byte>`: the byte that every byte of element `i` of a slice of
+//!   `size`-byte elements holds, found by `byte_index` (`-` past the end, `torn` when its
+//!   first and last bytes differ), each element filled with its number plus one through
+//!   `byte_index_mut`.
 //!
-//! then `DONE`. The host test works out every expected answer itself.
+//! The host test (`tests/runtime_check.rs`) works out every expected answer itself.
 #![no_std]
 #![no_main]
 
 use core::ptr::{read_volatile, write_volatile};
+use nanoesp_http::index::{byte_index, byte_index_mut};
 use nanoesp_http::progmem::lookup;
 use nanoesp_http::pstr;
-use nanoesp_http::sink::{put_u32, Window};
+use nanoesp_http::sink::{put_nth, put_u32, Window, WHOLE};
 
 const UCSR0A: *mut u8 = 0xC0 as *mut u8;
 const UCSR0B: *mut u8 = 0xC1 as *mut u8;
@@ -25,6 +33,10 @@ const UDR0: *mut u8 = 0xC6 as *mut u8;
 /// The lookup table under test, as the request parser's: `=` the whole line, `^` its
 /// start, then the text and a 0 byte. Kept in step with `TABLE` in the host test.
 const TABLE: &[u8] = b"=a\0^ab\0=abc\0^b\0=ca\0^cab\0=\0^c\0";
+
+/// The `put_nth` list under test: an empty entry, CR LF inside one, and a last entry
+/// without its 0 byte. Kept in step with `LIST` in the host test.
+const LIST: &[u8] = b"zero\0one\0\0three\r\n\0four";
 
 /// Values every division must get right: the ends of each byte width and of the decimal
 /// digit counts.
@@ -72,6 +84,54 @@ fn write_hex(v: u32) {
         } else {
             b'a' + nibble - 10
         });
+    }
+}
+
+fn write_hex_byte(b: u8) {
+    for nibble in [b >> 4, b & 0xF] {
+        write(if nibble < 10 {
+            b'0' + nibble
+        } else {
+            b'a' + nibble - 10
+        });
+    }
+}
+
+fn check_nth(n: u8) {
+    let mut buf = [0u8; 40];
+    let mut w = Window::new(0, &mut buf);
+    put_nth(&mut w, pstr!(LIST), n);
+    let filled = w.filled();
+    write_all(b"N ");
+    write_hex_byte(n);
+    write(b' ');
+    for &b in &buf[..filled] {
+        write_hex_byte(b);
+    }
+    write(b'\n');
+}
+
+/// Fills element `i` of `slice` (through `byte_index_mut`) with `i + 1`, then reads the
+/// first byte of every index up to two past the end through `byte_index`.
+fn check_index<const SIZE: usize>(slice: &mut [[u8; SIZE]]) {
+    for i in 0..slice.len() as u8 {
+        if let Some(element) = byte_index_mut(slice, i) {
+            *element = [i + 1; SIZE];
+        }
+    }
+    for i in 0..slice.len() as u8 + 2 {
+        write_all(b"X ");
+        write_hex_byte(SIZE as u8);
+        write(b' ');
+        write_hex_byte(i);
+        write(b' ');
+        match byte_index(slice, i) {
+            // The last byte too: a wrong offset that still lands in the slice shows there.
+            Some(element) if element[0] == element[SIZE - 1] => write_hex_byte(element[0]),
+            Some(_) => write_all(b"torn"),
+            None => write(b'-'),
+        }
+        write(b'\n');
     }
 }
 
@@ -130,6 +190,15 @@ fn main() -> ! {
         // Shifted right by a varying amount, so short numbers come up as often as long ones.
         check_u32(x >> (x & 31));
     }
+    for n in 0..7u8 {
+        check_nth(n);
+        check_nth(n | WHOLE);
+    }
+    // Element sizes as the server's slots and smaller and larger ones (below 256 B each).
+    check_index(&mut [[0u8; 1]; 9]);
+    check_index(&mut [[0u8; 3]; 80]);
+    check_index(&mut [[0u8; 50]; 5]);
+    check_index(&mut [[0u8; 129]; 3]);
     write_all(b"DONE\n");
     loop {}
 }
