@@ -77,13 +77,8 @@ fn write_all(bytes: &[u8]) {
 }
 
 fn write_hex(v: u32) {
-    for shift in (0..8u8).rev() {
-        let nibble = (v >> (shift * 4)) as u8 & 0xF;
-        write(if nibble < 10 {
-            b'0' + nibble
-        } else {
-            b'a' + nibble - 10
-        });
+    for b in v.to_be_bytes() {
+        write_hex_byte(b);
     }
 }
 
