@@ -544,9 +544,9 @@ impl Driver {
         if !self.is_idle() {
             return false;
         }
-        // `is_open` inlined, on `live_gen`: around `is_open`'s call, `kind` was kept in a
-        // stack frame, and the table lookup inlined cost more.
-        if !allowed || self.live_gen(link.id) != Some(link.gen) {
+        // `is_open` is always inlined (on `live_gen`): out of line, `kind` was kept in a
+        // stack frame around its call.
+        if !allowed || !self.is_open(link) {
             return false;
         }
         let timeout = if kind == op::SEND { PROMPT_MS } else { CMD_MS };
