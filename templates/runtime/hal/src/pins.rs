@@ -12,12 +12,13 @@ pub const LED: u8 = 13;
 /// Why a pin cannot be used by the application.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Reserved {
+    // Values spelled out: `Pins::usable` decodes them from `usable_packed`'s byte.
     /// D0/D1: USART0, wired to the USB-serial bridge (and to the ESP when the link is USART).
-    Usart,
+    Usart = 0,
     /// D13: the on-board LED, used as the firmware's status light.
-    Led,
+    Led = 1,
     /// D8/D9: the soft-serial link to the ESP8266.
-    SoftLink,
+    SoftLink = 2,
 }
 
 /// What a pin request can fail with.
