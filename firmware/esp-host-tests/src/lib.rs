@@ -417,6 +417,8 @@ pub struct Host {
     /// The ready line as printed.
     pub ready_line: String,
     stderr: Arc<Mutex<String>>,
+    /// Drains stderr; joined once the program has exited, so its last lines are in `stderr`.
+    stderr_reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Host {
@@ -434,7 +436,7 @@ impl Host {
             .spawn()
             .unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
         let stderr = Arc::new(Mutex::new(String::new()));
-        {
+        let stderr_reader = {
             let err = child.stderr.take().unwrap();
             let sink = stderr.clone();
             std::thread::spawn(move || {
@@ -443,8 +445,8 @@ impl Host {
                     s.push_str(&line);
                     s.push('\n');
                 }
-            });
-        }
+            })
+        };
         let (tx, rx) = mpsc::channel();
         let out = child.stdout.take().unwrap();
         std::thread::spawn(move || {
@@ -477,6 +479,7 @@ impl Host {
             addr,
             ready_line: line,
             stderr,
+            stderr_reader: Some(stderr_reader),
         }
     }
 
@@ -485,24 +488,44 @@ impl Host {
         self.stderr.lock().unwrap().clone()
     }
 
-    /// Sends SIGTERM and waits up to 5 s; returns the exit code (None if killed).
+    /// [`Host::stderr`] once it contains every one of `needles`, or after 2 s: a line the
+    /// program printed just before an answer the test saw may still be in the reader thread.
+    pub fn stderr_with(&self, needles: &[&str]) -> String {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        loop {
+            let text = self.stderr();
+            if needles.iter().all(|n| text.contains(n)) || Instant::now() > deadline {
+                return text;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Sends SIGTERM and waits up to 5 s; returns the exit code (None if killed). On return
+    /// everything the program wrote to stderr is in [`Host::stderr`].
     pub fn terminate(&mut self) -> Option<i32> {
         // SAFETY: signalling our own child by its pid.
         unsafe {
             libc::kill(self.child.id() as i32, libc::SIGTERM);
         }
         let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
+        let code = loop {
             if let Ok(Some(st)) = self.child.try_wait() {
-                return st.code();
+                break st.code();
             }
             if Instant::now() > deadline {
                 let _ = self.child.kill();
                 let _ = self.child.wait();
-                return None;
+                break None;
             }
             std::thread::sleep(Duration::from_millis(10));
+        };
+        // The exit closed the pipe; without this join the last lines could still be in
+        // flight in the reader thread when the caller looks at them.
+        if let Some(reader) = self.stderr_reader.take() {
+            let _ = reader.join();
         }
+        code
     }
 }
 

@@ -63,7 +63,7 @@ fn ready_line_then_status_with_the_nano_build_id() {
     );
     assert_eq!(nano.state().sampling_ms, 100);
     assert_eq!(nano.state().analog_on, 0xFF);
-    let stderr = host.stderr();
+    let stderr = host.stderr_with(&["nanoesp: Nano nanoesp-io 2.5 build 0badc0de, 22 pins"]);
     assert!(
         stderr.contains("nanoesp: Nano nanoesp-io 2.5 build 0badc0de, 22 pins"),
         "{stderr}"
@@ -184,7 +184,7 @@ fn nano_reset_is_followed_by_a_new_handshake() {
     }
     assert_eq!(nano.state().capability_queries, 2);
     assert_eq!(nano.state().analog_on, 0xFF, "reports not enabled again");
-    let stderr = host.stderr();
+    let stderr = host.stderr_with(&["Nano reset", "(re-synced)"]);
     assert!(stderr.contains("Nano reset"), "{stderr}");
     assert!(stderr.contains("(re-synced)"), "{stderr}");
     assert_eq!(

@@ -20,6 +20,7 @@ struct FirmataBench {
     console: Vec<String>,
     stdout: Receiver<String>,
     stderr: Arc<Mutex<String>>,
+    stderr_reader: Option<std::thread::JoinHandle<()>>,
     _dir: TempDir,
 }
 
@@ -63,7 +64,7 @@ impl FirmataBench {
         let stderr = Arc::new(Mutex::new(String::new()));
         let sink = stderr.clone();
         let err = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
+        let stderr_reader = std::thread::spawn(move || {
             for line in BufReader::new(err).lines().map_while(Result::ok) {
                 eprintln!("{line}");
                 let mut text = sink.lock().unwrap_or_else(|e| e.into_inner());
@@ -77,6 +78,7 @@ impl FirmataBench {
             console: Vec::new(),
             stdout,
             stderr,
+            stderr_reader: Some(stderr_reader),
             _dir: TempDir(dir),
         };
         bench.wait_console("nanoesp: firmata ready", Duration::from_secs(30));
@@ -107,7 +109,10 @@ impl FirmataBench {
             .args(["-TERM", &self.child.id().to_string()])
             .status();
         let _ = self.child.wait();
-        std::thread::sleep(Duration::from_millis(100));
+        // The exit closed the pipe: once the reader is done, its last lines are in `stderr`.
+        if let Some(reader) = self.stderr_reader.take() {
+            let _ = reader.join();
+        }
         let text = self.stderr.lock().unwrap_or_else(|e| e.into_inner());
         text.clone()
     }
