@@ -129,7 +129,9 @@ impl Request {
 
     /// The path without the query string.
     pub fn path(&self) -> &[u8] {
-        &self.path[..self.path_len as usize]
+        // Clamped, not checked: `feed` never stores more than `PATH_MAX` bytes, and a clamp
+        // is shorter on the AVR than the slice check's panic path.
+        &self.path[..(self.path_len as usize).min(PATH_MAX)]
     }
 
     /// The first up to 4 non-blank body bytes: `Some(b'1')` for a body `1\n`.
