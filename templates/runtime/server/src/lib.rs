@@ -702,11 +702,14 @@ impl<'c, const N: usize> Server<'c, N> {
         let Some(tx) = &mut self.tx else { return };
         tx.chunk = (tx.total - tx.sent).min(CHUNK_MAX);
         let (link, chunk) = (tx.link, tx.chunk);
-        if !self.drv.issue(AtRequest::Send { link, len: chunk }) && !self.drv.is_open(link) {
-            // The link is gone (the Closed event frees the slot); otherwise the driver is
-            // busy and the chunk goes later.
+        // The link is gone (the Closed event frees the slot). Tested first: `issue` does
+        // nothing for a closed link, and a test after a refused `issue` (the driver may be
+        // busy: the chunk goes later) kept the link across the call.
+        if !self.drv.is_open(link) {
             self.abandon_response();
+            return;
         }
+        self.drv.issue(AtRequest::Send { link, len: chunk });
     }
 
     /// Drops the response in flight as failed and closes its link.
