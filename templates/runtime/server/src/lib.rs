@@ -432,9 +432,7 @@ impl<'c, const N: usize> Server<'c, N> {
                 return;
             }
             Event::Connected(link) => {
-                let bit = link_bit(link.id);
-                self.reject &= !bit;
-                self.close &= !bit;
+                let bit = self.forget(link.id);
                 // The id may still be bound to an old client whose CLOSED we missed (a free
                 // slot's stale id matches, too: it stays free).
                 for s in self.slots.iter_mut() {
@@ -470,9 +468,7 @@ impl<'c, const N: usize> Server<'c, N> {
                 return;
             }
             Event::Closed(link) => {
-                let bit = link_bit(link.id);
-                self.reject &= !bit;
-                self.close &= !bit;
+                self.forget(link.id);
                 if let Some(slot) = self.slot_of(link) {
                     slot.state = SlotState::Free;
                 }
@@ -501,6 +497,16 @@ impl<'c, const N: usize> Server<'c, N> {
         if line == Line::Version && self.drv.is_at2() {
             self.say(Line::At2Warning);
         }
+    }
+
+    /// Drops link id `id` from the 503 and close sets (a new or closed connection on it);
+    /// returns its bit.
+    #[inline(never)]
+    fn forget(&mut self, id: u8) -> u8 {
+        let bit = link_bit(id);
+        self.reject &= !bit;
+        self.close &= !bit;
+        bit
     }
 
     fn send_done(&mut self, link: Link, ok: bool) {
