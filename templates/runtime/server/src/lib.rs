@@ -271,7 +271,6 @@ impl TxCache {
 struct Tx {
     link: Link,
     body: Body,
-    head_only: bool,
     body_len: u16,
     total: u16,
     sent: u16,
@@ -692,7 +691,6 @@ impl<'c, const N: usize> Server<'c, N> {
         self.tx = Some(Tx {
             link,
             body,
-            head_only,
             body_len,
             total,
             sent: 0,
@@ -871,15 +869,13 @@ fn route(req: &Request, board: &mut dyn Board) -> (Body, bool) {
     (body, head_only)
 }
 
-/// Writes the response `tx` describes: head, then the body unless it answers a `HEAD`.
+/// Writes the response `tx` describes: head, then body. Also for a `HEAD`: its `total`
+/// ends with the head, and the driver never asks for a byte past the send's length.
 #[inline]
 fn render_response(s: &mut Window, tx: &Tx, cfg: &Config, snap: &Snapshot) {
-    // `head_only` read first: a flag held across the call instead of the `Tx` pointer.
-    let (body, head_only) = (tx.body, tx.head_only);
+    let body = tx.body;
     put_head(s, body, tx.body_len);
-    if !head_only {
-        render::body(s, body, cfg, snap);
-    }
+    render::body(s, body, cfg, snap);
 }
 
 /// The head of the response carrying `body`: its status and type worked out here once for
