@@ -291,12 +291,13 @@ const CONSOLE_QUEUE: usize = 4;
 ///
 /// `repr(C)` keeps this order, chosen by measuring the firmware: on the AVR a field within
 /// 64 bytes of the struct's start is one `ldd`/`std` away, a later one needs its address
-/// computed first (and the firmware's `new`, with the server on its stack, stores it
-/// through a moved frame pointer). The console queue and the config lead, then the
-/// response in flight and the 503 and close sets, then the driver (whose own hot fields
-/// lead it); everything after the driver starts zeroed, one `memset` in `new`.
+/// computed first. The config and the console queue lead, then the 503 and close sets
+/// (so `new` clears the queue and the sets with one `memset`), then the response in
+/// flight, then the driver (whose own hot fields lead it); everything after the driver
+/// starts zeroed, one `memset` in `new`.
 #[repr(C)]
 pub struct Server<'c, const N: usize> {
+    cfg: &'c Config,
     console_len: u8,
     console_off: u16,
     console_head: u8,
@@ -304,11 +305,10 @@ pub struct Server<'c, const N: usize> {
     /// Shown by a queued `Line::JoinFailed`: a retry comes seconds later, long after the
     /// line is out.
     join_failure: JoinFailure,
-    cfg: &'c Config,
-    tx: Option<Tx>,
     /// Link ids to answer 503 / to close, valid for the id's current generation.
     reject: u8,
     close: u8,
+    tx: Option<Tx>,
     drv: Driver,
     cache: TxCache,
     /// Also holds the live `served` and `errors` counts: they change only when a response
