@@ -22,13 +22,19 @@ pub struct Window<'a> {
 
 impl<'a> Window<'a> {
     /// A window starting at stream offset `start`, filling `buf`.
-    pub fn new(start: u16, buf: &'a mut [u8]) -> Window<'a> {
+    pub const fn new(start: u16, buf: &'a mut [u8]) -> Window<'a> {
         Window {
             pos: 0,
             start,
             buf,
             filled: 0,
         }
+    }
+
+    /// Starts counting again from 0 (for a window over an empty buffer, which only
+    /// measures).
+    pub fn rewind(&mut self) {
+        self.pos = 0;
     }
 
     /// Total number of bytes put so far (the stream length once rendering is done).

@@ -310,6 +310,9 @@ pub struct Server<'c, const N: usize> {
     tx: Option<Tx>,
     drv: Driver,
     cache: TxCache,
+    /// Measures responses (a window over no buffer): here rather than on the stack of
+    /// `start_response`, which then needs no frame.
+    meter: Window<'static>,
     /// Also holds the live `served` and `errors` counts: they change only when a response
     /// ends, never while one is rendered, so a status response needs no copy of them.
     /// Before the slots: nearer the start, measured smaller.
@@ -352,6 +355,7 @@ impl<'c, const N: usize> Server<'c, N> {
             turn: 0,
             tx: None,
             cache: TxCache::EMPTY,
+            meter: Window::new(0, &mut []),
             snap: Snapshot::default(),
             reject: 0,
             close: 0,
@@ -685,10 +689,11 @@ impl<'c, const N: usize> Server<'c, N> {
         let (cfg, snap) = (self.cfg, &self.snap);
         // One window measures the body, then the head after it: a second window and a
         // render_response call cost more than taking the body back out for a HEAD.
-        let mut w = Window::new(0, &mut []);
-        render::body(&mut w, body, cfg, snap);
+        let w = &mut self.meter;
+        w.rewind();
+        render::body(w, body, cfg, snap);
         let body_len = w.total();
-        put_head(&mut w, body, body_len);
+        put_head(w, body, body_len);
         let total = w.total() - if head_only { body_len } else { 0 };
         self.tx = Some(Tx {
             link,
