@@ -434,17 +434,8 @@ impl<'c, const N: usize> Server<'c, N> {
                 return;
             }
             Event::Connected(link) => {
+                // The id may still be bound to an old client whose CLOSED we missed.
                 let bit = self.forget(link.id);
-                // The id may still be bound to an old client whose CLOSED we missed (a free
-                // slot's stale id matches, too: it stays free).
-                for s in self.slots.iter_mut() {
-                    if s.link.id == link.id {
-                        s.state = SlotState::Free;
-                    }
-                }
-                if self.tx.as_ref().is_some_and(|t| t.link.id == link.id) {
-                    self.tx = None;
-                }
                 // Only the first `max_clients` slots are ever used, so a client is over the
                 // limit exactly when none of them is free.
                 // Counted in a byte (`take` counts in `usize`), by index: the scan stops at
@@ -471,12 +462,6 @@ impl<'c, const N: usize> Server<'c, N> {
             }
             Event::Closed(link) => {
                 self.forget(link.id);
-                if let Some(slot) = self.slot_of(link) {
-                    slot.state = SlotState::Free;
-                }
-                if self.tx.as_ref().is_some_and(|t| t.link == link) {
-                    self.tx = None;
-                }
                 return;
             }
             Event::SendDone { link, ok } => return self.send_done(link, ok),
@@ -501,13 +486,26 @@ impl<'c, const N: usize> Server<'c, N> {
         }
     }
 
-    /// Drops link id `id` from the 503 and close sets (a new or closed connection on it);
-    /// returns its bit.
+    /// Forgets link id `id` (a new or closed connection on it): drops it from the 503 and
+    /// close sets, frees its slot and drops its response; returns its bit.
+    ///
+    /// By id alone, for a close too: every `Connected` (the driver reports each new
+    /// generation of an id) already freed whatever an older generation left, so whatever
+    /// carries the id belongs to the connection that closed. A free slot's stale id
+    /// matches too: it stays free.
     #[inline(never)]
     fn forget(&mut self, id: u8) -> u8 {
         let bit = link_bit(id);
         self.reject &= !bit;
         self.close &= !bit;
+        for s in self.slots.iter_mut() {
+            if s.link.id == id {
+                s.state = SlotState::Free;
+            }
+        }
+        if self.tx.as_ref().is_some_and(|t| t.link.id == id) {
+            self.tx = None;
+        }
         bit
     }
 
