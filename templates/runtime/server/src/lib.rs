@@ -466,12 +466,11 @@ impl<'c, const N: usize> Server<'c, N> {
             }
             Event::SendDone { link, ok } => return self.send_done(link, ok),
             Event::Reset => {
-                self.tx = None;
-                self.reject = 0;
-                self.close = 0;
-                // Whole free slots: one `memset`, less code than a loop over their states
-                // (after the stores above, which then need no pointer kept across the call).
-                self.slots = Self::FREE_SLOTS;
+                // Every link id (the driver only reports 0..LINKS): a free slot's other
+                // fields are never read, so freeing the states is enough.
+                for id in 0..driver::LINKS as u8 {
+                    self.forget(id);
+                }
             }
             Event::JoinFailed { code, retry_s } => {
                 self.join_failure = JoinFailure { code, retry_s };
