@@ -526,7 +526,7 @@ impl<'c, const N: usize> Server<'c, N> {
             // Every `Body::Error` carries a 4xx/5xx status (`route` and the 503 build them
             // only so): its tag alone tells, no status to compare.
             if !matches!(tx.body, Body::Error(_)) {
-                self.tx = None;
+                // Also drops the response.
                 self.finish_link(link);
                 return;
             }
@@ -535,14 +535,13 @@ impl<'c, const N: usize> Server<'c, N> {
         self.abandon_response();
     }
 
-    /// Frees the link's slot (a 503 has none) and queues the link for `AT+CIPCLOSE`.
+    /// Forgets the link (its slot, a 503 has none, and the response, which is this one)
+    /// and queues it for `AT+CIPCLOSE`.
     #[inline(never)]
     fn finish_link(&mut self, link: Link) {
-        if let Some(s) = self.slot_of(link) {
-            s.state = SlotState::Free;
-        }
+        let bit = self.forget(link.id);
         if self.drv.is_open(link) {
-            self.close |= link_bit(link.id);
+            self.close |= bit;
         }
     }
 
@@ -721,9 +720,11 @@ impl<'c, const N: usize> Server<'c, N> {
     /// Drops the response in flight as failed and closes its link.
     #[inline(never)]
     fn abandon_response(&mut self) {
-        if let Some(tx) = self.tx.take() {
+        if let Some(tx) = &self.tx {
+            let link = tx.link;
             count(&mut self.snap.errors);
-            self.finish_link(tx.link);
+            // Also drops the response.
+            self.finish_link(link);
         }
     }
 
