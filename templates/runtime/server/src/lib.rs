@@ -408,13 +408,13 @@ impl<'c, const N: usize> Server<'c, N> {
         }
     }
 
-    /// The busy slot serving `link`: a reference, as indexing with a position again kept a
-    /// bounds check and its panic path. The link is compared first: branches on it, where
-    /// the state first was a flag and'ed with the link's.
+    /// The slot receiving the request of `link`: a reference, as indexing with a position
+    /// again kept a bounds check and its panic path. The link is compared first: branches on
+    /// it, where the state first was a flag and'ed with the link's.
     fn slot_of(&mut self, link: Link) -> Option<&mut Slot> {
         self.slots
             .iter_mut()
-            .find(|s| s.link == link && s.state != SlotState::Free)
+            .find(|s| s.link == link && s.state == SlotState::Receiving)
     }
 
     /// Takes the event by reference: it is read where the driver returned it (an `Event`
@@ -424,11 +424,9 @@ impl<'c, const N: usize> Server<'c, N> {
             Event::Data { link, byte } => {
                 let now = self.drv.now();
                 if let Some(slot) = self.slot_of(link) {
-                    if slot.state == SlotState::Receiving {
-                        slot.since = stamp(now);
-                        if slot.req.feed(byte) != Progress::NeedMore {
-                            slot.state = SlotState::Ready;
-                        }
+                    slot.since = stamp(now);
+                    if slot.req.feed(byte) != Progress::NeedMore {
+                        slot.state = SlotState::Ready;
                     }
                 }
                 return;
