@@ -307,6 +307,8 @@ pub struct Server<'c, const N: usize> {
     /// Link ids to answer 503 / to close, valid for the id's current generation.
     reject: u8,
     close: u8,
+    /// `max_clients` clamped to 1..=N once, not at every connect through `cfg`.
+    max: u8,
     tx: Option<Tx>,
     drv: Driver,
     cache: TxCache,
@@ -359,6 +361,7 @@ impl<'c, const N: usize> Server<'c, N> {
             snap: Snapshot::default(),
             reject: 0,
             close: 0,
+            max: max as u8,
             console: [Line::Banner; CONSOLE_QUEUE],
             console_head: 0,
             // The banner is the first console line.
@@ -436,13 +439,8 @@ impl<'c, const N: usize> Server<'c, N> {
                 let bit = self.forget(link.id);
                 // Only the first `max_clients` slots are ever used, so a client is over the
                 // limit exactly when none of them is free.
-                // Counted in a byte (`take` counts in `usize`), by index: the scan stops at
-                // the N slots anyway (no slot: none free), so `max` is clamped to them only
-                // past MAX_SLOTS (a constant test).
-                let mut max = self.cfg.max_clients.max(1);
-                if N > MAX_SLOTS {
-                    max = max.min(MAX_SLOTS as u8);
-                }
+                // Counted in a byte (`take` counts in `usize`), by index.
+                let max = self.max;
                 let now = self.drv.now();
                 let free = (0..max).find(|&i| {
                     byte_index(&self.slots, i).is_none_or(|s| s.state == SlotState::Free)
