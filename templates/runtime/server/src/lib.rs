@@ -505,10 +505,8 @@ impl<'c, const N: usize> Server<'c, N> {
     }
 
     fn send_done(&mut self, link: Link, ok: bool) {
+        // No link compare, as for the payload: the send was issued for this response.
         let Some(tx) = &mut self.tx else { return };
-        if tx.link != link {
-            return;
-        }
         if ok {
             // The chunk that went out, worked out again: `send_chunk` sent
             // `(total - sent).min(CHUNK_MAX)`, and neither changes before its one `SendDone`
