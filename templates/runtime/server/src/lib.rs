@@ -526,7 +526,7 @@ impl<'c, const N: usize> Server<'c, N> {
             }
         }
         // A failed send, or an error response out: counted as an error like an abandoned one.
-        self.abandon_response();
+        self.abandon_response(link);
     }
 
     /// Forgets the link (its slot, a 503 has none, and the response, which is this one)
@@ -563,7 +563,7 @@ impl<'c, const N: usize> Server<'c, N> {
         }
         if let Some(tx) = &self.tx {
             if elapsed(now_ms, tx.started) > RESPONSE_TIMEOUT_MS {
-                self.abandon_response();
+                self.abandon_response(tx.link);
             }
         }
         if !self.drv.is_idle() {
@@ -705,21 +705,19 @@ impl<'c, const N: usize> Server<'c, N> {
         // nothing for a closed link, and a test after a refused `issue` (the driver may be
         // busy: the chunk goes later) kept the link across the call.
         if !self.drv.is_open(link) {
-            self.abandon_response();
+            self.abandon_response(link);
             return;
         }
         self.drv.issue(AtRequest::Send { link, len: chunk });
     }
 
-    /// Drops the response in flight as failed and closes its link.
-    #[inline(never)]
-    fn abandon_response(&mut self) {
-        if let Some(tx) = &self.tx {
-            let link = tx.link;
-            count(&mut self.snap.errors);
-            // Also drops the response.
-            self.finish_link(link);
-        }
+    /// Drops the response in flight, to `link`, as failed and closes its link. Every caller
+    /// holds the response, so no test of it here; inlined, as two calls are all it makes.
+    #[inline(always)]
+    fn abandon_response(&mut self, link: Link) {
+        count(&mut self.snap.errors);
+        // Also drops the response.
+        self.finish_link(link);
     }
 
     /// Fills `out` with bytes to send to the ESP now; returns how many.
