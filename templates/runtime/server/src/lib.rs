@@ -232,10 +232,12 @@ enum SlotState {
     Ready,
 }
 
+/// `repr(C)`, the link first: measured smaller than the compiler's order.
 #[derive(Clone, Debug)]
+#[repr(C)]
 struct Slot {
-    state: SlotState,
     link: Link,
+    state: SlotState,
     /// [`stamp`] of the connection or of its last request byte.
     since: u16,
     req: Request,
