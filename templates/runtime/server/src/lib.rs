@@ -321,11 +321,12 @@ pub struct Server<'c, const N: usize> {
     /// ends, never while one is rendered, so a status response needs no copy of them.
     /// Before the slots: nearer the start, measured smaller.
     snap: Snapshot,
-    slots: [Slot; N],
     /// Round-robin start for picking the next slot to pull from or answer: the ESP hands a
     /// freed link id to the next client, so "lowest slot first" let two busy slots starve
     /// the others (requests on links 2 and 3 waited 10 s while 0 and 1 took turns).
+    /// Before the slots: measured smaller.
     turn: u8,
+    slots: [Slot; N],
 }
 
 impl<'c, const N: usize> Server<'c, N> {
