@@ -295,7 +295,7 @@ const CONSOLE_QUEUE: usize = 4;
 /// computed first. The config and the console queue lead, then the 503 and close sets
 /// (so `new` clears the queue and the sets with one `memset`), then the response in
 /// flight, then the driver (whose own hot fields lead it); everything after the driver
-/// starts zeroed, one `memset` in `new`.
+/// but the measuring window's buffer address starts zeroed.
 #[repr(C)]
 pub struct Server<'c, const N: usize> {
     cfg: &'c Config,
