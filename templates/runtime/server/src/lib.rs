@@ -680,14 +680,17 @@ impl<'c, const N: usize> Server<'c, N> {
         }
         self.cache.len = 0;
         let (cfg, snap) = (self.cfg, &self.snap);
-        // One window measures the body, then the head after it: a second window and a
-        // render_response call cost more than taking the body back out for a HEAD.
+        // One window measures the body, then the head after it (from 0 again for a `HEAD`,
+        // which is the head alone): a second window and a render_response call cost more.
         let w = &mut self.meter;
         w.rewind();
         render::body(w, body, cfg, snap);
         let body_len = w.total();
+        if head_only {
+            w.rewind();
+        }
         put_head(w, body, body_len);
-        let total = w.total() - if head_only { body_len } else { 0 };
+        let total = w.total();
         self.tx = Some(Tx {
             link,
             body,
