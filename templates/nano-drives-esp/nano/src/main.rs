@@ -163,10 +163,8 @@ fn main() -> ! {
         link.write_all(&buf[..n]);
         // Baud negotiation with an ESP still at its factory rate (bring-up only). The soft
         // link only transmits at 115200, which is all the driver's blind switch needs.
-        match server.poll_baud_is_factory() {
-            Some(true) => link.switch::<FACTORY_BAUD>(),
-            Some(false) => link.switch::<{ config::LINK_BAUD }>(),
-            None => {}
+        if let Some(factory) = server.poll_baud_is_factory() {
+            switch_link(&mut link, factory);
         }
         #[cfg(nanoesp_link = "soft")]
         {
@@ -176,6 +174,17 @@ fn main() -> ! {
         // Set on every pass: cheaper than remembering the last state, and no handler
         // writes PORTB.
         board.pins.set_led(server.driver().ip() != [0; 4]);
+    }
+}
+
+/// Switches the ESP link to the factory baud or to `LINK_BAUD`. Out of line: inlined, main
+/// held both rates' timing constants in saved registers across its loop (26 B more).
+#[inline(never)]
+fn switch_link(link: &mut Link, factory: bool) {
+    if factory {
+        link.switch::<FACTORY_BAUD>()
+    } else {
+        link.switch::<{ config::LINK_BAUD }>()
     }
 }
 
