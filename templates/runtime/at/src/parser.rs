@@ -207,6 +207,19 @@ fn link_id(b: u8) -> Option<u8> {
     }
 }
 
+/// The link id of a `+IPD,<id>,<len>` line (`line` starts at the `+`), with `<len>` stored
+/// in `count`; `None` (and `count` untouched) if they are not there. Out of line: the
+/// active and the passive header share it.
+#[inline(never)]
+fn ipd_fields(line: &[u8], count: &mut u16) -> Option<u8> {
+    let id = link_id(*line.get(5)?)?;
+    if line.get(6) != Some(&b',') {
+        return None;
+    }
+    *count = number(line, 7)?;
+    Some(id)
+}
+
 /// Reads `"a.b.c.d` at `line[i..]` into `ip`; false (and `ip` partly written) if there is
 /// none. Written in place: returning the address made a copy through the stack on the AVR.
 fn parse_ip(line: &[u8], mut i: u8, ip: &mut [u8; 4]) -> bool {
@@ -378,14 +391,9 @@ impl Parser {
         // them), one table entry and one test for both.
         match (lookup(line, pstr!(b"^+IPD,\0^+CIPRECVDATA\0")), b) {
             (Some(0), b':') => {
-                let id = link_id(*line.get(5)?)?;
-                if line.get(6) != Some(&b',') {
-                    return None;
-                }
-                let len = number(line, 7)?;
+                let id = ipd_fields(line, &mut self.count)?;
                 self.len = 0;
-                self.remaining = len;
-                self.count = len;
+                self.remaining = self.count;
                 return Some(Token::IpdData(id));
             }
             (Some(1), _) if line.get(12) == Some(&(b ^ (b',' ^ b':'))) => {}
@@ -454,15 +462,10 @@ impl Parser {
                     return simple_token(i);
                 }
                 Some(16) => {
-                    if let (Some(id), Some(b',')) =
-                        (line.get(5).and_then(|&b| link_id(b)), line.get(6))
-                    {
-                        if let Some(len) = number(line, 7) {
-                            self.count = len;
-                            return Token::IpdNotice(id);
-                        }
-                    }
-                    return Token::Other;
+                    return match ipd_fields(line, &mut self.count) {
+                        Some(id) => Token::IpdNotice(id),
+                        None => Token::Other,
+                    };
                 }
                 Some(18) => {
                     if let Some(id) = line.get(11).and_then(|&b| link_id(b)) {
