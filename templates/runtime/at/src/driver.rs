@@ -438,11 +438,18 @@ impl Driver {
         l.open = true;
         l.pending = 0;
         let link = Link { id, gen: l.gen };
-        self.seen |= 1 << id;
+        self.mark_seen(id);
         // Early data may come without a +IPD notice (esp-at#294): in passive mode, ask for the
         // lengths (an `|=`, no branch).
         self.poll_recvlen |= self.passive;
         Some(Event::Connected(link))
+    }
+
+    /// Link `id` was listed by, or connected during, the `AT+CIPSTATUS` in flight. Out of
+    /// line: `1 << id` is a loop on the AVR, one copy for both callers.
+    #[inline(never)]
+    fn mark_seen(&mut self, id: u8) {
+        self.seen |= 1 << id;
     }
 
     /// A link the ESP reports in use: a client connected unless we know it already.
@@ -729,7 +736,7 @@ impl Driver {
                 None
             }
             Token::CipStatus(id) => {
-                self.seen |= 1 << id;
+                self.mark_seen(id);
                 self.adopt(id)
             }
             Token::Cwjap(code) => {
