@@ -1053,6 +1053,18 @@ impl Driver {
             }
             step += 1;
         }
+        self.start_step(step);
+        match step {
+            S_PROBE if self.failures == 0 => Some(Event::Probing),
+            S_JOIN => Some(Event::Joining),
+            _ => None,
+        }
+    }
+
+    /// Enters bring-up step `step` and sends its command. Out of line: inlined into the
+    /// caller's tick loop, the timeouts were held there in saved registers.
+    #[inline(never)]
+    fn start_step(&mut self, step: u8) {
         let timeout = match step {
             S_PROBE => PROBE_MS,
             S_SOFTAP | S_JOIN => JOIN_MS,
@@ -1063,11 +1075,6 @@ impl Driver {
         let cmd = if step == S_BAUD_PROBE { S_PROBE } else { step };
         self.phase = step;
         self.start(cmd, 0, timeout);
-        match step {
-            S_PROBE if self.failures == 0 => Some(Event::Probing),
-            S_JOIN => Some(Event::Joining),
-            _ => None,
-        }
     }
 
     /// The command in flight timed out.
