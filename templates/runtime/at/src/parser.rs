@@ -22,7 +22,7 @@ const NOISE_MAX: usize = 8;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Token {
     // The driver treats neighbours alike (`Ok`..`Fail`, `SendOk`/`SendFail`, the busy
-    // pair, `LinkInvalid`/`Unlink`, `WifiConnected`..`AlreadyConnected`): kept adjacent,
+    // pair, `LinkInvalid`/`Unlink`, `WifiConnected`..`Other`, all ignored): kept adjacent,
     // its `match` checks one range per group.
     /// `OK`
     Ok,
@@ -59,6 +59,9 @@ pub enum Token {
     NoChange,
     /// `ALREADY CONNECTED`
     AlreadyConnected,
+    /// Any other non-empty line (boot noise, `SDK version:`, `Recv <n> bytes`, `STATUS:<n>`,
+    /// ...)
+    Other,
     /// An echoed command line (`AT...`); after `ATE0` this means the ESP was reset
     Echo,
     /// The `> ` / `>` data prompt
@@ -90,9 +93,6 @@ pub enum Token {
         /// softAP interface
         ap: bool,
     },
-    /// Any other non-empty line (boot noise, `SDK version:`, `Recv <n> bytes`, `STATUS:<n>`,
-    /// ...)
-    Other,
 }
 
 /// The parser state: a 40-byte line buffer, a payload counter and the last `+CIFSR` address
@@ -169,9 +169,9 @@ fn scan_digits(line: &[u8], mut i: u8) -> (u16, u8) {
     (v, i)
 }
 
-/// Token `i` of the tables in `Parser::classify`: the first 18 variants of [`Token`], in
-/// declaration order, so this is no lookup table (which would be copied into SRAM). Out of
-/// line: `classify` has two calls.
+/// Token `i` of the tables in `Parser::classify`: the first 17 variants of [`Token`], in
+/// declaration order, then `Echo` (after `Other`), so this is no lookup table (which would
+/// be copied into SRAM). Out of line: `classify` has two calls.
 #[inline(never)]
 fn simple_token(i: u8) -> Token {
     match i {
