@@ -379,6 +379,9 @@ impl Parser {
     }
 
     /// Recognises `+IPD,<id>,<len>:` and `+CIPRECVDATA` headers as soon as their last byte arrives.
+    // Always inlined into `feed`, its one caller: 2 B smaller on the AVR than left to the
+    // compiler.
+    #[inline(always)]
     fn payload_header(&mut self, b: u8) -> Option<Token> {
         let mut line = &self.line[..(self.len as usize).min(LINE_MAX)];
         // A `+` at 2 followed an `AT` (the only `+` `feed` keeps there): an echo of one of
