@@ -82,10 +82,14 @@ impl Pins {
     #[inline(always)]
     fn usable(&self, pin: u8) -> Result<(u8, u8), PinError> {
         match self.usable_packed(pin) {
-            (0, 0) => Err(PinError::Reserved(Reserved::Usart)),
-            (0, 1) => Err(PinError::Reserved(Reserved::Led)),
-            (0, 2) => Err(PinError::Reserved(Reserved::SoftLink)),
-            (0, _) => Err(PinError::NoSuchPin),
+            // Masked: the four values are all there are (see `usable_packed`), and the mask
+            // makes the decoding the identity, with no clamp.
+            (0, why) => Err(match why & 3 {
+                0 => PinError::Reserved(Reserved::Usart),
+                1 => PinError::Reserved(Reserved::Led),
+                2 => PinError::Reserved(Reserved::SoftLink),
+                _ => PinError::NoSuchPin,
+            }),
             found => Ok(found),
         }
     }
