@@ -129,6 +129,9 @@ const PORT: u8 = 11;
 const IDLE_S: u8 = 12;
 const BAUD: u8 = 13;
 const UART_SUFFIX: u8 = 14;
+/// Not a field: `+CIP`, which starts ten of the commands (one marker byte each instead of
+/// four measured 12 B smaller on the AVR, with the arm that writes it).
+const CIP: u8 = 15;
 
 impl Command {
     /// Writes the whole command line including `\r\n`; `plain` picks the 2.x spelling
@@ -149,19 +152,19 @@ impl Command {
             +CWSAP\x01=\x02,\x03,5,\x05\n\
             +CWHOSTNAME=\x04\n\
             +CWJAP\x01=\x02,\x03\n\
-            +CIPMUX=1\n\
-            +CIPRECVMODE=1\n\
-            +CIPSERVERMAXCONN=\x09\n\
-            +CIPSERVER=1,\x0b\n\
-            +CIPSTO=\x0c\n\
+            \x0fMUX=1\n\
+            \x0fRECVMODE=1\n\
+            \x0fSERVERMAXCONN=\x09\n\
+            \x0fSERVER=1,\x0b\n\
+            \x0fSTO=\x0c\n\
             +CIFSR\n\
             +MDNS=1,\x04,\"http\",\x0b\n\
             +UART\x0e=\x0d,8,1,0,0\n\
-            +CIPSTATUS\n\
-            +CIPRECVLEN?\n\
-            +CIPRECVDATA=\x07,\x08\n\
-            +CIPSEND=\x07,\x08\n\
-            +CIPCLOSE=\x07\n"
+            \x0fSTATUS\n\
+            \x0fRECVLEN?\n\
+            \x0fRECVDATA=\x07,\x08\n\
+            \x0fSEND=\x07,\x08\n\
+            \x0fCLOSE=\x07\n"
         );
         put_p(s, pstr!(b"AT"));
         let mut skip = self.op;
@@ -200,6 +203,7 @@ impl Command {
                     put_p(s, pstr!(b"_CUR"))
                 }
             }
+            CIP => put_p(s, pstr!(b"+CIP")),
             SSID => put_quoted(s, wifi.ssid),
             PASSWORD => put_quoted(s, wifi.password),
             HOSTNAME => put_quoted(s, wifi.hostname),
