@@ -407,11 +407,11 @@ impl Driver {
 
     /// Bytes the ESP is known to hold for `link` (passive mode).
     pub fn pending(&self, link: Link) -> u16 {
-        if self.is_open(link) {
-            // `get`, not an index: no panic path.
-            self.links.get(link.id as usize).map_or(0, |l| l.pending)
-        } else {
-            0
+        // One lookup (`get`: no panic path) for the liveness test and the count: through
+        // `is_open` it took a second, 14 B more on the AVR.
+        match self.links.get(link.id as usize) {
+            Some(l) if l.open && l.gen == link.gen => l.pending,
+            _ => 0,
         }
     }
 
