@@ -384,7 +384,9 @@ impl Driver {
 
     /// The AT version (`1.7.4.0`), empty until known.
     pub fn version(&self) -> &[u8] {
-        &self.version[..self.version_len as usize]
+        // Clamped to `VERSION_MAX`, which the `AtVersion` copy never exceeds: smaller than
+        // the bounds check and its panic call on the AVR.
+        &self.version[..(self.version_len as usize).min(VERSION_MAX)]
     }
 
     /// True for an ESP-AT 2.x firmware (not reliable on the ESP8266).
