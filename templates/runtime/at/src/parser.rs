@@ -212,10 +212,11 @@ fn link_id(b: u8) -> Option<u8> {
 /// active and the passive header share it.
 #[inline(never)]
 fn ipd_fields(line: &[u8], count: &mut u16) -> Option<u8> {
-    let id = link_id(*line.get(5)?)?;
-    if line.get(6) != Some(&b',') {
+    // One length test for both bytes.
+    let [_, _, _, _, _, id, b',', ..] = *line else {
         return None;
-    }
+    };
+    let id = link_id(id)?;
     *count = number(line, 7)?;
     Some(id)
 }
