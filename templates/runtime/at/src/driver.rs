@@ -1076,6 +1076,25 @@ impl Driver {
         }
     }
 
+    /// A probe went unanswered: waits for the next one, or turns to baud negotiation. True
+    /// when `Event::NoResponse` is due. Out of line: inlined into the caller's tick loop,
+    /// its two waits were held there in saved registers.
+    #[inline(never)]
+    fn probe_timed_out(&mut self) -> bool {
+        self.failures = self.failures.wrapping_add(1);
+        // One hold-off call, with the wait of whichever probe comes next.
+        let mut wait_ms = 200;
+        if self.negotiate && rem(self.failures, 2 * PROBES_BEFORE_BAUD) == PROBES_BEFORE_BAUD {
+            // Maybe the ESP still runs at its factory rate: tell it ours from there.
+            self.set_factory_baud(true);
+            self.phase = S_BAUD_PROBE;
+            // Let the caller drain and switch before the command goes out.
+            wait_ms = 50;
+        }
+        self.hold_off(wait_ms);
+        rem(self.failures, 5) == 0
+    }
+
     /// Enters bring-up step `step` and sends its command. Out of line: inlined into the
     /// caller's tick loop, the timeouts were held there in saved registers.
     #[inline(never)]
@@ -1104,22 +1123,7 @@ impl Driver {
             // so the switch goes out blind, as WiFiEspAT's ChangeATBaudRate does; the
             // switch's `OK` may come at the new rate; a join that never ends failed.
             step @ (S_BAUD_PROBE | S_BAUD | S_JOIN) => self.init_result(step, false),
-            S_PROBE => {
-                self.failures = self.failures.wrapping_add(1);
-                // One hold-off call, with the wait of whichever probe comes next.
-                let mut wait_ms = 200;
-                if self.negotiate
-                    && rem(self.failures, 2 * PROBES_BEFORE_BAUD) == PROBES_BEFORE_BAUD
-                {
-                    // Maybe the ESP still runs at its factory rate: tell it ours from there.
-                    self.set_factory_baud(true);
-                    self.phase = S_BAUD_PROBE;
-                    // Let the caller drain and switch before the command goes out.
-                    wait_ms = 50;
-                }
-                self.hold_off(wait_ms);
-                (rem(self.failures, 5) == 0).then_some(Event::NoResponse)
-            }
+            S_PROBE => self.probe_timed_out().then_some(Event::NoResponse),
             UP | BOOT => {
                 // A lost reply. Three in a row: the ESP is gone or deaf, start over.
                 self.failures += 1;
