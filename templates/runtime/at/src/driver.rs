@@ -44,16 +44,14 @@ pub struct Link {
 }
 
 /// Static configuration of the driver.
+///
+/// `repr(C)`: the flags, false in most builds, last, so that `Driver::new` clears them with
+/// the zeroed fields after the configuration in one memset.
 #[derive(Clone, Copy)]
+#[repr(C)]
 pub struct Config {
     /// SSID, password, hostname.
     pub wifi: WifiParams,
-    /// Create an access point instead of joining one.
-    pub softap: bool,
-    /// Station mode on the network saved in the ESP (`AT+CWJAP_DEF` by
-    /// `nanoesp flash --provision`): no `AT+CWJAP`; bring-up waits until the ESP's own
-    /// auto-connect has a station address ([`Event::WaitingStored`]).
-    pub stored: bool,
     /// TCP port of the server.
     pub port: u16,
     /// `AT+CIPSERVERMAXCONN` value.
@@ -65,6 +63,12 @@ pub struct Config {
     /// (`_DEF` with [`Config::save_baud`]) and asks for `baud` again; see [`Driver::take_baud`].
     /// 0 disables this.
     pub baud: u32,
+    /// Create an access point instead of joining one.
+    pub softap: bool,
+    /// Station mode on the network saved in the ESP (`AT+CWJAP_DEF` by
+    /// `nanoesp flash --provision`): no `AT+CWJAP`; bring-up waits until the ESP's own
+    /// auto-connect has a station address ([`Event::WaitingStored`]).
+    pub stored: bool,
     /// Negotiate with `AT+UART_DEF` instead of `AT+UART_CUR`: the ESP keeps `baud` across
     /// resets and power cycles, so later bring-ups need no negotiation. Each negotiation
     /// then writes the ESP's flash, and a rate the Nano cannot sustain locks it out.
@@ -206,8 +210,10 @@ const NO_LINKS: [LinkState; LINKS] = [LinkState {
 /// `repr(C)` keeps the declaration order: on the AVR a field within 64 bytes of the struct's
 /// start is one `ldd`/`std`, one further away first needs its address computed, so the
 /// fields every step touches come first (in the order that measured smallest) and the long
-/// buffers last. The three that do not start at zero lead, so `new` stores them and clears
-/// the rest with one memset (spread out, they split it into three).
+/// buffers last. The three that do not start at zero lead, then the configuration (its
+/// flags, mostly false, last), so `new` stores them and clears the rest with one memset
+/// (spread out, they split it into three). With the firmware's driver in a static, every
+/// field is an absolute address anyway.
 #[repr(C)]
 pub struct Driver {
     /// A bring-up step (`S_PROBE..=S_BAUD_PROBE`), `BOOT` or `UP`.
@@ -216,6 +222,9 @@ pub struct Driver {
     /// The baud is negotiated when probes go unanswered (decided once: comparing the 32-bit
     /// baud at every probe timeout cost more).
     negotiate: bool,
+    /// Right after the fields that do not start at zero: past the zeroed ones, it split
+    /// their memset in two (14 B more on the AVR).
+    cfg: Config,
     poll_recvlen: bool,
     tx_off: u16,
     target: Link,
@@ -242,14 +251,7 @@ pub struct Driver {
     /// comparing and storing that cost more); `baud_changed` until it took the baud.
     at_factory_baud: bool,
     baud_changed: bool,
-    /// Here, not by `version`: the last byte free within reach before `cfg`.
     version_len: u8,
-    /// Within reach of the short loads (64 bytes): `cfg.softap` and `cfg.stored` come
-    /// first in it (bytes 61 and 62), the only fields read through the driver (`emit` is
-    /// given `&cfg`).
-    cfg: Config,
-    /// Past `cfg`, so that the baud flags fit before it within reach too (the address
-    /// is mostly copied whole: its own loads and stores cost less to reach this far).
     ip: [u8; 4],
     parser: Parser,
     version: [u8; VERSION_MAX],
