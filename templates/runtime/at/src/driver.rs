@@ -439,18 +439,18 @@ impl Driver {
     /// restoring the count around the call cost 6 B more on the AVR).
     #[inline(never)]
     fn open(&mut self, id: u8, keep_pending: bool) -> Option<Event> {
+        // First: held across this call, the table entry took two more saved registers.
+        self.mark_seen(id);
+        // Early data may come without a +IPD notice (esp-at#294): in passive mode, ask for the
+        // lengths (an `|=`, no branch).
+        self.poll_recvlen |= self.passive;
         let l = self.link_mut(id);
         l.gen = l.gen.wrapping_add(1);
         l.open = true;
         if !keep_pending {
             l.pending = 0;
         }
-        let link = Link { id, gen: l.gen };
-        self.mark_seen(id);
-        // Early data may come without a +IPD notice (esp-at#294): in passive mode, ask for the
-        // lengths (an `|=`, no branch).
-        self.poll_recvlen |= self.passive;
-        Some(Event::Connected(link))
+        Some(Event::Connected(Link { id, gen: l.gen }))
     }
 
     /// Link `id` was listed by, or connected during, the `AT+CIPSTATUS` in flight. Out of
