@@ -327,8 +327,8 @@ impl Parser {
     }
 
     /// Feeds one byte from the ESP.
-    // Out of line: inlined into the driver's caller it measured 8 B larger on the AVR.
-    #[inline(never)]
+    // Left to the compiler, which inlines it into the driver's caller: with `classify` and
+    // `simple_token` inlined too, 52 B smaller on the AVR than out of line.
     #[allow(clippy::manual_range_contains)] // see `link_id`
     pub fn feed(&mut self, b: u8) -> Option<Token> {
         if self.remaining > 0 {
