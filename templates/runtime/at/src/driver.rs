@@ -532,16 +532,13 @@ impl Driver {
         self.set_timer(Timer::Deadline, ms);
     }
 
-    /// Sends command `op` on `self.target`, which the caller set for a link operation and the
-    /// others leave as it is (their lines write no id): passing a command and a target
-    /// measured 48 B larger on the AVR. The length likewise: `issue_op` sets `cmd.len` for
-    /// the two lines that write it, the others leave it (passing 0 for them measured 12 B
-    /// larger).
+    /// Sends command `op`. For a link operation `issue_op` has set the target, the link id
+    /// and the length first; the other lines write none of them, so they are left as they
+    /// are (passing a command and a target measured 48 B larger on the AVR, passing the
+    /// length 12 B and setting the id here from the target 4 B).
     #[inline(never)]
     fn start(&mut self, op: u8, timeout: u16) {
-        // Field by field: a whole `Command` was packed into four registers first.
         self.cmd.op = op;
-        self.cmd.id = self.target.id;
         self.rewind(Wait::Line);
         self.time_out_in(timeout);
     }
@@ -585,6 +582,7 @@ impl Driver {
         }
         let timeout = if kind == op::SEND { PROMPT_MS } else { CMD_MS };
         self.target = link;
+        self.cmd.id = link.id;
         self.cmd.len = len;
         self.start(kind, timeout);
         true
