@@ -648,8 +648,9 @@ impl Driver {
                 let n = payload(self.target, self.tx_off, &mut out[..want]).min(want);
                 self.tx_off += n as u16;
                 if self.tx_off >= len {
-                    self.wait = Wait::SendResult;
-                    self.time_out_in(SEND_RESULT_MS);
+                    // Through `rewind` (6 B smaller on the AVR): the offset it clears is not
+                    // read again before the next line.
+                    self.rewind(Wait::SendResult, Timer::Deadline, SEND_RESULT_MS);
                 }
                 n
             }
