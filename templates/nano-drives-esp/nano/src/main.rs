@@ -179,6 +179,8 @@ fn main() -> ! {
     }
 }
 
+/// Switches the ESP link to the factory baud or to `LINK_BAUD`. Out of line: inlined, main
+/// held both rates' timing constants in saved registers across its loop.
 #[inline(never)]
 fn switch_link(link: &mut Link, factory: bool) {
     if factory {
