@@ -180,8 +180,14 @@ impl Bench {
                 || url_since.is_some_and(|t| t.elapsed() >= settle)
                 || started.elapsed() >= limit;
             if done {
-                // Let the reader catch up with what the simulator already wrote.
-                std::thread::sleep(Duration::from_millis(30));
+                if exited.is_some() {
+                    // It has ended: once the readers are at the end of its output (and of
+                    // the console pty it removed), its last console lines are in `console`.
+                    wait_finished(&self.threads, READER_GRACE);
+                } else {
+                    // Let the reader catch up with what the simulator already wrote.
+                    std::thread::sleep(Duration::from_millis(30));
+                }
                 return Observed {
                     console: self.console.lock().expect("not poisoned").clone(),
                     url,
@@ -277,7 +283,9 @@ pub struct EspMasterBench {
     console: Arc<Mutex<Vec<u8>>>,
     url: Arc<Mutex<Option<String>>>,
     log: Arc<Mutex<String>>,
-    reader: Option<JoinHandle<()>>,
+    /// The stdout and stderr readers: joined once the bench has ended, so the log it
+    /// returns ends with the last lines (the error of a bench that failed to start).
+    readers: Vec<JoinHandle<()>>,
 }
 
 impl EspMasterBench {
@@ -305,7 +313,7 @@ impl EspMasterBench {
         let log = Arc::new(Mutex::new(String::new()));
         let stdout = child.stdout.take().expect("piped");
         let stderr = child.stderr.take().expect("piped");
-        {
+        let stderr_reader = {
             let log = log.clone();
             std::thread::spawn(move || {
                 for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -313,9 +321,9 @@ impl EspMasterBench {
                     l.push_str(&line);
                     l.push('\n');
                 }
-            });
-        }
-        let reader = {
+            })
+        };
+        let stdout_reader = {
             let (console, url, log) = (console.clone(), url.clone(), log.clone());
             std::thread::spawn(move || {
                 for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -337,7 +345,7 @@ impl EspMasterBench {
             console,
             url,
             log,
-            reader: Some(reader),
+            readers: vec![stdout_reader, stderr_reader],
         })
     }
 
@@ -354,6 +362,10 @@ impl EspMasterBench {
                 break;
             }
             std::thread::sleep(Duration::from_millis(50));
+        }
+        if exited.is_some() {
+            // Its last console lines may still be on their way through the reader.
+            wait_finished(&self.readers, READER_GRACE);
         }
         Observed {
             console: self
@@ -385,10 +397,22 @@ impl EspMasterBench {
         // SAFETY: as above; harmless when the group is gone.
         unsafe { libc::kill(-pgid, libc::SIGKILL) };
         let _ = self.child.wait();
-        if let Some(r) = self.reader.take() {
+        for r in self.readers.drain(..) {
             let _ = r.join();
         }
         self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// How long reader threads of a process that has exited may take to reach the end of its
+/// pipes; only a process that inherited them (and escaped a kill) holds them open longer.
+const READER_GRACE: Duration = Duration::from_secs(5);
+
+/// Waits until every one of `threads` has finished, or `limit`.
+fn wait_finished(threads: &[JoinHandle<()>], limit: Duration) {
+    let deadline = Instant::now() + limit;
+    while !threads.iter().all(JoinHandle::is_finished) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 
