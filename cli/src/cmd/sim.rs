@@ -275,10 +275,12 @@ fn run_esp_master(
                 .lines()
                 .map_while(Result::ok)
             {
+                // The line goes out before the URL is handed over, so it always comes
+                // before the `open URL` line that scripts (and the tests) wait for.
+                ui.out(format!("esp  | {line}"));
                 if let Some(url) = line.strip_prefix("nanoesp: ready ") {
                     let _ = ready_tx.send(url.trim().to_string());
                 }
-                ui.out(format!("esp  | {line}"));
             }
         })
     };

@@ -291,19 +291,28 @@ fn sim_serves_the_nanos_readings_through_the_host_built_sketch() {
         "{page}"
     );
 
-    let lines = lines.lock().unwrap().clone();
-    assert!(
+    let banner = |lines: &[String]| {
         lines
             .iter()
-            .any(|l| l.starts_with("nano | nanoesp ") && l.contains("mode=esp-master")),
-        "{lines:?}"
-    );
-    assert!(
+            .any(|l| l.starts_with("nano | nanoesp ") && l.contains("mode=esp-master"))
+    };
+    let ready = |lines: &[String]| {
         lines
             .iter()
-            .any(|l| l.contains("esp  | nanoesp: ready http://")),
-        "{lines:?}"
-    );
+            .any(|l| l.contains("esp  | nanoesp: ready http://"))
+    };
+    // `nanoesp sim` relays the Nano's lines on another thread than the ESP's (and we read
+    // its output on a thread too): the banner may land after the answers above.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let lines = loop {
+        let seen = lines.lock().unwrap().clone();
+        if (banner(&seen) && ready(&seen)) || Instant::now() > deadline {
+            break seen;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(banner(&lines), "{lines:?}");
+    assert!(ready(&lines), "{lines:?}");
 }
 
 #[test]
