@@ -94,6 +94,13 @@ impl OutputWithin for Command {
                     .args(["-KILL", "--", &format!("-{}", child.id())])
                     .status();
                 let _ = child.wait();
+                // The kill closed the pipes: let the readers reach their end, so the
+                // output shown is all of it (bounded: a process that left the group may
+                // still hold them).
+                let drained = Instant::now() + Duration::from_secs(5);
+                while !(stdout.done() && stderr.done()) && Instant::now() < drained {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
                 panic!(
                     "`{} {}` did not finish within {} s and was killed; its output so far:\n{}{}",
                     self.get_program().to_string_lossy(),
@@ -188,7 +195,12 @@ impl Drop for Running {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        let _ = self.child.kill();
+        // The whole group: a simulator left running would load the machine for the
+        // tests after this one.
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .status();
+        let _ = self.child.wait();
     }
 }
 
@@ -331,13 +343,15 @@ fn output_within_kills_a_hung_command_with_its_children_and_shows_its_output() {
                 "echo started; sleep 30 & echo $! > '{}'; echo waiting >&2; wait",
                 pid_file.display()
             ))
-            .output_within(Duration::from_secs(1))
+            // The shell must get through its first three commands before the kill, even
+            // on a loaded machine.
+            .output_within(Duration::from_secs(3))
     });
     let message = *hung
         .expect_err("a hung command must fail the test")
         .downcast::<String>()
         .unwrap();
-    assert!(message.contains("did not finish within 1 s"), "{message}");
+    assert!(message.contains("did not finish within 3 s"), "{message}");
     assert!(
         message.contains("started") && message.contains("waiting"),
         "{message}"
