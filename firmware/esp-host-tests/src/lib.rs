@@ -488,10 +488,10 @@ impl Host {
         self.stderr.lock().unwrap().clone()
     }
 
-    /// [`Host::stderr`] once it contains every one of `needles`, or after 2 s: a line the
+    /// [`Host::stderr`] once it contains every one of `needles`, or after 10 s: a line the
     /// program printed just before an answer the test saw may still be in the reader thread.
     pub fn stderr_with(&self, needles: &[&str]) -> String {
-        let deadline = Instant::now() + Duration::from_secs(2);
+        let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let text = self.stderr();
             if needles.iter().all(|n| text.contains(n)) || Instant::now() > deadline {

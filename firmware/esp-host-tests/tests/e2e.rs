@@ -37,8 +37,19 @@ fn ready_line_then_status_with_the_nano_build_id() {
         host.ready_line
     );
     assert!(host.ready_line.ends_with('/'));
-    std::thread::sleep(Duration::from_millis(150));
-    let j = status_json(&host.addr);
+    // Analog reports come every sampling interval once the handshake has enabled them;
+    // on a loaded machine the first may take a while.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let j = loop {
+        let j = status_json(&host.addr);
+        let reported = j["analog"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|v| v.as_u64().is_some_and(|v| v > 0)));
+        if reported || Instant::now() > deadline {
+            break j;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
     assert_eq!(j["firmware"], "0badc0de");
     assert_eq!(j["esp"], "esp-e2e");
     let keys: Vec<&str> = j.as_object().unwrap().keys().map(String::as_str).collect();
@@ -115,13 +126,27 @@ fn beyond_max_clients_gets_503_at_once() {
     let r = http_get(&host.addr, "/api/status").unwrap();
     assert_eq!(r.status, 503);
     assert_eq!(r.body, "{\"error\":\"too many clients\"}");
-    assert!(t0.elapsed() < Duration::from_secs(1));
+    // At once: a host that waited for a slot would answer only when the idle ones time out
+    // (10 s).
+    assert!(t0.elapsed() < Duration::from_secs(3));
     drop(a);
     drop(b);
-    std::thread::sleep(Duration::from_millis(100));
+    // The slots are free once the host has seen both connections close; a request before
+    // that is turned away like the one above, and counted.
+    let mut turned_away = 0u64;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        std::thread::sleep(Duration::from_millis(50));
+        let r = http_get(&host.addr, "/api/status").unwrap();
+        if r.status == 200 || Instant::now() > deadline {
+            break;
+        }
+        assert_eq!(r.body, "{\"error\":\"too many clients\"}");
+        turned_away += 1;
+    }
     let j = status_json(&host.addr);
     assert_eq!(j["clients"], 1);
-    assert_eq!(j["errors"], 1);
+    assert_eq!(j["errors"], 1 + turned_away);
 }
 
 #[test]
@@ -169,7 +194,7 @@ fn nano_reset_is_followed_by_a_new_handshake() {
     assert_eq!(nano.state().capability_queries, 1);
     nano.with(|s| s.build_id = "build-two".to_string());
     nano.reset();
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let r = http_get(&host.addr, "/api/status").unwrap();
         if r.status == 200 && r.body.contains("\"firmware\":\"build-two\"") {
@@ -201,18 +226,27 @@ fn silent_nano_gives_503_then_recovers() {
     let t0 = Instant::now();
     while nano.state().sampling_ms != 50 {
         assert!(
-            t0.elapsed() < Duration::from_secs(2),
+            t0.elapsed() < Duration::from_secs(10),
             "SAMPLING_INTERVAL not sent"
         );
         std::thread::sleep(Duration::from_millis(10));
     }
     nano.with(|s| s.silent = true);
-    std::thread::sleep(Duration::from_millis(2300));
-    let r = http_get(&host.addr, "/api/status").unwrap();
+    // The host gives the Nano up 2 s after the last report it read, and a report already
+    // on its way when the fake fell silent may be read late on a loaded machine.
+    std::thread::sleep(Duration::from_millis(2000));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let r = loop {
+        let r = http_get(&host.addr, "/api/status").unwrap();
+        if r.status != 200 || Instant::now() > deadline {
+            break r;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
     assert_eq!(r.status, 503);
     assert_eq!(r.body, "{\"error\":\"nano not answering\"}");
     nano.with(|s| s.silent = false);
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + Duration::from_secs(15);
     while http_get(&host.addr, "/api/status").unwrap().status != 200 {
         assert!(Instant::now() < deadline, "{}", host.stderr());
         std::thread::sleep(Duration::from_millis(50));
