@@ -5,16 +5,17 @@
 //! Environment:
 //! - `NANOESP_AVR_CARGO` (default `/usr/bin/cargo`): a cargo whose rustc can build
 //!   `avr-none` with `build-std` (Debian's rustc-web with `RUSTC_BOOTSTRAP=1`).
-//! - `NANOESP_AVR_TARGET_DIR` (default `$TMPDIR/nanoesp-hal-sim-tests-avr`): shared target
-//!   directory, so `core` is built once.
+//! - `NANOESP_AVR_TARGET_DIR` (default `target` in this checkout's scratch directory,
+//!   `$TMPDIR/nanoesp-hal-sim-tests-<checkout>`): shared target directory, so `core` is
+//!   built once.
 //! - `NANOESP_SIM` (default `<repo>/target/debug/nanoesp-sim`, built on demand with
 //!   `cargo build -p nanoesp-sim`).
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// SSID of the emulated access point the test firmware joins.
@@ -38,6 +39,16 @@ impl LinkKind {
             LinkKind::Usart => "usart",
         }
     }
+}
+
+/// This checkout's scratch directory under the system's temporary one. The scratch
+/// projects link into the checkout's sources and the firmware is copied out of a shared
+/// target dir, so two checkouts tested at the same time must not share it.
+fn scratch_root() -> PathBuf {
+    use std::hash::{Hash, Hasher};
+    let mut checkout = std::collections::hash_map::DefaultHasher::new();
+    repo_root().hash(&mut checkout);
+    std::env::temp_dir().join(format!("nanoesp-hal-sim-tests-{:016x}", checkout.finish()))
 }
 
 /// Root of the nanoesp repository (this crate lives in `firmware/sim-tests`).
@@ -70,10 +81,7 @@ pub fn build_firmware_with(link: LinkKind, baud: u32, link_settings: &[&str]) ->
         .iter()
         .map(|line| format!("-{}", line.replace(' ', "").replace('=', "-")))
         .collect();
-    let scratch = std::env::temp_dir().join(format!(
-        "nanoesp-hal-sim-tests/{}-{baud}{variant}",
-        link.name()
-    ));
+    let scratch = scratch_root().join(format!("{}-{baud}{variant}", link.name()));
     let nano = lay_out(
         &root,
         "nano-drives-esp",
@@ -117,10 +125,7 @@ pub fn build_firmware_with(link: LinkKind, baud: u32, link_settings: &[&str]) ->
 pub fn build_esp_master_firmware(link: LinkKind, baud: u32) -> PathBuf {
     let _guard = BUILD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let root = repo_root();
-    let scratch = std::env::temp_dir().join(format!(
-        "nanoesp-hal-sim-tests/esp-master-{}-{baud}",
-        link.name()
-    ));
+    let scratch = scratch_root().join(format!("esp-master-{}-{baud}", link.name()));
     let nano = lay_out(
         &root,
         "esp-master",
@@ -201,7 +206,7 @@ fn lay_out(
 fn cargo_build_avr(nano: &Path, project: &Path) -> PathBuf {
     let target_dir = std::env::var_os("NANOESP_AVR_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| std::env::temp_dir().join("nanoesp-hal-sim-tests-avr"));
+        .unwrap_or_else(|| scratch_root().join("target"));
     let cargo = std::env::var("NANOESP_AVR_CARGO").unwrap_or_else(|_| "/usr/bin/cargo".into());
     let path = format!("/usr/bin:{}", std::env::var("PATH").unwrap_or_default());
     let output = Command::new(&cargo)
@@ -271,13 +276,19 @@ pub fn sim_binary() -> PathBuf {
     root.join("target/debug/nanoesp-sim")
 }
 
-/// A scratch directory holding the emulated access point's `secrets.toml`.
+/// A scratch file holding the emulated access point's `secrets.toml`. Written once per
+/// test binary: rewriting it while another test's simulator reads it could hand that
+/// simulator an empty file.
 fn ap_secrets() -> PathBuf {
-    let dir = std::env::temp_dir().join("nanoesp-hal-sim-tests");
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("ap-secrets.toml");
-    write_if_changed(&path, &secrets_toml());
-    path
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let dir = scratch_root();
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("ap-secrets.toml");
+        write_if_changed(&path, &secrets_toml());
+        path
+    })
+    .clone()
 }
 
 /// The common `nanoesp-sim run` arguments for `firmware` on `link` at `baud`.
@@ -317,7 +328,8 @@ pub struct HttpBench {
 }
 
 impl HttpBench {
-    /// Starts `firmware` with `--http` and waits (up to `wait`) for the console's ready line.
+    /// Starts `firmware` with `--http` and waits (up to `wait`) for the console's ready line
+    /// and the bridge's address.
     pub fn start(
         firmware: &Path,
         link: LinkKind,
@@ -325,14 +337,10 @@ impl HttpBench {
         extra: &[&str],
         wait: Duration,
     ) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr = format!("127.0.0.1:{port}");
+        // The simulator picks the port when it binds and prints it: a port found free here
+        // and bound later could be taken by then.
         let mut child = sim_command(firmware, link, baud)
-            .args(["--http", &addr, "--timeout", "600"])
+            .args(["--http", "127.0.0.1:0", "--timeout", "600"])
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -360,23 +368,29 @@ impl HttpBench {
         });
         let mut bench = HttpBench {
             child,
-            addr,
+            addr: String::new(),
             console: Vec::new(),
             lines,
             stderr,
             stderr_reader: Some(stderr_reader),
         };
         let deadline = Instant::now() + wait;
-        while !bench
-            .console
-            .iter()
-            .any(|l| l.starts_with("nanoesp: ready "))
+        while bench.addr.is_empty()
+            || !bench
+                .console
+                .iter()
+                .any(|l| l.starts_with("nanoesp: ready "))
         {
             let left = deadline.saturating_duration_since(Instant::now());
             match bench.lines.recv_timeout(left) {
-                Ok(line) => bench.console.push(line),
+                Ok(line) => {
+                    if let Some(url) = line.strip_prefix("nanoesp-sim: serving http://") {
+                        bench.addr = url.trim_end_matches('/').to_string();
+                    }
+                    bench.console.push(line)
+                }
                 Err(_) => panic!(
-                    "no ready line within {wait:?}; console so far:\n{}",
+                    "no ready line or bridge address within {wait:?}; console so far:\n{}",
                     bench.console.join("\n")
                 ),
             }

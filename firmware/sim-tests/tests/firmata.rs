@@ -103,6 +103,17 @@ impl FirmataBench {
         }
     }
 
+    /// Waits until `done` holds for the stderr printed so far, or `wait` passes.
+    fn wait_stderr(&self, wait: Duration, done: impl Fn(&str) -> bool) {
+        let deadline = Instant::now() + wait;
+        while Instant::now() < deadline {
+            if done(&self.stderr.lock().unwrap_or_else(|e| e.into_inner())) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Ends the simulation (SIGTERM) and returns its stderr.
     fn stop(mut self) -> String {
         let _ = Command::new("kill")
@@ -311,15 +322,27 @@ fn pyfirmata2_reads_the_capabilities_and_analog_inputs_and_drives_d13() {
     ] {
         assert!(out.contains(check), "{check} missing:\n{out}");
     }
+    // The client's last write may still be on its way through the simulator when the
+    // client exits: stopping the simulator at once could cut D13's last change off.
+    bench.wait_stderr(Duration::from_secs(30), d13_went_high_then_low);
     let sim = bench.stop();
+    let d13: Vec<&str> = sim
+        .lines()
+        .filter(|l| l.starts_with("nanoesp-sim: pin D13="))
+        .collect();
+    assert!(
+        d13_went_high_then_low(&sim),
+        "D13 must go high then low: {d13:?}\n{sim}"
+    );
+}
+
+/// Whether the simulator's `--watch-pin D13` lines show D13 high and then low.
+fn d13_went_high_then_low(sim: &str) -> bool {
     let d13: Vec<&str> = sim
         .lines()
         .filter(|l| l.starts_with("nanoesp-sim: pin D13="))
         .collect();
     let high = d13.iter().position(|l| l.ends_with("=1"));
     let low_after = high.and_then(|h| d13[h..].iter().position(|l| l.ends_with("=0")));
-    assert!(
-        high.is_some() && low_after.is_some(),
-        "D13 must go high then low: {d13:?}\n{sim}"
-    );
+    high.is_some() && low_after.is_some()
 }
