@@ -69,7 +69,10 @@ fn flash_and_boot(boot: &str, baud: u32) {
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "avrdude failed:\n{log}");
     assert!(log.contains("bytes of flash verified"), "{log}");
-    // reopening the port resets into the bootloader, which times out into the new app
+    // reopening the port resets into the bootloader, which times out into the new app;
+    // only if the simulator saw avrdude's close first (it polls the port, and nothing
+    // shows when it has), so give it time even on a loaded machine
+    std::thread::sleep(std::time::Duration::from_millis(500));
     let console = Port::open(&link, 115200);
     let banner = console.read_until(b"ECHO READY\r\n", 8.0);
     assert!(contains(&banner, b"ECHO READY\r\n"), "{banner:?}");

@@ -83,8 +83,10 @@ fn esp_pty_on_the_usart_link_paces_a_burst_without_overruns() {
     sim.wait_line("nanoesp-sim: esp link", 10);
     let esp = Port::open(&esp_path, 115200);
     // let the banner go by first: bytes sent while the firmware writes it are overrun, as
-    // on hardware
-    let _ = esp.read_until(b"ECHO READY\r\n", 0.5);
+    // on hardware. A port opened after the banner never sees it, so this waits out the
+    // time it could take; on a loaded machine the simulator may not have booted the
+    // firmware within half a second.
+    let _ = esp.read_until(b"ECHO READY\r\n", 2.0);
     let burst: Vec<u8> = (0..200u32).map(|i| (i * 7 % 251) as u8).collect();
     esp.write(&burst);
     let echo = esp.read_until(&burst[150..], 20.0);
@@ -122,9 +124,12 @@ fn watch_pin_prints_the_level_at_start_and_at_each_change() {
     ]);
     sim.wait_line("nanoesp-sim: esp link", 10);
     let esp = Port::open(&esp_path, 115200);
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    // The byte must go out after the soft UART has set D9 idle high, and the test stops
+    // the simulator only once its stop bit is out.
+    let d9_changes = |err: &str| err.matches("nanoesp-sim: pin D9=").count();
+    sim.wait_stderr("D9 idle high", 30, |err| d9_changes(err) >= 2);
     esp.write(&[0x00]);
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    sim.wait_stderr("the byte on D9", 30, |err| d9_changes(err) >= 4);
     drop(esp);
     let err = sim.stop();
     let d9: Vec<&str> = err

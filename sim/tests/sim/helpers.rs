@@ -5,7 +5,8 @@ use std::io::{BufRead, BufReader, Read};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// Where test firmwares and bootloaders are built: beside the host target dir, so `core`
@@ -65,6 +66,9 @@ pub fn firmware(name: &str) -> PathBuf {
 pub struct Sim {
     pub child: Child,
     pub stdout: BufReader<std::process::ChildStdout>,
+    /// stderr so far, collected on a thread so a test can wait for a line while it runs.
+    stderr: Arc<Mutex<Vec<u8>>>,
+    stderr_reader: Option<JoinHandle<()>>,
 }
 
 impl Sim {
@@ -76,7 +80,43 @@ impl Sim {
             .spawn()
             .expect("start nanoesp-sim");
         let stdout = BufReader::new(child.stdout.take().unwrap());
-        Sim { child, stdout }
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let stderr_reader = {
+            let (mut pipe, sink) = (child.stderr.take().unwrap(), stderr.clone());
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                loop {
+                    match pipe.read(&mut buf) {
+                        Ok(0) => break,
+                        Ok(n) => sink.lock().unwrap().extend_from_slice(&buf[..n]),
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(_) => break,
+                    }
+                }
+            })
+        };
+        Sim {
+            child,
+            stdout,
+            stderr,
+            stderr_reader: Some(stderr_reader),
+        }
+    }
+
+    /// Waits until `done` holds for the stderr printed so far (panics after `secs`).
+    pub fn wait_stderr(&self, what: &str, secs: u64, done: impl Fn(&str) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let text = self.stderr_text();
+            if done(&text) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {what}; stderr so far:\n{text}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// Reads stdout lines until one contains `needle` (panics after `secs`).
@@ -105,15 +145,19 @@ impl Sim {
         unsafe { libc::kill(self.child.id() as libc::pid_t, signal) };
     }
 
-    /// SIGTERM, wait, and return the stderr text.
+    /// SIGTERM, wait, and return the whole stderr text.
     pub fn stop(mut self) -> String {
         self.signal(libc::SIGTERM);
-        let mut err = String::new();
-        if let Some(mut e) = self.child.stderr.take() {
-            let _ = e.read_to_string(&mut err);
-        }
         let _ = self.child.wait();
-        err
+        // The exit closed the pipe: once the reader is done, the last lines are in.
+        if let Some(reader) = self.stderr_reader.take() {
+            let _ = reader.join();
+        }
+        self.stderr_text()
+    }
+
+    fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
     }
 }
 
@@ -245,10 +289,17 @@ impl FakeEsp {
         assert_eq!(rc, 0);
         // SAFETY: fresh fds we own.
         let (m, s) = unsafe { (OwnedFd::from_raw_fd(m), OwnedFd::from_raw_fd(s)) };
-        // SAFETY: fcntl/ptsname on valid fds.
+        // ptsname_r, not ptsname: its static buffer is shared by the tests running on
+        // other threads, which could hand this one another test's pty.
+        let mut buf = [0 as libc::c_char; 128];
+        // SAFETY: fcntl/ptsname_r on a valid fd; ptsname_r NUL-terminates buf on success.
         let name = unsafe {
             libc::fcntl(m.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK);
-            std::ffi::CStr::from_ptr(libc::ptsname(m.as_raw_fd()))
+            assert_eq!(
+                libc::ptsname_r(m.as_raw_fd(), buf.as_mut_ptr(), buf.len()),
+                0
+            );
+            std::ffi::CStr::from_ptr(buf.as_ptr())
                 .to_string_lossy()
                 .into_owned()
         };

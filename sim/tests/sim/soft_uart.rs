@@ -84,10 +84,11 @@ fn firmware_exchanges_at_commands_with_the_emulator() {
     }
     assert!(contains(&got, b"OK\r\n"), "{got:?}");
     // echo off, then a multi-line answer with the firmware version
+    // (each answer must be in before the next command: a late OK would end the wrong read)
     console.write(b"ATE0\r\n");
-    console.read_until(b"OK\r\n", 2.0);
+    console.read_until(b"OK\r\n", 10.0);
     console.write(b"AT+GMR\r\n");
-    let gmr = console.read_until(b"\r\nOK\r\n", 3.0);
+    let gmr = console.read_until(b"\r\nOK\r\n", 10.0);
     assert!(
         contains(&gmr, b"AT version:1.7"),
         "{}",
