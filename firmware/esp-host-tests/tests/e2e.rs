@@ -6,12 +6,26 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use nanoesp_esp_host_tests::{FakeNano, Host, build_host, http_get, http_request};
+use nanoesp_esp_host_tests::{FakeNano, Host, NanoState, build_host, http_get, http_request};
 
 fn host_bin() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| build_host(&PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("esp-host-e2e")))
         .clone()
+}
+
+/// The fake's state once `settled` holds, or after 10 s. The host goes ready (and answers)
+/// right after writing the last handshake messages (sampling interval, report enables),
+/// which the fake's thread may not have read yet.
+fn settled_state(nano: &FakeNano, settled: impl Fn(&NanoState) -> bool) -> NanoState {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let state = nano.state();
+        if settled(&state) || Instant::now() > deadline {
+            return state;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 fn status_json(addr: &str) -> serde_json::Value {
@@ -72,8 +86,9 @@ fn ready_line_then_status_with_the_nano_build_id() {
         "{}",
         page.body
     );
-    assert_eq!(nano.state().sampling_ms, 100);
-    assert_eq!(nano.state().analog_on, 0xFF);
+    let state = settled_state(&nano, |s| s.sampling_ms == 100 && s.analog_on == 0xFF);
+    assert_eq!(state.sampling_ms, 100);
+    assert_eq!(state.analog_on, 0xFF);
     let stderr = host.stderr_with(&["nanoesp: Nano nanoesp-io 2.5 build 0badc0de, 22 pins"]);
     assert!(
         stderr.contains("nanoesp: Nano nanoesp-io 2.5 build 0badc0de, 22 pins"),
@@ -208,7 +223,8 @@ fn nano_reset_is_followed_by_a_new_handshake() {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert_eq!(nano.state().capability_queries, 2);
-    assert_eq!(nano.state().analog_on, 0xFF, "reports not enabled again");
+    let state = settled_state(&nano, |s| s.analog_on == 0xFF);
+    assert_eq!(state.analog_on, 0xFF, "reports not enabled again");
     let stderr = host.stderr_with(&["Nano reset", "(re-synced)"]);
     assert!(stderr.contains("Nano reset"), "{stderr}");
     assert!(stderr.contains("(re-synced)"), "{stderr}");
