@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -65,7 +65,9 @@ pub fn firmware(name: &str) -> PathBuf {
 /// A running `nanoesp-sim`, terminated (SIGTERM) on drop.
 pub struct Sim {
     pub child: Child,
-    pub stdout: BufReader<std::process::ChildStdout>,
+    /// stdout lines, read on a thread: a blocking read would outlast `wait_line`'s
+    /// deadline, and an undrained pipe could stall the simulator once full.
+    stdout: mpsc::Receiver<String>,
     /// stderr so far, collected on a thread so a test can wait for a line while it runs.
     stderr: Arc<Mutex<Vec<u8>>>,
     stderr_reader: Option<JoinHandle<()>>,
@@ -79,7 +81,15 @@ impl Sim {
             .stderr(Stdio::piped())
             .spawn()
             .expect("start nanoesp-sim");
-        let stdout = BufReader::new(child.stdout.take().unwrap());
+        let (lines, stdout) = mpsc::channel();
+        let out = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if lines.send(line).is_err() {
+                    break;
+                }
+            }
+        });
         let stderr = Arc::new(Mutex::new(Vec::new()));
         let stderr_reader = {
             let (mut pipe, sink) = (child.stderr.take().unwrap(), stderr.clone());
@@ -123,18 +133,15 @@ impl Sim {
     pub fn wait_line(&mut self, needle: &str, secs: u64) -> String {
         let deadline = Instant::now() + Duration::from_secs(secs);
         let mut seen = String::new();
-        while Instant::now() < deadline {
-            let mut line = String::new();
-            match self.stdout.read_line(&mut line) {
-                Ok(0) => break,
-                Ok(_) => {
-                    if line.contains(needle) {
-                        return line;
-                    }
-                    seen.push_str(&line);
-                }
-                Err(_) => break,
+        while let Ok(line) = self
+            .stdout
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            if line.contains(needle) {
+                return line;
             }
+            seen.push_str(&line);
+            seen.push('\n');
         }
         panic!("no line containing {needle:?}; stdout so far:\n{seen}");
     }
