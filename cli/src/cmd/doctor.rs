@@ -17,7 +17,6 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use miette::Context as _;
 use miette::IntoDiagnostic;
 use nanoesp_flash::ports::{self, Identity};
 use nanoesp_project::Project;
@@ -558,16 +557,14 @@ fn start_esp_master_bench(
     ev: &mut Evidence,
     ui: &Ui,
 ) -> miette::Result<bench::EspMasterBench> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .into_diagnostic()
-        .wrap_err("cannot find a free local port for the bench")?;
     ui.status(
         "Starting",
         "the virtual bench (simulated Nano with Firmata, the sketch's logic built for this computer)",
     );
-    let mut b = bench::EspMasterBench::start(project.dir(), &format!("127.0.0.1:{port}"))
+    // `nanoesp sim` picks the free port itself, just before its host program binds it: a
+    // port picked here would stay unbound while the firmware and the sketch build, long
+    // enough for another program to take it.
+    let mut b = bench::EspMasterBench::start(project.dir(), "127.0.0.1:0")
         .map_err(|e| miette::miette!("{e}"))?;
     let seen = b.wait(Duration::from_secs(args.bench_wait.max(1) + 30));
     if seen.url.is_none() {
