@@ -132,9 +132,11 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 fn build_needs_arduino_cli_with_the_core_and_hands_it_the_configured_sketch() {
     let tmp = scratch();
     let password = r#"pa"ss\word,1"#;
+    // A name of its own: tests building the same package name at once in the shared
+    // target dir overwrite each other's uplifted ELF between a build and its copy.
     let dir = new_project(
         tmp.path(),
-        "master",
+        "master-build",
         &["--mode", "esp-master", "--password", password],
     );
 
@@ -233,7 +235,7 @@ fn body(response: &str) -> serde_json::Value {
 #[test]
 fn sim_serves_the_nanos_readings_through_the_host_built_sketch() {
     let tmp = scratch();
-    let dir = new_project(tmp.path(), "master", &["--mode", "esp-master"]);
+    let dir = new_project(tmp.path(), "master-sim", &["--mode", "esp-master"]);
     let (_running, url, lines) = start_sim_with(&dir, &["--adc", "A0=2500", "--adc", "A3=1000"]);
     let record: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join(".nanoesp/build.json")).unwrap())
@@ -318,7 +320,7 @@ fn sim_serves_the_nanos_readings_through_the_host_built_sketch() {
 #[test]
 fn doctor_sim_checks_the_esp_master_bench() {
     let tmp = scratch();
-    let dir = new_project(tmp.path(), "master", &["--mode", "esp-master"]);
+    let dir = new_project(tmp.path(), "master-doctor", &["--mode", "esp-master"]);
     let cli = fake_arduino_cli(tmp.path(), true);
     let started = Instant::now();
     let out = nanoesp()

@@ -470,7 +470,7 @@ fn esp_bin_is_written_at_zero_and_anything_else_is_refused() {
 #[test]
 fn esp_master_flashes_its_built_sketch_at_zero_and_refuses_at_firmware() {
     let tmp = scratch();
-    let dir = new_project(tmp.path(), "master", &["--mode", "esp-master"]);
+    let dir = new_project(tmp.path(), "master-flash", &["--mode", "esp-master"]);
     let cli = crate::esp_master::fake_arduino_cli(tmp.path(), true);
     let flash_file = tmp.path().join("esp-flash.bin");
     let (adapter, pty) = esp_adapter(tmp.path(), &["--flash-file", flash_file.to_str().unwrap()]);
