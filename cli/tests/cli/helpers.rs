@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
+use nanoesp_test_support::Captured;
 
 /// The `nanoesp` binary with a clean, non-interactive environment.
 pub fn nanoesp() -> Command {
@@ -84,8 +85,8 @@ impl OutputWithin for Command {
             .process_group(0)
             .spawn()
             .unwrap();
-        let stdout = collect(child.stdout.take().unwrap());
-        let stderr = collect(child.stderr.take().unwrap());
+        let stdout = Captured::start(child.stdout.take().unwrap());
+        let stderr = Captured::start(child.stderr.take().unwrap());
         let deadline = Instant::now() + limit;
         let mut exited = false;
         while !exited || !stdout.done() || !stderr.done() {
@@ -122,43 +123,6 @@ impl OutputWithin for Command {
             stderr: stderr.take(),
         }
     }
-}
-
-/// A pipe read to its end on a thread; what arrived so far stays readable meanwhile.
-struct Collected {
-    bytes: Arc<Mutex<Vec<u8>>>,
-    finished: Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl Collected {
-    fn done(&self) -> bool {
-        self.finished.load(std::sync::atomic::Ordering::Acquire)
-    }
-
-    fn take(&self) -> Vec<u8> {
-        std::mem::take(&mut *self.bytes.lock().unwrap())
-    }
-}
-
-fn collect(mut pipe: impl Read + Send + 'static) -> Collected {
-    let collected = Collected {
-        bytes: Arc::default(),
-        finished: Arc::default(),
-    };
-    let (bytes, finished) = (collected.bytes.clone(), collected.finished.clone());
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        loop {
-            match pipe.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => bytes.lock().unwrap().extend_from_slice(&buf[..n]),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(_) => break,
-            }
-        }
-        finished.store(true, std::sync::atomic::Ordering::Release);
-    });
-    collected
 }
 
 /// Target directory shared by every AVR build in the tests, so `core` is compiled once.

@@ -9,16 +9,17 @@
 //!   [`http_request`] is a minimal one-shot HTTP/1.1 client.
 
 use std::ffi::CStr;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+use nanoesp_test_support::{Captured, line_channel};
 
 /// The sketch folder `templates/esp-master/esp`.
 pub fn esp_dir() -> PathBuf {
@@ -416,9 +417,8 @@ pub struct Host {
     pub addr: String,
     /// The ready line as printed.
     pub ready_line: String,
-    stderr: Arc<Mutex<String>>,
-    /// Drains stderr; joined once the program has exited, so its last lines are in `stderr`.
-    stderr_reader: Option<std::thread::JoinHandle<()>>,
+    /// Drained on a thread; joined once the program has exited, so its last lines are in.
+    stderr: Captured,
 }
 
 impl Host {
@@ -435,34 +435,15 @@ impl Host {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let stderr_reader = {
-            let err = child.stderr.take().unwrap();
-            let sink = stderr.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(err).lines().map_while(Result::ok) {
-                    let mut s = sink.lock().unwrap();
-                    s.push_str(&line);
-                    s.push('\n');
-                }
-            })
-        };
-        let (tx, rx) = mpsc::channel();
-        let out = child.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
+        let mut stderr = Captured::start(child.stderr.take().unwrap());
+        let rx = line_channel(child.stdout.take().unwrap());
         let line = match rx.recv_timeout(Duration::from_secs(15)) {
             Ok(l) => l,
             Err(_) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!(
-                    "nanoesp-esp-host not ready; stderr:\n{}",
-                    stderr.lock().unwrap()
-                );
+                stderr.join();
+                panic!("nanoesp-esp-host not ready; stderr:\n{}", stderr.text());
             }
         };
         let url = line
@@ -479,13 +460,12 @@ impl Host {
             addr,
             ready_line: line,
             stderr,
-            stderr_reader: Some(stderr_reader),
         }
     }
 
     /// What the program printed on stderr so far.
     pub fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
+        self.stderr.text()
     }
 
     /// [`Host::stderr`] once it contains every one of `needles`, or after 10 s: a line the
@@ -522,9 +502,7 @@ impl Host {
         };
         // The exit closed the pipe; without this join the last lines could still be in
         // flight in the reader thread when the caller looks at them.
-        if let Some(reader) = self.stderr_reader.take() {
-            let _ = reader.join();
-        }
+        self.stderr.join();
         code
     }
 }

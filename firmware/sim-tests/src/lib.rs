@@ -11,12 +11,14 @@
 //! - `NANOESP_SIM` (default `<repo>/target/debug/nanoesp-sim`, built on demand with
 //!   `cargo build -p nanoesp-sim`).
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
+
+use nanoesp_test_support::{Captured, line_channel};
 
 /// SSID of the emulated access point the test firmware joins.
 pub const SSID: &str = "benchnet";
@@ -323,8 +325,7 @@ pub struct HttpBench {
     pub console: Vec<String>,
     lines: std::sync::mpsc::Receiver<String>,
     /// The simulator's stderr so far (also passed on to the test's stderr).
-    stderr: std::sync::Arc<Mutex<String>>,
-    stderr_reader: Option<std::thread::JoinHandle<()>>,
+    stderr: Captured,
 }
 
 impl HttpBench {
@@ -346,33 +347,14 @@ impl HttpBench {
             .stderr(Stdio::piped())
             .spawn()
             .expect("nanoesp-sim run --http");
-        let stdout = child.stdout.take().unwrap();
-        let stderr_pipe = child.stderr.take().unwrap();
-        let stderr = std::sync::Arc::new(Mutex::new(String::new()));
-        let sink = stderr.clone();
-        let stderr_reader = std::thread::spawn(move || {
-            for line in BufReader::new(stderr_pipe).lines().map_while(Result::ok) {
-                eprintln!("{line}");
-                let mut text = sink.lock().unwrap_or_else(|e| e.into_inner());
-                text.push_str(&line);
-                text.push('\n');
-            }
-        });
-        let (send, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if send.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let lines = line_channel(child.stdout.take().unwrap());
+        let stderr = Captured::echoing(child.stderr.take().unwrap());
         let mut bench = HttpBench {
             child,
             addr: String::new(),
             console: Vec::new(),
             lines,
             stderr,
-            stderr_reader: Some(stderr_reader),
         };
         let deadline = Instant::now() + wait;
         while bench.addr.is_empty()
@@ -443,11 +425,9 @@ impl HttpBench {
             .args(["-TERM", &self.child.id().to_string()])
             .status();
         let _ = self.child.wait();
-        if let Some(reader) = self.stderr_reader.take() {
-            let _ = reader.join();
-        }
-        let text = self.stderr.lock().unwrap_or_else(|e| e.into_inner());
-        text.clone()
+        // The exit closed the pipe: once the reader is done, the last lines are in.
+        self.stderr.join();
+        self.stderr.text()
     }
 }
 

@@ -4,11 +4,11 @@
 //! from PyPI (installed by `scripts/setup.sh`, found through `NANOESP_PYTHON`).
 
 use nanoesp_hal_sim_tests::{LinkKind, build_esp_master_firmware, repo_root, sim_binary};
-use std::io::{BufRead, BufReader, Read, Write};
+use nanoesp_test_support::{Captured, line_channel};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, channel};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const BAUD: u32 = 57600;
@@ -19,8 +19,7 @@ struct FirmataBench {
     link: PathBuf,
     console: Vec<String>,
     stdout: Receiver<String>,
-    stderr: Arc<Mutex<String>>,
-    stderr_reader: Option<std::thread::JoinHandle<()>>,
+    stderr: Captured,
     _dir: TempDir,
 }
 
@@ -52,33 +51,14 @@ impl FirmataBench {
             .stderr(Stdio::piped())
             .spawn()
             .expect("nanoesp-sim run");
-        let (send, stdout) = channel();
-        let out = child.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                if send.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let sink = stderr.clone();
-        let err = child.stderr.take().unwrap();
-        let stderr_reader = std::thread::spawn(move || {
-            for line in BufReader::new(err).lines().map_while(Result::ok) {
-                eprintln!("{line}");
-                let mut text = sink.lock().unwrap_or_else(|e| e.into_inner());
-                text.push_str(&line);
-                text.push('\n');
-            }
-        });
+        let stdout = line_channel(child.stdout.take().unwrap());
+        let stderr = Captured::echoing(child.stderr.take().unwrap());
         let mut bench = FirmataBench {
             child,
             link,
             console: Vec::new(),
             stdout,
             stderr,
-            stderr_reader: Some(stderr_reader),
             _dir: TempDir(dir),
         };
         bench.wait_console("nanoesp: firmata ready", Duration::from_secs(30));
@@ -107,7 +87,7 @@ impl FirmataBench {
     fn wait_stderr(&self, wait: Duration, done: impl Fn(&str) -> bool) {
         let deadline = Instant::now() + wait;
         while Instant::now() < deadline {
-            if done(&self.stderr.lock().unwrap_or_else(|e| e.into_inner())) {
+            if done(&self.stderr.text()) {
                 return;
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -121,11 +101,8 @@ impl FirmataBench {
             .status();
         let _ = self.child.wait();
         // The exit closed the pipe: once the reader is done, its last lines are in `stderr`.
-        if let Some(reader) = self.stderr_reader.take() {
-            let _ = reader.join();
-        }
-        let text = self.stderr.lock().unwrap_or_else(|e| e.into_inner());
-        text.clone()
+        self.stderr.join();
+        self.stderr.text()
     }
 }
 

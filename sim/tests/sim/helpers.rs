@@ -1,13 +1,13 @@
 //! Test helpers: building the AVR test firmwares (once per test binary, Debian toolchain,
 //! one shared target dir), starting `nanoesp-sim`, and talking to ptys.
 
-use std::io::{BufRead, BufReader, Read};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, OnceLock, mpsc};
-use std::thread::JoinHandle;
+use std::sync::{OnceLock, mpsc};
 use std::time::{Duration, Instant};
+
+use nanoesp_test_support::{Captured, line_channel};
 
 /// Where test firmwares and bootloaders are built: beside the host target dir, so `core`
 /// for AVR is built once and kept.
@@ -69,8 +69,7 @@ pub struct Sim {
     /// deadline, and an undrained pipe could stall the simulator once full.
     stdout: mpsc::Receiver<String>,
     /// stderr so far, collected on a thread so a test can wait for a line while it runs.
-    stderr: Arc<Mutex<Vec<u8>>>,
-    stderr_reader: Option<JoinHandle<()>>,
+    stderr: Captured,
 }
 
 impl Sim {
@@ -81,35 +80,12 @@ impl Sim {
             .stderr(Stdio::piped())
             .spawn()
             .expect("start nanoesp-sim");
-        let (lines, stdout) = mpsc::channel();
-        let out = child.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                if lines.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let stderr = Arc::new(Mutex::new(Vec::new()));
-        let stderr_reader = {
-            let (mut pipe, sink) = (child.stderr.take().unwrap(), stderr.clone());
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 4096];
-                loop {
-                    match pipe.read(&mut buf) {
-                        Ok(0) => break,
-                        Ok(n) => sink.lock().unwrap().extend_from_slice(&buf[..n]),
-                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                        Err(_) => break,
-                    }
-                }
-            })
-        };
+        let stdout = line_channel(child.stdout.take().unwrap());
+        let stderr = Captured::start(child.stderr.take().unwrap());
         Sim {
             child,
             stdout,
             stderr,
-            stderr_reader: Some(stderr_reader),
         }
     }
 
@@ -117,7 +93,7 @@ impl Sim {
     pub fn wait_stderr(&self, what: &str, secs: u64, done: impl Fn(&str) -> bool) {
         let deadline = Instant::now() + Duration::from_secs(secs);
         loop {
-            let text = self.stderr_text();
+            let text = self.stderr.text();
             if done(&text) {
                 return;
             }
@@ -157,14 +133,8 @@ impl Sim {
         self.signal(libc::SIGTERM);
         let _ = self.child.wait();
         // The exit closed the pipe: once the reader is done, the last lines are in.
-        if let Some(reader) = self.stderr_reader.take() {
-            let _ = reader.join();
-        }
-        self.stderr_text()
-    }
-
-    fn stderr_text(&self) -> String {
-        String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
+        self.stderr.join();
+        self.stderr.text()
     }
 }
 
