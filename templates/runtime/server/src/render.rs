@@ -4,7 +4,7 @@
 //! once to measure it and again for every `AT+CIPSEND` window, and get the same bytes.
 
 use crate::{Config, Snapshot};
-use nanoesp_at::Driver;
+use nanoesp_at::{Driver, Settings};
 use nanoesp_http::pstr;
 use nanoesp_http::sink::{put_json_byte, put_nth, put_p, put_u16, put_u32, Window};
 use nanoesp_http::{ContentType, Status};
@@ -57,13 +57,13 @@ fn put_json(s: &mut Window, bytes: &[u8]) {
 
 /// Writes the body of `body`.
 #[inline(never)]
-pub fn body(s: &mut Window, body: Body, cfg: &Config, snap: &Snapshot) {
+pub fn body<C: Config>(s: &mut Window, body: Body, snap: &Snapshot) {
     match body {
-        Body::Page => put_p(s, cfg.page),
+        Body::Page => put_p(s, C::PAGE),
         Body::Status => {
             piece(s, 0);
             // Hex digits (`{:08x}` in the build config): nothing to escape.
-            put_p(s, cfg.build_id);
+            put_p(s, C::BUILD_ID);
             piece(s, 1);
             put_json(s, snap.esp_version());
             piece(s, 2);
@@ -189,15 +189,20 @@ const CRLF: u8 = LINES + 19;
 
 /// Writes one console line.
 #[inline(never)]
-pub fn line(s: &mut Window, line: Line, cfg: &Config, esp: &Driver, join: JoinFailure) {
+pub fn line<C: Config, S: Settings>(
+    s: &mut Window,
+    line: Line,
+    esp: &Driver<S>,
+    join: JoinFailure,
+) {
     if line == Line::Banner {
-        put_p(s, cfg.banner);
+        put_p(s, C::BANNER);
     } else {
         piece(s, PREFIX);
         piece(s, LINES + line as u8);
         match line {
             Line::Version => nanoesp_http::sink::put_bytes(s, esp.version()),
-            Line::Joining => put_p(s, cfg.ssid),
+            Line::Joining => put_p(s, C::SSID),
             Line::JoinFailed => {
                 let JoinFailure { code, retry_s } = join;
                 let known = if (1..=4).contains(&code) { code } else { 0 };
@@ -222,7 +227,7 @@ pub fn line(s: &mut Window, line: Line, cfg: &Config, esp: &Driver, join: JoinFa
                     ip >>= 8;
                 }
                 s.put(b':');
-                put_u16(s, cfg.port);
+                put_u16(s, C::PORT);
                 s.put(b'/');
             }
             _ => {}
@@ -234,49 +239,38 @@ pub fn line(s: &mut Window, line: Line, cfg: &Config, esp: &Driver, join: JoinFa
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nanoesp_at::driver;
-    use nanoesp_at::WifiParams;
+    use crate::DriverSettings;
+    use nanoesp_http::PStr;
 
-    static CFG: Config = Config {
-        build_id: pstr!(b"12345678"),
-        banner: crate::banner!(
+    struct Cfg;
+
+    impl Config for Cfg {
+        const BUILD_ID: PStr = pstr!(b"12345678");
+        const BANNER: PStr = crate::banner!(
             build_id: b"12345678",
             board: b"nano",
             esp: b"esp01",
             link: b"soft",
             baud: 9600,
             ssid: b"lab",
-        ),
-        link_baud: 9600,
-        link_save_baud: false,
-        ssid: pstr!(b"lab"),
-        password: pstr!(b"p"),
-        softap: false,
-        stored: false,
-        hostname: pstr!(b"h"),
-        port: 8080,
-        max_clients: 2,
-        page: crate::page!(title: b"t", text: b"x"),
-    };
+        );
+        const LINK_BAUD: u32 = 9600;
+        const LINK_SAVE_BAUD: bool = false;
+        const SSID: PStr = pstr!(b"lab");
+        const PASSWORD: PStr = pstr!(b"p");
+        const SOFTAP: bool = false;
+        const STORED: bool = false;
+        const HOSTNAME: PStr = pstr!(b"h");
+        const PORT: u16 = 8080;
+        const MAX_CLIENTS: u8 = 2;
+        const PAGE: PStr = crate::page!(title: b"t", text: b"x");
+    }
 
     fn text(l: Line, join: JoinFailure) -> String {
-        let esp = Driver::new(driver::Config {
-            wifi: WifiParams {
-                ssid: CFG.ssid,
-                password: CFG.password,
-                hostname: CFG.hostname,
-            },
-            softap: false,
-            stored: false,
-            port: 8080,
-            max_conn: 3,
-            idle_timeout_s: 30,
-            baud: 9600,
-            save_baud: false,
-        });
+        let esp = Driver::<DriverSettings<Cfg, 2>>::new();
         let mut out = [0u8; 128];
         let mut w = Window::new(0, &mut out);
-        line(&mut w, l, &CFG, &esp, join);
+        line::<Cfg, _>(&mut w, l, &esp, join);
         let n = w.filled();
         String::from_utf8(out[..n].to_vec()).unwrap()
     }
@@ -295,7 +289,7 @@ mod tests {
         snap.esp_version_len = 3;
         let mut out = [0u8; 200];
         let mut w = Window::new(0, &mut out);
-        body(&mut w, Body::Status, &CFG, &snap);
+        body::<Cfg>(&mut w, Body::Status, &snap);
         let n = w.filled();
         assert_eq!(
             std::str::from_utf8(&out[..n]).unwrap(),
