@@ -169,49 +169,9 @@ impl Command {
             if skip != 0 {
                 continue;
             }
-            self.put_piece::<S>(s, plain, b);
+            S::put_piece(self, s, plain, b);
         }
         put_p(s, pstr!(b"\r\n"));
-    }
-
-    /// Writes byte `b` of the command text: a field marker's field, any other byte itself.
-    ///
-    /// Out of line: inlined into `emit`'s loop, every field it reads was loaded before the
-    /// loop and kept on the stack (148 B more on the AVR).
-    #[inline(never)]
-    fn put_piece<S: Settings>(&self, s: &mut Window, plain: bool, b: u8) {
-        match b {
-            // `_CUR`, left out in the 2.x spelling; the UART switch keeps its suffix in 2.x
-            // too and is the persistent `_DEF` with `save_baud`. One arm: a second `_CUR` arm
-            // measured 16 B larger on the AVR.
-            CUR | UART_SUFFIX => {
-                if b == UART_SUFFIX && S::SAVE_BAUD {
-                    put_p(s, pstr!(b"_DEF"))
-                } else if !plain || b == UART_SUFFIX {
-                    put_p(s, pstr!(b"_CUR"))
-                }
-            }
-            CIP => put_p(s, pstr!(b"+CIP")),
-            SSID => put_quoted(s, S::SSID),
-            PASSWORD => put_quoted(s, S::PASSWORD),
-            HOSTNAME => put_quoted(s, S::HOSTNAME),
-            // WPA2-PSK, or open when there is no password.
-            ENCRYPTION => s.put(if S::PASSWORD.is_empty() { b'0' } else { b'3' }),
-            MODE => s.put(if S::SOFTAP { b'2' } else { b'1' }),
-            // One number printer for every number field.
-            ID..=BAUD => put_u32(
-                s,
-                match b {
-                    ID => self.id as u32,
-                    LEN => self.len as u32,
-                    MAX_CONN => S::MAX_CONN as u32,
-                    PORT => S::PORT as u32,
-                    IDLE_S => S::IDLE_TIMEOUT_S as u32,
-                    _ => S::BAUD,
-                },
-            ),
-            _ => s.put(b),
-        }
     }
 
     /// Writes the command line into `out`; `None` if it does not fit.
@@ -222,6 +182,60 @@ impl Command {
         (w.total() as usize <= room).then_some(w.filled())
     }
 }
+
+/// Fills in the fields of a command's text with settings `Self` (every [`Settings`] does).
+///
+/// A provided trait method, not a generic function: the firmware's code is laid out in
+/// symbol order, where a generic function's instance comes first, kilobytes from the
+/// `sink` helpers it calls (out of `rcall` reach), and a trait method's last, next to them
+/// (6 B smaller on the AVR).
+pub(crate) trait PutPiece: Settings {
+    /// Writes byte `b` of the command text: a field marker's field, any other byte itself.
+    ///
+    /// Out of line: inlined into `emit`'s loop, every field it reads was loaded before the
+    /// loop and kept on the stack (148 B more on the AVR).
+    #[inline(never)]
+    fn put_piece(cmd: &Command, s: &mut Window, plain: bool, b: u8) {
+        match b {
+            // `_CUR`, left out in the 2.x spelling; the UART switch keeps its suffix in 2.x
+            // too and is the persistent `_DEF` with `save_baud`. One arm: a second `_CUR` arm
+            // measured 16 B larger on the AVR.
+            CUR | UART_SUFFIX => {
+                if b == UART_SUFFIX && Self::SAVE_BAUD {
+                    put_p(s, pstr!(b"_DEF"))
+                } else if !plain || b == UART_SUFFIX {
+                    put_p(s, pstr!(b"_CUR"))
+                }
+            }
+            CIP => put_p(s, pstr!(b"+CIP")),
+            SSID => put_quoted(s, Self::SSID),
+            PASSWORD => put_quoted(s, Self::PASSWORD),
+            HOSTNAME => put_quoted(s, Self::HOSTNAME),
+            // WPA2-PSK, or open when there is no password.
+            ENCRYPTION => s.put(if Self::PASSWORD.is_empty() {
+                b'0'
+            } else {
+                b'3'
+            }),
+            MODE => s.put(if Self::SOFTAP { b'2' } else { b'1' }),
+            // One number printer for every number field.
+            ID..=BAUD => put_u32(
+                s,
+                match b {
+                    ID => cmd.id as u32,
+                    LEN => cmd.len as u32,
+                    MAX_CONN => Self::MAX_CONN as u32,
+                    PORT => Self::PORT as u32,
+                    IDLE_S => Self::IDLE_TIMEOUT_S as u32,
+                    _ => Self::BAUD,
+                },
+            ),
+            _ => s.put(b),
+        }
+    }
+}
+
+impl<S: Settings> PutPiece for S {}
 
 #[cfg(test)]
 mod tests {

@@ -66,7 +66,7 @@ use nanoesp_http::index::{byte_index, byte_index_mut};
 use nanoesp_http::progmem::lookup;
 use nanoesp_http::pstr;
 use nanoesp_http::{Method, PStr, Progress, Request, Status, Window};
-pub use render::{Body, JoinFailure, Line};
+pub use render::{Body, JoinFailure, Line, RenderBody, RenderLine};
 
 /// Most slots a server can be built with: the AT firmware's 5 links. Below that one more
 /// link than slots is opened, so the extra client is told 503 at once; with 5 slots the
@@ -702,7 +702,7 @@ impl<C: Config, const N: usize> Server<C, N> {
         // which is the head alone): a second window and a render_response call cost more.
         let w = &mut self.meter;
         w.rewind();
-        render::body::<C>(w, body, snap);
+        C::body(w, body, snap);
         let body_len = w.total();
         if head_only {
             w.rewind();
@@ -812,7 +812,7 @@ impl<C: Config, const N: usize> Server<C, N> {
         let off = self.console_off;
         let line = self.console[head as usize % CONSOLE_QUEUE];
         let mut w = Window::new(off, out);
-        render::line::<C, _>(&mut w, line, &self.drv, self.join_failure);
+        C::line(&mut w, line, &self.drv, self.join_failure);
         let (filled, total) = (w.filled(), w.total());
         let off = off + filled as u16;
         if off >= total {
@@ -898,7 +898,7 @@ fn route(req: &Request, board: &mut dyn Board) -> (Body, bool) {
 fn render_response<C: Config>(s: &mut Window, tx: &Tx, snap: &Snapshot) {
     let body = tx.body;
     put_head(s, body, tx.body_len);
-    render::body::<C>(s, body, snap);
+    C::body(s, body, snap);
 }
 
 /// The head of the response carrying `body`: its status and type worked out here once for

@@ -55,44 +55,55 @@ fn put_json(s: &mut Window, bytes: &[u8]) {
     }
 }
 
-/// Writes the body of `body`.
-#[inline(never)]
-pub fn body<C: Config>(s: &mut Window, body: Body, snap: &Snapshot) {
-    match body {
-        Body::Page => put_p(s, C::PAGE),
-        Body::Status => {
-            piece(s, 0);
-            // Hex digits (`{:08x}` in the build config): nothing to escape.
-            put_p(s, C::BUILD_ID);
-            piece(s, 1);
-            put_json(s, snap.esp_version());
-            piece(s, 2);
-            put_u32(s, snap.uptime_ms);
-            piece(s, 3);
-            let mut sep = b'[';
-            for &a in snap.analog.iter() {
-                s.put(sep);
-                sep = b',';
-                put_u16(s, a);
+/// Renders response bodies with the texts of configuration `Self` (every [`Config`] does).
+///
+/// A provided trait method, not a generic function: the firmware's code is laid out in
+/// symbol order, where a generic function's instance (`_RINv…`) comes first, kilobytes
+/// from the `sink` helpers it calls (out of `rcall` reach: a 4-byte `call` each), and a
+/// trait method's (`_RNvY…`) last, next to them (62 B smaller on the AVR, with
+/// [`RenderLine`]).
+pub trait RenderBody: Config {
+    /// Writes the body of `body`.
+    #[inline(never)]
+    fn body(s: &mut Window, body: Body, snap: &Snapshot) {
+        match body {
+            Body::Page => put_p(s, Self::PAGE),
+            Body::Status => {
+                piece(s, 0);
+                // Hex digits (`{:08x}` in the build config): nothing to escape.
+                put_p(s, Self::BUILD_ID);
+                piece(s, 1);
+                put_json(s, snap.esp_version());
+                piece(s, 2);
+                put_u32(s, snap.uptime_ms);
+                piece(s, 3);
+                let mut sep = b'[';
+                for &a in snap.analog.iter() {
+                    s.put(sep);
+                    sep = b',';
+                    put_u16(s, a);
+                }
+                piece(s, 4);
+                put_u16(s, snap.clients as u16);
+                piece(s, 5);
+                put_u32(s, snap.served);
+                piece(s, 6);
+                put_u32(s, snap.errors);
+                s.put(b'}');
             }
-            piece(s, 4);
-            put_u16(s, snap.clients as u16);
-            piece(s, 5);
-            put_u32(s, snap.served);
-            piece(s, 6);
-            put_u32(s, snap.errors);
-            s.put(b'}');
+            Body::Pin { pin, high } => {
+                piece(s, 7);
+                put_u16(s, pin as u16);
+                piece(s, 8);
+                s.put(b'0' + high as u8);
+                s.put(b'}');
+            }
+            Body::Error(st) => nanoesp_http::response::write_error_body(s, st),
         }
-        Body::Pin { pin, high } => {
-            piece(s, 7);
-            put_u16(s, pin as u16);
-            piece(s, 8);
-            s.put(b'0' + high as u8);
-            s.put(b'}');
-        }
-        Body::Error(st) => nanoesp_http::response::write_error_body(s, st),
     }
 }
+
+impl<C: Config> RenderBody for C {}
 
 /// Console messages (each rendered as one line ending in `\r\n`).
 ///
@@ -187,54 +198,55 @@ const CODE: u8 = LINES + 11;
 const REASONS: u8 = LINES + 14;
 const CRLF: u8 = LINES + 19;
 
-/// Writes one console line.
-#[inline(never)]
-pub fn line<C: Config, S: Settings>(
-    s: &mut Window,
-    line: Line,
-    esp: &Driver<S>,
-    join: JoinFailure,
-) {
-    if line == Line::Banner {
-        put_p(s, C::BANNER);
-    } else {
-        piece(s, PREFIX);
-        piece(s, LINES + line as u8);
-        match line {
-            Line::Version => nanoesp_http::sink::put_bytes(s, esp.version()),
-            Line::Joining => put_p(s, C::SSID),
-            Line::JoinFailed => {
-                let JoinFailure { code, retry_s } = join;
-                let known = if (1..=4).contains(&code) { code } else { 0 };
-                piece(s, REASONS + known);
-                piece(s, CODE);
-                put_u16(s, code as u16);
-                piece(s, CODE + 1);
-                put_u16(s, retry_s as u16);
-                piece(s, CODE + 2);
-            }
-            Line::Ready => {
-                // The text ends in "http:/": the first octet's separator is the second '/',
-                // so every octet has one and the loop needs no first-octet test.
-                // The octets are shifted out of one 32-bit value: iterating the array kept
-                // it in a stack frame of its own.
-                let mut sep = b'/';
-                let mut ip = u32::from_le_bytes(esp.ip());
-                for _ in 0..4u8 {
-                    s.put(sep);
-                    sep = b'.';
-                    put_u16(s, ip as u8 as u16);
-                    ip >>= 8;
+/// Renders console lines with the texts of configuration `Self` and the state of a driver
+/// with settings `S` (every [`Config`] does). A trait for the reason given at [`RenderBody`].
+pub trait RenderLine<S: Settings>: Config {
+    /// Writes one console line.
+    #[inline(never)]
+    fn line(s: &mut Window, line: Line, esp: &Driver<S>, join: JoinFailure) {
+        if line == Line::Banner {
+            put_p(s, Self::BANNER);
+        } else {
+            piece(s, PREFIX);
+            piece(s, LINES + line as u8);
+            match line {
+                Line::Version => nanoesp_http::sink::put_bytes(s, esp.version()),
+                Line::Joining => put_p(s, Self::SSID),
+                Line::JoinFailed => {
+                    let JoinFailure { code, retry_s } = join;
+                    let known = if (1..=4).contains(&code) { code } else { 0 };
+                    piece(s, REASONS + known);
+                    piece(s, CODE);
+                    put_u16(s, code as u16);
+                    piece(s, CODE + 1);
+                    put_u16(s, retry_s as u16);
+                    piece(s, CODE + 2);
                 }
-                s.put(b':');
-                put_u16(s, C::PORT);
-                s.put(b'/');
+                Line::Ready => {
+                    // The text ends in "http:/": the first octet's separator is the second '/',
+                    // so every octet has one and the loop needs no first-octet test.
+                    // The octets are shifted out of one 32-bit value: iterating the array kept
+                    // it in a stack frame of its own.
+                    let mut sep = b'/';
+                    let mut ip = u32::from_le_bytes(esp.ip());
+                    for _ in 0..4u8 {
+                        s.put(sep);
+                        sep = b'.';
+                        put_u16(s, ip as u8 as u16);
+                        ip >>= 8;
+                    }
+                    s.put(b':');
+                    put_u16(s, Self::PORT);
+                    s.put(b'/');
+                }
+                _ => {}
             }
-            _ => {}
         }
+        piece(s, CRLF);
     }
-    piece(s, CRLF);
 }
+
+impl<C: Config, S: Settings> RenderLine<S> for C {}
 
 #[cfg(test)]
 mod tests {
@@ -270,7 +282,7 @@ mod tests {
         let esp = Driver::<DriverSettings<Cfg, 2>>::new();
         let mut out = [0u8; 128];
         let mut w = Window::new(0, &mut out);
-        line::<Cfg, _>(&mut w, l, &esp, join);
+        Cfg::line(&mut w, l, &esp, join);
         let n = w.filled();
         String::from_utf8(out[..n].to_vec()).unwrap()
     }
@@ -289,7 +301,7 @@ mod tests {
         snap.esp_version_len = 3;
         let mut out = [0u8; 200];
         let mut w = Window::new(0, &mut out);
-        body::<Cfg>(&mut w, Body::Status, &snap);
+        Cfg::body(&mut w, Body::Status, &snap);
         let n = w.filled();
         assert_eq!(
             std::str::from_utf8(&out[..n]).unwrap(),
