@@ -60,17 +60,26 @@ const BANNER: PStr = nanoesp_server::banner!(
 // No console with the USART link: the banner would only take flash.
 #[cfg(nanoesp_link = "usart")]
 const BANNER: PStr = pstr!(b"");
+// The build id and the SSID are in the banner: slices of it, not texts of their own.
+#[cfg(nanoesp_link = "soft")]
+const BUILD_ID: PStr = nanoesp_server::banner_build_id(BANNER, config::BUILD_ID.len());
+#[cfg(nanoesp_link = "soft")]
+const SSID: PStr = nanoesp_server::banner_ssid(BANNER, config::WIFI_SSID.len());
+#[cfg(nanoesp_link = "usart")]
+const BUILD_ID: PStr = pstr!(config::BUILD_ID.as_bytes());
+#[cfg(nanoesp_link = "usart")]
+const SSID: PStr = pstr!(config::WIFI_SSID);
 
 /// The server's configuration, all compile-time constants: options this project does not
 /// use (softAP, stored Wi-Fi, `save_baud`, ...) leave their code out of the build.
 struct ServerConfig;
 
 impl Config for ServerConfig {
-    const BUILD_ID: PStr = pstr!(config::BUILD_ID.as_bytes());
+    const BUILD_ID: PStr = BUILD_ID;
     const BANNER: PStr = BANNER;
     const LINK_BAUD: u32 = config::LINK_BAUD;
     const LINK_SAVE_BAUD: bool = config::LINK_SAVE_BAUD;
-    const SSID: PStr = pstr!(config::WIFI_SSID);
+    const SSID: PStr = SSID;
     const PASSWORD: PStr = pstr!(config::WIFI_PASSWORD);
     const SOFTAP: bool = config::WIFI_SOFTAP;
     const STORED: bool = config::WIFI_STORED;

@@ -176,6 +176,20 @@ macro_rules! banner {
     };
 }
 
+/// The build id in `banner`, a [`banner!`] built with a build id of `id_len` bytes: a slice
+/// of the banner's flash, so the build needs no text of its own for [`Config::BUILD_ID`].
+pub const fn banner_build_id(banner: PStr, id_len: usize) -> PStr {
+    // After `nanoesp `.
+    banner.slice(8, 8 + id_len)
+}
+
+/// The SSID in `banner`, a [`banner!`] built with an SSID of `ssid_len` bytes (it ends the
+/// banner): a slice of the banner's flash, so the build needs no text of its own for
+/// [`Config::SSID`].
+pub const fn banner_ssid(banner: PStr, ssid_len: usize) -> PStr {
+    banner.slice(banner.len() - ssid_len, banner.len())
+}
+
 /// The page for [`Config::PAGE`] from constant title and text (HTML-escaped here).
 ///
 /// One flash string built at compile time: the firmware then writes it with one call

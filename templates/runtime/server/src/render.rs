@@ -288,6 +288,13 @@ mod tests {
     }
 
     #[test]
+    fn the_banner_holds_the_build_id_and_the_ssid() {
+        let text = |p: PStr| (0..p.len()).map(|i| p.get(i)).collect::<Vec<u8>>();
+        assert_eq!(text(crate::banner_build_id(Cfg::BANNER, 8)), b"12345678");
+        assert_eq!(text(crate::banner_ssid(Cfg::BANNER, 3)), b"lab");
+    }
+
+    #[test]
     fn status_body() {
         let mut snap = Snapshot {
             uptime_ms: 4_294_967_295,
