@@ -3,21 +3,37 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use nanoesp_at::driver::{Config, Driver, Link, Request};
-use nanoesp_at::WifiParams;
-use nanoesp_http::pstr;
+use nanoesp_at::driver::{Driver, Link, Request, Settings};
+use nanoesp_http::{pstr, PStr};
+
+/// The driver's settings, softAP and stored mode as parameters.
+struct Fuzz<const SOFTAP: bool, const STORED: bool>;
+
+impl<const SOFTAP: bool, const STORED: bool> Settings for Fuzz<SOFTAP, STORED> {
+    const SSID: PStr = pstr!(b"s\"x");
+    const PASSWORD: PStr = pstr!(b"p,\\");
+    const HOSTNAME: PStr = pstr!(b"h");
+    const PORT: u16 = 80;
+    const MAX_CONN: u8 = 4;
+    const IDLE_TIMEOUT_S: u16 = 30;
+    const BAUD: u32 = 0;
+    const SOFTAP: bool = SOFTAP;
+    const STORED: bool = STORED;
+    const SAVE_BAUD: bool = false;
+}
 
 fuzz_target!(|data: &[u8]| {
-    let mut d = Driver::new(Config {
-        wifi: WifiParams { ssid: pstr!(b"s\"x"), password: pstr!(b"p,\\"), hostname: pstr!(b"h") },
-        softap: data.first().is_some_and(|b| b & 1 == 1),
-        stored: data.first().is_some_and(|b| b & 2 == 2),
-        port: 80,
-        max_conn: 4,
-        idle_timeout_s: 30,
-        baud: 0,
-        save_baud: false,
-    });
+    // The first byte picks softAP (bit 0) and stored mode (bit 1).
+    match data.first().map_or(0, |b| b & 3) {
+        0 => run::<Fuzz<false, false>>(data),
+        1 => run::<Fuzz<true, false>>(data),
+        2 => run::<Fuzz<false, true>>(data),
+        _ => run::<Fuzz<true, true>>(data),
+    }
+});
+
+fn run<S: Settings>(data: &[u8]) {
+    let mut d = Driver::<S>::new();
     let mut now = 0u32;
     let mut out = [0u8; 24];
     for chunk in data.chunks(16) {
@@ -37,4 +53,4 @@ fuzz_target!(|data: &[u8]| {
         }
         let _ = d.poll_transmit(&mut out, &mut |_, _, buf| buf.len());
     }
-});
+}

@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use nanoesp_http::pstr;
+use nanoesp_http::{pstr, PStr};
 use nanoesp_server::{Board, Config, PinError, Server};
 
 struct B;
@@ -18,23 +18,25 @@ impl Board for B {
     }
 }
 
-static CFG: Config = Config {
-    build_id: pstr!(b"deadbeef"),
-    banner: pstr!(b"nanoesp deadbeef board=nano esp=esp12e link=usart baud=115200 ssid=lab"),
-    link_baud: 115200,
-    link_save_baud: false,
-    ssid: pstr!(b"lab"),
-    password: pstr!(b"pw"),
-    softap: false,
-    stored: false,
-    hostname: pstr!(b"nano"),
-    port: 80,
-    max_clients: 3,
-    page: nanoesp_server::page!(title: b"<t>", text: b"&"),
-};
+struct Cfg;
+
+impl Config for Cfg {
+    const BUILD_ID: PStr = pstr!(b"deadbeef");
+    const BANNER: PStr = pstr!(b"nanoesp deadbeef board=nano esp=esp12e link=usart baud=115200 ssid=lab");
+    const LINK_BAUD: u32 = 115200;
+    const LINK_SAVE_BAUD: bool = false;
+    const SSID: PStr = pstr!(b"lab");
+    const PASSWORD: PStr = pstr!(b"pw");
+    const SOFTAP: bool = false;
+    const STORED: bool = false;
+    const HOSTNAME: PStr = pstr!(b"nano");
+    const PORT: u16 = 80;
+    const MAX_CLIENTS: u8 = 3;
+    const PAGE: PStr = nanoesp_server::page!(title: b"<t>", text: b"&");
+}
 
 fuzz_target!(|data: &[u8]| {
-    let mut s: Server<3> = Server::new(&CFG);
+    let mut s: Server<Cfg, 3> = Server::new();
     let mut now = 0u32;
     let mut out = [0u8; 40];
     for chunk in data.chunks(12) {

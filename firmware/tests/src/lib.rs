@@ -46,46 +46,166 @@ impl Board for FakeBoard {
     }
 }
 
+/// The options of the server config that tests change. The server's configuration is
+/// compile-time ([`Config`]), so each combination is a type of its own ([`TestConfig`]);
+/// [`TestSettings::server`] builds the server of the one these name.
+#[derive(Clone, Copy, Debug)]
+pub struct TestSettings {
+    /// `http.max_clients`, 1..=4 (the bench's server has 4 slots).
+    pub max_clients: u8,
+    /// `link.baud`: 115200 or 57600.
+    pub link_baud: u32,
+    /// `wifi.mode = "stored"` (no password compiled in).
+    pub stored: bool,
+    /// `link.save_baud`.
+    pub save_baud: bool,
+}
+
 /// The server config used by the tests (matches the emulator's default access point).
-pub fn test_config(max_clients: u8) -> &'static Config {
+pub fn test_config(max_clients: u8) -> TestSettings {
     test_config_at(max_clients, 115_200)
 }
 
 /// The test config with another link baud.
-pub fn test_config_at(max_clients: u8, link_baud: u32) -> &'static Config {
-    Box::leak(Box::new(Config {
-        build_id: pstr!(b"0badc0de"),
-        // The firmware joins its banner at compile time (`banner!`); the link baud here is
-        // chosen at run time.
-        banner: PStr::from_static(
-            format!(
-                "nanoesp 0badc0de board=nano esp=esp12e link=usart baud={link_baud} \
-                 ssid=nanoesp-lab"
-            )
-            .into_bytes()
-            .leak(),
-        ),
-        link_baud,
-        link_save_baud: false,
-        ssid: pstr!(b"nanoesp-lab"),
-        password: pstr!(b"correct horse"),
-        softap: false,
-        stored: false,
-        hostname: pstr!(b"nanoesp"),
-        port: 80,
+pub fn test_config_at(max_clients: u8, link_baud: u32) -> TestSettings {
+    TestSettings {
         max_clients,
-        page: nanoesp_server::page!(title: b"Bench <Nano>", text: b"Hello from the bench"),
-    }))
+        link_baud,
+        stored: false,
+        save_baud: false,
+    }
 }
 
 /// The test config in `wifi.mode = "stored"`: no password compiled in, the ESP joins the
 /// network it saved (`AT+CWJAP_DEF` by `nanoesp flash --provision`).
-pub fn test_config_stored(max_clients: u8) -> &'static Config {
-    Box::leak(Box::new(Config {
-        password: pstr!(b""),
+pub fn test_config_stored(max_clients: u8) -> TestSettings {
+    TestSettings {
         stored: true,
-        ..*test_config(max_clients)
-    }))
+        ..test_config(max_clients)
+    }
+}
+
+/// The test server's [`Config`] with the options of [`TestSettings`] as parameters.
+pub struct TestConfig<const MAX: u8, const BAUD: u32, const STORED: bool, const SAVE_BAUD: bool>;
+
+/// The banner of the test config at link baud `$baud`.
+macro_rules! test_banner {
+    ($baud:literal) => {
+        nanoesp_server::banner!(
+            build_id: b"0badc0de",
+            board: b"nano",
+            esp: b"esp12e",
+            link: b"usart",
+            baud: $baud,
+            ssid: b"nanoesp-lab",
+        )
+    };
+}
+
+impl<const MAX: u8, const BAUD: u32, const STORED: bool, const SAVE_BAUD: bool> Config
+    for TestConfig<MAX, BAUD, STORED, SAVE_BAUD>
+{
+    const BUILD_ID: PStr = pstr!(b"0badc0de");
+    // The firmware joins its banner at compile time from its one link baud (`banner!`).
+    const BANNER: PStr = match BAUD {
+        115_200 => test_banner!(115_200),
+        57_600 => test_banner!(57_600),
+        _ => panic!("no test banner for this link baud"),
+    };
+    const LINK_BAUD: u32 = BAUD;
+    const LINK_SAVE_BAUD: bool = SAVE_BAUD;
+    const SSID: PStr = pstr!(b"nanoesp-lab");
+    const PASSWORD: PStr = if STORED {
+        pstr!(b"")
+    } else {
+        pstr!(b"correct horse")
+    };
+    const SOFTAP: bool = false;
+    const STORED: bool = STORED;
+    const HOSTNAME: PStr = pstr!(b"nanoesp");
+    const PORT: u16 = 80;
+    const MAX_CLIENTS: u8 = MAX;
+    const PAGE: PStr = nanoesp_server::page!(title: b"Bench <Nano>", text: b"Hello from the bench");
+}
+
+/// The server API the bench drives, for a server of any [`TestConfig`].
+pub trait Firmware {
+    /// [`Server::on_uart_byte`].
+    fn on_uart_byte(&mut self, byte: u8, now_ms: u32);
+    /// [`Server::tick`].
+    fn tick(&mut self, now_ms: u32, board: &mut dyn Board);
+    /// [`Server::poll_uart_tx`].
+    fn poll_uart_tx(&mut self, out: &mut [u8]) -> usize;
+    /// [`Server::poll_baud`].
+    fn poll_baud(&mut self) -> Option<u32>;
+    /// [`Server::poll_console`].
+    fn poll_console(&mut self, out: &mut [u8]) -> usize;
+    /// [`Server::served`].
+    fn served(&self) -> u32;
+    /// [`Server::errors`].
+    fn errors(&self) -> u32;
+    /// [`Server::clients`].
+    fn clients(&self) -> u8;
+}
+
+impl<C: Config, const N: usize> Firmware for Server<C, N> {
+    fn on_uart_byte(&mut self, byte: u8, now_ms: u32) {
+        Server::on_uart_byte(self, byte, now_ms)
+    }
+    fn tick(&mut self, now_ms: u32, board: &mut dyn Board) {
+        Server::tick(self, now_ms, board)
+    }
+    fn poll_uart_tx(&mut self, out: &mut [u8]) -> usize {
+        Server::poll_uart_tx(self, out)
+    }
+    fn poll_baud(&mut self) -> Option<u32> {
+        Server::poll_baud(self)
+    }
+    fn poll_console(&mut self, out: &mut [u8]) -> usize {
+        Server::poll_console(self, out)
+    }
+    fn served(&self) -> u32 {
+        Server::served(self)
+    }
+    fn errors(&self) -> u32 {
+        Server::errors(self)
+    }
+    fn clients(&self) -> u8 {
+        Server::clients(self)
+    }
+}
+
+/// Slots of the bench's server.
+const SLOTS: usize = 4;
+
+impl TestSettings {
+    /// A server (4 slots) built with these settings' [`TestConfig`].
+    pub fn server(self) -> Box<dyn Firmware> {
+        match self.max_clients {
+            1 => self.with_max::<1>(),
+            2 => self.with_max::<2>(),
+            3 => self.with_max::<3>(),
+            4 => self.with_max::<4>(),
+            n => panic!("max_clients {n}: the test server has 1..=4"),
+        }
+    }
+
+    fn with_max<const MAX: u8>(self) -> Box<dyn Firmware> {
+        match self.link_baud {
+            115_200 => self.with_baud::<MAX, 115_200>(),
+            57_600 => self.with_baud::<MAX, 57_600>(),
+            b => panic!("link baud {b}: the tests use 115200 or 57600"),
+        }
+    }
+
+    fn with_baud<const MAX: u8, const BAUD: u32>(self) -> Box<dyn Firmware> {
+        match (self.stored, self.save_baud) {
+            (false, false) => Box::new(Server::<TestConfig<MAX, BAUD, false, false>, SLOTS>::new()),
+            (false, true) => Box::new(Server::<TestConfig<MAX, BAUD, false, true>, SLOTS>::new()),
+            (true, false) => Box::new(Server::<TestConfig<MAX, BAUD, true, false>, SLOTS>::new()),
+            (true, true) => Box::new(Server::<TestConfig<MAX, BAUD, true, true>, SLOTS>::new()),
+        }
+    }
 }
 
 /// Server, emulator, board and the wires between them.
@@ -93,7 +213,7 @@ pub struct Bench {
     /// The emulated ESP.
     pub esp: Esp,
     /// The firmware under test.
-    pub server: Server<'static, 4>,
+    pub server: Box<dyn Firmware>,
     /// The fake pins.
     pub board: FakeBoard,
     /// Simulated time.
@@ -132,12 +252,12 @@ impl Bench {
     }
 
     /// A bench running the firmware with `cfg` (the Nano side starts at its link baud).
-    pub fn with_config(esp_cfg: EspConfig, cfg: &'static Config) -> Bench {
+    pub fn with_config(esp_cfg: EspConfig, cfg: TestSettings) -> Bench {
         let link_baud = cfg.link_baud;
         let baud = link_baud as u64;
         Bench {
             esp: Esp::new(esp_cfg),
-            server: Server::new(cfg),
+            server: cfg.server(),
             board: FakeBoard::default(),
             now_us: 0,
             console: Vec::new(),

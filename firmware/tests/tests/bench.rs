@@ -1,8 +1,7 @@
 //! The server against the emulated ESP8266: bring-up, 1/2/5 concurrent clients, faults.
 
 use nanoesp_espemu::{EspConfig, Faults, MARK_FROM_ESP, MARK_TO_ESP};
-use nanoesp_firmware_tests::{Bench, Response, test_config_at};
-use nanoesp_server::Config;
+use nanoesp_firmware_tests::{Bench, Response, TestSettings, test_config_at};
 
 const GET_STATUS: &[u8] =
     b"GET /api/status HTTP/1.1\r\nHost: nano\r\nUser-Agent: test\r\nAccept: */*\r\n\r\n";
@@ -457,10 +456,10 @@ fn sent_since_last_ready(raw: &[u8]) -> Option<String> {
 /// the ESP resets (as at a power cycle: what `AT+UART_DEF` saved survives it) and the
 /// firmware comes up again. Returns the bench and what the firmware sent since the reset.
 fn negotiated_then_reset(save_baud: bool) -> (Bench, String) {
-    let cfg = Box::leak(Box::new(Config {
-        link_save_baud: save_baud,
-        ..*test_config_at(3, 57_600)
-    }));
+    let cfg = TestSettings {
+        save_baud,
+        ..test_config_at(3, 57_600)
+    };
     let mut b = Bench::with_config(EspConfig::default(), cfg);
     assert!(
         b.run_until_ready(30_000).is_some(),

@@ -4,14 +4,13 @@
 
 use nanoesp_espemu::EspConfig;
 use nanoesp_firmware_tests::{Bench, Response};
-use nanoesp_server::Server;
 
 #[test]
 fn nano_reset_with_the_esp_still_serving_comes_back_ready() {
     let mut b = Bench::new(EspConfig::default(), 3);
     assert!(b.run_until_ready(20_000).is_some(), "{}", b.console_text());
     // A fresh firmware instance against the same, still-configured ESP.
-    b.server = Server::new(nanoesp_firmware_tests::test_config(3));
+    b.server = nanoesp_firmware_tests::test_config(3).server();
     b.console.clear();
     let line = b.run_until_ready(20_000).unwrap_or_else(|| {
         panic!(

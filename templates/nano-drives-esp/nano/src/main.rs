@@ -60,21 +60,34 @@ const BANNER: PStr = nanoesp_server::banner!(
 // No console with the USART link: the banner would only take flash.
 #[cfg(nanoesp_link = "usart")]
 const BANNER: PStr = pstr!(b"");
+// The build id and the SSID are in the banner: slices of it, not texts of their own.
+#[cfg(nanoesp_link = "soft")]
+const BUILD_ID: PStr = nanoesp_server::banner_build_id(BANNER, config::BUILD_ID.len());
+#[cfg(nanoesp_link = "soft")]
+const SSID: PStr = nanoesp_server::banner_ssid(BANNER, config::WIFI_SSID.len());
+#[cfg(nanoesp_link = "usart")]
+const BUILD_ID: PStr = pstr!(config::BUILD_ID.as_bytes());
+#[cfg(nanoesp_link = "usart")]
+const SSID: PStr = pstr!(config::WIFI_SSID);
 
-static SERVER_CONFIG: Config = Config {
-    build_id: pstr!(config::BUILD_ID.as_bytes()),
-    banner: BANNER,
-    link_baud: config::LINK_BAUD,
-    link_save_baud: config::LINK_SAVE_BAUD,
-    ssid: pstr!(config::WIFI_SSID),
-    password: pstr!(config::WIFI_PASSWORD),
-    softap: config::WIFI_SOFTAP,
-    stored: config::WIFI_STORED,
-    hostname: pstr!(config::HOSTNAME),
-    port: config::HTTP_PORT,
-    max_clients: config::MAX_CLIENTS,
-    page: nanoesp_server::page!(title: config::PAGE_TITLE, text: config::PAGE_TEXT),
-};
+/// The server's configuration, all compile-time constants: options this project does not
+/// use (softAP, stored Wi-Fi, `save_baud`, ...) leave their code out of the build.
+struct ServerConfig;
+
+impl Config for ServerConfig {
+    const BUILD_ID: PStr = BUILD_ID;
+    const BANNER: PStr = BANNER;
+    const LINK_BAUD: u32 = config::LINK_BAUD;
+    const LINK_SAVE_BAUD: bool = config::LINK_SAVE_BAUD;
+    const SSID: PStr = SSID;
+    const PASSWORD: PStr = pstr!(config::WIFI_PASSWORD);
+    const SOFTAP: bool = config::WIFI_SOFTAP;
+    const STORED: bool = config::WIFI_STORED;
+    const HOSTNAME: PStr = pstr!(config::HOSTNAME);
+    const PORT: u16 = config::HTTP_PORT;
+    const MAX_CLIENTS: u8 = config::MAX_CLIENTS;
+    const PAGE: PStr = nanoesp_server::page!(title: config::PAGE_TITLE, text: config::PAGE_TEXT);
+}
 
 // Interrupt vectors: only the drivers in use are bound, so unused ones are not linked.
 nanoesp_hal::bind_interrupts!(Link);
@@ -144,11 +157,10 @@ fn main() -> ! {
     // byte took an address computed from the frame pointer (and built inline, a
     // frame-pointer move with interrupts off per store); a static's fields are plain
     // absolute addresses. Static SRAM grows by what main's frame shrinks.
-    static mut SERVER: MaybeUninit<Server<'static, SLOTS>> = MaybeUninit::uninit();
+    static mut SERVER: MaybeUninit<Server<ServerConfig, SLOTS>> = MaybeUninit::uninit();
     // SAFETY: main runs once and never returns: this is the only reference to SERVER, and
     // no interrupt handler touches it.
-    let server =
-        unsafe { &mut *core::ptr::addr_of_mut!(SERVER) }.write(Server::new(&SERVER_CONFIG));
+    let server = unsafe { &mut *core::ptr::addr_of_mut!(SERVER) }.write(Server::new());
     // In .bss, cleared by the start-up code: no memset in main.
     static mut BUF: [u8; CHUNK] = [0; CHUNK];
     // SAFETY: main never returns and is the only user of BUF.

@@ -6,21 +6,10 @@
 //! ([`pstr!`]). Strings in `AT+CWJAP`/`AT+CWSAP` have `"`, `,` and `\` escaped with a
 //! backslash, as the AT firmware requires.
 
-use crate::driver::Config;
+use crate::driver::Settings;
 use nanoesp_http::progmem::PStr;
 use nanoesp_http::pstr;
 use nanoesp_http::sink::{put_p, put_u32, Window};
-
-/// Wi-Fi parameters some commands need (all in flash).
-#[derive(Clone, Copy)]
-pub struct WifiParams {
-    /// SSID to join (station) or to create (softAP), raw bytes.
-    pub ssid: PStr,
-    /// Password, raw bytes; empty for an open network.
-    pub password: PStr,
-    /// Hostname for DHCP and mDNS.
-    pub hostname: PStr,
-}
 
 /// Which command a [`Command`] is: its line in the command text of [`Command::emit`].
 ///
@@ -56,7 +45,7 @@ pub mod op {
     /// `AT+MDNS=1,"host","http",<port>`
     pub const MDNS: u8 = 13;
     /// `AT+UART_CUR=<baud>,8,1,0,0`, or the persistent `AT+UART_DEF` with
-    /// [`Config::save_baud`](crate::driver::Config::save_baud)
+    /// [`Settings::SAVE_BAUD`]
     pub const UART: u8 = 14;
     /// `AT+CIPSTATUS`
     pub const LINK_STATUS: u8 = 15;
@@ -73,7 +62,7 @@ pub mod op {
 /// One command the driver sends: which ([`op`]) and, for a link operation, its link.
 ///
 /// Plain data rather than an enum with fields: the driver builds a bring-up command from
-/// the step number alone, and `emit` takes the bring-up settings from the [`Config`].
+/// the step number alone, and `emit` takes the bring-up settings from the [`Settings`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Command {
     /// One of the [`op`] constants.
@@ -85,7 +74,7 @@ pub struct Command {
 }
 
 impl Command {
-    /// Command `op`; its numbers come from the [`Config`].
+    /// Command `op`; its numbers come from the [`Settings`].
     pub const fn new(op: u8) -> Command {
         Command::link(op, 0, 0)
     }
@@ -142,7 +131,7 @@ impl Command {
     /// Always inlined: the firmware's one call (the driver's `poll_transmit`) then passes
     /// no arguments and saves no registers for it, 34 B less on the AVR than out of line.
     #[inline(always)]
-    pub fn emit(&self, s: &mut Window, cfg: &Config, plain: bool) {
+    pub fn emit<S: Settings>(&self, s: &mut Window, plain: bool) {
         // One line per `op`, in their order.
         let text = pstr!(
             b"\n\
@@ -180,90 +169,137 @@ impl Command {
             if skip != 0 {
                 continue;
             }
-            self.put_piece(s, cfg, plain, b);
+            S::put_piece(self, s, plain, b);
         }
         put_p(s, pstr!(b"\r\n"));
     }
 
+    /// Writes the command line into `out`; `None` if it does not fit.
+    pub fn encode<S: Settings>(&self, out: &mut [u8], plain: bool) -> Option<usize> {
+        let room = out.len();
+        let mut w = Window::new(0, out);
+        self.emit::<S>(&mut w, plain);
+        (w.total() as usize <= room).then_some(w.filled())
+    }
+}
+
+/// Fills in the fields of a command's text with settings `Self` (every [`Settings`] does).
+///
+/// A provided trait method, not a generic function: the firmware's code is laid out in
+/// symbol order, where a generic function's instance comes first, kilobytes from the
+/// `sink` helpers it calls (out of `rcall` reach), and a trait method's last, next to them
+/// (6 B smaller on the AVR).
+pub(crate) trait PutPiece: Settings {
     /// Writes byte `b` of the command text: a field marker's field, any other byte itself.
     ///
     /// Out of line: inlined into `emit`'s loop, every field it reads was loaded before the
     /// loop and kept on the stack (148 B more on the AVR).
     #[inline(never)]
-    fn put_piece(&self, s: &mut Window, cfg: &Config, plain: bool, b: u8) {
-        let wifi = &cfg.wifi;
+    fn put_piece(cmd: &Command, s: &mut Window, plain: bool, b: u8) {
         match b {
             // `_CUR`, left out in the 2.x spelling; the UART switch keeps its suffix in 2.x
             // too and is the persistent `_DEF` with `save_baud`. One arm: a second `_CUR` arm
             // measured 16 B larger on the AVR.
             CUR | UART_SUFFIX => {
-                if b == UART_SUFFIX && cfg.save_baud {
+                if b == UART_SUFFIX && Self::SAVE_BAUD {
                     put_p(s, pstr!(b"_DEF"))
                 } else if !plain || b == UART_SUFFIX {
                     put_p(s, pstr!(b"_CUR"))
                 }
             }
             CIP => put_p(s, pstr!(b"+CIP")),
-            SSID => put_quoted(s, wifi.ssid),
-            PASSWORD => put_quoted(s, wifi.password),
-            HOSTNAME => put_quoted(s, wifi.hostname),
+            SSID => put_quoted(s, Self::SSID),
+            PASSWORD => put_quoted(s, Self::PASSWORD),
+            HOSTNAME => put_quoted(s, Self::HOSTNAME),
             // WPA2-PSK, or open when there is no password.
-            ENCRYPTION => s.put(if wifi.password.is_empty() { b'0' } else { b'3' }),
-            MODE => s.put(if cfg.softap { b'2' } else { b'1' }),
+            ENCRYPTION => s.put(if Self::PASSWORD.is_empty() {
+                b'0'
+            } else {
+                b'3'
+            }),
+            MODE => s.put(if Self::SOFTAP { b'2' } else { b'1' }),
             // One number printer for every number field.
             ID..=BAUD => put_u32(
                 s,
                 match b {
-                    ID => self.id as u32,
-                    LEN => self.len as u32,
-                    MAX_CONN => cfg.max_conn as u32,
-                    PORT => cfg.port as u32,
-                    IDLE_S => cfg.idle_timeout_s as u32,
-                    _ => cfg.baud,
+                    ID => cmd.id as u32,
+                    LEN => cmd.len as u32,
+                    MAX_CONN => Self::MAX_CONN as u32,
+                    PORT => Self::PORT as u32,
+                    IDLE_S => Self::IDLE_TIMEOUT_S as u32,
+                    _ => Self::BAUD,
                 },
             ),
             _ => s.put(b),
         }
     }
-
-    /// Writes the command line into `out`; `None` if it does not fit.
-    pub fn encode(&self, out: &mut [u8], cfg: &Config, plain: bool) -> Option<usize> {
-        let room = out.len();
-        let mut w = Window::new(0, out);
-        self.emit(&mut w, cfg, plain);
-        (w.total() as usize <= room).then_some(w.filled())
-    }
 }
+
+impl<S: Settings> PutPiece for S {}
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn config(softap: bool) -> Config {
-        Config {
-            wifi: WifiParams {
-                ssid: pstr!(b"my \"lab\",x\\y"),
-                password: pstr!(b"p,w"),
-                hostname: pstr!(b"nano"),
-            },
-            softap,
-            stored: false,
-            port: 80,
-            max_conn: 4,
-            idle_timeout_s: 30,
-            baud: 115200,
-            save_baud: false,
-        }
+    /// Settings with texts that need escaping; the parameters are the options some tests
+    /// change.
+    struct Lab<const SOFTAP: bool = false, const BAUD: u32 = 115_200, const SAVE_BAUD: bool = false>;
+
+    impl<const SOFTAP: bool, const BAUD: u32, const SAVE_BAUD: bool> Settings
+        for Lab<SOFTAP, BAUD, SAVE_BAUD>
+    {
+        const SSID: PStr = pstr!(b"my \"lab\",x\\y");
+        const PASSWORD: PStr = pstr!(b"p,w");
+        const HOSTNAME: PStr = pstr!(b"nano");
+        const PORT: u16 = 80;
+        const MAX_CONN: u8 = 4;
+        const IDLE_TIMEOUT_S: u16 = 30;
+        const BAUD: u32 = BAUD;
+        const SOFTAP: bool = SOFTAP;
+        const STORED: bool = false;
+        const SAVE_BAUD: bool = SAVE_BAUD;
     }
 
-    fn spelled(c: Command, softap: bool, plain: bool) -> String {
+    /// Texts that read as AT answers, to check that no echo does.
+    struct Answers<const SOFTAP: bool>;
+
+    impl<const SOFTAP: bool> Settings for Answers<SOFTAP> {
+        const SSID: PStr = pstr!(b"OK");
+        const PASSWORD: PStr = pstr!(b"busy s...");
+        const HOSTNAME: PStr = pstr!(b"ready");
+        const PORT: u16 = 80;
+        const MAX_CONN: u8 = 4;
+        const IDLE_TIMEOUT_S: u16 = 30;
+        const BAUD: u32 = 115_200;
+        const SOFTAP: bool = SOFTAP;
+        const STORED: bool = false;
+        const SAVE_BAUD: bool = false;
+    }
+
+    /// An SSID and password too short for escaping to matter.
+    struct Short;
+
+    impl Settings for Short {
+        const SSID: PStr = pstr!(b"a");
+        const PASSWORD: PStr = pstr!(b"");
+        const HOSTNAME: PStr = pstr!(b"nano");
+        const PORT: u16 = 80;
+        const MAX_CONN: u8 = 4;
+        const IDLE_TIMEOUT_S: u16 = 30;
+        const BAUD: u32 = 115_200;
+        const SOFTAP: bool = false;
+        const STORED: bool = false;
+        const SAVE_BAUD: bool = false;
+    }
+
+    fn spelled<S: Settings>(c: Command, plain: bool) -> String {
         let mut out = [0u8; 96];
-        let n = c.encode(&mut out, &config(softap), plain).unwrap();
+        let n = c.encode::<S>(&mut out, plain).unwrap();
         String::from_utf8(out[..n].to_vec()).unwrap()
     }
 
     fn line(c: Command) -> String {
-        spelled(c, false, false)
+        spelled::<Lab>(c, false)
     }
 
     #[test]
@@ -273,7 +309,7 @@ mod tests {
         assert_eq!(line(Command::new(op::VERSION)), "AT+GMR\r\n");
         assert_eq!(line(Command::new(op::WIFI_MODE)), "AT+CWMODE_CUR=1\r\n");
         assert_eq!(
-            spelled(Command::new(op::WIFI_MODE), true, true),
+            spelled::<Lab<true>>(Command::new(op::WIFI_MODE), true),
             "AT+CWMODE=2\r\n"
         );
         assert_eq!(
@@ -281,7 +317,7 @@ mod tests {
             "AT+CWJAP_CUR=\"my \\\"lab\\\"\\,x\\\\y\",\"p\\,w\"\r\n"
         );
         assert_eq!(
-            spelled(Command::new(op::JOIN), false, true).get(..10),
+            spelled::<Lab>(Command::new(op::JOIN), true).get(..10),
             Some("AT+CWJAP=\"")
         );
         assert!(line(Command::new(op::SOFT_AP)).ends_with("\"p\\,w\",5,3\r\n"));
@@ -315,17 +351,11 @@ mod tests {
     #[test]
     fn baud_switch_is_persistent_only_with_save_baud() {
         for plain in [false, true] {
-            let mut cfg = config(false);
-            cfg.baud = 57_600;
-            let uart = |cfg: &Config| {
-                let mut out = [0u8; 40];
-                let n = Command::new(op::UART).encode(&mut out, cfg, plain).unwrap();
-                String::from_utf8(out[..n].to_vec()).unwrap()
-            };
+            let uart = spelled::<Lab<false, 57_600>>(Command::new(op::UART), plain);
             // 2.x spells its UART commands with the suffix too.
-            assert_eq!(uart(&cfg), "AT+UART_CUR=57600,8,1,0,0\r\n", "plain {plain}");
-            cfg.save_baud = true;
-            assert_eq!(uart(&cfg), "AT+UART_DEF=57600,8,1,0,0\r\n", "plain {plain}");
+            assert_eq!(uart, "AT+UART_CUR=57600,8,1,0,0\r\n", "plain {plain}");
+            let uart = spelled::<Lab<false, 57_600, true>>(Command::new(op::UART), plain);
+            assert_eq!(uart, "AT+UART_DEF=57600,8,1,0,0\r\n", "plain {plain}");
         }
     }
 
@@ -334,29 +364,26 @@ mod tests {
         // After a reset the module echoes commands again; the parser looks up to 8 bytes
         // into a line for a known one (noise before it), so no echo may read as one there,
         // whatever the user's texts are.
-        let mut cfg = config(false);
-        cfg.wifi.ssid = pstr!(b"OK");
-        cfg.wifi.password = pstr!(b"busy s...");
-        cfg.wifi.hostname = pstr!(b"ready");
-        for softap in [false, true] {
-            cfg.softap = softap;
-            for plain in [false, true] {
-                for op in 0..=op::CLOSE {
-                    for (id, len) in [(0, 1), (4, 2048)] {
-                        let mut out = [0u8; 96];
-                        let n = Command::link(op, id, len)
-                            .encode(&mut out, &cfg, plain)
-                            .unwrap();
-                        let mut parser = crate::parser::Parser::new();
-                        let tokens: Vec<_> =
-                            out[..n].iter().filter_map(|&b| parser.feed(b)).collect();
-                        assert_eq!(
-                            tokens,
-                            [crate::parser::Token::Echo],
-                            "{}",
-                            String::from_utf8_lossy(&out[..n])
-                        );
-                    }
+        echoes_read_as_echoes::<Answers<false>>();
+        echoes_read_as_echoes::<Answers<true>>();
+    }
+
+    fn echoes_read_as_echoes<S: Settings>() {
+        for plain in [false, true] {
+            for op in 0..=op::CLOSE {
+                for (id, len) in [(0, 1), (4, 2048)] {
+                    let mut out = [0u8; 96];
+                    let n = Command::link(op, id, len)
+                        .encode::<S>(&mut out, plain)
+                        .unwrap();
+                    let mut parser = crate::parser::Parser::new();
+                    let tokens: Vec<_> = out[..n].iter().filter_map(|&b| parser.feed(b)).collect();
+                    assert_eq!(
+                        tokens,
+                        [crate::parser::Token::Echo],
+                        "{}",
+                        String::from_utf8_lossy(&out[..n])
+                    );
                 }
             }
         }
@@ -364,11 +391,8 @@ mod tests {
 
     #[test]
     fn encode_reports_a_too_small_buffer() {
-        let mut cfg = config(false);
-        cfg.wifi.ssid = pstr!(b"a");
-        cfg.wifi.password = pstr!(b"");
         assert_eq!(
-            Command::new(op::JOIN).encode(&mut [0u8; 8], &cfg, false),
+            Command::new(op::JOIN).encode::<Short>(&mut [0u8; 8], false),
             None
         );
     }

@@ -14,8 +14,10 @@
 //! `ready` or an echoed command after `ATE0` means the ESP restarted, so everything is
 //! re-initialised; every wait has a deadline.
 
-use crate::cmd::{op, Command, WifiParams};
+use crate::cmd::{op, Command};
 use crate::parser::{Parser, Token};
+use core::marker::PhantomData;
+use nanoesp_http::progmem::PStr;
 use nanoesp_http::sink::Window;
 
 /// Number of link ids the AT firmware has (0..=4).
@@ -43,36 +45,37 @@ pub struct Link {
     pub gen: u8,
 }
 
-/// Static configuration of the driver.
-///
-/// `repr(C)`: the flags, false in most builds, last, so that `Driver::new` clears them with
-/// the zeroed fields after the configuration in one memset.
-#[derive(Clone, Copy)]
-#[repr(C)]
-pub struct Config {
-    /// SSID, password, hostname.
-    pub wifi: WifiParams,
+/// The driver's configuration, at compile time: a firmware implements it on a type of its
+/// own, so the code of options it does not use (softAP, stored Wi-Fi, baud negotiation,
+/// `AT+UART_DEF`) is left out of its build, and no setting is read through a pointer.
+pub trait Settings {
+    /// SSID to join (station) or to create (softAP), raw bytes.
+    const SSID: PStr;
+    /// Password, raw bytes; empty for an open network.
+    const PASSWORD: PStr;
+    /// Hostname for DHCP and mDNS.
+    const HOSTNAME: PStr;
     /// TCP port of the server.
-    pub port: u16,
+    const PORT: u16;
     /// `AT+CIPSERVERMAXCONN` value.
-    pub max_conn: u8,
+    const MAX_CONN: u8;
     /// `AT+CIPSTO` seconds.
-    pub idle_timeout_s: u16,
+    const IDLE_TIMEOUT_S: u16;
     /// Baud of the link to the ESP. When it is not [`FACTORY_BAUD`] and probes go
     /// unanswered, the driver asks for [`FACTORY_BAUD`], sends `AT+UART_CUR=<baud>,8,1,0,0`
-    /// (`_DEF` with [`Config::save_baud`]) and asks for `baud` again; see [`Driver::take_baud`].
-    /// 0 disables this.
-    pub baud: u32,
+    /// (`_DEF` with [`Settings::SAVE_BAUD`]) and asks for `BAUD` again; see
+    /// [`Driver::take_baud`]. 0 disables this.
+    const BAUD: u32;
     /// Create an access point instead of joining one.
-    pub softap: bool,
+    const SOFTAP: bool;
     /// Station mode on the network saved in the ESP (`AT+CWJAP_DEF` by
     /// `nanoesp flash --provision`): no `AT+CWJAP`; bring-up waits until the ESP's own
     /// auto-connect has a station address ([`Event::WaitingStored`]).
-    pub stored: bool,
-    /// Negotiate with `AT+UART_DEF` instead of `AT+UART_CUR`: the ESP keeps `baud` across
+    const STORED: bool;
+    /// Negotiate with `AT+UART_DEF` instead of `AT+UART_CUR`: the ESP keeps `BAUD` across
     /// resets and power cycles, so later bring-ups need no negotiation. Each negotiation
     /// then writes the ESP's flash, and a rate the Nano cannot sustain locks it out.
-    pub save_baud: bool,
+    const SAVE_BAUD: bool;
 }
 
 /// The ESP8266 AT firmware's factory baud.
@@ -210,21 +213,15 @@ const NO_LINKS: [LinkState; LINKS] = [LinkState {
 /// `repr(C)` keeps the declaration order: on the AVR a field within 64 bytes of the struct's
 /// start is one `ldd`/`std`, one further away first needs its address computed, so the
 /// fields every step touches come first (in the order that measured smallest) and the long
-/// buffers last. The three that do not start at zero lead, then the configuration (its
-/// flags, mostly false, last), so `new` stores them and clears the rest with one memset
-/// (spread out, they split it into three). With the firmware's driver in a static, every
-/// field is an absolute address anyway.
+/// buffers last. The two that do not start at zero lead, so `new` stores them and clears
+/// the rest with one memset (spread out, they split it). With the firmware's driver in a
+/// static, every field is an absolute address anyway. The configuration is no field: it
+/// is the type `S`.
 #[repr(C)]
-pub struct Driver {
+pub struct Driver<S: Settings> {
     /// A bring-up step (`S_PROBE..=S_BAUD_PROBE`), `BOOT` or `UP`.
     phase: u8,
     data_link: u8,
-    /// The baud is negotiated when probes go unanswered (decided once: comparing the 32-bit
-    /// baud at every probe timeout cost more).
-    negotiate: bool,
-    /// Right after the fields that do not start at zero: past the zeroed ones, it split
-    /// their memset in two (14 B more on the AVR).
-    cfg: Config,
     poll_recvlen: bool,
     tx_off: u16,
     target: Link,
@@ -247,7 +244,7 @@ pub struct Driver {
     join_code: u8,
     boot_armed: bool,
     links: [LinkState; LINKS],
-    /// The caller must use [`FACTORY_BAUD`], not `cfg.baud` (a flag, not the 32-bit baud:
+    /// The caller must use [`FACTORY_BAUD`], not [`Settings::BAUD`] (a flag, not the 32-bit baud:
     /// comparing and storing that cost more); `baud_changed` until it took the baud.
     at_factory_baud: bool,
     baud_changed: bool,
@@ -255,6 +252,13 @@ pub struct Driver {
     ip: [u8; 4],
     parser: Parser,
     version: [u8; VERSION_MAX],
+    settings: PhantomData<S>,
+}
+
+impl<S: Settings> Default for Driver<S> {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// Index of the lowest set bit of a non-zero link mask (`trailing_zeros` is large on AVR).
@@ -298,11 +302,13 @@ enum Timer {
     NextPoll = 8,
 }
 
-impl Driver {
+impl<S: Settings> Driver<S> {
+    /// The baud is negotiated when probes go unanswered.
+    const NEGOTIATE: bool = S::BAUD != 0 && S::BAUD != FACTORY_BAUD;
+
     /// A driver that waits for the ESP's `ready` (or probes after 2.5 s).
-    pub fn new(cfg: Config) -> Driver {
+    pub fn new() -> Self {
         Driver {
-            cfg,
             parser: Parser::new(),
             phase: BOOT,
             cmd: Command::new(op::AT),
@@ -328,7 +334,7 @@ impl Driver {
             ip: [0; 4],
             at_factory_baud: false,
             baud_changed: false,
-            negotiate: cfg.baud != 0 && cfg.baud != FACTORY_BAUD,
+            settings: PhantomData,
         }
     }
 
@@ -336,10 +342,10 @@ impl Driver {
     /// switch the UART to it.
     pub fn take_baud(&mut self) -> Option<u32> {
         self.take_baud_is_factory()
-            .map(|factory| if factory { FACTORY_BAUD } else { self.cfg.baud })
+            .map(|factory| if factory { FACTORY_BAUD } else { S::BAUD })
     }
 
-    /// [`Driver::take_baud`] as whether the new baud is [`FACTORY_BAUD`] (else `cfg.baud`):
+    /// [`Driver::take_baud`] as whether the new baud is [`FACTORY_BAUD`] (else [`Settings::BAUD`]):
     /// a flag is cheaper for the firmware to pick its timing by than a 32-bit compare.
     pub fn take_baud_is_factory(&mut self) -> Option<bool> {
         if self.baud_changed {
@@ -628,7 +634,7 @@ impl Driver {
         match self.wait {
             Wait::Line => {
                 let mut w = Window::new(self.tx_off, out);
-                self.cmd.emit(&mut w, &self.cfg, self.plain);
+                self.cmd.emit::<S>(&mut w, self.plain);
                 let n = w.filled();
                 let total = w.total();
                 self.tx_off += n as u16;
@@ -765,7 +771,7 @@ impl Driver {
                 None
             }
             Token::Ip { ap } => {
-                if ap == self.cfg.softap {
+                if ap == S::SOFTAP {
                     self.ip = self.parser.ip();
                 }
                 None
@@ -914,7 +920,7 @@ impl Driver {
             }
             // Stored mode: no station address (0.0.0.0) means not joined yet; ask again in
             // a second (each try is bounded by CMD_MS), saying so once.
-            S_IP if self.cfg.stored && self.ip[0] == 0 => {
+            S_IP if S::STORED && self.ip[0] == 0 => {
                 self.hold_off(1000);
                 if self.join_failures == 0 {
                     self.join_failures = 1;
@@ -1052,13 +1058,12 @@ impl Driver {
     // measured 28 B smaller on the AVR than out of line (with it in main's frame, 20 B larger).
     #[inline(always)]
     fn init_next(&mut self, mut step: u8) -> Option<Event> {
-        let cfg = self.cfg;
-        let station = !cfg.softap;
+        let station = !S::SOFTAP;
         loop {
             let applies = match step {
                 S_SOFTAP => !station,
                 S_HOSTNAME | S_MDNS => station,
-                S_JOIN => station && !cfg.stored,
+                S_JOIN => station && !S::STORED,
                 _ => true,
             };
             if applies {
@@ -1086,7 +1091,7 @@ impl Driver {
         self.failures = self.failures.wrapping_add(1);
         // One hold-off call, with the wait of whichever probe comes next.
         let mut wait_ms = 200;
-        if self.negotiate && rem(self.failures, 2 * PROBES_BEFORE_BAUD) == PROBES_BEFORE_BAUD {
+        if Self::NEGOTIATE && rem(self.failures, 2 * PROBES_BEFORE_BAUD) == PROBES_BEFORE_BAUD {
             // Maybe the ESP still runs at its factory rate: tell it ours from there.
             self.set_factory_baud(true);
             self.phase = S_BAUD_PROBE;

@@ -16,6 +16,6 @@ pub mod cmd;
 pub mod driver;
 pub mod parser;
 
-pub use cmd::{Command, WifiParams};
-pub use driver::{Config, Driver, Event, Link, Request};
+pub use cmd::Command;
+pub use driver::{Driver, Event, Link, Request, Settings};
 pub use parser::{Parser, Token};

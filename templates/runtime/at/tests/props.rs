@@ -1,26 +1,31 @@
 //! Property tests: timing and chunking of the ESP's output and unsolicited lines inserted at
 //! any line boundary never change what the driver reports for a link; garbage never panics.
 
-use nanoesp_at::driver::{Config, Driver, Event, Link, Request};
-use nanoesp_at::{Parser, Token, WifiParams};
-use nanoesp_http::pstr;
+use nanoesp_at::driver::{Event, Link, Request, Settings};
+use nanoesp_at::{Parser, Token};
+use nanoesp_http::{pstr, PStr};
 use proptest::prelude::*;
 
+/// The settings of these tests.
+struct Lab;
+
+impl Settings for Lab {
+    const SSID: PStr = pstr!(b"lab");
+    const PASSWORD: PStr = pstr!(b"pw");
+    const HOSTNAME: PStr = pstr!(b"nano");
+    const PORT: u16 = 80;
+    const MAX_CONN: u8 = 4;
+    const IDLE_TIMEOUT_S: u16 = 30;
+    const BAUD: u32 = 0;
+    const SOFTAP: bool = false;
+    const STORED: bool = false;
+    const SAVE_BAUD: bool = false;
+}
+
+type Driver = nanoesp_at::Driver<Lab>;
+
 fn driver() -> Driver {
-    Driver::new(Config {
-        wifi: WifiParams {
-            ssid: pstr!(b"lab"),
-            password: pstr!(b"pw"),
-            hostname: pstr!(b"nano"),
-        },
-        softap: false,
-        stored: false,
-        port: 80,
-        max_conn: 4,
-        idle_timeout_s: 30,
-        baud: 0,
-        save_baud: false,
-    })
+    Driver::new()
 }
 
 /// Lines the driver acts on; the ESP prints most of them with no line end before them, so

@@ -2,40 +2,91 @@
 //! `esp-at-behaviour.md` (S1–S10), smoltcp-style: `rx` what the ESP says, `tx` what the
 //! driver must answer, and the events in between.
 
-use nanoesp_at::driver::{Config, Driver, Event, Link, Request, POLL_MS};
-use nanoesp_at::WifiParams;
-use nanoesp_http::pstr;
+use nanoesp_at::driver::{Driver, Event, Link, Request, Settings, POLL_MS};
+use nanoesp_http::{pstr, PStr};
 
 /// A driver plus a clock and a log of events.
-struct T {
-    d: Driver,
+struct T<S: Settings = Lab> {
+    d: Driver<S>,
     now: u32,
     events: Vec<Event>,
     /// Payload bytes handed out for sends (the driver asks the caller for them).
     payload: Vec<u8>,
 }
 
-fn config(softap: bool) -> Config {
-    Config {
-        wifi: WifiParams {
-            ssid: pstr!(b"lab"),
-            password: pstr!(b"secret"),
-            hostname: pstr!(b"nano"),
-        },
-        softap,
-        stored: false,
-        port: 80,
-        max_conn: 4,
-        idle_timeout_s: 30,
-        baud: 0,
-        save_baud: false,
-    }
+/// The settings of these tests; the parameters are the options some tests change.
+struct Lab<
+    const SOFTAP: bool = false,
+    const STORED: bool = false,
+    const BAUD: u32 = 0,
+    const SAVE_BAUD: bool = false,
+>;
+
+impl<const SOFTAP: bool, const STORED: bool, const BAUD: u32, const SAVE_BAUD: bool> Settings
+    for Lab<SOFTAP, STORED, BAUD, SAVE_BAUD>
+{
+    const SSID: PStr = pstr!(b"lab");
+    const PASSWORD: PStr = pstr!(b"secret");
+    const HOSTNAME: PStr = pstr!(b"nano");
+    const PORT: u16 = 80;
+    const MAX_CONN: u8 = 4;
+    const IDLE_TIMEOUT_S: u16 = 30;
+    const BAUD: u32 = BAUD;
+    const SOFTAP: bool = SOFTAP;
+    const STORED: bool = STORED;
+    const SAVE_BAUD: bool = SAVE_BAUD;
 }
 
 impl T {
     fn new() -> T {
+        T::with()
+    }
+
+    /// Replays a clean S1 bring-up.
+    fn up() -> T {
+        let mut t = T::new();
+        t.rx(b"\r\nready\r\n");
+        t.expect_tx("AT\r\n");
+        t.rx(b"AT\r\r\n\r\nOK\r\n");
+        t.expect_tx("ATE0\r\n");
+        t.rx(b"ATE0\r\r\n\r\nOK\r\n");
+        t.expect_tx("AT+GMR\r\n");
+        t.rx(b"AT version:1.7.4.0(May 11 2020 19:13:04)\r\nSDK version:3.0.4(9532ceb)\r\ncompile time:May 27 2020 10:12:17\r\nBin version(Wroom 02):1.7.4\r\n\r\nOK\r\n");
+        t.expect_tx("AT+CWMODE_CUR=1\r\n");
+        t.rx(b"\r\nOK\r\n");
+        t.expect_tx("AT+CWHOSTNAME=\"nano\"\r\n");
+        t.rx(b"\r\nOK\r\n");
+        t.expect_tx("AT+CWJAP_CUR=\"lab\",\"secret\"\r\n");
+        t.rx(b"WIFI CONNECTED\r\nWIFI GOT IP\r\n\r\nOK\r\n");
+        t.expect_tx("AT+CIPMUX=1\r\n");
+        t.rx(b"\r\nOK\r\n");
+        t.expect_tx("AT+CIPRECVMODE=1\r\n");
+        t.rx(b"\r\nOK\r\n");
+        t.expect_tx("AT+CIPSERVERMAXCONN=4\r\n");
+        t.rx(b"\r\nOK\r\n");
+        t.expect_tx("AT+CIPSERVER=1,80\r\n");
+        t.rx(b"\r\nOK\r\n");
+        t.expect_tx("AT+CIPSTO=30\r\n");
+        t.rx(b"\r\nOK\r\n");
+        t.expect_tx("AT+CIFSR\r\n");
+        t.rx(b"+CIFSR:STAIP,\"192.168.1.20\"\r\n+CIFSR:STAMAC,\"5c:cf:7f:00:00:01\"\r\n\r\nOK\r\n");
+        t.expect_tx("AT+MDNS=1,\"nano\",\"http\",80\r\n");
+        t.rx(b"\r\nOK\r\n");
+        assert!(t.d.is_up());
+        let ev = t.take_events();
+        assert_eq!(
+            ev,
+            [Event::Probing, Event::Version, Event::Joining, Event::Up]
+        );
+        t
+    }
+}
+
+impl<S: Settings> T<S> {
+    /// A driver with settings `S`.
+    fn with() -> T<S> {
         T {
-            d: Driver::new(config(false)),
+            d: Driver::new(),
             now: 0,
             events: Vec::new(),
             payload: Vec::new(),
@@ -87,45 +138,6 @@ impl T {
 
     fn take_events(&mut self) -> Vec<Event> {
         std::mem::take(&mut self.events)
-    }
-
-    /// Replays a clean S1 bring-up.
-    fn up() -> T {
-        let mut t = T::new();
-        t.rx(b"\r\nready\r\n");
-        t.expect_tx("AT\r\n");
-        t.rx(b"AT\r\r\n\r\nOK\r\n");
-        t.expect_tx("ATE0\r\n");
-        t.rx(b"ATE0\r\r\n\r\nOK\r\n");
-        t.expect_tx("AT+GMR\r\n");
-        t.rx(b"AT version:1.7.4.0(May 11 2020 19:13:04)\r\nSDK version:3.0.4(9532ceb)\r\ncompile time:May 27 2020 10:12:17\r\nBin version(Wroom 02):1.7.4\r\n\r\nOK\r\n");
-        t.expect_tx("AT+CWMODE_CUR=1\r\n");
-        t.rx(b"\r\nOK\r\n");
-        t.expect_tx("AT+CWHOSTNAME=\"nano\"\r\n");
-        t.rx(b"\r\nOK\r\n");
-        t.expect_tx("AT+CWJAP_CUR=\"lab\",\"secret\"\r\n");
-        t.rx(b"WIFI CONNECTED\r\nWIFI GOT IP\r\n\r\nOK\r\n");
-        t.expect_tx("AT+CIPMUX=1\r\n");
-        t.rx(b"\r\nOK\r\n");
-        t.expect_tx("AT+CIPRECVMODE=1\r\n");
-        t.rx(b"\r\nOK\r\n");
-        t.expect_tx("AT+CIPSERVERMAXCONN=4\r\n");
-        t.rx(b"\r\nOK\r\n");
-        t.expect_tx("AT+CIPSERVER=1,80\r\n");
-        t.rx(b"\r\nOK\r\n");
-        t.expect_tx("AT+CIPSTO=30\r\n");
-        t.rx(b"\r\nOK\r\n");
-        t.expect_tx("AT+CIFSR\r\n");
-        t.rx(b"+CIFSR:STAIP,\"192.168.1.20\"\r\n+CIFSR:STAMAC,\"5c:cf:7f:00:00:01\"\r\n\r\nOK\r\n");
-        t.expect_tx("AT+MDNS=1,\"nano\",\"http\",80\r\n");
-        t.rx(b"\r\nOK\r\n");
-        assert!(t.d.is_up());
-        let ev = t.take_events();
-        assert_eq!(
-            ev,
-            [Event::Probing, Event::Version, Event::Joining, Event::Up]
-        );
-        t
     }
 
     /// Opens link `id` with a CONNECT and returns its handle.
@@ -197,12 +209,7 @@ fn s1_full_bring_up() {
 
 #[test]
 fn s1_at2_uses_plain_commands_and_softap_mode() {
-    let mut t = T {
-        d: Driver::new(config(true)),
-        now: 0,
-        events: vec![],
-        payload: vec![],
-    };
+    let mut t = T::<Lab<true>>::with();
     t.rx(b"\r\nready\r\n");
     t.expect_tx("AT\r\n");
     t.rx(b"\r\nOK\r\n");
@@ -759,8 +766,8 @@ fn s10_echo_after_ate0_means_the_esp_was_reset() {
 
 /// Probes at 57600 go unanswered: the switch goes out at the factory baud as `switch`.
 /// `as_flags`: the bauds are taken as `take_baud_is_factory` flags instead.
-fn negotiates_with(save_baud: bool, switch: &str, as_flags: bool) {
-    let take = |d: &mut Driver| {
+fn negotiates_with<const SAVE_BAUD: bool>(switch: &str, as_flags: bool) {
+    let take = |d: &mut Driver<Lab<false, false, 57_600, SAVE_BAUD>>| {
         if as_flags {
             d.take_baud_is_factory()
                 .map(|factory| if factory { 115_200 } else { 57_600 })
@@ -768,15 +775,7 @@ fn negotiates_with(save_baud: bool, switch: &str, as_flags: bool) {
             d.take_baud()
         }
     };
-    let mut cfg = config(false);
-    cfg.baud = 57_600;
-    cfg.save_baud = save_baud;
-    let mut t = T {
-        d: Driver::new(cfg),
-        now: 0,
-        events: vec![],
-        payload: vec![],
-    };
+    let mut t = T::<Lab<false, false, 57_600, SAVE_BAUD>>::with();
     t.wait(1);
     t.wait(2600);
     for _ in 0..3 {
@@ -800,32 +799,24 @@ fn negotiates_with(save_baud: bool, switch: &str, as_flags: bool) {
 
 #[test]
 fn unanswered_probes_lead_to_uart_cur_at_factory_baud_then_back() {
-    negotiates_with(false, "AT+UART_CUR=57600,8,1,0,0\r\n", false);
+    negotiates_with::<false>("AT+UART_CUR=57600,8,1,0,0\r\n", false);
 }
 
 #[test]
 fn the_negotiated_bauds_come_as_factory_flags_too() {
-    negotiates_with(false, "AT+UART_CUR=57600,8,1,0,0\r\n", true);
+    negotiates_with::<false>("AT+UART_CUR=57600,8,1,0,0\r\n", true);
 }
 
 #[test]
 fn with_save_baud_the_switch_is_uart_def() {
-    negotiates_with(true, "AT+UART_DEF=57600,8,1,0,0\r\n", false);
+    negotiates_with::<true>("AT+UART_DEF=57600,8,1,0,0\r\n", false);
 }
 
 // ---- Stored mode: the ESP joins the network `nanoesp flash --provision` saved ----
 
 #[test]
 fn stored_mode_never_joins_and_waits_for_a_station_address() {
-    let mut t = T {
-        d: Driver::new(Config {
-            stored: true,
-            ..config(false)
-        }),
-        now: 0,
-        events: Vec::new(),
-        payload: Vec::new(),
-    };
+    let mut t = T::<Lab<false, true>>::with();
     t.rx(b"\r\nready\r\n");
     t.expect_tx("AT\r\n");
     t.rx(b"\r\nOK\r\n");

@@ -34,6 +34,11 @@ impl PStr {
         (self.0.as_ptr(), self.0.len())
     }
 
+    /// Bytes `from..to` of this string, a string of its own in the same flash.
+    pub const fn slice(self, from: usize, to: usize) -> PStr {
+        PStr(self.0.split_at(to).0.split_at(from).1)
+    }
+
     /// True for the empty string.
     pub const fn is_empty(&self) -> bool {
         self.0.is_empty()

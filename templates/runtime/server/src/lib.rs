@@ -8,15 +8,16 @@
 //!
 //! ```ignore
 //! use nanoesp_server::{Board, Config, PinError, Server};
-//! use nanoesp_http::pstr;
+//! use nanoesp_http::{pstr, PStr};
 //!
-//! static CFG: Config = Config {
-//!     build_id: pstr!(config::BUILD_ID.as_bytes()), // every text field is a flash string
-//!     ssid: pstr!(config::WIFI_SSID), /* ... */ port: config::HTTP_PORT, max_clients: config::MAX_CLIENTS,
-//!     /* ... */
-//! };
-//! // N = slots compiled in; max_clients (1..=N) is used at run time.
-//! let mut server: Server<{ config::MAX_CLIENTS as usize }> = Server::new(&CFG);
+//! struct Cfg;
+//! impl Config for Cfg {
+//!     const BUILD_ID: PStr = pstr!(config::BUILD_ID.as_bytes()); // every text is a flash string
+//!     const SSID: PStr = pstr!(config::WIFI_SSID); /* ... */ const PORT: u16 = config::HTTP_PORT;
+//!     const MAX_CLIENTS: u8 = config::MAX_CLIENTS; /* ... */
+//! }
+//! // N = slots compiled in; MAX_CLIENTS (1..=N) are served at once.
+//! let mut server: Server<Cfg, { config::MAX_CLIENTS as usize }> = Server::new();
 //! loop {
 //!     let now = millis();
 //!     while let Some(b) = esp_rx.pop() { server.on_uart_byte(b, now); }   // 64-byte ISR ring is enough
@@ -59,13 +60,13 @@
 
 pub mod render;
 
-use nanoesp_at::driver::{self, Driver, Event, Link, Request as AtRequest};
-use nanoesp_at::WifiParams;
+use core::marker::PhantomData;
+use nanoesp_at::driver::{self, Driver, Event, Link, Request as AtRequest, Settings};
 use nanoesp_http::index::{byte_index, byte_index_mut};
 use nanoesp_http::progmem::lookup;
 use nanoesp_http::pstr;
 use nanoesp_http::{Method, PStr, Progress, Request, Status, Window};
-pub use render::{Body, JoinFailure, Line};
+pub use render::{Body, JoinFailure, Line, RenderBody, RenderLine};
 
 /// Most slots a server can be built with: the AT firmware's 5 links. Below that one more
 /// link than slots is opened, so the extra client is told 503 at once; with 5 slots the
@@ -82,41 +83,66 @@ pub const PULL_MAX: u16 = 256;
 /// `AT+CIPSTO` seconds (the ESP closes silent clients itself, too).
 pub const IDLE_TIMEOUT_S: u16 = 30;
 
-/// Everything the server needs to know, filled by the firmware from its generated config.
+/// Everything the server needs to know, at compile time: the firmware implements it on a
+/// type of its own from its generated config, so the code of options it does not use
+/// (softAP, stored Wi-Fi, baud negotiation, ...) is left out, and no setting is read
+/// through a pointer.
 ///
-/// Text fields are flash strings: build them with `nanoesp_http::pstr!`.
-pub struct Config {
+/// Text constants are flash strings: build them with `nanoesp_http::pstr!`.
+pub trait Config {
     /// 8 hex chars identifying the build.
-    pub build_id: PStr,
+    const BUILD_ID: PStr;
     /// The first console line without its `\r\n`, joined at compile time by [`banner!`].
-    pub banner: PStr,
+    const BANNER: PStr;
     /// ESP link baud.
-    pub link_baud: u32,
+    const LINK_BAUD: u32;
     /// Negotiate the link baud with the persistent `AT+UART_DEF` (`link.save_baud`).
-    pub link_save_baud: bool,
+    const LINK_SAVE_BAUD: bool;
     /// Network name.
-    pub ssid: PStr,
+    const SSID: PStr;
     /// Network password (never printed).
-    pub password: PStr,
+    const PASSWORD: PStr;
     /// Create an access point instead of joining one.
-    pub softap: bool,
+    const SOFTAP: bool;
     /// Join the network saved in the ESP by `nanoesp flash --provision` (no `AT+CWJAP`;
-    /// `password` is unused and empty).
-    pub stored: bool,
+    /// `PASSWORD` is unused and empty).
+    const STORED: bool;
     /// Host name for DHCP/mDNS.
-    pub hostname: PStr,
+    const HOSTNAME: PStr;
     /// TCP port.
-    pub port: u16,
+    const PORT: u16;
     /// Concurrent clients served (1..=N of the server type).
-    pub max_clients: u8,
+    const MAX_CLIENTS: u8;
     /// The page at `/`, joined at compile time by [`page!`].
-    pub page: PStr,
+    const PAGE: PStr;
+}
+
+/// The AT driver's settings of a server with configuration `C` and `N` slots.
+pub struct DriverSettings<C, const N: usize>(PhantomData<C>);
+
+impl<C: Config, const N: usize> Settings for DriverSettings<C, N> {
+    const SSID: PStr = C::SSID;
+    const PASSWORD: PStr = C::PASSWORD;
+    const HOSTNAME: PStr = C::HOSTNAME;
+    const PORT: u16 = C::PORT;
+    // One link more than we serve, so the extra client can be told 503 at once (the ESP
+    // has 5 links).
+    const MAX_CONN: u8 = if Server::<C, N>::MAX < MAX_SLOTS as u8 {
+        Server::<C, N>::MAX + 1
+    } else {
+        MAX_SLOTS as u8
+    };
+    const IDLE_TIMEOUT_S: u16 = IDLE_TIMEOUT_S;
+    const BAUD: u32 = C::LINK_BAUD;
+    const SOFTAP: bool = C::SOFTAP;
+    const STORED: bool = C::STORED;
+    const SAVE_BAUD: bool = C::LINK_SAVE_BAUD;
 }
 
 #[doc(hidden)]
 pub use nanoesp_http as __http;
 
-/// The banner for [`Config::banner`] from constants:
+/// The banner for [`Config::BANNER`] from constants:
 /// `nanoesp <build_id> board=<board> esp=<esp> link=<link> baud=<baud> ssid=<ssid>`.
 ///
 /// One flash string built at compile time: the firmware then writes it with one call
@@ -150,7 +176,21 @@ macro_rules! banner {
     };
 }
 
-/// The page for [`Config::page`] from constant title and text (HTML-escaped here).
+/// The build id in `banner`, a [`banner!`] built with a build id of `id_len` bytes: a slice
+/// of the banner's flash, so the build needs no text of its own for [`Config::BUILD_ID`].
+pub const fn banner_build_id(banner: PStr, id_len: usize) -> PStr {
+    // After `nanoesp `.
+    banner.slice(8, 8 + id_len)
+}
+
+/// The SSID in `banner`, a [`banner!`] built with an SSID of `ssid_len` bytes (it ends the
+/// banner): a slice of the banner's flash, so the build needs no text of its own for
+/// [`Config::SSID`].
+pub const fn banner_ssid(banner: PStr, ssid_len: usize) -> PStr {
+    banner.slice(banner.len() - ssid_len, banner.len())
+}
+
+/// The page for [`Config::PAGE`] from constant title and text (HTML-escaped here).
 ///
 /// One flash string built at compile time: the firmware then writes it with one call
 /// instead of a call per piece, and has no escaping code.
@@ -292,13 +332,12 @@ const CONSOLE_QUEUE: usize = 4;
 ///
 /// `repr(C)` keeps this order, chosen by measuring the firmware: on the AVR a field within
 /// 64 bytes of the struct's start is one `ldd`/`std` away, a later one needs its address
-/// computed first. The config and the console queue lead, then the 503 and close sets
+/// computed first. The console queue leads, then the 503 and close sets
 /// (so `new` clears the queue and the sets with one `memset`), then the response in
 /// flight, then the driver (whose own hot fields lead it); everything after the driver
 /// but the measuring window's buffer address starts zeroed.
 #[repr(C)]
-pub struct Server<'c, const N: usize> {
-    cfg: &'c Config,
+pub struct Server<C: Config, const N: usize> {
     console_len: u8,
     console_off: u16,
     console_head: u8,
@@ -309,10 +348,8 @@ pub struct Server<'c, const N: usize> {
     /// Link ids to answer 503 / to close, valid for the id's current generation.
     reject: u8,
     close: u8,
-    /// `max_clients` clamped to 1..=N once, not at every connect through `cfg`.
-    max: u8,
     tx: Option<Tx>,
-    drv: Driver,
+    drv: Driver<DriverSettings<C, N>>,
     cache: TxCache,
     /// Measures responses (a window over no buffer): here rather than on the stack of
     /// `start_response`, which then needs no frame.
@@ -327,35 +364,30 @@ pub struct Server<'c, const N: usize> {
     /// Before the slots: measured smaller.
     turn: u8,
     slots: [Slot; N],
+    config: PhantomData<C>,
 }
 
-impl<'c, const N: usize> Server<'c, N> {
+impl<C: Config, const N: usize> Server<C, N> {
     /// Free slots as a constant: an all-zero constant becomes one `memset` in place; the
     /// repeat expression was built slot by slot on the stack and then copied.
     const FREE_SLOTS: [Slot; N] = [FREE_SLOT; N];
 
+    /// `MAX_CLIENTS` clamped to 1..=N (and [`MAX_SLOTS`]).
+    const MAX: u8 = {
+        let n = if N < MAX_SLOTS { N } else { MAX_SLOTS } as u8;
+        if C::MAX_CLIENTS < 1 {
+            1
+        } else if C::MAX_CLIENTS > n {
+            n
+        } else {
+            C::MAX_CLIENTS
+        }
+    };
+
     /// A server that starts by waiting for the ESP's `ready`.
-    pub fn new(cfg: &'c Config) -> Self {
-        let max = (cfg.max_clients as usize).clamp(1, N.min(MAX_SLOTS));
-        let drv = Driver::new(driver::Config {
-            wifi: WifiParams {
-                ssid: cfg.ssid,
-                password: cfg.password,
-                hostname: cfg.hostname,
-            },
-            softap: cfg.softap,
-            stored: cfg.stored,
-            port: cfg.port,
-            // One link more than we serve, so the extra client can be told 503 at once
-            // (the ESP has 5 links).
-            max_conn: (max as u8 + 1).min(MAX_SLOTS as u8),
-            idle_timeout_s: IDLE_TIMEOUT_S,
-            baud: cfg.link_baud,
-            save_baud: cfg.link_save_baud,
-        });
+    pub fn new() -> Self {
         Server {
-            cfg,
-            drv,
+            drv: Driver::new(),
             slots: Self::FREE_SLOTS,
             turn: 0,
             tx: None,
@@ -364,18 +396,18 @@ impl<'c, const N: usize> Server<'c, N> {
             snap: Snapshot::default(),
             reject: 0,
             close: 0,
-            max: max as u8,
             console: [Line::Banner; CONSOLE_QUEUE],
             console_head: 0,
             // The banner is the first console line.
             console_len: 1,
             console_off: 0,
             join_failure: JoinFailure::default(),
+            config: PhantomData,
         }
     }
 
     /// The AT driver (read-only: IP, version, link state).
-    pub fn driver(&self) -> &Driver {
+    pub fn driver(&self) -> &Driver<DriverSettings<C, N>> {
         &self.drv
     }
 
@@ -443,7 +475,7 @@ impl<'c, const N: usize> Server<'c, N> {
                 // Only the first `max_clients` slots are ever used, so a client is over the
                 // limit exactly when none of them is free.
                 // Counted in a byte (`take` counts in `usize`), by index.
-                let max = self.max;
+                let max = Self::MAX;
                 let now = self.drv.now();
                 let free = (0..max).find(|&i| {
                     byte_index(&self.slots, i).is_none_or(|s| s.state == SlotState::Free)
@@ -643,7 +675,7 @@ impl<'c, const N: usize> Server<'c, N> {
 
     /// The first slot `want` accepts, scanning from `turn` and wrapping around (in bytes:
     /// cheaper on the AVR than in `usize`).
-    fn next_slot(&self, want: impl Fn(&Slot, &Driver) -> bool) -> Option<u8> {
+    fn next_slot(&self, want: impl Fn(&Slot, &Driver<DriverSettings<C, N>>) -> bool) -> Option<u8> {
         (0..N as u8)
             .map(|k| {
                 let i = self.turn + k;
@@ -679,12 +711,12 @@ impl<'c, const N: usize> Server<'c, N> {
             snap.esp_version_len = version.len() as u8;
         }
         self.cache.len = 0;
-        let (cfg, snap) = (self.cfg, &self.snap);
+        let snap = &self.snap;
         // One window measures the body, then the head after it (from 0 again for a `HEAD`,
         // which is the head alone): a second window and a render_response call cost more.
         let w = &mut self.meter;
         w.rewind();
-        render::body(w, body, cfg, snap);
+        C::body(w, body, snap);
         let body_len = w.total();
         if head_only {
             w.rewind();
@@ -732,13 +764,11 @@ impl<'c, const N: usize> Server<'c, N> {
         let Server {
             drv,
             tx,
-            cfg,
             snap,
             cache,
             ..
         } = self;
         let tx = tx.as_ref();
-        let cfg: &Config = cfg;
         // The send's link needs no compare: only `send_chunk` issues sends, for the
         // response in flight, and a new response starts only with the driver idle, so
         // while a send is out the response is still its own (or was dropped).
@@ -754,7 +784,7 @@ impl<'c, const N: usize> Server<'c, N> {
             if from >= cache.len as u16 {
                 cache.off = at;
                 let mut w = Window::new(at, &mut cache.buf);
-                render_response(&mut w, t, cfg, snap);
+                render_response::<C>(&mut w, t, snap);
                 cache.len = w.filled() as u8;
                 from = 0;
             }
@@ -772,15 +802,15 @@ impl<'c, const N: usize> Server<'c, N> {
     /// A new baud for the ESP link (baud negotiation at bring-up, rare): finish sending the
     /// bytes already queued for the ESP, then switch the link UART to it.
     ///
-    /// Stock AT firmware starts at 115200. When `link_baud` differs and probes go unanswered,
-    /// the server asks for 115200, sends `AT+UART_CUR=<link_baud>,8,1,0,0` (not persistent;
-    /// `AT+UART_DEF` with `link_save_baud`) and asks for `link_baud` again.
+    /// Stock AT firmware starts at 115200. When `LINK_BAUD` differs and probes go unanswered,
+    /// the server asks for 115200, sends `AT+UART_CUR=<LINK_BAUD>,8,1,0,0` (not persistent;
+    /// `AT+UART_DEF` with `LINK_SAVE_BAUD`) and asks for `LINK_BAUD` again.
     pub fn poll_baud(&mut self) -> Option<u32> {
         self.drv.take_baud()
     }
 
     /// [`Server::poll_baud`] as whether the new baud is the factory 115200 (else
-    /// `link_baud`): the firmware picks its timing by a flag, not a 32-bit compare.
+    /// `LINK_BAUD`): the firmware picks its timing by a flag, not a 32-bit compare.
     pub fn poll_baud_is_factory(&mut self) -> Option<bool> {
         self.drv.take_baud_is_factory()
     }
@@ -796,7 +826,7 @@ impl<'c, const N: usize> Server<'c, N> {
         let off = self.console_off;
         let line = self.console[head as usize % CONSOLE_QUEUE];
         let mut w = Window::new(off, out);
-        render::line(&mut w, line, self.cfg, &self.drv, self.join_failure);
+        C::line(&mut w, line, &self.drv, self.join_failure);
         let (filled, total) = (w.filled(), w.total());
         let off = off + filled as u16;
         if off >= total {
@@ -807,6 +837,12 @@ impl<'c, const N: usize> Server<'c, N> {
             self.console_off = off;
         }
         filled
+    }
+}
+
+impl<C: Config, const N: usize> Default for Server<C, N> {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -873,10 +909,10 @@ fn route(req: &Request, board: &mut dyn Board) -> (Body, bool) {
 /// Writes the response `tx` describes: head, then body. Also for a `HEAD`: its `total`
 /// ends with the head, and the driver never asks for a byte past the send's length.
 #[inline]
-fn render_response(s: &mut Window, tx: &Tx, cfg: &Config, snap: &Snapshot) {
+fn render_response<C: Config>(s: &mut Window, tx: &Tx, snap: &Snapshot) {
     let body = tx.body;
     put_head(s, body, tx.body_len);
-    render::body(s, body, cfg, snap);
+    C::body(s, body, snap);
 }
 
 /// The head of the response carrying `body`: its status and type worked out here once for

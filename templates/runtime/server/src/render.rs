@@ -4,7 +4,7 @@
 //! once to measure it and again for every `AT+CIPSEND` window, and get the same bytes.
 
 use crate::{Config, Snapshot};
-use nanoesp_at::Driver;
+use nanoesp_at::{Driver, Settings};
 use nanoesp_http::pstr;
 use nanoesp_http::sink::{put_json_byte, put_nth, put_p, put_u16, put_u32, Window};
 use nanoesp_http::{ContentType, Status};
@@ -55,44 +55,55 @@ fn put_json(s: &mut Window, bytes: &[u8]) {
     }
 }
 
-/// Writes the body of `body`.
-#[inline(never)]
-pub fn body(s: &mut Window, body: Body, cfg: &Config, snap: &Snapshot) {
-    match body {
-        Body::Page => put_p(s, cfg.page),
-        Body::Status => {
-            piece(s, 0);
-            // Hex digits (`{:08x}` in the build config): nothing to escape.
-            put_p(s, cfg.build_id);
-            piece(s, 1);
-            put_json(s, snap.esp_version());
-            piece(s, 2);
-            put_u32(s, snap.uptime_ms);
-            piece(s, 3);
-            let mut sep = b'[';
-            for &a in snap.analog.iter() {
-                s.put(sep);
-                sep = b',';
-                put_u16(s, a);
+/// Renders response bodies with the texts of configuration `Self` (every [`Config`] does).
+///
+/// A provided trait method, not a generic function: the firmware's code is laid out in
+/// symbol order, where a generic function's instance (`_RINv…`) comes first, kilobytes
+/// from the `sink` helpers it calls (out of `rcall` reach: a 4-byte `call` each), and a
+/// trait method's (`_RNvY…`) last, next to them (62 B smaller on the AVR, with
+/// [`RenderLine`]).
+pub trait RenderBody: Config {
+    /// Writes the body of `body`.
+    #[inline(never)]
+    fn body(s: &mut Window, body: Body, snap: &Snapshot) {
+        match body {
+            Body::Page => put_p(s, Self::PAGE),
+            Body::Status => {
+                piece(s, 0);
+                // Hex digits (`{:08x}` in the build config): nothing to escape.
+                put_p(s, Self::BUILD_ID);
+                piece(s, 1);
+                put_json(s, snap.esp_version());
+                piece(s, 2);
+                put_u32(s, snap.uptime_ms);
+                piece(s, 3);
+                let mut sep = b'[';
+                for &a in snap.analog.iter() {
+                    s.put(sep);
+                    sep = b',';
+                    put_u16(s, a);
+                }
+                piece(s, 4);
+                put_u16(s, snap.clients as u16);
+                piece(s, 5);
+                put_u32(s, snap.served);
+                piece(s, 6);
+                put_u32(s, snap.errors);
+                s.put(b'}');
             }
-            piece(s, 4);
-            put_u16(s, snap.clients as u16);
-            piece(s, 5);
-            put_u32(s, snap.served);
-            piece(s, 6);
-            put_u32(s, snap.errors);
-            s.put(b'}');
+            Body::Pin { pin, high } => {
+                piece(s, 7);
+                put_u16(s, pin as u16);
+                piece(s, 8);
+                s.put(b'0' + high as u8);
+                s.put(b'}');
+            }
+            Body::Error(st) => nanoesp_http::response::write_error_body(s, st),
         }
-        Body::Pin { pin, high } => {
-            piece(s, 7);
-            put_u16(s, pin as u16);
-            piece(s, 8);
-            s.put(b'0' + high as u8);
-            s.put(b'}');
-        }
-        Body::Error(st) => nanoesp_http::response::write_error_body(s, st),
     }
 }
+
+impl<C: Config> RenderBody for C {}
 
 /// Console messages (each rendered as one line ending in `\r\n`).
 ///
@@ -187,98 +198,100 @@ const CODE: u8 = LINES + 11;
 const REASONS: u8 = LINES + 14;
 const CRLF: u8 = LINES + 19;
 
-/// Writes one console line.
-#[inline(never)]
-pub fn line(s: &mut Window, line: Line, cfg: &Config, esp: &Driver, join: JoinFailure) {
-    if line == Line::Banner {
-        put_p(s, cfg.banner);
-    } else {
-        piece(s, PREFIX);
-        piece(s, LINES + line as u8);
-        match line {
-            Line::Version => nanoesp_http::sink::put_bytes(s, esp.version()),
-            Line::Joining => put_p(s, cfg.ssid),
-            Line::JoinFailed => {
-                let JoinFailure { code, retry_s } = join;
-                let known = if (1..=4).contains(&code) { code } else { 0 };
-                piece(s, REASONS + known);
-                piece(s, CODE);
-                put_u16(s, code as u16);
-                piece(s, CODE + 1);
-                put_u16(s, retry_s as u16);
-                piece(s, CODE + 2);
-            }
-            Line::Ready => {
-                // The text ends in "http:/": the first octet's separator is the second '/',
-                // so every octet has one and the loop needs no first-octet test.
-                // The octets are shifted out of one 32-bit value: iterating the array kept
-                // it in a stack frame of its own.
-                let mut sep = b'/';
-                let mut ip = u32::from_le_bytes(esp.ip());
-                for _ in 0..4u8 {
-                    s.put(sep);
-                    sep = b'.';
-                    put_u16(s, ip as u8 as u16);
-                    ip >>= 8;
+/// Renders console lines with the texts of configuration `Self` and the state of a driver
+/// with settings `S` (every [`Config`] does). A trait for the reason given at [`RenderBody`].
+pub trait RenderLine<S: Settings>: Config {
+    /// Writes one console line.
+    #[inline(never)]
+    fn line(s: &mut Window, line: Line, esp: &Driver<S>, join: JoinFailure) {
+        if line == Line::Banner {
+            put_p(s, Self::BANNER);
+        } else {
+            piece(s, PREFIX);
+            piece(s, LINES + line as u8);
+            match line {
+                Line::Version => nanoesp_http::sink::put_bytes(s, esp.version()),
+                Line::Joining => put_p(s, Self::SSID),
+                Line::JoinFailed => {
+                    let JoinFailure { code, retry_s } = join;
+                    let known = if (1..=4).contains(&code) { code } else { 0 };
+                    piece(s, REASONS + known);
+                    piece(s, CODE);
+                    put_u16(s, code as u16);
+                    piece(s, CODE + 1);
+                    put_u16(s, retry_s as u16);
+                    piece(s, CODE + 2);
                 }
-                s.put(b':');
-                put_u16(s, cfg.port);
-                s.put(b'/');
+                Line::Ready => {
+                    // The text ends in "http:/": the first octet's separator is the second '/',
+                    // so every octet has one and the loop needs no first-octet test.
+                    // The octets are shifted out of one 32-bit value: iterating the array kept
+                    // it in a stack frame of its own.
+                    let mut sep = b'/';
+                    let mut ip = u32::from_le_bytes(esp.ip());
+                    for _ in 0..4u8 {
+                        s.put(sep);
+                        sep = b'.';
+                        put_u16(s, ip as u8 as u16);
+                        ip >>= 8;
+                    }
+                    s.put(b':');
+                    put_u16(s, Self::PORT);
+                    s.put(b'/');
+                }
+                _ => {}
             }
-            _ => {}
         }
+        piece(s, CRLF);
     }
-    piece(s, CRLF);
 }
+
+impl<C: Config, S: Settings> RenderLine<S> for C {}
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nanoesp_at::driver;
-    use nanoesp_at::WifiParams;
+    use crate::DriverSettings;
+    use nanoesp_http::PStr;
 
-    static CFG: Config = Config {
-        build_id: pstr!(b"12345678"),
-        banner: crate::banner!(
+    struct Cfg;
+
+    impl Config for Cfg {
+        const BUILD_ID: PStr = pstr!(b"12345678");
+        const BANNER: PStr = crate::banner!(
             build_id: b"12345678",
             board: b"nano",
             esp: b"esp01",
             link: b"soft",
             baud: 9600,
             ssid: b"lab",
-        ),
-        link_baud: 9600,
-        link_save_baud: false,
-        ssid: pstr!(b"lab"),
-        password: pstr!(b"p"),
-        softap: false,
-        stored: false,
-        hostname: pstr!(b"h"),
-        port: 8080,
-        max_clients: 2,
-        page: crate::page!(title: b"t", text: b"x"),
-    };
+        );
+        const LINK_BAUD: u32 = 9600;
+        const LINK_SAVE_BAUD: bool = false;
+        const SSID: PStr = pstr!(b"lab");
+        const PASSWORD: PStr = pstr!(b"p");
+        const SOFTAP: bool = false;
+        const STORED: bool = false;
+        const HOSTNAME: PStr = pstr!(b"h");
+        const PORT: u16 = 8080;
+        const MAX_CLIENTS: u8 = 2;
+        const PAGE: PStr = crate::page!(title: b"t", text: b"x");
+    }
 
     fn text(l: Line, join: JoinFailure) -> String {
-        let esp = Driver::new(driver::Config {
-            wifi: WifiParams {
-                ssid: CFG.ssid,
-                password: CFG.password,
-                hostname: CFG.hostname,
-            },
-            softap: false,
-            stored: false,
-            port: 8080,
-            max_conn: 3,
-            idle_timeout_s: 30,
-            baud: 9600,
-            save_baud: false,
-        });
+        let esp = Driver::<DriverSettings<Cfg, 2>>::new();
         let mut out = [0u8; 128];
         let mut w = Window::new(0, &mut out);
-        line(&mut w, l, &CFG, &esp, join);
+        Cfg::line(&mut w, l, &esp, join);
         let n = w.filled();
         String::from_utf8(out[..n].to_vec()).unwrap()
+    }
+
+    #[test]
+    fn the_banner_holds_the_build_id_and_the_ssid() {
+        let text = |p: PStr| (0..p.len()).map(|i| p.get(i)).collect::<Vec<u8>>();
+        assert_eq!(text(crate::banner_build_id(Cfg::BANNER, 8)), b"12345678");
+        assert_eq!(text(crate::banner_ssid(Cfg::BANNER, 3)), b"lab");
     }
 
     #[test]
@@ -295,7 +308,7 @@ mod tests {
         snap.esp_version_len = 3;
         let mut out = [0u8; 200];
         let mut w = Window::new(0, &mut out);
-        body(&mut w, Body::Status, &CFG, &snap);
+        Cfg::body(&mut w, Body::Status, &snap);
         let n = w.filled();
         assert_eq!(
             std::str::from_utf8(&out[..n]).unwrap(),

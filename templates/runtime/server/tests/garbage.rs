@@ -1,6 +1,6 @@
 //! The whole server fed arbitrary ESP output and time never panics, and keeps its limits.
 
-use nanoesp_http::pstr;
+use nanoesp_http::{pstr, PStr};
 use nanoesp_server::{Board, Config, PinError, Server};
 use proptest::prelude::*;
 
@@ -25,20 +25,22 @@ impl Board for B {
     }
 }
 
-static CFG: Config = Config {
-    build_id: pstr!(b"12345678"),
-    banner: pstr!(b"nanoesp 12345678 board=nano esp=esp01 link=soft baud=9600 ssid=s"),
-    link_baud: 9600,
-    link_save_baud: false,
-    ssid: pstr!(b"s"),
-    password: pstr!(b"p"),
-    softap: false,
-    stored: false,
-    hostname: pstr!(b"h"),
-    port: 8080,
-    max_clients: 2,
-    page: nanoesp_server::page!(title: b"t", text: b"x"),
-};
+struct Cfg;
+
+impl Config for Cfg {
+    const BUILD_ID: PStr = pstr!(b"12345678");
+    const BANNER: PStr = pstr!(b"nanoesp 12345678 board=nano esp=esp01 link=soft baud=9600 ssid=s");
+    const LINK_BAUD: u32 = 9600;
+    const LINK_SAVE_BAUD: bool = false;
+    const SSID: PStr = pstr!(b"s");
+    const PASSWORD: PStr = pstr!(b"p");
+    const SOFTAP: bool = false;
+    const STORED: bool = false;
+    const HOSTNAME: PStr = pstr!(b"h");
+    const PORT: u16 = 8080;
+    const MAX_CLIENTS: u8 = 2;
+    const PAGE: PStr = nanoesp_server::page!(title: b"t", text: b"x");
+}
 
 /// Pieces of plausible ESP output, glued at random.
 const PIECES: &[&[u8]] = &[
@@ -70,7 +72,7 @@ proptest! {
         script in proptest::collection::vec((0usize..PIECES.len(), any::<u8>(), 0u32..3000), 0..200),
         raw in proptest::collection::vec(any::<u8>(), 0..500),
     ) {
-        let mut s: Server<2> = Server::new(&CFG);
+        let mut s: Server<Cfg, 2> = Server::new();
         let mut now = 0u32;
         let mut out = [0u8; 48];
         for (piece, junk, dt) in script {
