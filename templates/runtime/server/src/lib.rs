@@ -300,7 +300,9 @@ const CONSOLE_QUEUE: usize = 4;
 pub struct Server<'c, const N: usize> {
     cfg: &'c Config,
     console_len: u8,
-    console_off: u16,
+    /// Offset into the line being written: a byte, as every console line is far shorter
+    /// than 256 bytes.
+    console_off: u8,
     console_head: u8,
     console: [Line; CONSOLE_QUEUE],
     /// Shown by a queued `Line::JoinFailed`: a retry comes seconds later, long after the
@@ -795,11 +797,11 @@ impl<'c, const N: usize> Server<'c, N> {
         let head = self.console_head;
         let off = self.console_off;
         let line = self.console[head as usize % CONSOLE_QUEUE];
-        let mut w = Window::new(off, out);
+        let mut w = Window::new(off as u16, out);
         render::line(&mut w, line, self.cfg, &self.drv, self.join_failure);
         let (filled, total) = (w.filled(), w.total());
-        let off = off + filled as u16;
-        if off >= total {
+        let off = off.wrapping_add(filled as u8);
+        if off as u16 >= total {
             self.console_head = (head + 1) % CONSOLE_QUEUE as u8;
             self.console_len -= 1;
             self.console_off = 0;
