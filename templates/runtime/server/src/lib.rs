@@ -419,10 +419,15 @@ impl<'c, const N: usize> Server<'c, N> {
     /// The slot receiving the request of `link`: a reference, as indexing with a position
     /// again kept a bounds check and its panic path. The link is compared first: branches on
     /// it, where the state first was a flag and'ed with the link's.
+    ///
+    /// By id alone: the driver reports data only for the live connection on an id, and
+    /// reported that connection's `Connected` first, which freed every slot an older
+    /// generation of the id held (`forget`); so a receiving slot with the id is this
+    /// connection's.
     fn slot_of(&mut self, link: Link) -> Option<&mut Slot> {
         self.slots
             .iter_mut()
-            .find(|s| s.link == link && s.state == SlotState::Receiving)
+            .find(|s| s.link.id == link.id && s.state == SlotState::Receiving)
     }
 
     /// Takes the event by reference: it is read where the driver returned it (an `Event`
