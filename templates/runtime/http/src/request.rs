@@ -39,9 +39,10 @@ pub enum Method {
     Put,
 }
 
-// A separate tag byte (rather than a niche in `Status`) makes `Method` 0, see `Method::Other`.
+// One byte, in the niche of `Status` (numbered from 8): the eight states without data take
+// 0..=7, so `Method` is 0 (see `Method::Other`) and a failure is stored and read as its
+// status alone (a tag byte and a status byte were two stores each, 34 B more on the AVR).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
 enum State {
     Method,
     Target,
@@ -456,6 +457,11 @@ mod tests {
         let mut endless = b"GET / HTTP/1.1\r\n".to_vec();
         endless.extend(std::iter::repeat_n(b'a', 5000));
         assert_eq!(parse(&endless).0, Progress::Error(Status::HeadersTooLarge));
+    }
+
+    #[test]
+    fn state_is_one_byte() {
+        assert_eq!(core::mem::size_of::<State>(), 1);
     }
 
     #[test]
