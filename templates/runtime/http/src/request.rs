@@ -170,6 +170,19 @@ impl Request {
 
     /// Feeds one byte.
     pub fn feed(&mut self, b: u8) -> Progress {
+        // Header bytes, and empty lines before the request line (RFC 9112 2.2: ignored,
+        // bounded), are counted against `HEADERS_MAX` in one place.
+        let blank_before =
+            self.state == State::Method && self.token_len == 0 && (b == b'\r' || b == b'\n');
+        if blank_before || matches!(self.state, State::LineStart | State::Header) {
+            self.header_bytes += 1;
+            if self.header_bytes > HEADERS_MAX {
+                return self.fail(Status::HeadersTooLarge);
+            }
+            if blank_before {
+                return Progress::NeedMore;
+            }
+        }
         match self.state {
             State::Done => return Progress::Done,
             State::Failed(s) => return Progress::Error(s),
@@ -193,12 +206,6 @@ impl Request {
                     };
                     self.token_len = 0;
                     self.state = State::Target;
-                } else if self.token_len == 0 && (b == b'\r' || b == b'\n') {
-                    // RFC 9112 2.2: ignore empty lines before the request line (bounded).
-                    self.header_bytes += 1;
-                    if self.header_bytes > HEADERS_MAX {
-                        return self.fail(Status::HeadersTooLarge);
-                    }
                 } else if b.is_ascii_uppercase() && self.token_len < METHOD_MAX {
                     self.path[self.token_len as usize] = b;
                     self.token_len += 1;
@@ -272,10 +279,6 @@ impl Request {
     }
 
     fn header_byte(&mut self, b: u8) -> Progress {
-        self.header_bytes += 1;
-        if self.header_bytes > HEADERS_MAX {
-            return self.fail(Status::HeadersTooLarge);
-        }
         if b == b'\n' {
             if self.state == State::LineStart {
                 return self.end_of_headers();
