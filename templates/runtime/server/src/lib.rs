@@ -651,17 +651,20 @@ impl<'c, const N: usize> Server<'c, N> {
     /// The first slot `want` accepts, scanning from `turn` and wrapping around (in bytes:
     /// cheaper on the AVR than in `usize`).
     fn next_slot(&self, want: impl Fn(&Slot, &Driver) -> bool) -> Option<u8> {
-        (0..N as u8)
-            .map(|k| {
-                let i = self.turn + k;
-                if i >= N as u8 {
-                    i - N as u8
-                } else {
-                    i
+        let mut i = self.turn;
+        for _ in 0..N as u8 {
+            // Wrapped to 0 before the use: the index is then in range without a check.
+            if i >= N as u8 {
+                i = 0;
+            }
+            if let Some(s) = byte_index(&self.slots, i) {
+                if want(s, &self.drv) {
+                    return Some(i);
                 }
-            })
-            // Checked: the wrapped index is in range, but the compiler cannot tell.
-            .find(|&i| byte_index(&self.slots, i).is_some_and(|s| want(s, &self.drv)))
+            }
+            i += 1;
+        }
+        None
     }
 
     fn current_link(&self, id: u8) -> Option<Link> {
