@@ -521,9 +521,12 @@ impl<'c, const N: usize> Server<'c, N> {
             // The chunk that went out, worked out again: `send_chunk` sent
             // `(total - sent).min(CHUNK_MAX)`, and neither changes before its one `SendDone`
             // (the driver reports each send once). No overflow: a response is text from the
-            // 32 KB flash, far below 64 KB.
-            tx.sent = tx.total.min(tx.sent + CHUNK_MAX);
-            if tx.sent < tx.total {
+            // 32 KB flash, far below 64 KB. Stored only while more is to come: the last
+            // chunk ends the response, which both paths below drop (one compare, not a
+            // `min` and a compare of its result).
+            let sent = tx.sent + CHUNK_MAX;
+            if sent < tx.total {
+                tx.sent = sent;
                 return;
             }
             count(&mut self.snap.served);
