@@ -605,47 +605,52 @@ impl<'c, const N: usize> Server<'c, N> {
                     break 'pick AtRequest::Close(link);
                 }
             }
-            if let Some(i) = self.next_slot(|s, _| s.state == SlotState::Ready) {
-                self.turn = i + 1;
-                // One bounds check for all the uses of the slot (`next_slot` found it).
-                let Some(slot) = byte_index_mut(&mut self.slots, i) else {
-                    return;
-                };
-                let link = slot.link;
-                if !self.drv.is_open(link) {
-                    slot.state = SlotState::Free;
-                    return;
+            // A request answered or a client told 503 end in one `start_response` call.
+            let (link, body, head_only) = 'respond: {
+                if let Some(i) = self.next_slot(|s, _| s.state == SlotState::Ready) {
+                    self.turn = i + 1;
+                    // One bounds check for all the uses of the slot (`next_slot` found it).
+                    let Some(slot) = byte_index_mut(&mut self.slots, i) else {
+                        return;
+                    };
+                    let link = slot.link;
+                    if !self.drv.is_open(link) {
+                        slot.state = SlotState::Free;
+                        return;
+                    }
+                    slot.state = SlotState::Sending;
+                    let (body, head_only) = route(&slot.req, board);
+                    break 'respond (link, body, head_only);
                 }
-                slot.state = SlotState::Sending;
-                let (body, head_only) = route(&slot.req, board);
-                self.start_response(link, body, head_only, board);
+                if self.reject != 0 {
+                    let id = driver::lowest_bit(self.reject);
+                    self.reject &= self.reject - 1;
+                    if let Some(link) = self.current_link(id) {
+                        break 'respond (link, Body::Error(Status::Unavailable), false);
+                    }
+                }
+                // The pending count first: tested before the state, two flags were and'ed.
+                let pull = if self.drv.is_passive() {
+                    self.next_slot(|s, drv| {
+                        drv.pending(s.link) > 0 && s.state == SlotState::Receiving
+                    })
+                } else {
+                    None
+                };
+                if let Some(i) = pull {
+                    self.turn = i + 1;
+                    let Some(&Slot { link, .. }) = byte_index(&self.slots, i) else {
+                        return;
+                    };
+                    break 'pick AtRequest::Pull {
+                        link,
+                        max: PULL_MAX,
+                    };
+                }
+                self.drv.housekeeping();
                 return;
-            }
-            if self.reject != 0 {
-                let id = driver::lowest_bit(self.reject);
-                self.reject &= self.reject - 1;
-                if let Some(link) = self.current_link(id) {
-                    self.start_response(link, Body::Error(Status::Unavailable), false, board);
-                    return;
-                }
-            }
-            // The pending count first: tested before the state, two flags were and'ed.
-            let pull = if self.drv.is_passive() {
-                self.next_slot(|s, drv| drv.pending(s.link) > 0 && s.state == SlotState::Receiving)
-            } else {
-                None
             };
-            if let Some(i) = pull {
-                self.turn = i + 1;
-                let Some(&Slot { link, .. }) = byte_index(&self.slots, i) else {
-                    return;
-                };
-                break 'pick AtRequest::Pull {
-                    link,
-                    max: PULL_MAX,
-                };
-            }
-            self.drv.housekeeping();
+            self.start_response(link, body, head_only, board);
             return;
         };
         self.drv.issue(req);
@@ -674,7 +679,9 @@ impl<'c, const N: usize> Server<'c, N> {
         self.drv.current(id)
     }
 
-    #[inline(never)]
+    /// Starts the response `body` to `link`. Left to the compiler, which inlines it into
+    /// its one caller, `tick` (out of line its arguments were packed into registers for the
+    /// call, 48 B more on the AVR).
     fn start_response(&mut self, link: Link, body: Body, head_only: bool, board: &mut dyn Board) {
         if body == Body::Status {
             // Filled in place: building a `Snapshot` and moving it in cost a copy.
