@@ -348,3 +348,65 @@ proptest! {
         }
     }
 }
+
+/// ESP output that opens, closes, resets and carries data on links 0..=2, in any order.
+const LINK_TRAFFIC: &[&[u8]] = &[
+    b"0,CONNECT\r\n",
+    b"1,CONNECT\r\n",
+    b"0,CLOSED\r\n",
+    b"1,CLOSED\r\n",
+    b"\r\n+IPD,0,3:abc",
+    b"\r\n+IPD,1,2:xy",
+    b"\r\n+IPD,2,2:zz",
+    b"\r\n+IPD,0,4\r\n",
+    b"+CIPRECVDATA,3:pqr\r\nOK\r\n",
+    b"+CIPRECVDATA:2,st\r\nOK\r\n",
+    b"ready\r\n",
+    b"\r\nOK\r\n",
+    b"\r\nERROR\r\n",
+    b"STATUS:3\r\n+CIPSTATUS:1,\"TCP\",\"10.0.0.9\",5000,80,1\r\n\r\nOK\r\n",
+    b"+CIPRECVLEN:3,0,2,0,0\r\nOK\r\n",
+];
+
+proptest! {
+    /// A data byte is only ever reported for the connection an id's last `Connected`
+    /// reported, before its `Closed` or a `Reset`: the server matches data to a client by
+    /// link id alone.
+    #[test]
+    fn data_only_for_the_last_connected_generation(
+        steps in proptest::collection::vec((0..LINK_TRAFFIC.len(), 0u8..5, 0u8..3, 0u32..3000), 0..80),
+    ) {
+        let mut d = driver();
+        let mut now = 0u32;
+        up(&mut d, &mut now);
+        let mut live: [Option<u8>; 5] = [None; 5];
+        let mut check = |e: Option<Event>| -> Result<bool, TestCaseError> {
+            match e {
+                Some(Event::Connected(l)) => live[l.id as usize] = Some(l.gen),
+                Some(Event::Closed(l)) => live[l.id as usize] = None,
+                Some(Event::Reset) => live = [None; 5],
+                Some(Event::Data { link, .. }) => {
+                    prop_assert_eq!(live[link.id as usize], Some(link.gen));
+                }
+                _ => {}
+            }
+            Ok(e.is_some())
+        };
+        for (text, op, id, ms) in steps {
+            for &b in LINK_TRAFFIC[text] {
+                check(d.feed(b, now))?;
+            }
+            // Requests for the live link on `id`, or for a stale generation of it.
+            let link = d.current(id).unwrap_or(Link { id, gen: op });
+            let _ = match op {
+                0 => d.issue(Request::Pull { link, max: 8 }),
+                1 => d.issue(Request::Close(link)),
+                2 => { d.housekeeping(); true }
+                _ => true,
+            };
+            now = now.wrapping_add(ms);
+            while check(d.tick(now))? {}
+            drain(&mut d);
+        }
+    }
+}

@@ -70,8 +70,12 @@ pub enum ContentType {
 
 impl ContentType {
     fn put(self, s: &mut Window) {
-        // In the head's list, one type per variant in declaration order.
+        // In the head's list, one type per variant in declaration order; the text types'
+        // common `; charset=utf-8` once, after them.
         put_piece(s, self as u8);
+        if self != ContentType::Json {
+            put_piece(s, CHARSET);
+        }
     }
 }
 
@@ -98,9 +102,13 @@ fn put_status(s: &mut Window, status: Status) {
     put_piece(s, status as u8);
 }
 
-/// The first [`put_piece`] of a content type and of a status.
+/// The first [`put_piece`] of a content type and of a status. Statuses from 8 (after
+/// [`CHARSET`]): the request parser's state then keeps its eight other states in 0..=7 of
+/// the `Status` niche, one byte with `Method` at 0.
 const TYPES: u8 = 4;
-const STATUSES: u8 = 7;
+const STATUSES: u8 = 8;
+/// `; charset=utf-8`, after the types.
+const CHARSET: u8 = 7;
 
 /// Piece `n` of the head: the fixed text in order, each content type, then `<code> <reason>`
 /// for each status, in declaration order (the pieces every head needs first: each call
@@ -120,7 +128,7 @@ pub(crate) const HEAD: crate::PStr = pstr!(
       \r\nContent-Type: \x00\
       \r\nContent-Length: \x00\
       \r\nConnection: close\r\nCache-Control: no-store\r\n\r\n\x00\
-      text/html; charset=utf-8\x00application/json\x00text/plain; charset=utf-8\x00\
+      text/html\x00application/json\x00text/plain\x00; charset=utf-8\x00\
       200 OK\x00400 Bad Request\x00403 Forbidden\x00404 Not Found\x00\
       405 Method Not Allowed\x00408 Request Timeout\x00413 Content Too Large\x00\
       414 URI Too Long\x00431 Request Header Fields Too Large\x00\

@@ -13,10 +13,15 @@ use crate::progmem::PStr;
 ///
 /// Positions are 16-bit (cheaper on the AVR): every stream is a command line, a console
 /// line or a response whose `Content-Length` is a `u16`.
+///
+/// `repr(C)`: the AVR assembly of [`Window::put`] reads the fields at fixed offsets (the
+/// buffer's pointer at 0 and length at 2, as a slice reference is laid out, `pos` at 4,
+/// `start` at 6, `filled` at 8).
+#[repr(C)]
 pub struct Window<'a> {
+    buf: &'a mut [u8],
     pos: u16,
     start: u16,
-    buf: &'a mut [u8],
     filled: usize,
 }
 
@@ -32,7 +37,8 @@ impl<'a> Window<'a> {
     }
 
     /// Starts counting again from 0 (for a window over an empty buffer, which only
-    /// measures).
+    /// measures). Out of line: its two callers share one copy.
+    #[inline(never)]
     pub fn rewind(&mut self) {
         self.pos = 0;
     }
@@ -53,6 +59,7 @@ impl Window<'_> {
     ///
     /// `extern "C"`: the AVR assembly of [`put_nth`] calls it, so its registers are the C
     /// ABI's (the same the Rust callers use on the AVR).
+    #[cfg(not(target_arch = "avr"))]
     #[inline(never)]
     pub extern "C" fn put(&mut self, b: u8) {
         // The position bumped first and the slot taken with `get_mut`: on the AVR this
@@ -66,7 +73,66 @@ impl Window<'_> {
             }
         }
     }
+
+    /// [`Window::put`] in AVR assembly, the same steps: LLVM copied `self` through three
+    /// register pairs (6 bytes more).
+    #[cfg(target_arch = "avr")]
+    #[inline(never)]
+    #[allow(unsafe_code)]
+    pub extern "C" fn put(&mut self, b: u8) {
+        // SAFETY: reads and writes the fields of `self` at their `repr(C)` offsets (checked
+        // below) and stores `b` only at `buf[filled]` with `filled < buf.len()`; every
+        // register it changes is an operand or declared clobbered.
+        unsafe {
+            core::arch::asm!(
+                // pos += 1, the old value kept in r24:r25.
+                "ldd r24, Z+4",
+                "ldd r25, Z+5",
+                "movw r26, r24",
+                "adiw r26, 1",
+                "std Z+5, r27",
+                "std Z+4, r26",
+                // Before the window: nothing to keep.
+                "ldd r20, Z+6",
+                "ldd r21, Z+7",
+                "cp r24, r20",
+                "cpc r25, r21",
+                "brlo 1f",
+                // In the window while the buffer has room.
+                "ldd r24, Z+8",
+                "ldd r25, Z+9",
+                "ldd r20, Z+2",
+                "ldd r21, Z+3",
+                "cp r24, r20",
+                "cpc r25, r21",
+                "brsh 1f",
+                "ld r26, Z",
+                "ldd r27, Z+1",
+                "add r26, r24",
+                "adc r27, r25",
+                "st X, {b}",
+                "adiw r24, 1",
+                "std Z+9, r25",
+                "std Z+8, r24",
+                "1:",
+                b = in(reg) b,
+                inout("Z") self as *mut Window => _,
+                out("r20") _, out("r21") _, out("r24") _, out("r25") _,
+                out("r26") _, out("r27") _,
+                options(nostack),
+            );
+        }
+    }
 }
+
+// The offsets the assembly of `Window::put` uses.
+#[cfg(target_arch = "avr")]
+const _: () = {
+    assert!(core::mem::offset_of!(Window<'static>, buf) == 0);
+    assert!(core::mem::offset_of!(Window<'static>, pos) == 4);
+    assert!(core::mem::offset_of!(Window<'static>, start) == 6);
+    assert!(core::mem::offset_of!(Window<'static>, filled) == 8);
+};
 
 // The firmware renders into a `Window` directly (a closure per call site costs flash on
 // the AVR); these two closure forms keep the tests short.

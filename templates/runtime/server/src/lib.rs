@@ -339,7 +339,9 @@ const CONSOLE_QUEUE: usize = 4;
 #[repr(C)]
 pub struct Server<C: Config, const N: usize> {
     console_len: u8,
-    console_off: u16,
+    /// Offset into the line being written: a byte, as every console line is far shorter
+    /// than 256 bytes.
+    console_off: u8,
     console_head: u8,
     console: [Line; CONSOLE_QUEUE],
     /// Shown by a queued `Line::JoinFailed`: a retry comes seconds later, long after the
@@ -449,10 +451,15 @@ impl<C: Config, const N: usize> Server<C, N> {
     /// The slot receiving the request of `link`: a reference, as indexing with a position
     /// again kept a bounds check and its panic path. The link is compared first: branches on
     /// it, where the state first was a flag and'ed with the link's.
+    ///
+    /// By id alone: the driver reports data only for the live connection on an id, and
+    /// reported that connection's `Connected` first, which freed every slot an older
+    /// generation of the id held (`forget`); so a receiving slot with the id is this
+    /// connection's.
     fn slot_of(&mut self, link: Link) -> Option<&mut Slot> {
         self.slots
             .iter_mut()
-            .find(|s| s.link == link && s.state == SlotState::Receiving)
+            .find(|s| s.link.id == link.id && s.state == SlotState::Receiving)
     }
 
     /// Takes the event by reference: it is read where the driver returned it (an `Event`
@@ -546,9 +553,12 @@ impl<C: Config, const N: usize> Server<C, N> {
             // The chunk that went out, worked out again: `send_chunk` sent
             // `(total - sent).min(CHUNK_MAX)`, and neither changes before its one `SendDone`
             // (the driver reports each send once). No overflow: a response is text from the
-            // 32 KB flash, far below 64 KB.
-            tx.sent = tx.total.min(tx.sent + CHUNK_MAX);
-            if tx.sent < tx.total {
+            // 32 KB flash, far below 64 KB. Stored only while more is to come: the last
+            // chunk ends the response, which both paths below drop (one compare, not a
+            // `min` and a compare of its result).
+            let sent = tx.sent + CHUNK_MAX;
+            if sent < tx.total {
+                tx.sent = sent;
                 return;
             }
             count(&mut self.snap.served);
@@ -627,47 +637,52 @@ impl<C: Config, const N: usize> Server<C, N> {
                     break 'pick AtRequest::Close(link);
                 }
             }
-            if let Some(i) = self.next_slot(|s, _| s.state == SlotState::Ready) {
-                self.turn = i + 1;
-                // One bounds check for all the uses of the slot (`next_slot` found it).
-                let Some(slot) = byte_index_mut(&mut self.slots, i) else {
-                    return;
-                };
-                let link = slot.link;
-                if !self.drv.is_open(link) {
-                    slot.state = SlotState::Free;
-                    return;
+            // A request answered or a client told 503 end in one `start_response` call.
+            let (link, body, head_only) = 'respond: {
+                if let Some(i) = self.next_slot(|s, _| s.state == SlotState::Ready) {
+                    self.turn = i + 1;
+                    // One bounds check for all the uses of the slot (`next_slot` found it).
+                    let Some(slot) = byte_index_mut(&mut self.slots, i) else {
+                        return;
+                    };
+                    let link = slot.link;
+                    if !self.drv.is_open(link) {
+                        slot.state = SlotState::Free;
+                        return;
+                    }
+                    slot.state = SlotState::Sending;
+                    let (body, head_only) = route(&slot.req, board);
+                    break 'respond (link, body, head_only);
                 }
-                slot.state = SlotState::Sending;
-                let (body, head_only) = route(&slot.req, board);
-                self.start_response(link, body, head_only, board);
+                if self.reject != 0 {
+                    let id = driver::lowest_bit(self.reject);
+                    self.reject &= self.reject - 1;
+                    if let Some(link) = self.current_link(id) {
+                        break 'respond (link, Body::Error(Status::Unavailable), false);
+                    }
+                }
+                // The pending count first: tested before the state, two flags were and'ed.
+                let pull = if self.drv.is_passive() {
+                    self.next_slot(|s, drv| {
+                        drv.pending(s.link) > 0 && s.state == SlotState::Receiving
+                    })
+                } else {
+                    None
+                };
+                if let Some(i) = pull {
+                    self.turn = i + 1;
+                    let Some(&Slot { link, .. }) = byte_index(&self.slots, i) else {
+                        return;
+                    };
+                    break 'pick AtRequest::Pull {
+                        link,
+                        max: PULL_MAX,
+                    };
+                }
+                self.drv.housekeeping();
                 return;
-            }
-            if self.reject != 0 {
-                let id = driver::lowest_bit(self.reject);
-                self.reject &= self.reject - 1;
-                if let Some(link) = self.current_link(id) {
-                    self.start_response(link, Body::Error(Status::Unavailable), false, board);
-                    return;
-                }
-            }
-            // The pending count first: tested before the state, two flags were and'ed.
-            let pull = if self.drv.is_passive() {
-                self.next_slot(|s, drv| drv.pending(s.link) > 0 && s.state == SlotState::Receiving)
-            } else {
-                None
             };
-            if let Some(i) = pull {
-                self.turn = i + 1;
-                let Some(&Slot { link, .. }) = byte_index(&self.slots, i) else {
-                    return;
-                };
-                break 'pick AtRequest::Pull {
-                    link,
-                    max: PULL_MAX,
-                };
-            }
-            self.drv.housekeeping();
+            self.start_response(link, body, head_only, board);
             return;
         };
         self.drv.issue(req);
@@ -676,24 +691,29 @@ impl<C: Config, const N: usize> Server<C, N> {
     /// The first slot `want` accepts, scanning from `turn` and wrapping around (in bytes:
     /// cheaper on the AVR than in `usize`).
     fn next_slot(&self, want: impl Fn(&Slot, &Driver<DriverSettings<C, N>>) -> bool) -> Option<u8> {
-        (0..N as u8)
-            .map(|k| {
-                let i = self.turn + k;
-                if i >= N as u8 {
-                    i - N as u8
-                } else {
-                    i
+        let mut i = self.turn;
+        for _ in 0..N as u8 {
+            // Wrapped to 0 before the use: the index is then in range without a check.
+            if i >= N as u8 {
+                i = 0;
+            }
+            if let Some(s) = byte_index(&self.slots, i) {
+                if want(s, &self.drv) {
+                    return Some(i);
                 }
-            })
-            // Checked: the wrapped index is in range, but the compiler cannot tell.
-            .find(|&i| byte_index(&self.slots, i).is_some_and(|s| want(s, &self.drv)))
+            }
+            i += 1;
+        }
+        None
     }
 
     fn current_link(&self, id: u8) -> Option<Link> {
         self.drv.current(id)
     }
 
-    #[inline(never)]
+    /// Starts the response `body` to `link`. Left to the compiler, which inlines it into
+    /// its one caller, `tick` (out of line its arguments were packed into registers for the
+    /// call, 48 B more on the AVR).
     fn start_response(&mut self, link: Link, body: Body, head_only: bool, board: &mut dyn Board) {
         if body == Body::Status {
             // Filled in place: building a `Snapshot` and moving it in cost a copy.
@@ -825,11 +845,11 @@ impl<C: Config, const N: usize> Server<C, N> {
         let head = self.console_head;
         let off = self.console_off;
         let line = self.console[head as usize % CONSOLE_QUEUE];
-        let mut w = Window::new(off, out);
+        let mut w = Window::new(off as u16, out);
         C::line(&mut w, line, &self.drv, self.join_failure);
         let (filled, total) = (w.filled(), w.total());
-        let off = off + filled as u16;
-        if off >= total {
+        let off = off.wrapping_add(filled as u8);
+        if off as u16 >= total {
             self.console_head = (head + 1) % CONSOLE_QUEUE as u8;
             self.console_len -= 1;
             self.console_off = 0;
