@@ -175,7 +175,7 @@ fn main() -> ! {
         // writes PORTB. The first octet alone tells: no address the ESP assigns starts
         // with 0 (`0.0.0.0` is its "none"), the driver's stored-mode wait tests it so too,
         // and comparing all four bytes cost 20 B more.
-        board.pins.set_led(server.driver().ip()[0] != 0);
+        board.pins.set_led_nonzero(server.driver().ip()[0]);
     }
 }
 

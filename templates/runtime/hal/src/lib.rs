@@ -14,6 +14,7 @@
 //! driver's buffers are dropped by the linker. No `core::fmt` anywhere: [`serial::Serial`]
 //! has its own decimal and hex writers.
 #![no_std]
+#![feature(asm_experimental_arch)]
 
 #[cfg(not(target_arch = "avr"))]
 compile_error!("nanoesp-hal drives ATmega328P registers: build it for target avr-none with -C target-cpu=atmega328p");
