@@ -9,9 +9,10 @@
 //! - [`adc::Adc`]: A0–A7 against AVcc.
 //! - [`pins::Pins`]: digital pins by Arduino number, refusing reserved ones.
 //!
-//! The hal defines no interrupt vectors itself: the firmware binds only the handlers it
-//! uses (e.g. `TIMER1_CAPT` → [`soft_serial::SoftSerial::on_capture`]), so an unused
-//! driver's buffers are dropped by the linker. No `core::fmt` anywhere: [`serial::Serial`]
+//! The hal defines one interrupt vector itself, the millisecond tick
+//! ([`clock::on_tick`], in assembly; every firmware has the clock); the firmware binds the
+//! other handlers it uses (e.g. `TIMER1_CAPT` → [`soft_serial::SoftSerial::on_capture`]),
+//! so an unused driver's buffers are dropped by the linker. No `core::fmt` anywhere: [`serial::Serial`]
 //! has its own decimal and hex writers.
 #![no_std]
 #![feature(asm_experimental_arch)]
@@ -35,7 +36,7 @@ pub use serial::Serial;
 pub const F_CPU: u32 = 16_000_000;
 
 /// Binds the interrupt vectors of the drivers a firmware uses, so only those are linked:
-/// Timer0 for [`clock::Clock`], and for the ESP link either Timer1's three vectors
+/// for the ESP link either Timer1's three vectors
 /// ([`soft_serial::SoftSerial`], with `cfg(nanoesp_link = "soft")`) or `USART_RX`
 /// ([`usart::Usart0`], with `cfg(nanoesp_link = "usart")`). `$link` is the firmware's
 /// soft-serial type; the `cfg`s are the firmware crate's own (set by its build script).
@@ -66,10 +67,6 @@ macro_rules! bind_interrupts {
             $crate::usart::Usart0::on_rx_complete();
         }
 
-        #[$crate::avr_device::interrupt(atmega328p)]
-        fn TIMER0_COMPA() {
-            $crate::clock::Clock::on_tick();
-        }
     };
 }
 
