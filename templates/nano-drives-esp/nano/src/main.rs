@@ -14,7 +14,7 @@
 //! `nanoesp-server`; this file only moves bytes and time between it and `nanoesp-hal`.
 #![no_std]
 #![no_main]
-#![feature(abi_avr_interrupt)]
+#![cfg_attr(nanoesp_link = "usart", feature(abi_avr_interrupt))]
 #![feature(asm_experimental_arch)]
 
 use core::mem::MaybeUninit;
