@@ -1,11 +1,33 @@
 //! The runtime crates' AVR-only code on the simulated ATmega328P: `avr-check/` runs
-//! `progmem::lookup`, `sink::put_u32`, `sink::put_nth` and `index::byte_index` (AVR
-//! assembly there, Rust on the host, so the host tests never see the assembly) over every
-//! short line, hundreds of values, every entry of a list and every index of four slices,
-//! and this test works out each expected answer itself.
+//! `progmem::lookup`, `sink::put_u32`, `sink::put_nth`, `index::byte_index` and the AT
+//! parser's digit scanner (AVR assembly there, Rust on the host, so the host tests never
+//! see the assembly) over every short line, hundreds of values, every entry of a list,
+//! every index of four slices and lengths around saturation, and this test works out each
+//! expected answer itself.
 
 use nanoesp_hal_sim_tests::{build_runtime_check, sim_binary};
 use std::process::Command;
+
+/// `DIGITS` of `avr-check/src/main.rs`: the lengths given to the parser.
+const DIGITS: [&str; 17] = [
+    "0",
+    "7",
+    "10",
+    "255",
+    "6553",
+    "6554",
+    "65529",
+    "65530",
+    "65535",
+    "65536",
+    "65539",
+    "65540",
+    "70000",
+    "99999",
+    "000042",
+    "123456789012345678901234567890123456",
+    "",
+];
 
 /// `TABLE` of `avr-check/src/main.rs`: `=` the whole line, `^` its start, text, 0 byte.
 const TABLE: &[u8] = b"=a\0^ab\0=abc\0^b\0=ca\0^cab\0=\0^c\0";
@@ -67,6 +89,7 @@ fn assembly_routines_give_the_hosts_answers_on_the_avr() {
     );
 
     let (mut lines, mut values, mut entries, mut indices) = (0, 0, 0, 0);
+    let mut lengths = Vec::new();
     for row in console.lines() {
         if let Some(rest) = row.strip_prefix("L ") {
             let (text, got) = rest.rsplit_once(' ').expect(row);
@@ -102,6 +125,19 @@ fn assembly_routines_give_the_hosts_answers_on_the_avr() {
             };
             assert_eq!(got, want, "byte_index of element {i} of {size} bytes");
             indices += 1;
+        } else if let Some(rest) = row.strip_prefix("D ") {
+            let (digits, got) = rest.split_once(' ').expect(row);
+            // The value, saturating at u16::MAX; no digits, no header.
+            let want = if digits.is_empty() {
+                "-".to_string()
+            } else {
+                let v = digits
+                    .bytes()
+                    .fold(0u64, |v, d| (v * 10 + u64::from(d - b'0')).min(1 << 20));
+                v.min(u64::from(u16::MAX)).to_string()
+            };
+            assert_eq!(got, want, "+IPD,0,{digits}");
+            lengths.push(digits.to_string());
         }
     }
     // Every line of 0-4 bytes over three letters, then 16 edge values and 400 random ones.
@@ -112,4 +148,5 @@ fn assembly_routines_give_the_hosts_answers_on_the_avr() {
     // Each slice's indices up to two past its end.
     let want_indices: usize = SLICES.iter().map(|(_, count)| count + 2).sum();
     assert_eq!(indices, want_indices, "{console}");
+    assert_eq!(lengths, DIGITS, "{console}");
 }

@@ -1,5 +1,5 @@
 //! Runs `nanoesp_http`'s `progmem::lookup`, `sink::put_u32`, `sink::put_nth` and
-//! `index::byte_index`, which are (or use) AVR assembly on this target and Rust on the
+//! `index::byte_index`, and `nanoesp_at`'s number parsing, which are (or use) AVR assembly on this target and Rust on the
 //! host, over fixed and generated inputs, and prints one line per case on USART0 (115200
 //! baud), then `DONE`; `n`, `size`, `i` and `byte` below are two hex digits:
 //!
@@ -12,13 +12,16 @@
 //! - `X <size> <i> <byte>`: the byte that every byte of element `i` of a slice of
 //!   `size`-byte elements holds, found by `byte_index` (`-` past the end, `torn` when its
 //!   first and last bytes differ), each element filled with its number plus one through
-//!   `byte_index_mut`.
+//!   `byte_index_mut`;
+//! - `D <digits> <count>`: the length `nanoesp_at`'s parser reads from `+IPD,0,<digits>`
+//!   (its digit scanner is AVR assembly), in decimal, `-` for no `IpdNotice`.
 //!
 //! The host test (`tests/runtime_check.rs`) works out every expected answer itself.
 #![no_std]
 #![no_main]
 
 use core::ptr::{read_volatile, write_volatile};
+use nanoesp_at::parser::{Parser, Token};
 use nanoesp_http::index::{byte_index, byte_index_mut};
 use nanoesp_http::progmem::lookup;
 use nanoesp_http::pstr;
@@ -57,6 +60,29 @@ const EDGES: [u32; 16] = [
     2_147_483_648,
     4_294_967_294,
     u32::MAX,
+];
+
+/// Lengths for the parser's digit scanner: around the saturation at 65535 (6553 and 6554
+/// are the last values multiplied without it), leading zeros, more digits than a line
+/// keeps, and no digits at all. Kept in step with `DIGITS` in the host test.
+const DIGITS: [&[u8]; 17] = [
+    b"0",
+    b"7",
+    b"10",
+    b"255",
+    b"6553",
+    b"6554",
+    b"65529",
+    b"65530",
+    b"65535",
+    b"65536",
+    b"65539",
+    b"65540",
+    b"70000",
+    b"99999",
+    b"000042",
+    b"123456789012345678901234567890123456",
+    b"",
 ];
 
 /// How many pseudo-random values follow the edges (xorshift32 from seed 1, as the host).
@@ -142,6 +168,30 @@ fn check_u32(v: u32) {
     write(b'\n');
 }
 
+fn check_digits(digits: &[u8]) {
+    let mut parser = Parser::new();
+    let mut count = None;
+    for &b in b"+IPD,0,".iter().chain(digits).chain(b"\r\n") {
+        if let Some(Token::IpdNotice(0)) = parser.feed(b) {
+            count = Some(parser.count());
+        }
+    }
+    write_all(b"D ");
+    write_all(digits);
+    write(b' ');
+    match count {
+        Some(n) => {
+            let mut buf = [0u8; 12];
+            let mut w = Window::new(0, &mut buf);
+            put_u32(&mut w, n as u32);
+            let filled = w.filled();
+            write_all(&buf[..filled]);
+        }
+        None => write(b'-'),
+    }
+    write(b'\n');
+}
+
 #[avr_device::entry]
 fn main() -> ! {
     // SAFETY: USART0 set up as the simulator's console expects: U2X, 8N1, UBRR 16 = 115200.
@@ -194,6 +244,9 @@ fn main() -> ! {
     check_index(&mut [[0u8; 3]; 80]);
     check_index(&mut [[0u8; 50]; 5]);
     check_index(&mut [[0u8; 129]; 3]);
+    for digits in DIGITS {
+        check_digits(digits);
+    }
     write_all(b"DONE\n");
     loop {}
 }

@@ -17,7 +17,8 @@
 //! firmware name unsolicited, as StandardFirmata does, so the ESP notices a Nano reset.
 #![no_std]
 #![no_main]
-#![feature(abi_avr_interrupt)]
+#![cfg_attr(nanoesp_link = "usart", feature(abi_avr_interrupt))]
+#![feature(asm_experimental_arch)]
 
 use avr_device::atmega328p::{PORTB, TC2};
 use nanoesp_firmata::{Firmata, Identity, Io, Parser, Sink};

@@ -14,7 +14,7 @@
 //! `nanoesp-server`; this file only moves bytes and time between it and `nanoesp-hal`.
 #![no_std]
 #![no_main]
-#![feature(abi_avr_interrupt)]
+#![cfg_attr(nanoesp_link = "usart", feature(abi_avr_interrupt))]
 #![feature(asm_experimental_arch)]
 
 use core::mem::MaybeUninit;
@@ -187,7 +187,7 @@ fn main() -> ! {
         // writes PORTB. The first octet alone tells: no address the ESP assigns starts
         // with 0 (`0.0.0.0` is its "none"), the driver's stored-mode wait tests it so too,
         // and comparing all four bytes cost 20 B more.
-        board.pins.set_led(server.driver().ip()[0] != 0);
+        board.pins.set_led_nonzero(server.driver().ip()[0]);
     }
 }
 

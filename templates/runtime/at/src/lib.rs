@@ -9,6 +9,7 @@
 //! Time comes in as `now_ms: u32` from the caller; nothing here reads a clock, allocates,
 //! or uses `core::fmt`. Constant text is kept in flash through `nanoesp_http::pstr!`.
 #![cfg_attr(not(test), no_std)]
+#![cfg_attr(target_arch = "avr", feature(asm_experimental_arch))]
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 

@@ -5,6 +5,7 @@ use core::cell::UnsafeCell;
 /// Interior-mutable storage whose users guarantee exclusive access themselves (one interrupt
 /// handler, or a critical section). AVR interrupt handlers do not nest, so a handler that is
 /// the only user of a cell has it to itself.
+#[repr(transparent)]
 pub struct IsrCell<T>(UnsafeCell<T>);
 
 // SAFETY: every `get` caller documents why its access is exclusive; the ATmega328P has one core.

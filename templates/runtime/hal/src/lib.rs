@@ -9,11 +9,13 @@
 //! - [`adc::Adc`]: A0–A7 against AVcc.
 //! - [`pins::Pins`]: digital pins by Arduino number, refusing reserved ones.
 //!
-//! The hal defines no interrupt vectors itself: the firmware binds only the handlers it
-//! uses (e.g. `TIMER1_CAPT` → [`soft_serial::SoftSerial::on_capture`]), so an unused
-//! driver's buffers are dropped by the linker. No `core::fmt` anywhere: [`serial::Serial`]
-//! has its own decimal and hex writers.
+//! The hal defines one interrupt vector itself, the millisecond tick
+//! ([`clock::on_tick`], in assembly; every firmware has the clock); the firmware binds the
+//! other handlers it uses with [`bind_interrupts!`] (the soft serial's are assembly in the
+//! hal, aliased to their vectors there), so an unused driver's buffers are dropped by the
+//! linker. No `core::fmt` anywhere: [`serial::Serial`] has its own decimal and hex writers.
 #![no_std]
+#![feature(asm_experimental_arch)]
 
 #[cfg(not(target_arch = "avr"))]
 compile_error!("nanoesp-hal drives ATmega328P registers: build it for target avr-none with -C target-cpu=atmega328p");
@@ -34,30 +36,25 @@ pub use serial::Serial;
 pub const F_CPU: u32 = 16_000_000;
 
 /// Binds the interrupt vectors of the drivers a firmware uses, so only those are linked:
-/// Timer0 for [`clock::Clock`], and for the ESP link either Timer1's three vectors
+/// for the ESP link either Timer1's three vectors
 /// ([`soft_serial::SoftSerial`], with `cfg(nanoesp_link = "soft")`) or `USART_RX`
 /// ([`usart::Usart0`], with `cfg(nanoesp_link = "usart")`). `$link` is the firmware's
 /// soft-serial type; the `cfg`s are the firmware crate's own (set by its build script).
 #[macro_export]
 macro_rules! bind_interrupts {
     ($link:ty) => {
+        // The soft serial's handlers are assembly in the hal (see `soft_serial`): the
+        // vectors are aliases of them, so a USART firmware links none of them. (Global
+        // assembly: the firmware crate needs `feature(asm_experimental_arch)`.)
         #[cfg(nanoesp_link = "soft")]
-        #[$crate::avr_device::interrupt(atmega328p)]
-        fn TIMER1_CAPT() {
-            <$link>::on_capture();
-        }
-
-        #[cfg(nanoesp_link = "soft")]
-        #[$crate::avr_device::interrupt(atmega328p)]
-        fn TIMER1_COMPA() {
-            <$link>::on_tx_compare();
-        }
-
-        #[cfg(nanoesp_link = "soft")]
-        #[$crate::avr_device::interrupt(atmega328p)]
-        fn TIMER1_COMPB() {
-            <$link>::on_rx_timeout();
-        }
+        core::arch::global_asm!(
+            ".global __vector_10",
+            ".set __vector_10, nanoesp_soft_capture",
+            ".global __vector_11",
+            ".set __vector_11, nanoesp_soft_tx_bit",
+            ".global __vector_12",
+            ".set __vector_12, nanoesp_soft_rx_sample",
+        );
 
         #[cfg(nanoesp_link = "usart")]
         #[$crate::avr_device::interrupt(atmega328p)]
@@ -65,10 +62,6 @@ macro_rules! bind_interrupts {
             $crate::usart::Usart0::on_rx_complete();
         }
 
-        #[$crate::avr_device::interrupt(atmega328p)]
-        fn TIMER0_COMPA() {
-            $crate::clock::Clock::on_tick();
-        }
     };
 }
 

@@ -143,10 +143,28 @@ impl Pins {
 
     /// Drives the on-board LED on D13 (the status light; not available through `write`).
     pub fn set_led(&mut self, on: bool) {
-        if let Some((pin_reg, mask)) = locate(LED) {
-            let pin_reg = reg(pin_reg);
-            set_bits(pin_reg.wrapping_add(2), mask, on);
-            set_bits(pin_reg.wrapping_add(1), mask, true);
+        self.set_led_nonzero(on as u8);
+    }
+
+    /// Lights the on-board LED when `level` is not 0, else turns it off: [`Pins::set_led`]
+    /// for a byte the caller has, with no bool made of it. A branch around `sbi`/`cbi`
+    /// (LLVM made a read-modify-write select of the port, 6 B more on the AVR); the level
+    /// is set before the direction, so the pin never glitches.
+    #[inline(always)]
+    pub fn set_led_nonzero(&mut self, level: u8) {
+        const { assert!(LED == 13, "D13 is PB5") };
+        // SAFETY: only PORTB5 and DDRB5 (D13, of a port this struct owns) change.
+        unsafe {
+            core::arch::asm!(
+                "tst {level}",
+                "breq 1f",
+                "sbi 0x05, 5",
+                "rjmp 2f",
+                "1: cbi 0x05, 5",
+                "2: sbi 0x04, 5",
+                level = in(reg) level,
+                options(nostack),
+            );
         }
     }
 }

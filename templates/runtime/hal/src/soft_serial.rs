@@ -15,12 +15,13 @@
 //!
 //! Each handler is a few dozen instructions with no calls and no loops, so both directions
 //! at full speed leave most of the CPU to the main loop and the other interrupts, and no
-//! handler disables interrupts beyond its own run. Bind the three vectors `TIMER1_CAPT`,
-//! `TIMER1_COMPA`, `TIMER1_COMPB` to [`SoftSerial::on_capture`],
-//! [`SoftSerial::on_tx_compare`] and [`SoftSerial::on_rx_timeout`].
+//! handler disables interrupts beyond its own run. The handlers are assembly at the end of
+//! this file; `bind_interrupts!` makes them the vectors `TIMER1_CAPT`, `TIMER1_COMPA` and
+//! `TIMER1_COMPB`.
 //!
-//! Cost (avr-objdump of the template build): 7–11 saved registers per handler, about 100
-//! cycles per transmitted or received bit including entry and exit. A compare handler must
+//! Cost: SREG and four saved registers per handler, about 60–80 cycles per transmitted or
+//! received bit including entry and exit (the Rust handlers before them saved 7–11 and took
+//! about 100; the figures below are theirs, and the assembly ones only come sooner). A compare handler must
 //! reload its compare less than one bit time after the match (278 cycles at 57600 baud), and
 //! the receive sample must land within half a bit of the centre, while the handlers wait for
 //! each other and for the millisecond tick. `nanoesp bench` measures both
@@ -93,6 +94,7 @@ const TX_ENDING: u8 = 0x80;
 /// No frame; compare A interrupt off.
 const TX_IDLE: u8 = 0x40;
 
+#[repr(C)]
 struct Transmitter {
     left: u8,
     /// Bits not yet programmed, LSB first; ones shift in from the top (the last one is the
@@ -100,6 +102,7 @@ struct Transmitter {
     byte: u8,
 }
 
+#[repr(C)]
 struct Receiver {
     /// Bits still to sample (8 data and the stop bit); 0 = waiting for a start bit.
     left: u8,
@@ -122,6 +125,7 @@ static TIMING: IsrCell<Timing> = IsrCell::new(Timing { bit: 0, first_sample: 0 }
 
 /// Bit timing of the current baud, in Timer1 cycles (rounded: error ≤ 0.1 % up to 115200).
 #[derive(Clone, Copy)]
+#[repr(C)]
 struct Timing {
     bit: u16,
     /// From the start edge to the match that samples data bit 0.
@@ -141,11 +145,6 @@ impl Timing {
 /// handlers need more than one bit time, so transmitted edges would come late.
 pub const RX_MAX_BAUD: u32 = 57_600;
 
-fn timing() -> Timing {
-    // SAFETY: written only with interrupts off (`new`, `switch`); a copy is read.
-    unsafe { *TIMING.get() }
-}
-
 fn tc1() -> &'static avr_device::atmega328p::tc1::RegisterBlock {
     // SAFETY: `SoftSerial` consumed the TC1 token; its handlers and methods are the only users.
     unsafe { &*TC1::ptr() }
@@ -155,17 +154,6 @@ fn portb() -> &'static avr_device::atmega328p::portb::RegisterBlock {
     // SAFETY: only PB0/PB1 are touched here, at init or read-only; `pins` refuses D8/D9
     // while the link uses them.
     unsafe { &*avr_device::atmega328p::PORTB::ptr() }
-}
-
-/// Counts one receive error, saturating (no call: keeps the handler's saved registers few;
-/// no `saturating_add`, which compiles to a longer select).
-#[inline(always)]
-fn count_rx_error() {
-    // SAFETY: see RX_ERRORS; called only from the receive handlers.
-    let n = unsafe { RX_ERRORS.get() };
-    if *n != u8::MAX {
-        *n += 1;
-    }
 }
 
 /// [`SoftSerial::switch`] without the baud parameter (one copy for every rate).
@@ -241,104 +229,6 @@ impl<const BAUD: u32> SoftSerial<BAUD> {
         // SAFETY: interrupts are off, so no handler holds the counter.
         avr_device::interrupt::free(|_| unsafe { *RX_ERRORS.get() })
     }
-
-    /// `TIMER1_CAPT` handler: a falling edge on D8.
-    #[inline(always)]
-    pub fn on_capture() {
-        // SAFETY: see RECEIVER; interrupts are off inside a handler.
-        let rx = unsafe { RECEIVER.get() };
-        // Capture is on only between frames (left 0) and from the last data-bit sample on
-        // (left 1): see `on_rx_timeout`.
-        let t = tc1();
-        // The first sample is set before anything else: the start time then needs no
-        // registers of its own across the push below. Compare B cannot run before this
-        // handler ends, so the order changes nothing else.
-        let start = t.icr1().read().bits();
-        t.ocr1b().write(|w| unsafe { w.bits(start.wrapping_add(timing().first_sample)) });
-        if rx.left == 1 {
-            // The stop-bit sample is late and this is already the next start bit: the stop
-            // bit was high (a low one has no falling edge after it).
-            if !RX_RING.push(rx.byte) {
-                count_rx_error();
-            }
-        }
-        rx.left = 9;
-        // No captures inside the frame: its edges carry no news, and a capture handler run
-        // there would delay the samples, which come due at the edges.
-        t.timsk1().modify(|r, w| unsafe { w.bits(r.bits() & !TIMSK1_ICIE1) });
-    }
-
-    /// `TIMER1_COMPB` handler: a bit centre of the frame being received.
-    #[inline(always)]
-    pub fn on_rx_timeout() {
-        let level = portb().pinb().read().bits() & PB0_RX;
-        // SAFETY: see RECEIVER; interrupts are off inside a handler.
-        let rx = unsafe { RECEIVER.get() };
-        let left = rx.left;
-        if left == 0 {
-            return; // idle: OCR1B still matches once per timer period
-        }
-        let t = tc1();
-        let due = t.ocr1b().read().bits();
-        if (t.tcnt1().read().bits().wrapping_sub(due) as i16) < 0 {
-            return; // a flag from before this frame's OCR1B was written (flags are not cleared)
-        }
-        let left = left - 1;
-        rx.left = left;
-        if left != 0 {
-            rx.byte = (rx.byte >> 1) | if level != 0 { 0x80 } else { 0 };
-            t.ocr1b().write(|w| unsafe { w.bits(due.wrapping_add(timing().bit)) });
-            if left == 1 {
-                // Last data bit: any falling edge from here on starts the next frame. The
-                // frame's own edges set the flag meanwhile: clear it first.
-                t.tifr1().write(|w| unsafe { w.bits(TIFR1_ICF1) });
-                t.timsk1().modify(|r, w| unsafe { w.bits(r.bits() | TIMSK1_ICIE1) });
-            }
-        } else if level == 0 || !RX_RING.push(rx.byte) {
-            // Low stop bit (a break or a baud mismatch), or the ring is full.
-            count_rx_error();
-        }
-    }
-
-    /// `TIMER1_COMPA` handler: a bit boundary on D9 just happened, in hardware.
-    #[inline(always)]
-    pub fn on_tx_compare() {
-        let t = tc1();
-        // SAFETY: see TRANSMITTER; interrupts are off inside a handler.
-        let tx = unsafe { TRANSMITTER.get() };
-        let left = tx.left;
-        let mode = if left.wrapping_sub(1) < 9 {
-            // A start or data bit began: program the next data bit or the stop bit.
-            tx.left = left - 1;
-            let byte = tx.byte;
-            tx.byte = (byte >> 1) | 0x80;
-            // The bit moved to COM1A0 makes "clear" a "set" for a one, without a branch.
-            TCCR1A_CLEAR_OC1A | (byte << 6 & TCCR1A_COM1A0)
-        } else if let Some(byte) = TX_RING.pop() {
-            // The stop bit began (start the next frame right after it) or has ended.
-            tx.byte = byte;
-            tx.left = 9;
-            TCCR1A_CLEAR_OC1A
-        } else if left == TX_STOP {
-            // Nothing queued: wait for the end of the stop bit, so that a byte queued
-            // meanwhile cannot cut it short. PORTB1 (high) holds D9 until then: a "set"
-            // mode on a high line is what the simulator's PWM-style re-application (see
-            // the module docs) would briefly pull low, which a peer waiting for a start
-            // bit takes for one.
-            tx.left = TX_ENDING;
-            TCCR1A_DISCONNECTED
-        } else {
-            // Idle: D9 stays high from PORTB1, OC1A's latch is high from the stop bit.
-            tx.left = TX_IDLE;
-            t.timsk1().modify(|r, w| unsafe { w.bits(r.bits() & !TIMSK1_OCIE1A) });
-            return;
-        };
-        t.tccr1a().write(|w| unsafe { w.bits(mode) });
-        // The match time is read only now: held from the start, it took two more saved
-        // registers.
-        let due = t.ocr1a().read().bits();
-        t.ocr1a().write(|w| unsafe { w.bits(due.wrapping_add(timing().bit)) });
-    }
 }
 
 impl<const BAUD: u32> Serial for SoftSerial<BAUD> {
@@ -373,3 +263,264 @@ impl<const BAUD: u32> Serial for SoftSerial<BAUD> {
         });
     }
 }
+
+// `lds`, `sts`, `push` and `pop` by their opcode words (and `ld`/`st` through Z below) (register number `$r`, data address
+// `$k`): global assembly is assembled for the baseline AVR, which has none of them.
+macro_rules! lds {
+    ($r:literal, $k:literal) => {
+        concat!(".word 0x9000 | (", $r, " << 4), ", $k)
+    };
+}
+macro_rules! sts {
+    ($k:literal, $r:literal) => {
+        concat!(".word 0x9200 | (", $r, " << 4), ", $k)
+    };
+}
+macro_rules! push {
+    ($r:literal) => {
+        concat!(".word 0x920f | (", $r, " << 4)")
+    };
+}
+macro_rules! pop {
+    ($r:literal) => {
+        concat!(".word 0x900f | (", $r, " << 4)")
+    };
+}
+
+// The three handlers, in assembly: `nanoesp_soft_capture` (`TIMER1_CAPT`: a falling edge on
+// D8), `nanoesp_soft_rx_sample` (`TIMER1_COMPB`: a bit centre of the frame being received)
+// and `nanoesp_soft_tx_bit` (`TIMER1_COMPA`: a bit boundary on D9 just happened, in
+// hardware); `bind_interrupts!` makes them the vectors. Each saves SREG and the same four
+// registers (r24, r25, Z) and leaves through one shared exit; both receive handlers push a
+// byte through one shared tail. In Rust they took 7–10 saved registers each (550 B).
+//
+// Receive (see the module docs): capture is on only between frames (left 0) and from the
+// last data-bit sample on (left 1). The capture handler sets the first sample before
+// anything else (compare B cannot run before it ends, so the order changes nothing else);
+// with left 1 the stop-bit sample is late and this edge is already the next start bit: the
+// stop bit was high (a low one has no falling edge after it), and the byte is pushed. No
+// captures inside the frame: its edges carry no news, and a capture handler run there would
+// delay the samples. The sample handler reads PB0 first (into T); compare B stays enabled
+// while idle (left 0: OCR1B matches once per timer period), and a flag from before this
+// frame's OCR1B was written (flags are not cleared) shows as TCNT1 before OCR1B. At the last
+// data bit the frame's own edges have set the capture flag: it is cleared before capture is
+// enabled. A low stop bit (a break or a baud mismatch) or a full ring counts an error
+// (saturating at 255).
+//
+// Transmit: with 1..=9 bits left a start or data bit began: the next data bit or the stop
+// bit is programmed (bit 0 of the byte, moved to COM1A0, makes "clear" a "set" for a one;
+// ones shift in from the top). Else the stop bit began or has ended: the next byte queued
+// starts its frame right after it; with none, `TX_STOP` waits for the end of the stop bit
+// with OC1A disconnected (PORTB1 holds D9 high: a "set" mode on a high line is what the
+// simulator's PWM-style re-application would briefly pull low), so that a byte queued
+// meanwhile cannot cut it short, and after that the transmitter goes idle, its interrupt
+// off. The match time is read only after TCCR1A is written. 16-bit registers: the low byte
+// is read first and written last (datasheet §16.3).
+const _: () = assert!(
+    TX_STOP == 0 && TCCR1A_DISCONNECTED == 0 && TCCR1A_COM1A0 == 1 << 6,
+    "the transmit handler tests TX_STOP with `tst`, writes its left as the mode and sets COM1A0 with `bld r24, 6`"
+);
+core::arch::global_asm!(
+    ".section .text.nanoesp_soft_serial,\"ax\",@progbits",
+    ".global nanoesp_soft_tx_bit",
+    "nanoesp_soft_tx_bit:",
+    push!(24),
+    "in r24, 0x3f",
+    push!(24),
+    push!(25),
+    push!(30),
+    push!(31),
+    lds!(24, "{tx}"),
+    "mov r25, r24",
+    "subi r25, 1",
+    "cpi r25, 9",
+    "brsh 2f",
+    sts!("{tx}", 25),
+    lds!(24, "{tx}+1"),
+    "mov r25, r24",
+    "sec",
+    "ror r25",
+    sts!("{tx}+1", 25),
+    "bst r24, 0",
+    "ldi r24, {clear_oc1a}",
+    "bld r24, 6",
+    "rjmp 8f",
+    // No bit left to program: the next queued byte, if any.
+    "2:",
+    lds!(30, "{tx_ring}+{tx_head}+1"),
+    lds!(25, "{tx_ring}+{tx_head}"),
+    "cp r30, r25",
+    "breq 3f",
+    "mov r25, r30",
+    "ldi r31, 0",
+    "subi r30, lo8(-({tx_ring}))",
+    "sbci r31, hi8(-({tx_ring}))",
+    ".word 0x8180", // ld r24, Z
+    sts!("{tx}+1", 24),
+    "inc r25",
+    "andi r25, {tx_mask}",
+    sts!("{tx_ring}+{tx_head}+1", 25),
+    "ldi r24, 9",
+    sts!("{tx}", 24),
+    "ldi r24, {clear_oc1a}",
+    "rjmp 8f",
+    "3:",
+    "tst r24",
+    "brne 7f",
+    // TX_STOP (0): r24 is TCCR1A_DISCONNECTED (0) too.
+    "ldi r25, {tx_ending}",
+    sts!("{tx}", 25),
+    "rjmp 8f",
+    "7:",
+    "ldi r24, {tx_idle}",
+    sts!("{tx}", 24),
+    lds!(24, "{timsk1}"),
+    "andi r24, {not_ocie1a}",
+    sts!("{timsk1}", 24),
+    "rjmp 9f",
+    "8:",
+    sts!("{tccr1a}", 24),
+    lds!(30, "{ocr1a}"),
+    lds!(31, "{ocr1a}+1"),
+    lds!(24, "{timing}"),
+    lds!(25, "{timing}+1"),
+    "add r30, r24",
+    "adc r31, r25",
+    sts!("{ocr1a}+1", 31),
+    sts!("{ocr1a}", 30),
+    // The shared exit.
+    "9:",
+    pop!(31),
+    pop!(30),
+    pop!(25),
+    pop!(24),
+    "out 0x3f, r24",
+    pop!(24),
+    "reti",
+    //
+    ".global nanoesp_soft_rx_sample",
+    "nanoesp_soft_rx_sample:",
+    push!(24),
+    "in r24, 0x3f",
+    push!(24),
+    push!(25),
+    "in r25, {pinb}",
+    "bst r25, 0",
+    push!(30),
+    push!(31),
+    lds!(24, "{rx}"),
+    "tst r24",
+    "breq 9b",
+    lds!(30, "{ocr1b}"),
+    lds!(31, "{ocr1b}+1"),
+    lds!(24, "{tcnt1}"),
+    lds!(25, "{tcnt1}+1"),
+    "sub r24, r30",
+    "sbc r25, r31",
+    "brmi 9b",
+    lds!(24, "{rx}"),
+    "dec r24",
+    sts!("{rx}", 24),
+    "breq 4f",
+    lds!(25, "{rx}+1"),
+    "lsr r25",
+    "bld r25, 7",
+    sts!("{rx}+1", 25),
+    lds!(25, "{timing}"),
+    "add r30, r25",
+    lds!(25, "{timing}+1"),
+    "adc r31, r25",
+    sts!("{ocr1b}+1", 31),
+    sts!("{ocr1b}", 30),
+    "cpi r24, 1",
+    "brne 9b",
+    "ldi r24, {icf1}",
+    "out {tifr1}, r24",
+    lds!(24, "{timsk1}"),
+    "ori r24, {icie1}",
+    sts!("{timsk1}", 24),
+    "rjmp 9b",
+    // The stop bit: high, the byte is pushed.
+    "4:",
+    "brtc 6f",
+    lds!(24, "{rx}+1"),
+    // Push r24 onto the receive ring, or count an error if it is full.
+    "5:",
+    lds!(25, "{rx_ring}+{rx_head}"),
+    "mov r30, r25",
+    "inc r30",
+    "andi r30, {rx_mask}",
+    lds!(31, "{rx_ring}+{rx_head}+1"),
+    "cp r30, r31",
+    "breq 6f",
+    "mov r30, r25",
+    "ldi r31, 0",
+    "subi r30, lo8(-({rx_ring}))",
+    "sbci r31, hi8(-({rx_ring}))",
+    ".word 0x8380", // st Z, r24
+    "inc r25",
+    "andi r25, {rx_mask}",
+    sts!("{rx_ring}+{rx_head}", 25),
+    "rjmp 9b",
+    "6:",
+    lds!(24, "{rx_errors}"),
+    "inc r24",
+    "breq 10f",
+    sts!("{rx_errors}", 24),
+    // Within branch reach of the capture handler, which comes next.
+    "10:",
+    "rjmp 9b",
+    //
+    //
+    ".global nanoesp_soft_capture",
+    "nanoesp_soft_capture:",
+    push!(24),
+    "in r24, 0x3f",
+    push!(24),
+    push!(25),
+    push!(30),
+    push!(31),
+    lds!(24, "{icr1}"),
+    lds!(25, "{icr1}+1"),
+    lds!(30, "{timing}+2"),
+    lds!(31, "{timing}+3"),
+    "add r30, r24",
+    "adc r31, r25",
+    sts!("{ocr1b}+1", 31),
+    sts!("{ocr1b}", 30),
+    lds!(24, "{timsk1}"),
+    "andi r24, {not_icie1}",
+    sts!("{timsk1}", 24),
+    lds!(24, "{rx}"),
+    "ldi r25, 9",
+    sts!("{rx}", 25),
+    "cpi r24, 1",
+    "brne 10b",
+    lds!(24, "{rx}+1"),
+    "rjmp 5b",
+    rx = sym RECEIVER,
+    tx = sym TRANSMITTER,
+    timing = sym TIMING,
+    rx_ring = sym RX_RING,
+    tx_ring = sym TX_RING,
+    rx_errors = sym RX_ERRORS,
+    rx_head = const 64,
+    rx_mask = const 63,
+    tx_head = const 32,
+    tx_mask = const 31,
+    pinb = const 0x03,
+    tifr1 = const 0x16,
+    timsk1 = const 0x6f,
+    tccr1a = const 0x80,
+    tcnt1 = const 0x84,
+    icr1 = const 0x86,
+    ocr1a = const 0x88,
+    ocr1b = const 0x8a,
+    icf1 = const TIFR1_ICF1,
+    icie1 = const TIMSK1_ICIE1,
+    not_icie1 = const !TIMSK1_ICIE1,
+    not_ocie1a = const !TIMSK1_OCIE1A,
+    clear_oc1a = const TCCR1A_CLEAR_OC1A,
+    tx_ending = const TX_ENDING,
+    tx_idle = const TX_IDLE,
+);
