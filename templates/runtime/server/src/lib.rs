@@ -753,7 +753,8 @@ impl<'c, const N: usize> Server<'c, N> {
     }
 
     /// Fills `out` with bytes to send to the ESP now; returns how many.
-    #[inline(never)]
+    // Left to the compiler (inlined into the firmware's loop, its one caller): with
+    // `poll_console` inlined too, 100 B less on the AVR than both out of line.
     pub fn poll_uart_tx(&mut self, out: &mut [u8]) -> usize {
         let Server {
             drv,
@@ -813,7 +814,7 @@ impl<'c, const N: usize> Server<'c, N> {
 
     /// Fills `out` with console text; returns how many bytes. One line at most per call
     /// (the rest of a full queue follows on the next calls): a loop over lines cost flash.
-    #[inline(never)]
+    // Inlined like `poll_uart_tx`.
     pub fn poll_console(&mut self, out: &mut [u8]) -> usize {
         if self.console_len == 0 {
             return 0;
