@@ -201,14 +201,17 @@ impl Request {
                     // At most `METHOD_MAX` (7) here: the mask tells the compiler, which
                     // then drops the slice's bounds check.
                     let token = &self.path[..(self.token_len & 7) as usize];
+                    // Entry 0 (the empty token, refused above) never matches: an entry's
+                    // number is then its method's (`Some(n)` maps to `n`, two table bytes
+                    // for a smaller mapping).
                     self.method = match crate::progmem::lookup(
                         token,
-                        crate::pstr!(b"=GET\0=HEAD\0=POST\0=PUT\0"),
+                        crate::pstr!(b"=\0=GET\0=HEAD\0=POST\0=PUT\0"),
                     ) {
-                        Some(0) => Method::Get,
-                        Some(1) => Method::Head,
-                        Some(2) => Method::Post,
-                        Some(3) => Method::Put,
+                        Some(1) => Method::Get,
+                        Some(2) => Method::Head,
+                        Some(3) => Method::Post,
+                        Some(4) => Method::Put,
                         _ => Method::Other,
                     };
                     self.token_len = 0;
