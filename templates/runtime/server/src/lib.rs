@@ -232,12 +232,13 @@ enum SlotState {
     Ready,
 }
 
-/// `repr(C)`, the link first: measured smaller than the compiler's order.
+/// `repr(C)`, the state first: measured smaller than the compiler's order and than the link
+/// first (6 B, once `tick` took in `start_response` and the firmware loop the polls).
 #[derive(Clone, Debug)]
 #[repr(C)]
 struct Slot {
-    link: Link,
     state: SlotState,
+    link: Link,
     /// [`stamp`] of the connection or of its last request byte.
     since: u16,
     req: Request,
