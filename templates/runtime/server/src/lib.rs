@@ -316,14 +316,15 @@ pub struct Server<'c, const N: usize> {
     max: u8,
     tx: Option<Tx>,
     drv: Driver,
+    /// Also holds the live `served` and `errors` counts: they change only when a response
+    /// ends, never while one is rendered, so a status response needs no copy of them.
+    /// Before the slots: nearer the start, measured smaller (right after the driver, 2 B
+    /// smaller again).
+    snap: Snapshot,
     cache: TxCache,
     /// Measures responses (a window over no buffer): here rather than on the stack of
     /// `start_response`, which then needs no frame.
     meter: Window<'static>,
-    /// Also holds the live `served` and `errors` counts: they change only when a response
-    /// ends, never while one is rendered, so a status response needs no copy of them.
-    /// Before the slots: nearer the start, measured smaller.
-    snap: Snapshot,
     /// Round-robin start for picking the next slot to pull from or answer: the ESP hands a
     /// freed link id to the next client, so "lowest slot first" let two busy slots starve
     /// the others (requests on links 2 and 3 waited 10 s while 0 and 1 took turns).
