@@ -177,12 +177,15 @@ macro_rules! page {
 }
 
 /// Why a pin operation was refused.
+///
+/// Numbered as the statuses they are answered with: the mapping is then no code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 pub enum PinError {
     /// The pin is used by the firmware (serial link, console, LED...): answered 403.
-    Reserved,
+    Reserved = Status::Forbidden as u8,
     /// There is no such pin: answered 404.
-    NoSuchPin,
+    NoSuchPin = Status::NotFound as u8,
 }
 
 /// The hardware the server reads and drives.
