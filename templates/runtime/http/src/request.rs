@@ -79,6 +79,8 @@ pub struct Request {
     method: Method,
     path: [u8; PATH_MAX],
     path_len: u8,
+    /// After the path (measured 6 B smaller than last, once the state was one byte).
+    state: State,
     /// Position reached matching `content-length:` at the start of a header line; 0xFF = no match.
     cl_match: u8,
     /// Bytes of the target: a byte, as [`TARGET_MAX`] is 255.
@@ -89,7 +91,6 @@ pub struct Request {
     body_seen: u8,
     body_first: u8,
     body_bytes: u8,
-    state: State,
 }
 
 const CL_LEN: usize = 15;
@@ -201,14 +202,17 @@ impl Request {
                     // At most `METHOD_MAX` (7) here: the mask tells the compiler, which
                     // then drops the slice's bounds check.
                     let token = &self.path[..(self.token_len & 7) as usize];
+                    // Entry 0 (the empty token, refused above) never matches: an entry's
+                    // number is then its method's (`Some(n)` maps to `n`, two table bytes
+                    // for a smaller mapping).
                     self.method = match crate::progmem::lookup(
                         token,
-                        crate::pstr!(b"=GET\0=HEAD\0=POST\0=PUT\0"),
+                        crate::pstr!(b"=\0=GET\0=HEAD\0=POST\0=PUT\0"),
                     ) {
-                        Some(0) => Method::Get,
-                        Some(1) => Method::Head,
-                        Some(2) => Method::Post,
-                        Some(3) => Method::Put,
+                        Some(1) => Method::Get,
+                        Some(2) => Method::Head,
+                        Some(3) => Method::Post,
+                        Some(4) => Method::Put,
                         _ => Method::Other,
                     };
                     self.token_len = 0;

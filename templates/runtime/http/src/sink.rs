@@ -36,8 +36,9 @@ impl<'a> Window<'a> {
         }
     }
 
-    /// Starts counting again from 0 (for a window over an empty buffer, which only
-    /// measures). Out of line: its two callers share one copy.
+    /// Starts counting again from 0 (only for a window over an empty buffer, which only
+    /// measures: the AVR `put` stores at `pos - start`). Out of line: its two callers share
+    /// one copy.
     #[inline(never)]
     pub fn rewind(&mut self) {
         self.pos = 0;
@@ -74,8 +75,9 @@ impl Window<'_> {
         }
     }
 
-    /// [`Window::put`] in AVR assembly, the same steps: LLVM copied `self` through three
-    /// register pairs (6 bytes more).
+    /// [`Window::put`] in AVR assembly: the byte goes to `buf[pos - start]`, which is
+    /// `filled` (LLVM copied `self` through three register pairs and read `filled`, 10 bytes
+    /// more).
     #[cfg(target_arch = "avr")]
     #[inline(never)]
     #[allow(unsafe_code)]
@@ -92,15 +94,15 @@ impl Window<'_> {
                 "adiw r26, 1",
                 "std Z+5, r27",
                 "std Z+4, r26",
-                // Before the window: nothing to keep.
+                // Its offset in the window, pos - start: before the window (a borrow),
+                // nothing to keep. Positions come one by one from the window's start, so
+                // in the window this is `filled` (`rewind` is for windows over no buffer).
                 "ldd r20, Z+6",
                 "ldd r21, Z+7",
-                "cp r24, r20",
-                "cpc r25, r21",
+                "sub r24, r20",
+                "sbc r25, r21",
                 "brlo 1f",
                 // In the window while the buffer has room.
-                "ldd r24, Z+8",
-                "ldd r25, Z+9",
                 "ldd r20, Z+2",
                 "ldd r21, Z+3",
                 "cp r24, r20",
