@@ -141,6 +141,7 @@ fn number(line: &[u8], i: u8) -> Option<u16> {
 /// when there is none (a plain pair is cheaper to return than an `Option` of one on the AVR).
 /// `-1` gives 0. Indices here are bytes (a line holds at most [`LINE_MAX`]): cheaper to
 /// pass and return on the AVR than `usize`.
+#[cfg(not(target_arch = "avr"))]
 fn scan_number(line: &[u8], i: u8) -> (u16, u8) {
     if line.get(i as usize) == Some(&b'-') {
         return (0, scan_digits(line, i + 1).1);
@@ -170,28 +171,41 @@ fn scan_digits(line: &[u8], mut i: u8) -> (u16, u8) {
     (v, i)
 }
 
-/// [`scan_digits`] in AVR assembly, the same loop over `ld X+`, `v * 10` as `8v + 2v`:
+/// [`scan_number`] and [`scan_digits`] in AVR assembly, one routine: the same steps over
+/// `ld X+`, `v * 10` as `8v + 2v`, a `-` remembered in T and the value cleared at the end.
 /// LLVM multiplied with `mul`/`muls` and merged the bytes back through a select of 16-bit
-/// values (122 B).
+/// values (154 B for the two).
 #[cfg(target_arch = "avr")]
 #[inline(never)]
 #[allow(unsafe_code)]
-fn scan_digits(line: &[u8], mut i: u8) -> (u16, u8) {
+fn scan_number(line: &[u8], mut i: u8) -> (u16, u8) {
     let v: u16;
     // SAFETY: reads `line` from `i` up to its end through X (`ld X+`, only while `i` is
-    // below its length); every register it writes is an operand; r1 is the zero register.
+    // below its length); every register it writes is an operand or SREG (T); r1 is the
+    // zero register.
     unsafe {
         core::arch::asm!(
             "add r26, {i}",
             "adc r27, r1",
             "clr {v:l}",
             "clr {v:h}",
+            // A `-` first: skipped, and T set.
+            "clt",
+            "cp {i}, {len:l}",
+            "cpc r1, {len:h}",
+            "brsh 3f",
+            "ld {d}, X+",
+            "cpi {d}, 0x2d",
+            "brne 6f",
+            "set",
+            "inc {i}",
             // A digit, while any byte is left.
             "1:",
             "cp {i}, {len:l}",
             "cpc r1, {len:h}",
             "brsh 3f",
             "ld {d}, X+",
+            "6:",
             "subi {d}, 0x30",
             "cpi {d}, 10",
             "brsh 3f",
@@ -218,7 +232,12 @@ fn scan_digits(line: &[u8], mut i: u8) -> (u16, u8) {
             "2:",
             "inc {i}",
             "rjmp 1b",
+            // After a `-` the value is 0.
             "3:",
+            "brtc 5f",
+            "clr {v:l}",
+            "clr {v:h}",
+            "5:",
             i = inout(reg) i,
             len = in(reg_pair) line.len(),
             v = out(reg_iw) v,
