@@ -508,15 +508,18 @@ impl Parser {
         // A link URC, whole or spliced onto junk (e.g. inside an echo): `...}0,CLOSED` ends
         // 8 bytes long, `...,1,CONNECT` 9. Every tail up to 9 bytes is tried (shorter ones
         // match nothing): a loop over the line, where an array of the three starts was built
-        // on the stack. No line of the table below ends like these, so they go first.
-        for start in 0..full.len() {
-            let tail = &full[start..];
-            if start > 0 && tail.len() > 9 {
-                continue;
-            }
-            if tail.len() >= 3 && tail[1] == b',' {
-                if let Some(id) = link_id(tail[0]) {
-                    match lookup(&tail[2..], pstr!(b"=CONNECT\0=CLOSED\0=CONNECT FAIL\0")) {
+        // on the stack. No line of the table below ends like these, so they go first. The
+        // whole line, then the tails from `first` on: byte indices, and the next start by
+        // `max` (18 B smaller on the AVR than skipping the long tails one by one); the
+        // `[id, ',', rest @ ..]` pattern leaves `lookup` an empty rest, which it matches
+        // with no entry.
+        let first = (full.len() as u8).saturating_sub(9);
+        let mut start = 0u8;
+        while let Some(tail) = full.get(start as usize..) {
+            start = (start + 1).max(first);
+            if let [id, b',', rest @ ..] = tail {
+                if let Some(id) = link_id(*id) {
+                    match lookup(rest, pstr!(b"=CONNECT\0=CLOSED\0=CONNECT FAIL\0")) {
                         Some(0) => return Token::Connect(id),
                         Some(1) => return Token::Closed(id),
                         Some(2) => return Token::ConnectFail(id),
