@@ -489,7 +489,7 @@ impl Parser {
         }
         let (n, end) = scan_number(line, 13);
         // There must be a number, ending right at the separator just received.
-        if end == 13 || end as usize != line.len() - 1 {
+        if end == 13 || end != line.len() as u8 - 1 {
             return None;
         }
         self.len = 0;
