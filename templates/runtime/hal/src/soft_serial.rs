@@ -210,8 +210,12 @@ impl<const BAUD: u32> SoftSerial<BAUD> {
         t.tccr1a().write(|w| unsafe { w.bits(TCCR1A_DISCONNECTED) });
         // Idle (high) level on D9 before it becomes an output, so the ESP never sees a false
         // start bit; pull-up on D8 so an unplugged ESP reads as an idle line.
-        port.portb().modify(|r, w| unsafe { w.bits(r.bits() | PB1_TX | PB0_RX) });
-        port.ddrb().modify(|r, w| unsafe { w.bits((r.bits() | PB1_TX) & !PB0_RX) });
+        // One bit per access: `sbi`/`cbi` (6 B smaller on the AVR than two-bit masks); D9 is
+        // still high before it drives.
+        port.portb().modify(|r, w| unsafe { w.bits(r.bits() | PB1_TX) });
+        port.portb().modify(|r, w| unsafe { w.bits(r.bits() | PB0_RX) });
+        port.ddrb().modify(|r, w| unsafe { w.bits(r.bits() | PB1_TX) });
+        port.ddrb().modify(|r, w| unsafe { w.bits(r.bits() & !PB0_RX) });
         t.tccr1b().write(|w| unsafe { w.bits(TCCR1B_ICNC1 | TCCR1B_CLK1) });
         t.tifr1().write(|w| unsafe { w.bits(TIFR1_ICF1 | TIFR1_OCF1A | TIFR1_OCF1B) });
         t.timsk1().write(|w| unsafe { w.bits(TIMSK1_RECEIVE) });
