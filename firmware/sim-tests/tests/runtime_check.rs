@@ -29,6 +29,34 @@ const DIGITS: [&str; 17] = [
     "",
 ];
 
+/// `RECV_LENS` of `avr-check/src/main.rs`: what follows `+CIPRECVLEN`.
+const RECV_LENS: [&str; 7] = [
+    ":236,-1,-1,0,7",
+    ":-12,3",
+    ":-,5",
+    ":--5,1",
+    ":70000,65535,6554,-65536,1",
+    ":0,0,0,0,2048,9",
+    ":x",
+];
+
+/// The lengths the host's parser reads from `+CIPRECVLEN<tail>`, as `avr-check` prints
+/// them.
+fn expected_recv_lens(tail: &str) -> String {
+    use nanoesp_at::parser::{Parser, Token};
+    let mut parser = Parser::new();
+    let mut lens = None;
+    for &b in b"+CIPRECVLEN".iter().chain(tail.as_bytes()).chain(b"\r\n") {
+        if let Some(Token::RecvLen) = parser.feed(b) {
+            lens = Some(parser.recv_lens());
+        }
+    }
+    match lens {
+        Some(lens) => lens.map(|l| l.to_string()).join(" "),
+        None => "-".to_string(),
+    }
+}
+
 /// `TABLE` of `avr-check/src/main.rs`: `=` the whole line, `^` its start, text, 0 byte.
 const TABLE: &[u8] = b"=a\0^ab\0=abc\0^b\0=ca\0^cab\0=\0^c\0";
 
@@ -90,6 +118,7 @@ fn assembly_routines_give_the_hosts_answers_on_the_avr() {
 
     let (mut lines, mut values, mut entries, mut indices) = (0, 0, 0, 0);
     let mut lengths = Vec::new();
+    let mut recv_lens = Vec::new();
     for row in console.lines() {
         if let Some(rest) = row.strip_prefix("L ") {
             let (text, got) = rest.rsplit_once(' ').expect(row);
@@ -138,6 +167,10 @@ fn assembly_routines_give_the_hosts_answers_on_the_avr() {
             };
             assert_eq!(got, want, "+IPD,0,{digits}");
             lengths.push(digits.to_string());
+        } else if let Some(rest) = row.strip_prefix("R ") {
+            let (tail, got) = rest.split_once(' ').expect(row);
+            assert_eq!(got, expected_recv_lens(tail), "+CIPRECVLEN{tail}");
+            recv_lens.push(tail.to_string());
         }
     }
     // Every line of 0-4 bytes over three letters, then 16 edge values and 400 random ones.
@@ -149,4 +182,5 @@ fn assembly_routines_give_the_hosts_answers_on_the_avr() {
     let want_indices: usize = SLICES.iter().map(|(_, count)| count + 2).sum();
     assert_eq!(indices, want_indices, "{console}");
     assert_eq!(lengths, DIGITS, "{console}");
+    assert_eq!(recv_lens, RECV_LENS, "{console}");
 }

@@ -14,7 +14,9 @@
 //!   first and last bytes differ), each element filled with its number plus one through
 //!   `byte_index_mut`;
 //! - `D <digits> <count>`: the length `nanoesp_at`'s parser reads from `+IPD,0,<digits>`
-//!   (its digit scanner is AVR assembly), in decimal, `-` for no `IpdNotice`.
+//!   (its number scanner is AVR assembly), in decimal, `-` for no `IpdNotice`;
+//! - `R <lengths> <l0> ... <l4>`: the five lengths it reads from `+CIPRECVLEN<lengths>`
+//!   (`-1`, a lone `-`, saturation), in decimal.
 //!
 //! The host test (`tests/runtime_check.rs`) works out every expected answer itself.
 #![no_std]
@@ -83,6 +85,19 @@ const DIGITS: [&[u8]; 17] = [
     b"000042",
     b"123456789012345678901234567890123456",
     b"",
+];
+
+/// What follows `+CIPRECVLEN` on the lines given to the parser: `-1` and other negative
+/// lengths, a `-` without digits, two of them, saturation, and a line with no length.
+/// Kept in step with `RECV_LENS` in the host test.
+const RECV_LENS: [&[u8]; 7] = [
+    b":236,-1,-1,0,7",
+    b":-12,3",
+    b":-,5",
+    b":--5,1",
+    b":70000,65535,6554,-65536,1",
+    b":0,0,0,0,2048,9",
+    b":x",
 ];
 
 /// How many pseudo-random values follow the edges (xorshift32 from seed 1, as the host).
@@ -192,6 +207,32 @@ fn check_digits(digits: &[u8]) {
     write(b'\n');
 }
 
+fn check_recv_lens(tail: &[u8]) {
+    let mut parser = Parser::new();
+    let mut lens = None;
+    for &b in b"+CIPRECVLEN".iter().chain(tail).chain(b"\r\n") {
+        if let Some(Token::RecvLen) = parser.feed(b) {
+            lens = Some(parser.recv_lens());
+        }
+    }
+    write_all(b"R ");
+    write_all(tail);
+    match lens {
+        Some(lens) => {
+            for len in lens {
+                let mut buf = [0u8; 12];
+                let mut w = Window::new(0, &mut buf);
+                put_u32(&mut w, len as u32);
+                let filled = w.filled();
+                write(b' ');
+                write_all(&buf[..filled]);
+            }
+        }
+        None => write_all(b" -"),
+    }
+    write(b'\n');
+}
+
 #[avr_device::entry]
 fn main() -> ! {
     // SAFETY: USART0 set up as the simulator's console expects: U2X, 8N1, UBRR 16 = 115200.
@@ -246,6 +287,9 @@ fn main() -> ! {
     check_index(&mut [[0u8; 129]; 3]);
     for digits in DIGITS {
         check_digits(digits);
+    }
+    for tail in RECV_LENS {
+        check_recv_lens(tail);
     }
     write_all(b"DONE\n");
     loop {}

@@ -96,11 +96,73 @@ pub fn put_escaped(sink: &mut Window, s: PStr) {
     }
 }
 
+#[cfg(not(target_arch = "avr"))]
 #[inline(never)]
 fn put_quoted(sink: &mut Window, s: PStr) {
     sink.put(b'"');
     put_escaped(sink, s);
     sink.put(b'"');
+}
+
+/// [`put_quoted`] in AVR assembly: `lpm Z+` over the text and one local routine that calls
+/// `Window::put` (C ABI) with Z saved around it, for the quotes, the backslashes and the
+/// bytes. LLVM kept the text as a pointer and a count in saved registers (96 B).
+#[cfg(target_arch = "avr")]
+#[inline(never)]
+#[allow(unsafe_code)]
+fn put_quoted(sink: &mut Window, s: PStr) {
+    let (ptr, len) = s.raw();
+    let end = ptr.wrapping_add(len);
+    // SAFETY: reads the flash string `s` up to its end (`lpm`, as `PStr::get`); calls
+    // `Window::put` (C ABI) with `sink` and each byte put, Z saved on the stack around it;
+    // every register the call or the loop may change is an operand or declared clobbered.
+    unsafe {
+        core::arch::asm!(
+            "ldi r22, 0x22",
+            "rcall 5f",
+            // A byte of the text, while any is left; a backslash before `"`, `,` and `\`.
+            "1:",
+            "cp r30, {end:l}",
+            "cpc r31, {end:h}",
+            "breq 3f",
+            "lpm {b}, Z+",
+            "cpi {b}, 0x22",
+            "breq 2f",
+            "cpi {b}, 0x2c",
+            "breq 2f",
+            "cpi {b}, 0x5c",
+            "brne 4f",
+            "2:",
+            "ldi r22, 0x5c",
+            "rcall 5f",
+            "4:",
+            "mov r22, {b}",
+            "rcall 5f",
+            "rjmp 1b",
+            "3:",
+            "ldi r22, 0x22",
+            "rcall 5f",
+            "rjmp 6f",
+            // Puts r22.
+            "5:",
+            "push r30",
+            "push r31",
+            "movw r24, {s}",
+            "call {put}",
+            "pop r31",
+            "pop r30",
+            "ret",
+            "6:",
+            put = sym Window::put,
+            s = in(reg_pair) sink as *mut Window,
+            end = in(reg_pair) end,
+            b = out(reg_upper) _,
+            inout("Z") ptr => _,
+            out("r18") _, out("r19") _, out("r20") _, out("r21") _,
+            out("r22") _, out("r23") _, out("r24") _, out("r25") _,
+            out("r26") _, out("r27") _,
+        );
+    }
 }
 
 // Field markers in the command texts below (bytes no command contains; `\n` ends a line).

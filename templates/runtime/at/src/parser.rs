@@ -141,6 +141,7 @@ fn number(line: &[u8], i: u8) -> Option<u16> {
 /// when there is none (a plain pair is cheaper to return than an `Option` of one on the AVR).
 /// `-1` gives 0. Indices here are bytes (a line holds at most [`LINE_MAX`]): cheaper to
 /// pass and return on the AVR than `usize`.
+#[cfg(not(target_arch = "avr"))]
 fn scan_number(line: &[u8], i: u8) -> (u16, u8) {
     if line.get(i as usize) == Some(&b'-') {
         return (0, scan_digits(line, i + 1).1);
@@ -170,28 +171,41 @@ fn scan_digits(line: &[u8], mut i: u8) -> (u16, u8) {
     (v, i)
 }
 
-/// [`scan_digits`] in AVR assembly, the same loop over `ld X+`, `v * 10` as `8v + 2v`:
+/// [`scan_number`] and [`scan_digits`] in AVR assembly, one routine: the same steps over
+/// `ld X+`, `v * 10` as `8v + 2v`, a `-` remembered in T and the value cleared at the end.
 /// LLVM multiplied with `mul`/`muls` and merged the bytes back through a select of 16-bit
-/// values (122 B).
+/// values (154 B for the two).
 #[cfg(target_arch = "avr")]
 #[inline(never)]
 #[allow(unsafe_code)]
-fn scan_digits(line: &[u8], mut i: u8) -> (u16, u8) {
+fn scan_number(line: &[u8], mut i: u8) -> (u16, u8) {
     let v: u16;
     // SAFETY: reads `line` from `i` up to its end through X (`ld X+`, only while `i` is
-    // below its length); every register it writes is an operand; r1 is the zero register.
+    // below its length); every register it writes is an operand or SREG (T); r1 is the
+    // zero register.
     unsafe {
         core::arch::asm!(
             "add r26, {i}",
             "adc r27, r1",
             "clr {v:l}",
             "clr {v:h}",
+            // A `-` first: skipped, and T set.
+            "clt",
+            "cp {i}, {len:l}",
+            "cpc r1, {len:h}",
+            "brsh 3f",
+            "ld {d}, X+",
+            "cpi {d}, 0x2d",
+            "brne 6f",
+            "set",
+            "inc {i}",
             // A digit, while any byte is left.
             "1:",
             "cp {i}, {len:l}",
             "cpc r1, {len:h}",
             "brsh 3f",
             "ld {d}, X+",
+            "6:",
             "subi {d}, 0x30",
             "cpi {d}, 10",
             "brsh 3f",
@@ -218,7 +232,12 @@ fn scan_digits(line: &[u8], mut i: u8) -> (u16, u8) {
             "2:",
             "inc {i}",
             "rjmp 1b",
+            // After a `-` the value is 0.
             "3:",
+            "brtc 5f",
+            "clr {v:l}",
+            "clr {v:h}",
+            "5:",
             i = inout(reg) i,
             len = in(reg_pair) line.len(),
             v = out(reg_iw) v,
@@ -470,7 +489,7 @@ impl Parser {
         }
         let (n, end) = scan_number(line, 13);
         // There must be a number, ending right at the separator just received.
-        if end == 13 || end as usize != line.len() - 1 {
+        if end == 13 || end != line.len() as u8 - 1 {
             return None;
         }
         self.len = 0;
@@ -489,15 +508,18 @@ impl Parser {
         // A link URC, whole or spliced onto junk (e.g. inside an echo): `...}0,CLOSED` ends
         // 8 bytes long, `...,1,CONNECT` 9. Every tail up to 9 bytes is tried (shorter ones
         // match nothing): a loop over the line, where an array of the three starts was built
-        // on the stack. No line of the table below ends like these, so they go first.
-        for start in 0..full.len() {
-            let tail = &full[start..];
-            if start > 0 && tail.len() > 9 {
-                continue;
-            }
-            if tail.len() >= 3 && tail[1] == b',' {
-                if let Some(id) = link_id(tail[0]) {
-                    match lookup(&tail[2..], pstr!(b"=CONNECT\0=CLOSED\0=CONNECT FAIL\0")) {
+        // on the stack. No line of the table below ends like these, so they go first. The
+        // whole line, then the tails from `first` on: byte indices, and the next start by
+        // `max` (18 B smaller on the AVR than skipping the long tails one by one); the
+        // `[id, ',', rest @ ..]` pattern leaves `lookup` an empty rest, which it matches
+        // with no entry.
+        let first = (full.len() as u8).saturating_sub(9);
+        let mut start = 0u8;
+        while let Some(tail) = full.get(start as usize..) {
+            start = (start + 1).max(first);
+            if let [id, b',', rest @ ..] = tail {
+                if let Some(id) = link_id(*id) {
+                    match lookup(rest, pstr!(b"=CONNECT\0=CLOSED\0=CONNECT FAIL\0")) {
                         Some(0) => return Token::Connect(id),
                         Some(1) => return Token::Closed(id),
                         Some(2) => return Token::ConnectFail(id),

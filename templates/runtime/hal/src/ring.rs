@@ -46,9 +46,9 @@ impl<const N: usize> Ring<N> {
             if next == read_volatile(self.tail.get()) {
                 return false;
             }
-            // The mask is a no-op for a valid index; it lets the compiler drop the bounds
-            // check, whose panic path would make interrupt handlers save every register.
-            (*self.data.get())[(head & Self::MASK) as usize] = byte;
+            // `head` is below N (only ever stored masked): no bounds check, whose panic path
+            // would make interrupt handlers save every register, and no mask.
+            *self.slot(head) = byte;
             compiler_fence(Ordering::SeqCst);
             write_volatile(self.head.get(), next);
         }
@@ -62,7 +62,8 @@ impl<const N: usize> Ring<N> {
         // SAFETY: as in `push`; the caller saw room for `byte`.
         unsafe {
             let head = read_volatile(self.head.get());
-            (*self.data.get())[(head & Self::MASK) as usize] = byte;
+            // `head` is below N (only ever stored masked): no bounds check, no mask.
+            *self.slot(head) = byte;
             compiler_fence(Ordering::SeqCst);
             write_volatile(self.head.get(), head.wrapping_add(1) & Self::MASK);
         }
@@ -78,11 +79,21 @@ impl<const N: usize> Ring<N> {
                 return None;
             }
             compiler_fence(Ordering::SeqCst);
-            let byte = (*self.data.get())[(tail & Self::MASK) as usize];
+            // `tail` is below N (only ever stored masked).
+            let byte = *self.slot(tail);
             compiler_fence(Ordering::SeqCst);
             write_volatile(self.tail.get(), tail.wrapping_add(1) & Self::MASK);
             Some(byte)
         }
+    }
+
+    /// Slot `i` of the data.
+    ///
+    /// # Safety
+    /// `i` must be below `N`: an index this ring stored (every one is masked).
+    #[inline(always)]
+    unsafe fn slot(&self, i: u8) -> *mut u8 {
+        (self.data.get() as *mut u8).add(i as usize)
     }
 
     /// True when no byte is waiting.

@@ -21,8 +21,8 @@
 //!
 //! Cost: SREG and four saved registers per handler, about 60–80 cycles per transmitted or
 //! received bit including entry and exit (the Rust handlers before them saved 7–11 and took
-//! about 100; the figures below are theirs, and the assembly ones only come sooner). A compare handler must
-//! reload its compare less than one bit time after the match (278 cycles at 57600 baud), and
+//! about 100; the figures below are theirs, and the assembly ones only come sooner). A
+//! compare handler must reload its compare less than one bit time after the match (278 cycles at 57600 baud), and
 //! the receive sample must land within half a bit of the centre, while the handlers wait for
 //! each other and for the millisecond tick. `nanoesp bench` measures both
 //! (`handler_latency`): with one to five clients at 57600 the reloads came at most 233 cycles
@@ -83,7 +83,9 @@ const TX_LEAD_TICKS: u16 = 64;
 /// millisecond tick and the transmit handler (`nanoesp bench`'s `handler_latency`: the
 /// soft-link budget rows, 30-minute soaks and a perfect ESP). The match is set this much
 /// before the bit centre so that both ends of that range are about equally far from it:
-/// −86…+82 cycles, within 0.31 bit at 57600 baud.
+/// −86…+82 cycles, within 0.31 bit at 57600 baud. (Measured with the Rust handlers. The
+/// assembly one reads PB0 15 cycles after the match when it starts at once, and waits less
+/// behind the others: the range only moved earlier, still within half a bit; not re-centred.)
 const RX_SAMPLE_EARLY: u16 = 110;
 
 /// Transmit `left`: 1..=9 bits (8 data and the stop bit) are still to be programmed.
@@ -121,7 +123,10 @@ static RECEIVER: IsrCell<Receiver> = IsrCell::new(Receiver { left: 0, byte: 0 })
 // TIMER1_COMPA and, inside a critical section while the transmitter is idle, `write_byte`.
 static TRANSMITTER: IsrCell<Transmitter> = IsrCell::new(Transmitter { left: TX_IDLE, byte: 0 });
 // Read by all three handlers; written by `new` and `switch` with interrupts off.
-static TIMING: IsrCell<Timing> = IsrCell::new(Timing { bit: 0, first_sample: 0 });
+// Starts at `RX_MAX_BAUD`, the default link speed: `new` then writes it only for another
+// one (the four bytes in `.data`, which the firmware has anyway, cost 20 B less flash than
+// the stores).
+static TIMING: IsrCell<Timing> = IsrCell::new(Timing::at(RX_MAX_BAUD));
 
 /// Bit timing of the current baud, in Timer1 cycles (rounded: error ≤ 0.1 % up to 115200).
 #[derive(Clone, Copy)]
@@ -171,13 +176,14 @@ fn switch_timing(timing: Timing, listen: bool) {
             let t = tc1();
             // SAFETY: interrupts are off.
             unsafe { RECEIVER.get().left = 0 };
+            // One read and one write of TIMSK1 for both cases (4 B smaller on the AVR).
+            let mut mask = t.timsk1().read().bits() & !TIMSK1_RECEIVE;
             if listen {
                 // Drop an edge captured while not listening: its flag is still set.
                 t.tifr1().write(|w| unsafe { w.bits(TIFR1_ICF1) });
-                t.timsk1().modify(|r, w| unsafe { w.bits(r.bits() | TIMSK1_RECEIVE) });
-            } else {
-                t.timsk1().modify(|r, w| unsafe { w.bits(r.bits() & !TIMSK1_RECEIVE) });
+                mask |= TIMSK1_RECEIVE;
             }
+            t.timsk1().write(|w| unsafe { w.bits(mask) });
             true
         });
         if idle {
@@ -197,8 +203,10 @@ impl<const BAUD: u32> SoftSerial<BAUD> {
     /// Interrupts must be enabled by the caller afterwards.
     pub fn new(timer: TC1) -> Self {
         const { assert!(BAUD <= RX_MAX_BAUD, "the soft link receives at 57600 baud at most") };
-        // SAFETY: interrupts are still off (the caller enables them afterwards).
-        unsafe { *TIMING.get() = const { Timing::at(BAUD) } };
+        if BAUD != RX_MAX_BAUD {
+            // SAFETY: interrupts are still off (the caller enables them afterwards).
+            unsafe { *TIMING.get() = const { Timing::at(BAUD) } };
+        }
         let t = tc1();
         let port = portb();
         // OC1A's output latch starts at 0 (§16.7.3): force a "set" match while D9 is still an
@@ -209,8 +217,12 @@ impl<const BAUD: u32> SoftSerial<BAUD> {
         t.tccr1a().write(|w| unsafe { w.bits(TCCR1A_DISCONNECTED) });
         // Idle (high) level on D9 before it becomes an output, so the ESP never sees a false
         // start bit; pull-up on D8 so an unplugged ESP reads as an idle line.
-        port.portb().modify(|r, w| unsafe { w.bits(r.bits() | PB1_TX | PB0_RX) });
-        port.ddrb().modify(|r, w| unsafe { w.bits((r.bits() | PB1_TX) & !PB0_RX) });
+        // One bit per access: `sbi`/`cbi` (6 B smaller on the AVR than two-bit masks); D9 is
+        // still high before it drives.
+        port.portb().modify(|r, w| unsafe { w.bits(r.bits() | PB1_TX) });
+        port.portb().modify(|r, w| unsafe { w.bits(r.bits() | PB0_RX) });
+        port.ddrb().modify(|r, w| unsafe { w.bits(r.bits() | PB1_TX) });
+        port.ddrb().modify(|r, w| unsafe { w.bits(r.bits() & !PB0_RX) });
         t.tccr1b().write(|w| unsafe { w.bits(TCCR1B_ICNC1 | TCCR1B_CLK1) });
         t.tifr1().write(|w| unsafe { w.bits(TIFR1_ICF1 | TIFR1_OCF1A | TIFR1_OCF1B) });
         t.timsk1().write(|w| unsafe { w.bits(TIMSK1_RECEIVE) });
@@ -330,18 +342,17 @@ core::arch::global_asm!(
     push!(25),
     push!(30),
     push!(31),
+    // r24: left - 1, below 9 with a bit to program.
     lds!(24, "{tx}"),
-    "mov r25, r24",
-    "subi r25, 1",
-    "cpi r25, 9",
+    "subi r24, 1",
+    "cpi r24, 9",
     "brsh 2f",
-    sts!("{tx}", 25),
-    lds!(24, "{tx}+1"),
-    "mov r25, r24",
+    sts!("{tx}", 24),
+    lds!(25, "{tx}+1"),
+    "bst r25, 0",
     "sec",
     "ror r25",
     sts!("{tx}+1", 25),
-    "bst r24, 0",
     "ldi r24, {clear_oc1a}",
     "bld r24, 6",
     "rjmp 8f",
@@ -365,9 +376,9 @@ core::arch::global_asm!(
     "ldi r24, {clear_oc1a}",
     "rjmp 8f",
     "3:",
-    "tst r24",
+    "inc r24",
     "brne 7f",
-    // TX_STOP (0): r24 is TCCR1A_DISCONNECTED (0) too.
+    // TX_STOP (0): r24 is back to it, and TCCR1A_DISCONNECTED (0) too.
     "ldi r25, {tx_ending}",
     sts!("{tx}", 25),
     "rjmp 8f",
@@ -413,12 +424,12 @@ core::arch::global_asm!(
     "breq 9b",
     lds!(30, "{ocr1b}"),
     lds!(31, "{ocr1b}+1"),
-    lds!(24, "{tcnt1}"),
+    // TCNT1 - OCR1B in one register: `lds` leaves the carry alone.
+    lds!(25, "{tcnt1}"),
+    "sub r25, r30",
     lds!(25, "{tcnt1}+1"),
-    "sub r24, r30",
     "sbc r25, r31",
     "brmi 9b",
-    lds!(24, "{rx}"),
     "dec r24",
     sts!("{rx}", 24),
     "breq 4f",
