@@ -31,6 +31,17 @@ impl<const N: usize> Ring<N> {
         (N - 1) as u8
     };
 
+    /// Where `head` lies from the ring's start, with `tail` in the byte after it: the soft
+    /// serial's assembly handlers address both so.
+    pub(crate) const HEAD_OFFSET: usize = {
+        let head = core::mem::offset_of!(Self, head);
+        assert!(core::mem::offset_of!(Self, tail) == head + 1);
+        head
+    };
+
+    /// The mask that wraps an index, for the same handlers.
+    pub(crate) const INDEX_MASK: u8 = Self::MASK;
+
     /// An empty ring, usable in a `static`.
     pub const fn new() -> Self {
         Self { data: UnsafeCell::new([0; N]), head: UnsafeCell::new(0), tail: UnsafeCell::new(0) }

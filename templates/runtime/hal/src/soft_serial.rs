@@ -112,8 +112,10 @@ struct Receiver {
     byte: u8,
 }
 
-static RX_RING: Ring<64> = Ring::new();
-static TX_RING: Ring<32> = Ring::new();
+const RX_RING_SIZE: usize = 64;
+const TX_RING_SIZE: usize = 32;
+static RX_RING: Ring<RX_RING_SIZE> = Ring::new();
+static TX_RING: Ring<TX_RING_SIZE> = Ring::new();
 // TIMER1_CAPT and TIMER1_COMPB (which do not nest); `rx_errors` reads it with interrupts
 // off. Not an atomic: its load and store each turned interrupts off and on again around
 // themselves, for nothing inside a handler.
@@ -328,6 +330,14 @@ macro_rules! pop {
 // meanwhile cannot cut it short, and after that the transmitter goes idle, its interrupt
 // off. The match time is read only after TCCR1A is written. 16-bit registers: the low byte
 // is read first and written last (datasheet §16.3).
+// The field offsets the handlers use: `{rx}`/`{tx}` is `left`, `+1` is `byte`; `{timing}`
+// is `bit`, `+2` is `first_sample` (the cells are `repr(transparent)`).
+const _: () = {
+    use core::mem::offset_of;
+    assert!(offset_of!(Receiver, left) == 0 && offset_of!(Receiver, byte) == 1);
+    assert!(offset_of!(Transmitter, left) == 0 && offset_of!(Transmitter, byte) == 1);
+    assert!(offset_of!(Timing, bit) == 0 && offset_of!(Timing, first_sample) == 2);
+};
 const _: () = assert!(
     TX_STOP == 0 && TCCR1A_DISCONNECTED == 0 && TCCR1A_COM1A0 == 1 << 6,
     "the transmit handler tests TX_STOP with `tst`, writes its left as the mode and sets COM1A0 with `bld r24, 6`"
@@ -515,10 +525,10 @@ core::arch::global_asm!(
     rx_ring = sym RX_RING,
     tx_ring = sym TX_RING,
     rx_errors = sym RX_ERRORS,
-    rx_head = const 64,
-    rx_mask = const 63,
-    tx_head = const 32,
-    tx_mask = const 31,
+    rx_head = const Ring::<RX_RING_SIZE>::HEAD_OFFSET,
+    rx_mask = const Ring::<RX_RING_SIZE>::INDEX_MASK,
+    tx_head = const Ring::<TX_RING_SIZE>::HEAD_OFFSET,
+    tx_mask = const Ring::<TX_RING_SIZE>::INDEX_MASK,
     pinb = const 0x03,
     tifr1 = const 0x16,
     timsk1 = const 0x6f,

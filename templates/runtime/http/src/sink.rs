@@ -129,11 +129,26 @@ impl Window<'_> {
 
 // The offsets the assembly of `Window::put` uses.
 #[cfg(target_arch = "avr")]
+#[allow(unsafe_code)]
 const _: () = {
     assert!(core::mem::offset_of!(Window<'static>, buf) == 0);
     assert!(core::mem::offset_of!(Window<'static>, pos) == 4);
     assert!(core::mem::offset_of!(Window<'static>, start) == 6);
     assert!(core::mem::offset_of!(Window<'static>, filled) == 8);
+    // A slice reference's layout is not specified: check that it is the pointer, then the
+    // length, as the assembly reads it (the length is an integer, so a const can read it).
+    #[repr(C)]
+    struct SliceParts {
+        ptr: *const u8,
+        len: usize,
+    }
+    let three: &[u8] = &[0; 3];
+    // SAFETY: both types are two words; only the integer half is read.
+    let parts: SliceParts = unsafe { core::mem::transmute(three) };
+    assert!(
+        parts.len == 3,
+        "a slice reference is not laid out (pointer, length)"
+    );
 };
 
 // The firmware renders into a `Window` directly (a closure per call site costs flash on
