@@ -261,18 +261,6 @@ impl<S: Settings> Default for Driver<S> {
     }
 }
 
-/// Index of the lowest set bit of a non-zero link mask (`trailing_zeros` is large on AVR).
-#[inline(never)]
-pub fn lowest_bit(mut mask: u8) -> u8 {
-    let mut i = 0;
-    // Shifting the mask: `1 << i` is a loop of its own on the AVR.
-    while i < 7 && mask & 1 == 0 {
-        mask >>= 1;
-        i += 1;
-    }
-    i
-}
-
 /// `x % m` by subtraction: the AVR has no divide instruction, and this is smaller than the
 /// library's division routine.
 #[inline(never)]
@@ -303,6 +291,23 @@ enum Timer {
 }
 
 impl<S: Settings> Driver<S> {
+    /// Index of the lowest set bit of a non-zero link mask (`trailing_zeros` is large on AVR).
+    ///
+    /// An associated function rather than a free one: instantiated in the firmware with the
+    /// driver's other methods, it sits next to `Server::tick` (all four callers are in it,
+    /// the driver's by inlining), in `rcall` reach; the free function was placed with the
+    /// crate's non-generic code at the end of the flash, four `call`s away (8 B).
+    #[inline(never)]
+    pub fn lowest_bit(mut mask: u8) -> u8 {
+        let mut i = 0;
+        // Shifting the mask: `1 << i` is a loop of its own on the AVR.
+        while i < 7 && mask & 1 == 0 {
+            mask >>= 1;
+            i += 1;
+        }
+        i
+    }
+
     /// The baud is negotiated when probes go unanswered.
     const NEGOTIATE: bool = S::BAUD != 0 && S::BAUD != FACTORY_BAUD;
 
@@ -1019,7 +1024,7 @@ impl<S: Settings> Driver<S> {
     /// [`Driver::tick`] at the time it was last given.
     pub fn tick_again(&mut self) -> Option<Event> {
         if self.stale != 0 {
-            let id = lowest_bit(self.stale);
+            let id = Self::lowest_bit(self.stale);
             // `m & (m - 1)` clears the lowest set bit without a shift loop.
             self.stale &= self.stale - 1;
             if let Some(ev) = self.close(id) {
@@ -1027,7 +1032,7 @@ impl<S: Settings> Driver<S> {
             }
         }
         if self.missed != 0 {
-            let id = lowest_bit(self.missed);
+            let id = Self::lowest_bit(self.missed);
             self.missed &= self.missed - 1;
             // The table through `live_gen`: smaller than indexing it here.
             if self.live_gen(id).is_none() && self.phase == UP {
