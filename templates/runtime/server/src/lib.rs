@@ -764,7 +764,7 @@ impl<C: Config, const N: usize> Server<C, N> {
         if head_only {
             w.rewind();
         }
-        put_head(w, body, body_len);
+        C::head(w, body, body_len);
         let total = w.total();
         self.tx = Some(Tx {
             link,
@@ -954,15 +954,8 @@ fn route(req: &Request, board: &mut dyn Board) -> (Body, bool) {
 #[inline]
 fn render_response<C: Config>(s: &mut Window, tx: &Tx, snap: &Snapshot) {
     let body = tx.body;
-    put_head(s, body, tx.body_len);
+    C::head(s, body, tx.body_len);
     C::body(s, body, snap);
-}
-
-/// The head of the response carrying `body`: its status and type worked out here once for
-/// both callers.
-#[inline(never)]
-fn put_head(s: &mut Window, body: Body, body_len: u16) {
-    nanoesp_http::response::write_head(s, body.status(), body.content_type(), body_len);
 }
 
 /// The low 16 bits of `now_ms`: enough to time requests and responses (16-bit arithmetic

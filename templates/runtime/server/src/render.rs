@@ -101,6 +101,13 @@ pub trait RenderBody: Config {
             Body::Error(st) => nanoesp_http::response::write_error_body(s, st),
         }
     }
+
+    /// Writes the head of the response carrying `body`: its status and type worked out
+    /// here once for both callers.
+    #[inline(never)]
+    fn head(s: &mut Window, body: Body, body_len: u16) {
+        nanoesp_http::response::write_head(s, body.status(), body.content_type(), body_len);
+    }
 }
 
 impl<C: Config> RenderBody for C {}
