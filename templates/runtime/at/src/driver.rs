@@ -395,6 +395,12 @@ impl<S: Settings> Driver<S> {
         self.ip
     }
 
+    /// The AT version's whole buffer and its length: [`Driver::version`] is the buffer's
+    /// first `len` bytes (clamped to [`VERSION_MAX`]). For copying the version whole.
+    pub fn version_parts(&self) -> (&[u8; VERSION_MAX], u8) {
+        (&self.version, self.version_len)
+    }
+
     /// The AT version (`1.7.4.0`), empty until known.
     pub fn version(&self) -> &[u8] {
         // Clamped to `VERSION_MAX`, which the `AtVersion` copy never exceeds: smaller than
