@@ -336,13 +336,18 @@ const CONSOLE_QUEUE: usize = 4;
 ///
 /// `repr(C)` keeps this order, chosen by measuring the firmware: on the AVR a field within
 /// 64 bytes of the struct's start is one `ldd`/`std` away, a later one needs its address
-/// computed first. The console queue leads, then the 503 and close sets
-/// (so `new` clears the queue and the sets with one `memset`), then the response in
-/// flight, then the driver (whose own hot fields lead it); everything after the driver
-/// but the measuring window's buffer address starts zeroed.
+/// computed first. The console queue leads, with the measuring window (its only non-zero
+/// byte, the empty buffer's dangling address, next to the queue's non-zero length), then
+/// the 503 and close sets (so `new` clears the window, the queue and the sets with one
+/// `memset`), then the response in flight, then the driver (whose own hot fields lead it);
+/// everything after the driver starts zeroed, one `memset` (16 B smaller than the window
+/// among the zeroed fields after the driver, which split that `memset` in two).
 #[repr(C)]
 pub struct Server<C: Config, const N: usize> {
     console_len: u8,
+    /// Measures responses (a window over no buffer): here rather than on the stack of
+    /// `start_response`, which then needs no frame.
+    meter: Window<'static>,
     /// Offset into the line being written: a byte, as every console line is far shorter
     /// than 256 bytes.
     console_off: u8,
@@ -362,9 +367,6 @@ pub struct Server<C: Config, const N: usize> {
     /// smaller again).
     snap: Snapshot,
     cache: TxCache,
-    /// Measures responses (a window over no buffer): here rather than on the stack of
-    /// `start_response`, which then needs no frame.
-    meter: Window<'static>,
     /// Round-robin start for picking the next slot to pull from or answer: the ESP hands a
     /// freed link id to the next client, so "lowest slot first" let two busy slots starve
     /// the others (requests on links 2 and 3 waited 10 s while 0 and 1 took turns).
