@@ -452,7 +452,7 @@ impl<C: Config, const N: usize> Server<C, N> {
     // less on the AVR than out of line).
     pub fn on_uart_byte(&mut self, byte: u8, now_ms: u32) {
         if let Some(ev) = &self.drv.feed(byte, now_ms) {
-            self.on_event(ev);
+            self.handle_event(ev);
         }
     }
 
@@ -472,7 +472,11 @@ impl<C: Config, const N: usize> Server<C, N> {
 
     /// Takes the event by reference: it is read where the driver returned it (an `Event`
     /// goes through memory either way), not first copied out of the `Option`.
-    fn on_event(&mut self, ev: &Event) {
+    ///
+    /// Named so that its symbol ("12handle_event") sorts, in the firmware's layout, before
+    /// `say` and `tick` and right after `main`'s code: `main` (the UART bytes) reaches it
+    /// with an `rcall`, and `tick` reaches `lookup` (was `on_event`, after `forget`: 4 B).
+    fn handle_event(&mut self, ev: &Event) {
         match *ev {
             Event::Data { link, byte } => {
                 let now = self.drv.now();
@@ -533,8 +537,8 @@ impl<C: Config, const N: usize> Server<C, N> {
 
     /// Adds one to a 32-bit counter: one copy of the four-byte increment for both counters.
     /// A method, not a free function: instantiated in the firmware with the server's other
-    /// methods, its symbol ("5count") sorts between `tick` and `forget`, so both `tick` and
-    /// `on_event` reach it with an `rcall` (the free function sat with the other
+    /// methods, its symbol ("5count") sorts right after `tick`, so both `tick` and
+    /// `handle_event` reach it with an `rcall` (the free function sat with the other
     /// non-generic code at the end of the flash, out of `tick`'s reach).
     #[inline(never)]
     fn count(c: &mut u32) {
@@ -612,7 +616,7 @@ impl<C: Config, const N: usize> Server<C, N> {
         // held across them in four registers.
         for _ in 0..8u8 {
             match &self.drv.tick_again() {
-                Some(ev) => self.on_event(ev),
+                Some(ev) => self.handle_event(ev),
                 None => break,
             }
         }
