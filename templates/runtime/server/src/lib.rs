@@ -313,12 +313,14 @@ impl TxCache {
 }
 
 /// The response being sent (only one at a time: the AT firmware allows one CIPSEND).
+///
+/// Its length is not kept here: it is the measuring window's total (`Server::meter`), which
+/// `start_response` leaves at it and nothing else moves (16 B smaller than a copy).
 #[derive(Clone, Copy, Debug)]
 struct Tx {
     link: Link,
     body: Body,
     body_len: u16,
-    total: u16,
     sent: u16,
     /// [`stamp`] of the start.
     started: u16,
@@ -346,7 +348,8 @@ const CONSOLE_QUEUE: usize = 4;
 pub struct Server<C: Config, const N: usize> {
     console_len: u8,
     /// Measures responses (a window over no buffer): here rather than on the stack of
-    /// `start_response`, which then needs no frame.
+    /// `start_response`, which then needs no frame. Its total is the length of the
+    /// response in flight: only `start_response` moves it.
     meter: Window<'static>,
     /// Offset into the line being written: a byte, as every console line is far shorter
     /// than 256 bytes.
@@ -573,13 +576,13 @@ impl<C: Config, const N: usize> Server<C, N> {
         let Some(tx) = &mut self.tx else { return };
         if ok {
             // The chunk that went out, worked out again: `send_chunk` sent
-            // `(total - sent).min(CHUNK_MAX)`, and neither changes before its one `SendDone`
+            // `(total - sent).min(CHUNK_MAX)` (the total is the meter's), and neither changes before its one `SendDone`
             // (the driver reports each send once). No overflow: a response is text from the
             // 32 KB flash, far below 64 KB. Stored only while more is to come: the last
             // chunk ends the response, which both paths below drop (one compare, not a
             // `min` and a compare of its result).
             let sent = tx.sent + CHUNK_MAX;
-            if sent < tx.total {
+            if sent < self.meter.total() {
                 tx.sent = sent;
                 return;
             }
@@ -773,12 +776,10 @@ impl<C: Config, const N: usize> Server<C, N> {
             w.rewind();
         }
         C::head(w, body, body_len);
-        let total = w.total();
         self.tx = Some(Tx {
             link,
             body,
             body_len,
-            total,
             sent: 0,
             started: stamp(self.drv.now()),
         });
@@ -788,7 +789,7 @@ impl<C: Config, const N: usize> Server<C, N> {
     /// `tick`, for a response in progress and one just started: inlined there (12 B less).
     fn send_chunk(&mut self) {
         let Some(tx) = &self.tx else { return };
-        let (link, chunk) = (tx.link, (tx.total - tx.sent).min(CHUNK_MAX));
+        let (link, chunk) = (tx.link, (self.meter.total() - tx.sent).min(CHUNK_MAX));
         // The link is gone (the Closed event frees the slot). Tested first: `issue` does
         // nothing for a closed link, and a test after a refused `issue` (the driver may be
         // busy: the chunk goes later) kept the link across the call.
