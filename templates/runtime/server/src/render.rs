@@ -185,11 +185,11 @@ fn piece(s: &mut Window, n: u8) {
               \x20(code \0\
               ), retry in \0\
               \x20s\0\
-              no answer\0\
               timeout\0\
               wrong password\0\
               AP not found\0\
               connect failed\0\
+              no answer\0\
               \r\n\0"
         ),
         n,
@@ -198,7 +198,7 @@ fn piece(s: &mut Window, n: u8) {
 
 /// Console pieces of [`piece`]: `"nanoesp: "` (before the lines, so a line's text is
 /// piece `LINES + Line as u8`), the three pieces of the join failure's numbers, the
-/// `+CWJAP` reasons (0: no answer, 1..=4) and the line end.
+/// `+CWJAP` reasons (codes 1..=4, then `no answer` for the others) and the line end.
 const LINES: u8 = 9;
 const PREFIX: u8 = LINES;
 const CODE: u8 = LINES + 11;
@@ -221,8 +221,9 @@ pub trait RenderLine<S: Settings>: Config {
                 Line::Joining => put_p(s, Self::SSID),
                 Line::JoinFailed => {
                     let JoinFailure { code, retry_s } = join;
-                    let known = if (1..=4).contains(&code) { code } else { 0 };
-                    piece(s, REASONS + known);
+                    // Codes 1..=4 to their reasons, 0 (wrapping to 255) and the rest to
+                    // `no answer`, the last: one clamp (2 B smaller than a range test).
+                    piece(s, REASONS + code.wrapping_sub(1).min(4));
                     piece(s, CODE);
                     put_u16(s, code as u16);
                     piece(s, CODE + 1);
