@@ -642,7 +642,7 @@ impl<C: Config, const N: usize> Server<C, N> {
         // A close or a pull ends in one `issue` call.
         let req = 'pick: {
             if self.close != 0 {
-                let id = driver::lowest_bit(self.close);
+                let id = Driver::<DriverSettings<C, N>>::lowest_bit(self.close);
                 // `m & (m - 1)` clears the lowest set bit (`id`) without a shift loop.
                 self.close &= self.close - 1;
                 if let Some(link) = self.current_link(id) {
@@ -667,7 +667,7 @@ impl<C: Config, const N: usize> Server<C, N> {
                     break 'respond (link, body, head_only);
                 }
                 if self.reject != 0 {
-                    let id = driver::lowest_bit(self.reject);
+                    let id = Driver::<DriverSettings<C, N>>::lowest_bit(self.reject);
                     self.reject &= self.reject - 1;
                     if let Some(link) = self.current_link(id) {
                         break 'respond (link, Body::Error(Status::Unavailable), false);
