@@ -277,9 +277,13 @@ fn rem(mut x: u8, m: u8) -> u8 {
 /// settings, same firmware) is fine, and CIPSERVER=1 answers `no change`. These are the odd
 /// steps from `S_HOSTNAME` on but `AT+CIPSTO` (`S_BAUD_PROBE`, odd too, is handled before):
 /// a bit test and two compares, 4 B smaller on the AVR than four compares of the step.
-fn tolerant(step: u8) -> bool {
+const fn tolerant(step: u8) -> bool {
     step >= S_HOSTNAME && step & 1 != 0 && step != op::SERVER_TIMEOUT
 }
+const _: () = assert!(
+    tolerant(S_HOSTNAME) && tolerant(S_MUX) && tolerant(S_MAXCONN) && tolerant(S_MDNS),
+    "the steps that may fail"
+);
 
 /// True once `now` has reached `t` (wrapping millisecond clock).
 fn reached(now: u32, t: u32) -> bool {
