@@ -420,10 +420,11 @@ impl Parser {
                 self.len = 0;
                 return None;
             }
-            let t = self.classify();
-            // Keep the line readable (for AtVersion) until the next byte arrives.
+            // Keep the line readable (for AtVersion) until the next byte arrives. Marked
+            // before `classify` (which reads the length without the mark): after it, the
+            // store was repeated on each of its return paths (44 B more on the AVR).
             self.len |= 0x80;
-            return Some(t);
+            return Some(self.classify());
         }
         if self.len & 0x80 != 0 {
             self.len = 0;
