@@ -401,7 +401,7 @@ impl<S: Settings> Driver<S> {
     /// True when [`Driver::issue`] would accept a request now.
     #[inline(never)]
     pub fn is_idle(&self) -> bool {
-        self.phase == UP && self.wait == Wait::Idle && self.due(Timer::NotBefore)
+        self.phase == UP && self.wait == Wait::Idle && self.is_reached(Timer::NotBefore)
     }
 
     /// The station (or softAP) IP address, valid after [`Event::Up`].
@@ -450,14 +450,19 @@ impl<S: Settings> Driver<S> {
         live_gen(self, id).map(|gen| Link { id, gen })
     }
 
-    /// True once timer `t` is due.
+    /// True once timer `t` is due (its time is reached).
+    ///
+    /// The name is ten letters long for the code layout: the driver's methods are laid out
+    /// in symbol order, where a name's length comes first, so a ten-letter one comes first,
+    /// within `rcall` reach of the firmware main loop's call (`due` came last: 2 B more on
+    /// the AVR).
     #[inline(never)]
-    fn due(&self, t: Timer) -> bool {
+    fn is_reached(&self, t: Timer) -> bool {
         self.due_after(t, 0)
     }
 
     /// True once timer `t` has been due for `late` ms. One copy of the 32-bit compare for
-    /// `due` and `poll_overdue` (a copy inlined into the latter cost 28 B more on the AVR).
+    /// `is_reached` and `poll_overdue` (a copy inlined into the latter cost 28 B more on the AVR).
     #[inline(never)]
     fn due_after(&self, t: Timer, late: u16) -> bool {
         reached(
@@ -551,7 +556,7 @@ impl<S: Settings> Driver<S> {
         if self.poll_recvlen && self.passive {
             self.poll_recvlen = false;
             self.start(op::RECV_LEN, CMD_MS);
-        } else if self.due(Timer::NextPoll) {
+        } else if self.is_reached(Timer::NextPoll) {
             self.schedule_poll();
             self.seen = 0;
             self.poll_recvlen = self.passive;
@@ -568,7 +573,7 @@ impl<S: Settings> Driver<S> {
         out: &mut [u8],
         payload: &mut dyn FnMut(Link, u16, &mut [u8]) -> usize,
     ) -> usize {
-        if !self.due(Timer::NotBefore) || out.is_empty() {
+        if !self.is_reached(Timer::NotBefore) || out.is_empty() {
             return 0;
         }
         match self.wait {
@@ -938,7 +943,7 @@ impl<S: Settings> Driver<S> {
                 return open(self, id, true);
             }
         }
-        if self.wait != Wait::Idle && self.due(Timer::Deadline) {
+        if self.wait != Wait::Idle && self.is_reached(Timer::Deadline) {
             return self.on_timeout();
         }
         match self.phase {
@@ -946,13 +951,15 @@ impl<S: Settings> Driver<S> {
                 if !self.boot_armed {
                     self.boot_armed = true;
                     self.time_out_in(BOOT_WAIT_MS);
-                } else if self.due(Timer::Deadline) {
+                } else if self.is_reached(Timer::Deadline) {
                     self.phase = S_PROBE;
                 }
                 None
             }
             UP => None,
-            step if self.wait == Wait::Idle && self.due(Timer::NotBefore) => self.init_next(step),
+            step if self.wait == Wait::Idle && self.is_reached(Timer::NotBefore) => {
+                self.init_next(step)
+            }
             _ => None,
         }
     }
