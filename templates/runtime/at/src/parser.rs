@@ -450,9 +450,12 @@ impl Parser {
         if self.len == 0 && b == b' ' {
             return None;
         }
-        if (self.len as usize) < LINE_MAX {
-            self.line[self.len as usize] = b;
-            self.len += 1;
+        // The length from a register: read again after the byte's store, it was loaded
+        // twice (6 B more on the AVR).
+        let len = self.len;
+        if (len as usize) < LINE_MAX {
+            self.line[len as usize] = b;
+            self.len = len + 1;
         }
         if b == b':' || b == b',' {
             return self.payload_header(b);
