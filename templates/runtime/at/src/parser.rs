@@ -574,8 +574,6 @@ impl Parser {
                     // The number's start by arithmetic (5 after `Recv `, 18, and 7 after the
                     // others, 20 and 21): with a select, each start got a call of its own
                     // (10 B more on the AVR).
-                    const _: () =
-                        assert!(7 - (18 & 2) == 5 && 7 - (20 & 2) == 7 && 7 - (21 & 2) == 7);
                     if let Some(n) = number(line, 7 - (i & 2)) {
                         return if i == 21 {
                             Token::Cwjap(n as u8)
