@@ -22,8 +22,9 @@ use nanoesp_test_support::{Captured, line_channel};
 
 /// SSID of the emulated access point the test firmware joins.
 pub const SSID: &str = "benchnet";
-/// Password of that access point; quotes and a comma exercise the AT escaping.
-pub const PASSWORD: &str = "s3cr\"et,pw";
+/// Password of that access point; a quote, a comma and a backslash exercise the AT escaping
+/// (`put_quoted`, AVR assembly on the firmware).
+pub const PASSWORD: &str = "s3cr\"et,p\\w";
 
 /// Which serial port of the Nano carries the ESP link.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
