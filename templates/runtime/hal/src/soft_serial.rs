@@ -21,12 +21,12 @@
 //!
 //! Cost: SREG and four saved registers per handler, about 60–80 cycles per transmitted or
 //! received bit including entry and exit (the Rust handlers before them saved 7–11 and took
-//! about 100; the figures below are theirs, and the assembly ones only come sooner). A
-//! compare handler must reload its compare less than one bit time after the match (278 cycles at 57600 baud), and
-//! the receive sample must land within half a bit of the centre, while the handlers wait for
-//! each other and for the millisecond tick. `nanoesp bench` measures both
-//! (`handler_latency`): with one to five clients at 57600 the reloads came at most 233 cycles
-//! after their match and the samples 24–192 cycles after it, i.e. −86…+82 around the centre
+//! about 100). A compare handler must reload its compare less than one bit time after the
+//! match (278 cycles at 57600 baud), and the receive sample must land within half a bit of
+//! the centre, while the handlers wait for each other and for the millisecond tick.
+//! `nanoesp bench` measures both (`handler_latency`): with one to five clients at 57600 the
+//! reloads came at most 156 cycles after their match and the samples 9–117 cycles after it,
+//! i.e. −54…+54 around the centre
 //! (see `RX_SAMPLE_EARLY`), and every byte the ESP sent reached the receive ring unchanged
 //! (the bench's receiver check). Measured on the virtual bench (sequential and three
 //! concurrent HTTP clients, padded requests): no error at 9600, 19200, 38400 and 57600
@@ -78,15 +78,13 @@ const PB1_TX: u8 = 1 << 1;
 /// Cycles from "start transmitting now" to the first start-bit edge: long enough for the
 /// code that programs OCR1A to finish before the timer gets there.
 const TX_LEAD_TICKS: u16 = 64;
-/// The receive handler reads PB0 24 cycles after its compare match when it starts at once
-/// (interrupt response, vector jump, prologue) and up to 192 when it waits behind the
-/// millisecond tick and the transmit handler (`nanoesp bench`'s `handler_latency`: the
-/// soft-link budget rows, 30-minute soaks and a perfect ESP). The match is set this much
-/// before the bit centre so that both ends of that range are about equally far from it:
-/// −86…+82 cycles, within 0.31 bit at 57600 baud. (Measured with the Rust handlers. The
-/// assembly one reads PB0 15 cycles after the match when it starts at once, and waits less
-/// behind the others: the range only moved earlier, still within half a bit; not re-centred.)
-const RX_SAMPLE_EARLY: u16 = 110;
+/// The receive handler reads PB0 9 cycles after its compare match when it starts at once
+/// (interrupt response, vector jump, the read first) and up to 117 when it waits behind the
+/// millisecond tick and the transmit handler (`nanoesp bench`'s `handler_latency`, the
+/// soft-link budget rows). The match is set this much before the bit centre so that both
+/// ends of that range are equally far from it: −54…+54 cycles, within 0.2 bit at 57600
+/// baud, which leaves room for a peer whose clock is a few percent off.
+const RX_SAMPLE_EARLY: u16 = 63;
 
 /// Transmit `left`: 1..=9 bits (8 data and the stop bit) are still to be programmed.
 /// The stop bit is on the line; the next match ends it.
