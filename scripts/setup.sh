@@ -15,6 +15,7 @@ NANOESP_APT_PACKAGES=(
   arduino-core-avr                         # optiboot/ATmegaBOOT sources, built at test time
   socat python3 python3-venv curl
   g++                                      # builds and tests the esp-master ESP8266 core on the host
+  nodejs                                   # runs the web pages' scripts in tests
 )
 
 missing=()

@@ -257,18 +257,31 @@ pub fn check_response(path: &str, raw: &[u8]) -> Outcome {
     if code != "200" {
         return Outcome::BadStatus;
     }
-    let body_ok = if path == "/api/status" {
-        serde_json::from_slice::<serde_json::Value>(body)
+    let is_status = |json: &[u8]| {
+        serde_json::from_slice::<serde_json::Value>(json)
             .map(|v| v.is_object() && v.get("uptime_ms").is_some())
             .unwrap_or(false)
+    };
+    let body_ok = if path == "/api/status" {
+        is_status(body)
     } else {
-        !body.is_empty()
+        // The page carries the readings: the status JSON inside `<pre id="s">`.
+        page_readings(body).is_some_and(is_status) && body.ends_with(b"</html>\n")
     };
     if body_ok {
         Outcome::Ok
     } else {
         Outcome::BadBody
     }
+}
+
+/// The status JSON between `<pre id="s">` and `</pre>` in the page at `/`.
+fn page_readings(page: &[u8]) -> Option<&[u8]> {
+    let find = |hay: &[u8], what: &[u8]| hay.windows(what.len()).position(|w| w == what);
+    const OPEN: &[u8] = b"<pre id=\"s\">";
+    let start = find(page, OPEN)? + OPEN.len();
+    let len = find(&page[start..], b"</pre>")?;
+    Some(&page[start..start + len])
 }
 
 enum ClientState {
@@ -897,10 +910,18 @@ mod tests {
             check_response("/", b"HTTP/1.1 200 OK\r\nContent-Le"),
             Outcome::Truncated
         );
+        let page = format!("<html><pre id=\"s\">{STATUS}</pre></html>\n");
         assert_eq!(
-            check_response("/", &response("200 OK", "<html></html>", 13)),
+            check_response("/", &response("200 OK", &page, page.len())),
             Outcome::Ok
         );
+        // A page without its readings, or with broken ones, is a wrong answer.
+        for page in ["<html></html>\n", "<html><pre id=\"s\">{]</pre></html>\n"] {
+            assert_eq!(
+                check_response("/", &response("200 OK", page, page.len())),
+                Outcome::BadBody
+            );
+        }
     }
 
     #[test]

@@ -53,6 +53,10 @@ fn serves_status(name: &str, flags: &[&str]) {
     }
     let page = get(&url, "/");
     assert!(page.contains("200") && page.contains("<html"), "{page}");
+    let readings = nanoesp_test_support::page_readings(&page).expect("live readings on the page");
+    let readings: serde_json::Value =
+        serde_json::from_str(readings).unwrap_or_else(|e| panic!("{e}: {readings}"));
+    assert_eq!(readings["firmware"], build_id.as_str());
     let missing = get(&url, "/nope");
     assert!(
         missing.starts_with("HTTP/1.1 404") || missing.starts_with("HTTP/1.0 404"),

@@ -1,4 +1,5 @@
-//! Helpers the test harnesses share: a child process's output, read on threads.
+//! Helpers the test harnesses share: a child process's output, read on threads, and the
+//! live readings of the firmware's page.
 //!
 //! A test that starts a simulator or a host program must drain its pipes while it runs (a
 //! full pipe stalls the child) and must not read them on the test thread (a blocking read
@@ -115,6 +116,13 @@ impl Captured {
     }
 }
 
+/// The status JSON that the page at `/` carries between `<pre id="s">` and `</pre>` (its
+/// live readings), or `None` when the page has no such block.
+pub fn page_readings(page: &str) -> Option<&str> {
+    let (_, rest) = page.split_once("<pre id=\"s\">")?;
+    Some(rest.split_once("</pre>")?.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,5 +170,13 @@ mod tests {
         let got: Vec<String> = lines.iter().collect();
         assert_eq!(got, ["a", "b"]);
         c.wait().unwrap();
+    }
+
+    #[test]
+    fn page_readings_are_the_pre_block() {
+        let page = "<h1>x</h1><pre id=\"s\">{\"a\":1}</pre><script>0</script>";
+        assert_eq!(page_readings(page), Some("{\"a\":1}"));
+        assert_eq!(page_readings("<pre id=\"s\">{"), None);
+        assert_eq!(page_readings("<pre>{}</pre>"), None);
     }
 }

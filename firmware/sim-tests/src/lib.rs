@@ -439,6 +439,16 @@ impl Drop for HttpBench {
     }
 }
 
+/// A `200` response carrying the page at `/`, split into the page with its live readings
+/// cut out (the same for every request) and the readings (the status JSON of the moment).
+pub fn page_and_readings(response: &str) -> (String, String) {
+    let (status, body) = status_and_body(response);
+    assert_eq!(status, "HTTP/1.1 200 OK", "{response}");
+    let readings = nanoesp_test_support::page_readings(body)
+        .unwrap_or_else(|| panic!("no readings in the page: {body}"));
+    (body.replacen(readings, "", 1), readings.to_string())
+}
+
 /// Splits an HTTP response into status line and body.
 pub fn status_and_body(response: &str) -> (&str, &str) {
     let status = response.lines().next().unwrap_or("");

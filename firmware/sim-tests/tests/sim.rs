@@ -9,7 +9,7 @@
 
 use nanoesp_hal_sim_tests::{
     HttpBench, LinkKind, PASSWORD, SSID, build_firmware, build_firmware_with, http_request,
-    json_array, json_number, json_string, run_for, sim_command, status_and_body,
+    json_array, json_number, json_string, page_and_readings, run_for, sim_command, status_and_body,
 };
 use std::path::Path;
 use std::time::Duration;
@@ -154,19 +154,29 @@ fn assert_clean_http_traffic(baud: u32) {
         &[],
         Duration::from_secs(120),
     );
-    let page = bench.request("GET", "/", "");
-    let (status, body) = status_and_body(&page);
-    assert_eq!(status, "HTTP/1.1 200 OK", "{page}");
+    let (page, readings) = page_and_readings(&bench.request("GET", "/", ""));
     assert!(
-        body.contains("served by the simulated Nano") && body.trim_end().ends_with("</html>"),
+        page.contains("served by the simulated Nano") && page.trim_end().ends_with("</html>"),
         "{page:?}"
     );
+    // The readings are the status JSON at the time of the request.
+    assert_eq!(json_number(&readings, "served"), Some(0), "{readings}");
+    assert_eq!(
+        json_array(&readings, "analog").map(|a| a.len()),
+        Some(8),
+        "{readings}"
+    );
+    let mut uptime = json_number(&readings, "uptime_ms").expect("uptime in the page");
     let padding = format!("X-Padding: {}\r\n", "0123456789abcdef".repeat(16));
     let mut served = 1;
     for round in 0..4u64 {
         // Ends with D7 high (round 3), which the concurrent clients read back below.
-        let again = bench.request("GET", "/", "");
+        let (again, readings) = page_and_readings(&bench.request("GET", "/", ""));
         assert_eq!(again, page, "round {round}: the page changed");
+        assert_eq!(json_number(&readings, "served"), Some(served), "{readings}");
+        let now = json_number(&readings, "uptime_ms").expect("uptime in the page");
+        assert!(now > uptime, "round {round}: uptime {now} after {uptime}");
+        uptime = now;
         let level = round % 2;
         let put = bench.request_with_headers("PUT", "/api/pin/7", &padding, &level.to_string());
         let (status, body) = status_and_body(&put);
@@ -193,7 +203,8 @@ fn assert_clean_http_traffic(baud: u32) {
             scope.spawn(move || {
                 for round in 0..3 {
                     if (client + round) % 2 == 0 {
-                        let again = http_request(addr, "GET", "/", "", "");
+                        let response = http_request(addr, "GET", "/", "", "");
+                        let (again, _) = page_and_readings(&response);
                         assert_eq!(&again, page, "client {client} round {round}");
                     } else {
                         let pin = http_request(addr, "GET", "/api/pin/7", padding, "");

@@ -42,6 +42,7 @@ fn boots_joins_and_prints_banner_then_ready() {
 #[test]
 fn one_client_gets_the_page() {
     let mut b = ready_bench(EspConfig::default(), 3);
+    b.board.analog = [0, 1, 2, 3, 1023, 5, 6, 7];
     let c = b.connect_and_send(GET_PAGE);
     let got = b.collect(&[c], 5_000);
     let r = Response::parse(got[0].as_ref().unwrap()).unwrap();
@@ -53,6 +54,23 @@ fn one_client_gets_the_page() {
         r.text()
     );
     assert!(r.text().contains("Hello from the bench"));
+    // The live readings: the status JSON, starting with the analog inputs of the request.
+    let t = r.text();
+    let (_, readings) = t.split_once("<pre id=\"s\">").expect("readings block");
+    let (readings, end) = readings.split_once("</pre>").expect("readings block ends");
+    assert!(
+        readings.starts_with("{\"firmware\":\"0badc0de\""),
+        "{readings}"
+    );
+    assert!(
+        readings
+            .ends_with(",\"analog\":[0,1,2,3,1023,5,6,7],\"clients\":1,\"served\":0,\"errors\":0}"),
+        "{readings}"
+    );
+    assert!(
+        end.contains("<script>") && end.ends_with("</html>\n"),
+        "{end}"
+    );
 }
 
 #[test]

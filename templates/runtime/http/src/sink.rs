@@ -363,7 +363,9 @@ pub fn put_ip(s: &mut Window, ip: [u8; 4]) {
     }
 }
 
-/// Puts one byte as it must appear inside a JSON string.
+/// Puts one byte as it must appear inside a JSON string that is also HTML text (the page
+/// at `/` carries the status JSON): control bytes and `<`, `>`, `&` become `?`, as the
+/// only such string, the ESP's version, never holds them unless the line is garbled.
 #[inline]
 pub fn put_json_byte(s: &mut Window, b: u8) {
     match b {
@@ -371,7 +373,7 @@ pub fn put_json_byte(s: &mut Window, b: u8) {
             s.put(b'\\');
             s.put(b);
         }
-        0..=0x1f | 0x7f => s.put(b'?'),
+        0..=0x1f | 0x7f | b'<' | b'>' | b'&' => s.put(b'?'),
         _ => s.put(b),
     }
 }
@@ -460,7 +462,7 @@ mod tests {
                 put_json_byte(s, b);
             }
         });
-        assert_eq!(&out[..n], b"a\\\"b\\\\c?<&>");
+        assert_eq!(&out[..n], b"a\\\"b\\\\c????");
         let n = render_window(0, &mut out, &mut |s| {
             for &b in b"<a&b>" {
                 put_html_byte(s, b);

@@ -190,7 +190,9 @@ pub const fn banner_ssid(banner: PStr, ssid_len: usize) -> PStr {
     banner.slice(banner.len() - ssid_len, banner.len())
 }
 
-/// The page for [`Config::PAGE`] from constant title and text (HTML-escaped here).
+/// The start of the page for [`Config::PAGE`] from constant title and text (HTML-escaped
+/// here), up to the `<pre>` that holds the readings: the server writes the status JSON and
+/// the page's fixed end (the script that keeps the readings live) after it.
 ///
 /// One flash string built at compile time: the firmware then writes it with one call
 /// instead of a call per piece, and has no escaping code.
@@ -211,7 +213,7 @@ macro_rules! page {
             &$crate::__http::progmem::html_escape::<
                 { $crate::__http::progmem::html_escaped_len($text) },
             >($text),
-            b"</p><p><a href=\"/api/status\">/api/status</a></p></body></html>\n",
+            b"</p><pre id=\"s\">",
         )
     };
 }
@@ -747,7 +749,8 @@ impl<C: Config, const N: usize> Server<C, N> {
     /// its one caller, `tick` (out of line its arguments were packed into registers for the
     /// call, 48 B more on the AVR).
     fn start_response(&mut self, link: Link, body: Body, head_only: bool, board: &mut dyn Board) {
-        if body == Body::Status {
+        // The page shows the readings too.
+        if matches!(body, Body::Status | Body::Page) {
             // Filled in place: building a `Snapshot` and moving it in cost a copy.
             let clients = self.clients();
             let snap = &mut self.snap;

@@ -67,8 +67,12 @@ pub trait RenderBody: Config {
     #[inline(never)]
     fn body(s: &mut Window, body: Body, snap: &Snapshot) {
         match body {
-            Body::Page => put_p(s, Self::PAGE),
-            Body::Status => {
+            Body::Page | Body::Status => {
+                // The page is its head, the status JSON (the readings, shown as they are
+                // until its script formats them) and its fixed end.
+                if body == Body::Page {
+                    put_p(s, Self::PAGE);
+                }
                 piece(s, 0);
                 // Hex digits (`{:08x}` in the build config): nothing to escape.
                 put_p(s, Self::BUILD_ID);
@@ -90,6 +94,9 @@ pub trait RenderBody: Config {
                 piece(s, 6);
                 put_u32(s, snap.errors);
                 s.put(b'}');
+                if body == Body::Page {
+                    piece(s, PAGE_END);
+                }
             }
             Body::Pin { pin, high } => {
                 piece(s, 7);
@@ -152,11 +159,12 @@ pub struct JoinFailure {
     pub retry_s: u8,
 }
 
-/// Fixed text piece `n`: the pieces of the status and pin JSON, then the console's (its
-/// prefix, the text of every line but the banner, the other pieces of the lines). One list
-/// and a short call per piece: a flash string passed at each call cost 6 bytes more per
-/// call, and a list per use 10 bytes more. The JSON leads, as each call scans the list from
-/// its start and responses are rendered far more often than console lines.
+/// Fixed text piece `n`: the pieces of the status and pin JSON and the page's end, then the
+/// console's (its prefix, the text of every line but the banner, the other pieces of the
+/// lines). One list and a short call per piece: a flash string passed at each call cost 6
+/// bytes more per call, and a list per use 10 bytes more. The response pieces lead, as each
+/// call scans the list from its start and responses are rendered far more often than
+/// console lines.
 #[inline(never)]
 fn piece(s: &mut Window, n: u8) {
     put_nth(
@@ -171,6 +179,13 @@ fn piece(s: &mut Window, n: u8) {
               ,\"errors\":\0\
               {\"pin\":\0\
               ,\"value\":\0\
+              </pre><p><a href=\"/api/status\">/api/status</a></p><script>\
+              var e=document.getElementById('s');\
+              function f(j){e.textContent=j.analog.map((v,i)=>'A'+i+'  '+v).join('\\n')+\
+              '\\n\\nup '+(j.uptime_ms/1e3|0)+' s, '+j.clients+' connected, '+j.served+' served'}\
+              f(JSON.parse(e.textContent));\
+              setInterval(()=>fetch('/api/status').then(r=>r.json()).then(f,()=>0),2e3)\
+              </script></body></html>\n\0\
               nanoesp: \0\
               probing ESP (AT)\0\
               ESP does not answer; check wiring, power and baud\0\
@@ -199,11 +214,15 @@ fn piece(s: &mut Window, n: u8) {
 /// Console pieces of [`piece`]: `"nanoesp: "` (before the lines, so a line's text is
 /// piece `LINES + Line as u8`), the three pieces of the join failure's numbers, the
 /// `+CWJAP` reasons (codes 1..=4, then `no answer` for the others) and the line end.
-const LINES: u8 = 9;
+const LINES: u8 = 10;
 const PREFIX: u8 = LINES;
 const CODE: u8 = LINES + 11;
 const REASONS: u8 = LINES + 14;
 const CRLF: u8 = LINES + 19;
+/// The page's end after its readings: the link to the JSON and the script that formats the
+/// readings and fetches them again every 2 s (one short request on one of the
+/// `max_clients` connections).
+const PAGE_END: u8 = 9;
 
 /// Renders console lines with the texts of configuration `Self` and the state of a driver
 /// with settings `S` (every [`Config`] does). A trait for the reason given at [`RenderBody`].
@@ -322,6 +341,120 @@ mod tests {
             std::str::from_utf8(&out[..n]).unwrap(),
             "{\"firmware\":\"12345678\",\"esp\":\"1\\\"2\",\"uptime_ms\":4294967295,\
              \"analog\":[0,1,2,3,1023,5,6,7],\"clients\":2,\"served\":10,\"errors\":0}"
+        );
+    }
+
+    fn rendered(body: Body, snap: &Snapshot) -> String {
+        let mut out = [0u8; 2048];
+        let mut w = Window::new(0, &mut out);
+        Cfg::body(&mut w, body, snap);
+        let n = w.filled();
+        assert!(n < out.len(), "body larger than the test buffer");
+        String::from_utf8(out[..n].to_vec()).unwrap()
+    }
+
+    fn reading_snapshot() -> Snapshot {
+        let mut snap = Snapshot {
+            uptime_ms: 61_500,
+            analog: [0, 1, 2, 3, 1023, 5, 6, 7],
+            clients: 1,
+            served: 3,
+            errors: 1,
+            ..Snapshot::default()
+        };
+        // Characters that must not open markup inside the page's `<pre>`.
+        snap.esp_version[..7].copy_from_slice(b"1.7<b>&");
+        snap.esp_version_len = 7;
+        snap
+    }
+
+    #[test]
+    fn the_page_carries_the_status_json_between_its_head_and_its_script() {
+        let snap = reading_snapshot();
+        let page = rendered(Body::Page, &snap);
+        let json = rendered(Body::Status, &snap);
+        let head: Vec<u8> = (0..Cfg::PAGE.len()).map(|i| Cfg::PAGE.get(i)).collect();
+        let head = String::from_utf8(head).unwrap();
+        assert!(head.starts_with("<!DOCTYPE html>") && head.contains("<h1>t</h1><p>x</p>"));
+        let rest = page.strip_prefix(&head).expect("page starts with its head");
+        assert!(head.ends_with("<pre id=\"s\">"));
+        let rest = rest
+            .strip_prefix(&json)
+            .expect("the readings follow the head");
+        assert!(json.contains("\"analog\":[0,1,2,3,1023,5,6,7]"));
+        assert!(json.contains("\"esp\":\"1.7?b??\""), "{json}");
+        assert!(rest.starts_with("</pre>") && rest.ends_with("</script></body></html>\n"));
+        assert!(
+            !json.contains(['<', '>', '&']),
+            "markup in the readings: {json}"
+        );
+    }
+
+    /// Runs the page's script in Node.js with a stand-in for the document, `fetch` and
+    /// `setInterval`: it must format the readings the page carries, show fresh ones from
+    /// `/api/status`, and keep the last ones when a fetch fails (the Nano answered 503).
+    #[test]
+    fn the_page_script_formats_and_refreshes_the_readings() {
+        let page = rendered(Body::Page, &reading_snapshot());
+        let harness = r#"
+            const page = require('fs').readFileSync(0, 'utf8');
+            const pre = /<pre id="s">([^<]*)<\/pre>/.exec(page)[1];
+            const script = /<script>([^<]*)<\/script>/.exec(page)[1];
+            const el = { textContent: pre };
+            const document = { getElementById: (id) => (id === 's' ? el : null) };
+            let tick = null, period = 0, answer = null, asked = [];
+            const setInterval = (f, ms) => { tick = f; period = ms; };
+            const fetch = (url) => { asked.push(url); return answer; };
+            new Function('document', 'setInterval', 'fetch', script)(document, setInterval, fetch);
+            const shown = [el.textContent];
+            (async () => {
+                const next = { firmware: 'x', esp: 'AT 1.7', uptime_ms: 2500, analog: [9, 8, 7, 6, 5, 4, 3, 2], clients: 2, served: 4, errors: 0 };
+                answer = Promise.resolve({ json: () => Promise.resolve(next) });
+                tick();
+                await new Promise((r) => setTimeout(r, 10));
+                shown.push(el.textContent);
+                answer = Promise.resolve({ json: () => Promise.reject(new Error('503')) });
+                tick();
+                await new Promise((r) => setTimeout(r, 10));
+                shown.push(el.textContent);
+                console.log(JSON.stringify({ shown, period, asked }));
+            })();
+        "#;
+        let mut child = std::process::Command::new("node")
+            .arg("-e")
+            .arg(harness)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect(
+                "this test needs Node.js (Debian package nodejs; scripts/setup.sh installs it)",
+            );
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(page.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "node failed");
+        let out = String::from_utf8(out.stdout).unwrap();
+        let field = |name: &str| {
+            let at = out.find(&format!("\"{name}\":")).unwrap() + name.len() + 3;
+            out[at..].split([',', '}']).next().unwrap().to_string()
+        };
+        assert_eq!(field("period"), "2000", "{out}");
+        assert!(
+            out.contains("\"asked\":[\"/api/status\",\"/api/status\"]"),
+            "{out}"
+        );
+        let first = "A0  0\\nA1  1\\nA2  2\\nA3  3\\nA4  1023\\nA5  5\\nA6  6\\nA7  7\\n\\n\
+                     up 61 s, 1 connected, 3 served";
+        let fresh = "A0  9\\nA1  8\\nA2  7\\nA3  6\\nA4  5\\nA5  4\\nA6  3\\nA7  2\\n\\n\
+                     up 2 s, 2 connected, 4 served";
+        assert!(
+            out.contains(&format!("\"shown\":[\"{first}\",\"{fresh}\",\"{fresh}\"]")),
+            "{out}"
         );
     }
 
