@@ -321,29 +321,6 @@ mod tests {
         assert_eq!(text(crate::banner_ssid(Cfg::BANNER, 3)), b"lab");
     }
 
-    #[test]
-    fn status_body() {
-        let mut snap = Snapshot {
-            uptime_ms: 4_294_967_295,
-            analog: [0, 1, 2, 3, 1023, 5, 6, 7],
-            clients: 2,
-            served: 10,
-            errors: 0,
-            ..Snapshot::default()
-        };
-        snap.esp_version[..3].copy_from_slice(b"1\"2");
-        snap.esp_version_len = 3;
-        let mut out = [0u8; 200];
-        let mut w = Window::new(0, &mut out);
-        Cfg::body(&mut w, Body::Status, &snap);
-        let n = w.filled();
-        assert_eq!(
-            std::str::from_utf8(&out[..n]).unwrap(),
-            "{\"firmware\":\"12345678\",\"esp\":\"1\\\"2\",\"uptime_ms\":4294967295,\
-             \"analog\":[0,1,2,3,1023,5,6,7],\"clients\":2,\"served\":10,\"errors\":0}"
-        );
-    }
-
     fn rendered(body: Body, snap: &Snapshot) -> String {
         let mut out = [0u8; 2048];
         let mut w = Window::new(0, &mut out);
@@ -353,19 +330,33 @@ mod tests {
         String::from_utf8(out[..n].to_vec()).unwrap()
     }
 
-    fn reading_snapshot() -> Snapshot {
+    /// A snapshot with analog inputs 0, 1, 2, 3, 1023, 5, 6, 7.
+    fn snapshot(uptime_ms: u32, [clients, served, errors]: [u32; 3], esp: &[u8]) -> Snapshot {
         let mut snap = Snapshot {
-            uptime_ms: 61_500,
+            uptime_ms,
             analog: [0, 1, 2, 3, 1023, 5, 6, 7],
-            clients: 1,
-            served: 3,
-            errors: 1,
+            clients: clients as u8,
+            served,
+            errors,
             ..Snapshot::default()
         };
-        // Characters that must not open markup inside the page's `<pre>`.
-        snap.esp_version[..7].copy_from_slice(b"1.7<b>&");
-        snap.esp_version_len = 7;
+        snap.esp_version[..esp.len()].copy_from_slice(esp);
+        snap.esp_version_len = esp.len() as u8;
         snap
+    }
+
+    #[test]
+    fn status_body() {
+        assert_eq!(
+            rendered(Body::Status, &snapshot(4_294_967_295, [2, 10, 0], b"1\"2")),
+            "{\"firmware\":\"12345678\",\"esp\":\"1\\\"2\",\"uptime_ms\":4294967295,\
+             \"analog\":[0,1,2,3,1023,5,6,7],\"clients\":2,\"served\":10,\"errors\":0}"
+        );
+    }
+
+    /// Its version has characters that must not open markup inside the page's `<pre>`.
+    fn reading_snapshot() -> Snapshot {
+        snapshot(61_500, [1, 3, 1], b"1.7<b>&")
     }
 
     #[test]
