@@ -290,7 +290,12 @@ struct Slot {
 }
 
 /// Bytes of the response rendered ahead for `poll_uart_tx`.
-const TX_CACHE: usize = 32;
+///
+/// Each refill renders the response from its start, so a response of n bytes costs about
+/// n / TX_CACHE passes over it. With the page's readings (about 950 B with its head) 32
+/// left the USART idle between refills: on the bench (USART 115200, 1 client, 120 s) 32 B
+/// served 2.19 req/s, 64 B 2.34 and 96 B 2.39, for 32 B of SRAM each step.
+const TX_CACHE: usize = 64;
 
 /// A rendered window of the response in progress.
 ///
