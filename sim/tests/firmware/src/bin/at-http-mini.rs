@@ -1,7 +1,8 @@
 //! A deliberately small HTTP server through the ESP8266 AT firmware on USART0 (115200),
 //! for testing `nanoesp-sim bench` without the project's firmware: joins the emulator's
-//! default access point, starts `AT+CIPSERVER=1,80`, and answers every request (any path)
-//! with one fixed JSON document, then closes the link.
+//! default access point, starts `AT+CIPSERVER=1,80`, and answers `GET / ` with a fixed page
+//! that carries its readings as the project's page does (a `<pre id="s">` holding the status
+//! JSON) and every other request with that JSON, then closes the link.
 //!
 //! Every received byte goes through one `+IPD` scanner, so requests that arrive while a
 //! command is waiting for its reply are remembered, not lost.
@@ -12,6 +13,10 @@ use nanoesp_sim_testfw::*;
 
 const BODY: &[u8] = b"{\"firmware\":\"at-http-mini\",\"uptime_ms\":0,\"served\":0}";
 const HEAD: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: ";
+const PAGE: &[u8] = b"<html><pre id=\"s\">{\"firmware\":\"at-http-mini\",\"uptime_ms\":0,\"served\":0}</pre></html>\n";
+const PAGE_HEAD: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nConnection: close\r\nContent-Length: ";
+/// Offset of the byte after `GET /` in a request: a space for the page.
+const PATH_END: u16 = 5;
 
 struct Esp {
     /// +IPD scanner: 0 idle, 1.. matching "+IPD,", then id, len, data states
@@ -19,8 +24,12 @@ struct Esp {
     matched: u8,
     id: u8,
     len: u16,
+    /// offset in the current request
+    pos: u16,
     /// link ids with a complete request waiting for an answer
     pending: u8,
+    /// link ids whose request asks for the page
+    pages: u8,
     /// tail of non-payload bytes, for `wait_for`
     tail: [u8; 12],
 }
@@ -55,11 +64,20 @@ impl Esp {
             2 => {
                 if b == b':' {
                     self.state = if self.len == 0 { 0 } else { 3 };
+                    self.pos = 0;
                 } else {
                     self.len = self.len * 10 + (b.wrapping_sub(b'0')) as u16;
                 }
             }
             _ => {
+                if self.pos == PATH_END && self.id < 8 {
+                    if b == b' ' {
+                        self.pages |= 1 << self.id;
+                    } else {
+                        self.pages &= !(1 << self.id);
+                    }
+                }
+                self.pos += 1;
                 self.len -= 1;
                 if self.len == 0 {
                     self.state = 0;
@@ -125,7 +143,16 @@ fn write_decimal(mut n: u16, out: &mut [u8; 5]) -> usize {
 #[avr_device::entry]
 fn main() -> ! {
     usart_init(16);
-    let mut esp = Esp { state: 0, matched: 0, id: 0, len: 0, pending: 0, tail: [0; 12] };
+    let mut esp = Esp {
+        state: 0,
+        matched: 0,
+        id: 0,
+        len: 0,
+        pos: 0,
+        pending: 0,
+        pages: 0,
+        tail: [0; 12],
+    };
     const LONG: u32 = 40_000_000;
     esp.wait_for(b"ready\r\n", LONG);
     esp.command(b"ATE0\r\n", LONG);
@@ -133,11 +160,6 @@ fn main() -> ! {
     while !esp.command(b"AT+CWJAP_CUR=\"nanoesp-lab\",\"correct horse\"\r\n", LONG) {}
     esp.command(b"AT+CIPMUX=1\r\n", LONG);
     esp.command(b"AT+CIPSERVER=1,80\r\n", LONG);
-    let mut body_len = [0u8; 5];
-    let n = write_decimal(BODY.len() as u16, &mut body_len);
-    let total = HEAD.len() + n + 4 + BODY.len();
-    let mut total_txt = [0u8; 5];
-    let tn = write_decimal(total as u16, &mut total_txt);
     loop {
         esp.poll();
         if esp.pending == 0 {
@@ -145,6 +167,15 @@ fn main() -> ! {
         }
         let id = esp.pending.trailing_zeros() as u8;
         esp.pending &= !(1 << id);
+        let (head, body) = if esp.pages & (1 << id) != 0 {
+            (PAGE_HEAD, PAGE)
+        } else {
+            (HEAD, BODY)
+        };
+        let mut body_len = [0u8; 5];
+        let n = write_decimal(body.len() as u16, &mut body_len);
+        let mut total_txt = [0u8; 5];
+        let tn = write_decimal((head.len() + n + 4 + body.len()) as u16, &mut total_txt);
         usart_write_all(b"AT+CIPSEND=");
         usart_write(b'0' + id);
         usart_write(b',');
@@ -153,10 +184,10 @@ fn main() -> ! {
         if !esp.wait_for(b"> ", LONG) {
             continue;
         }
-        usart_write_all(HEAD);
+        usart_write_all(head);
         usart_write_all(&body_len[..n]);
         usart_write_all(b"\r\n\r\n");
-        usart_write_all(BODY);
+        usart_write_all(body);
         esp.wait_for(b"SEND OK\r\n", LONG);
         usart_write_all(b"AT+CIPCLOSE=");
         usart_write(b'0' + id);
