@@ -45,7 +45,8 @@
 //!
 //! # HTTP API
 //!
-//! `GET /` page; `GET /api/status` →
+//! `GET /` page (title, text and the live readings: the status JSON in `<pre id="s">`,
+//! which its script formats and fetches again every 2 s); `GET /api/status` →
 //! `{"firmware":"<BUILD_ID>","esp":"<AT version>","uptime_ms":N,"analog":[A0..A7],"clients":N,"served":N,"errors":N}`;
 //! `GET /api/pin/<n>` → `{"pin":n,"value":0|1}`; `POST|PUT /api/pin/<n>` with body `0`/`1`
 //! writes and answers the same JSON (403 for a reserved pin, 404 for no such pin, 400 for
