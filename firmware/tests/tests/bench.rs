@@ -56,8 +56,7 @@ fn one_client_gets_the_page() {
     assert!(r.text().contains("Hello from the bench"));
     // The live readings: the status JSON, starting with the analog inputs of the request.
     let t = r.text();
-    let (_, readings) = t.split_once("<pre id=\"s\">").expect("readings block");
-    let (readings, end) = readings.split_once("</pre>").expect("readings block ends");
+    let readings = nanoesp_test_support::page_readings(&t).expect("readings block");
     assert!(
         readings.starts_with("{\"firmware\":\"0badc0de\""),
         "{readings}"
@@ -67,6 +66,7 @@ fn one_client_gets_the_page() {
             .ends_with(",\"analog\":[0,1,2,3,1023,5,6,7],\"clients\":1,\"served\":0,\"errors\":0}"),
         "{readings}"
     );
+    let end = &t[t.find("</pre>").unwrap()..];
     assert!(
         end.contains("<script>") && end.ends_with("</html>\n"),
         "{end}"
