@@ -11,10 +11,27 @@
 
 use nanoesp_sim_testfw::*;
 
-const BODY: &[u8] = b"{\"firmware\":\"at-http-mini\",\"uptime_ms\":0,\"served\":0}";
-const HEAD: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: ";
-const PAGE: &[u8] = b"<html><pre id=\"s\">{\"firmware\":\"at-http-mini\",\"uptime_ms\":0,\"served\":0}</pre></html>\n";
-const PAGE_HEAD: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nConnection: close\r\nContent-Length: ";
+/// The status JSON, which the page carries too.
+macro_rules! status {
+    () => {
+        "{\"firmware\":\"at-http-mini\",\"uptime_ms\":0,\"served\":0}"
+    };
+}
+/// A response head up to its length, for content type `$type`.
+macro_rules! head {
+    ($type:literal) => {
+        concat!(
+            "HTTP/1.1 200 OK\r\nContent-Type: ",
+            $type,
+            "\r\nConnection: close\r\nContent-Length: "
+        )
+        .as_bytes()
+    };
+}
+const BODY: &[u8] = status!().as_bytes();
+const HEAD: &[u8] = head!("application/json");
+const PAGE: &[u8] = concat!("<html><pre id=\"s\">", status!(), "</pre></html>\n").as_bytes();
+const PAGE_HEAD: &[u8] = head!("text/html");
 /// Offset of the byte after `GET /` in a request: a space for the page.
 const PATH_END: u16 = 5;
 
