@@ -201,8 +201,8 @@ pub const fn banner_ssid(banner: PStr, ssid_len: usize) -> PStr {
 macro_rules! page {
     (title: $title:expr, text: $text:expr $(,)?) => {
         $crate::__http::pstr_concat!(
-            b"<!DOCTYPE html><html><head><meta charset=\"utf-8\">\
-              <meta name=\"viewport\" content=\"width=device-width\"><title>",
+            b"<!DOCTYPE html><html><head><meta charset=utf-8>\
+              <meta name=viewport content=\"width=device-width\"><title>",
             &$crate::__http::progmem::html_escape::<
                 { $crate::__http::progmem::html_escaped_len($title) },
             >($title),

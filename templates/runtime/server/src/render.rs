@@ -179,10 +179,10 @@ fn piece(s: &mut Window, n: u8) {
               ,\"errors\":\0\
               {\"pin\":\0\
               ,\"value\":\0\
-              </pre><p><a href=\"/api/status\">/api/status</a></p><script>\
-              var e=document.getElementById('s');\
-              function f(j){e.textContent=j.analog.map((v,i)=>'A'+i+'  '+v).join('\\n')+\
-              '\\n\\nup '+(j.uptime_ms/1e3|0)+' s, '+j.clients+' connected, '+j.served+' served'}\
+              </pre><p><a href=/api/status>/api/status</a></p><script>\
+              var e=document.getElementById('s'),\
+              f=j=>e.textContent=j.analog.map((v,i)=>`A${i}  ${v}`).join('\\n')+\
+              `\\n\\nup ${j.uptime_ms/1e3|0} s, ${j.clients} connected, ${j.served} served`;\
               f(JSON.parse(e.textContent));\
               setInterval(()=>fetch('/api/status').then(r=>r.json()).then(f,()=>0),2e3)\
               </script></body></html>\n\0\
