@@ -41,11 +41,13 @@ fuzz_target!(|data: &[u8]| {
     let mut out = [0u8; 40];
     for chunk in data.chunks(12) {
         let (dt, bytes) = chunk.split_first().unwrap();
+        s.set_now(now);
         for &b in bytes {
-            s.on_uart_byte(b, now);
+            s.on_uart_byte(b);
         }
         now = now.wrapping_add(*dt as u32 * 20);
-        s.tick(now, &mut B);
+        s.set_now(now);
+        s.tick(&mut B);
         let _ = s.poll_uart_tx(&mut out);
         let _ = s.poll_console(&mut out);
         assert!(s.clients() <= 3);

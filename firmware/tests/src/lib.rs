@@ -130,10 +130,12 @@ impl<const MAX: u8, const BAUD: u32, const STORED: bool, const SAVE_BAUD: bool> 
 
 /// The server API the bench drives, for a server of any [`TestConfig`].
 pub trait Firmware {
+    /// [`Server::set_now`].
+    fn set_now(&mut self, now_ms: u32);
     /// [`Server::on_uart_byte`].
-    fn on_uart_byte(&mut self, byte: u8, now_ms: u32);
+    fn on_uart_byte(&mut self, byte: u8);
     /// [`Server::tick`].
-    fn tick(&mut self, now_ms: u32, board: &mut dyn Board);
+    fn tick(&mut self, board: &mut dyn Board);
     /// [`Server::poll_uart_tx`].
     fn poll_uart_tx(&mut self, out: &mut [u8]) -> usize;
     /// [`Server::poll_baud`].
@@ -149,11 +151,14 @@ pub trait Firmware {
 }
 
 impl<C: Config, const N: usize> Firmware for Server<C, N> {
-    fn on_uart_byte(&mut self, byte: u8, now_ms: u32) {
-        Server::on_uart_byte(self, byte, now_ms)
+    fn set_now(&mut self, now_ms: u32) {
+        Server::set_now(self, now_ms)
     }
-    fn tick(&mut self, now_ms: u32, board: &mut dyn Board) {
-        Server::tick(self, now_ms, board)
+    fn on_uart_byte(&mut self, byte: u8) {
+        Server::on_uart_byte(self, byte)
+    }
+    fn tick(&mut self, board: &mut dyn Board) {
+        Server::tick(self, board)
     }
     fn poll_uart_tx(&mut self, out: &mut [u8]) -> usize {
         Server::poll_uart_tx(self, out)
@@ -302,15 +307,16 @@ impl Bench {
         }
         // Main loop pass.
         let ms = self.now_ms();
+        self.server.set_now(ms);
         let mut n = 0;
         while n < self.drain_per_pass {
             let Some(b) = self.rx_ring.pop_front() else {
                 break;
             };
-            self.server.on_uart_byte(b, ms);
+            self.server.on_uart_byte(b);
             n += 1;
         }
-        self.server.tick(ms, &mut self.board);
+        self.server.tick(&mut self.board);
         if self.tx_queue.len() < self.tx_queue_max {
             let mut buf = [0u8; 64];
             let room = (self.tx_queue_max - self.tx_queue.len()).min(64);

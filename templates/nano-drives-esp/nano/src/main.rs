@@ -166,11 +166,11 @@ fn main() -> ! {
     // SAFETY: main never returns and is the only user of BUF.
     let buf = unsafe { &mut *core::ptr::addr_of_mut!(BUF) };
     loop {
-        let now = clock.millis();
+        server.set_now(clock.millis());
         while let Some(byte) = link.read_byte() {
-            server.on_uart_byte(byte, now);
+            server.on_uart_byte(byte);
         }
-        server.tick(now, board);
+        server.tick(board);
         let n = server.poll_uart_tx(buf);
         link.write_all(&buf[..n]);
         // Baud negotiation with an ESP still at its factory rate (bring-up only). The soft

@@ -19,9 +19,9 @@
 //! // N = slots compiled in; MAX_CLIENTS (1..=N) are served at once.
 //! let mut server: Server<Cfg, { config::MAX_CLIENTS as usize }> = Server::new();
 //! loop {
-//!     let now = millis();
-//!     while let Some(b) = esp_rx.pop() { server.on_uart_byte(b, now); }   // 64-byte ISR ring is enough
-//!     server.tick(now, &mut board);
+//!     server.set_now(millis());
+//!     while let Some(b) = esp_rx.pop() { server.on_uart_byte(b); }   // 64-byte ISR ring is enough
+//!     server.tick(&mut board);
 //!     let n = server.poll_uart_tx(&mut buf[..esp_tx.free()]);           // any size, even 1 byte
 //!     esp_tx.push_all(&buf[..n]);
 //!     let n = server.poll_console(&mut buf[..console_tx.free()]);
@@ -29,9 +29,10 @@
 //! }
 //! ```
 //!
-//! - `on_uart_byte(byte, now_ms)`: every byte received from the ESP, in order. Cheap: drain
+//! - `set_now(now_ms)`: the clock of the loop pass, for the bytes and the tick that follow.
+//! - `on_uart_byte(byte)`: every byte received from the ESP, in order. Cheap: drain
 //!   the RX ring completely on every loop pass.
-//! - `tick(now_ms, &mut board)`: timeouts, bring-up, scheduling; reads the analog inputs and
+//! - `tick(&mut board)`: timeouts, bring-up, scheduling; reads the analog inputs and
 //!   pins when a response starts and writes pins for `POST|PUT /api/pin/<n>`.
 //! - `poll_uart_tx(&mut buf) -> usize`: bytes to send to the ESP now (command lines and
 //!   response chunks, rendered on demand into `buf`).
@@ -426,6 +427,13 @@ impl<C: Config, const N: usize> Server<C, N> {
         }
     }
 
+    /// Sets the clock: the bytes fed and the tick that follow happen at `now_ms`. Once per
+    /// loop pass, not an argument of each call: the firmware then stores the time once, not
+    /// for every byte received (16 B less on the AVR).
+    pub fn set_now(&mut self, now_ms: u32) {
+        self.drv.set_now(now_ms);
+    }
+
     /// The AT driver (read-only: IP, version, link state).
     pub fn driver(&self) -> &Driver<DriverSettings<C, N>> {
         &self.drv
@@ -458,11 +466,12 @@ impl<C: Config, const N: usize> Server<C, N> {
         }
     }
 
-    /// Feeds one byte received from the ESP.
+    /// Feeds one byte received from the ESP, at the clock of [`Server::set_now`].
     // Left to the compiler, which inlines it into the firmware loop, its one caller (84 B
     // less on the AVR than out of line).
-    pub fn on_uart_byte(&mut self, byte: u8, now_ms: u32) {
-        if let Some(ev) = &self.drv.feed(byte, now_ms) {
+    pub fn on_uart_byte(&mut self, byte: u8) {
+        // The driver's own clock: storing it back is no code.
+        if let Some(ev) = &self.drv.feed(byte, self.drv.now()) {
             self.handle_event(ev);
         }
     }
@@ -617,11 +626,11 @@ impl<C: Config, const N: usize> Server<C, N> {
         }
     }
 
-    /// Advances time: driver timeouts and bring-up, client timeouts, and the next AT
-    /// operation (send, close, receive, poll) when the driver is idle.
+    /// Advances time to the clock of [`Server::set_now`]: driver timeouts and bring-up,
+    /// client timeouts, and the next AT operation (send, close, receive, poll) when the
+    /// driver is idle.
     #[inline(never)]
-    pub fn tick(&mut self, now_ms: u32, board: &mut dyn Board) {
-        self.drv.set_now(now_ms);
+    pub fn tick(&mut self, board: &mut dyn Board) {
         // A byte counter: an untyped range is `i32`, four registers held across the calls.
         // The clock is set once and the driver ticks at it: `now_ms` passed to each call was
         // held across them in four registers.

@@ -76,21 +76,24 @@ proptest! {
         let mut now = 0u32;
         let mut out = [0u8; 48];
         for (piece, junk, dt) in script {
+            s.set_now(now);
             for &b in PIECES[piece] {
-                s.on_uart_byte(b, now);
+                s.on_uart_byte(b);
             }
             if junk % 7 == 0 {
-                s.on_uart_byte(junk, now);
+                s.on_uart_byte(junk);
             }
             now = now.wrapping_add(dt);
-            s.tick(now, &mut B);
+            s.set_now(now);
+            s.tick(&mut B);
             let _ = s.poll_uart_tx(&mut out);
             let _ = s.poll_console(&mut out);
             prop_assert!(s.clients() <= 2);
         }
+        s.set_now(now);
         for &b in &raw {
-            s.on_uart_byte(b, now);
+            s.on_uart_byte(b);
         }
-        s.tick(now, &mut B);
+        s.tick(&mut B);
     }
 }
