@@ -14,6 +14,8 @@ use nanoesp_http::{ContentType, Status};
 pub enum Body {
     /// `GET /`
     Page,
+    /// `GET /api/status`
+    Status,
     /// `GET|POST|PUT /api/pin/<n>`
     Pin {
         /// Arduino digital pin number
@@ -23,8 +25,6 @@ pub enum Body {
     },
     /// An error status with a one-line text body.
     Error(Status),
-    /// `GET /api/status`
-    Status,
 }
 
 impl Body {
