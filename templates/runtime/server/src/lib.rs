@@ -274,8 +274,8 @@ impl Snapshot {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum SlotState {
     Free,
-    Sending,
     Receiving,
+    Sending,
     Ready,
 }
 
