@@ -74,10 +74,10 @@ pub enum Progress {
 #[derive(Clone, Debug)]
 #[repr(C)]
 pub struct Request {
+    path: [u8; PATH_MAX],
     /// Bytes of the current method/version token or header line (saturating).
     token_len: u8,
     method: Method,
-    path: [u8; PATH_MAX],
     path_len: u8,
     /// After the path (measured 6 B smaller than last, once the state was one byte).
     state: State,
