@@ -230,7 +230,7 @@ pub struct Driver<S: Settings> {
     wait: Wait,
     now: u32,
     /// When each [`Timer`] is due (wrapping milliseconds).
-    timers: [u32; 3],
+    timers: [u32; 4],
     /// Links to report as closed / connected from `tick` (found by polling).
     stale: u8,
     missed: u8,
@@ -302,6 +302,8 @@ enum Timer {
     NotBefore = 4,
     /// The next link-table poll.
     NextPoll = 8,
+    /// The next link-table poll is a whole period late ([`Driver::poll_overdue`]).
+    PollOverdue = 12,
 }
 
 impl<S: Settings> Driver<S> {
@@ -334,7 +336,7 @@ impl<S: Settings> Driver<S> {
             wait: Wait::Idle,
             target: Link { id: 0, gen: 0 },
             tx_off: 0,
-            timers: [0; 3],
+            timers: [0; 4],
             now: 0,
             boot_armed: false,
             links: NO_LINKS,
@@ -464,17 +466,7 @@ impl<S: Settings> Driver<S> {
     /// the AVR).
     #[inline(never)]
     fn is_reached(&self, t: Timer) -> bool {
-        self.due_after(t, 0)
-    }
-
-    /// True once timer `t` has been due for `late` ms. One copy of the 32-bit compare for
-    /// `is_reached` and `poll_overdue` (a copy inlined into the latter cost 28 B more on the AVR).
-    #[inline(never)]
-    fn due_after(&self, t: Timer, late: u16) -> bool {
-        reached(
-            self.now,
-            self.timers[t as usize / 4].wrapping_add(u32::from(late)),
-        )
+        reached(self.now, self.timers[t as usize / 4])
     }
 
     /// Timer `t` is due `ms` from now. Delays are 16-bit (all are under a minute): loading a
@@ -492,6 +484,7 @@ impl<S: Settings> Driver<S> {
     /// The next link-table poll is due one period from now.
     fn schedule_poll(&mut self) {
         self.set_timer(Timer::NextPoll, POLL_MS);
+        self.set_timer(Timer::PollOverdue, 2 * POLL_MS);
     }
 
     /// The command in flight times out `ms` from now.
@@ -550,7 +543,7 @@ impl<S: Settings> Driver<S> {
     /// the caller always has something to [`Driver::issue`], and a lost `CONNECT` or
     /// `+IPD` would never be found. Then [`Driver::housekeeping`] should go first.
     pub fn poll_overdue(&self) -> bool {
-        self.due_after(Timer::NextPoll, POLL_MS)
+        self.is_reached(Timer::PollOverdue)
     }
 
     /// Runs the periodic link-table re-synchronisation when idle; call when there is
