@@ -578,37 +578,38 @@ impl<S: Settings> Driver<S> {
         if !self.is_reached(Timer::NotBefore) || out.is_empty() {
             return 0;
         }
-        match self.wait {
+        // The line or the payload: how much was handed out and where it ends. One update of
+        // the offset for both (10 B smaller on the AVR than one each).
+        let (n, end) = match self.wait {
             Wait::Line => {
                 let mut w = Window::new(self.tx_off, out);
                 self.cmd.emit::<S>(&mut w, self.plain);
-                let n = w.filled();
-                let total = w.total();
-                self.tx_off += n as u16;
-                if self.tx_off >= total {
-                    self.wait = if self.cmd.op == op::SEND {
-                        Wait::Prompt
-                    } else {
-                        Wait::Final
-                    };
-                }
-                n
+                (w.filled(), w.total())
             }
             // Only a send has a payload.
             Wait::Payload => {
                 let len = self.cmd.len;
                 let want = ((len - self.tx_off) as usize).min(out.len());
                 let n = payload(self.target, self.tx_off, &mut out[..want]).min(want);
-                self.tx_off += n as u16;
-                if self.tx_off >= len {
-                    // Through `rewind` (6 B smaller on the AVR): the offset it clears is not
-                    // read again before the next line.
-                    rewind(self, Wait::SendResult, Timer::Deadline, SEND_RESULT_MS);
-                }
-                n
+                (n, len)
             }
-            _ => 0,
+            _ => return 0,
+        };
+        self.tx_off += n as u16;
+        if self.tx_off >= end {
+            if self.wait == Wait::Payload {
+                // Through `rewind` (6 B smaller on the AVR): the offset it clears is not
+                // read again before the next line.
+                rewind(self, Wait::SendResult, Timer::Deadline, SEND_RESULT_MS);
+            } else {
+                self.wait = if self.cmd.op == op::SEND {
+                    Wait::Prompt
+                } else {
+                    Wait::Final
+                };
+            }
         }
+        n
     }
 
     /// Feeds one byte received from the ESP.
