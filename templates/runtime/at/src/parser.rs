@@ -607,7 +607,8 @@ impl Parser {
         // the table now, which is 14 B smaller on the AVR. The driver ignores it as it
         // ignores `Other`, and the ESP prints it only to the joins and connects of
         // bring-up, when an echo is ignored too.)
-        if let [b'A', b'T', ..] = full {
+        // `full` starts at the line's start: its first two bytes compared as one 16-bit value.
+        if full.len() >= 2 && u16::from_le_bytes([self.line[0], self.line[1]]) == AT {
             Token::Echo
         } else {
             Token::Other
