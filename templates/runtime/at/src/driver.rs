@@ -437,12 +437,26 @@ impl<S: Settings> Driver<S> {
         self.passive
     }
 
+    /// The generation of the live connection on `id`, if any: out of line for
+    /// [`Driver::current`], as an `Option<u8>` comes back in registers and an
+    /// `Option<Link>` (3 bytes) through the caller's stack frame.
+    ///
+    /// An associated function, not a free one: most of its calls are in the server's
+    /// `tick`, which the driver's methods follow within `rcall` reach (see
+    /// [`Driver::lowest_bit`]); as a free function it came before `main`, each of those a
+    /// 4-byte `call` (6 B more on the AVR).
+    #[inline(never)]
+    fn live_gen(d: &Self, id: u8) -> Option<u8> {
+        let l = d.links.get(id as usize)?;
+        l.open.then_some(l.gen)
+    }
+
     /// True if `link` is still the live connection on its id.
     // Through `live_gen`: a second copy of the table lookup cost more than the call. Inlined
     // around that call: its own out-of-line copy measured 6 B larger on the AVR.
     #[inline(always)]
     pub fn is_open(&self, link: Link) -> bool {
-        live_gen(self, link.id) == Some(link.gen)
+        Self::live_gen(self, link.id) == Some(link.gen)
     }
 
     /// Bytes the ESP is known to hold for `link` (passive mode).
@@ -458,7 +472,7 @@ impl<S: Settings> Driver<S> {
     /// The live connection on link id `id`, if any.
     #[inline(always)]
     pub fn current(&self, id: u8) -> Option<Link> {
-        live_gen(self, id).map(|gen| Link { id, gen })
+        Self::live_gen(self, id).map(|gen| Link { id, gen })
     }
 
     /// True once timer `t` is due (its time is reached).
@@ -640,7 +654,7 @@ impl<S: Settings> Driver<S> {
                 } else {
                     Link {
                         id,
-                        gen: live_gen(self, id)?,
+                        gen: Self::live_gen(self, id)?,
                     }
                 };
                 Some(Event::Data { link, byte })
@@ -936,7 +950,7 @@ impl<S: Settings> Driver<S> {
             let id = Self::lowest_bit(self.missed);
             self.missed &= self.missed - 1;
             // The table through `live_gen`: smaller than indexing it here.
-            if live_gen(self, id).is_none() && self.phase == UP {
+            if Self::live_gen(self, id).is_none() && self.phase == UP {
                 return open(self, id, true);
             }
         }
@@ -1162,15 +1176,6 @@ fn reset_detected<S: Settings>(d: &mut Driver<S>) -> Option<Event> {
         BOOT | S_PROBE..=S_ECHO => None,
         _ => Some(Event::Reset),
     }
-}
-
-/// The generation of the live connection on `id`, if any: out of line for
-/// [`Driver::current`], as an `Option<u8>` comes back in registers and an
-/// `Option<Link>` (3 bytes) through the caller's stack frame.
-#[inline(never)]
-fn live_gen<S: Settings>(d: &Driver<S>, id: u8) -> Option<u8> {
-    let l = d.links.get(id as usize)?;
-    l.open.then_some(l.gen)
 }
 
 #[cfg(test)]
