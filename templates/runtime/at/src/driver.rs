@@ -396,9 +396,6 @@ impl<S: Settings> Driver<S> {
     }
 
     /// Sets the clock as [`Driver::tick`] would, without advancing anything.
-    // Out of line: one copy of the 32-bit store for `feed`, `tick` and the caller's own use
-    // (2 B smaller on the AVR than a copy in each).
-    #[inline(never)]
     pub fn set_now(&mut self, now: u32) {
         self.now = now;
     }
