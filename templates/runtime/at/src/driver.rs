@@ -629,6 +629,12 @@ impl<S: Settings> Driver<S> {
     /// Feeds one byte received from the ESP.
     pub fn feed(&mut self, byte: u8, now: u32) -> Option<Event> {
         self.set_now(now);
+        self.feed_again(byte)
+    }
+
+    /// [`Driver::feed`] at the time it was last given (for a caller that sets the clock
+    /// once per loop pass with [`Driver::set_now`]).
+    pub fn feed_again(&mut self, byte: u8) -> Option<Event> {
         let tok = self.parser.feed(byte)?;
         self.on_token(tok)
     }

@@ -472,8 +472,7 @@ impl<C: Config, const N: usize> Server<C, N> {
     // Left to the compiler, which inlines it into the firmware loop, its one caller (84 B
     // less on the AVR than out of line).
     pub fn on_uart_byte(&mut self, byte: u8) {
-        // The driver's own clock: storing it back is no code.
-        if let Some(ev) = &self.drv.feed(byte, self.drv.now()) {
+        if let Some(ev) = &self.drv.feed_again(byte) {
             self.handle_event(ev);
         }
     }
